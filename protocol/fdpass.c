@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+#include "fdpass.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "util.h"
+#include "wire.h"
+
+int bs_fdpass_send(int sock, const void *data, size_t len, const int *fds, unsigned n_fds)
+{
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(BS_MAX_FDS * sizeof(int))];
+        } ctl;
+        struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n;
+
+        if (n_fds > BS_MAX_FDS)
+                return -EINVAL;
+        if (n_fds > 0) {
+                struct cmsghdr *c;
+
+                memset(&ctl, 0, sizeof(ctl));
+                mh.msg_control = ctl.buf;
+                mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
+                c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+                memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
+        }
+
+        do
+                n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        if ((size_t)n != len) /* SOCK_SEQPACKET sends all or nothing */
+                return -EIO;
+        return 0;
+}
+
+/* Close every fd carried by every SCM_RIGHTS cmsg of @mh. */
+static void close_all_fds(struct msghdr *mh)
+{
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < n; i++) {
+                        int fd;
+                        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                        safe_close(fd);
+                }
+        }
+}
+
+ssize_t bs_fdpass_recv(int sock, void *data, size_t len, int *fds, unsigned max_fds,
+                       unsigned *ret_n_fds)
+{
+        union {
+                struct cmsghdr align;
+                /* room for one more fd than allowed is not needed: the
+                 * kernel sets MSG_CTRUNC when more arrive than fit */
+                char buf[CMSG_SPACE(BS_MAX_FDS * sizeof(int))];
+        } ctl;
+        struct iovec iov = { .iov_base = data, .iov_len = len };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = ctl.buf,
+                .msg_controllen = CMSG_SPACE((max_fds < BS_MAX_FDS ? max_fds : BS_MAX_FDS) *
+                                             sizeof(int)),
+        };
+        unsigned n_fds = 0;
+        bool bad = false;
+        ssize_t n;
+
+        if (max_fds == 0) {
+                mh.msg_control = NULL;
+                mh.msg_controllen = 0;
+        }
+        do
+                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+
+        if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+                close_all_fds(&mh);
+                return -EPROTO;
+        }
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+                        bad = true;
+                        continue;
+                }
+                size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                if (n_fds + k > max_fds) {
+                        bad = true;
+                        continue;
+                }
+                memcpy(fds + n_fds, CMSG_DATA(c), k * sizeof(int));
+                n_fds += (unsigned)k;
+        }
+        if (bad) {
+                close_all_fds(&mh);
+                return -EPROTO;
+        }
+        *ret_n_fds = n_fds;
+        return n;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Datagrams with file descriptors over AF_UNIX sockets (SCM_RIGHTS).
+ * Received fds are always O_CLOEXEC; on every error path every received
+ * fd is closed before returning.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Send @len bytes and @n_fds fds in one datagram. The fds stay the
+ * caller's. MSG_NOSIGNAL: a dead peer gives -EPIPE, never SIGPIPE.
+ * Returns 0, -EAGAIN on a full non-blocking socket, or another -errno.
+ */
+int bs_fdpass_send(int sock, const void *data, size_t len, const int *fds, unsigned n_fds);
+
+/*
+ * Receive one datagram of at most @len bytes and at most @max_fds fds.
+ * On success returns the byte count (0 means the peer closed) and stores
+ * the fds, which the caller then owns, in @fds and their count in
+ * @ret_n_fds. A truncated datagram or fd list (MSG_TRUNC, MSG_CTRUNC),
+ * more fds than @max_fds, or a control message other than SCM_RIGHTS is
+ * -EPROTO. Non-blocking sockets give -EAGAIN when nothing is queued.
+ */
+ssize_t bs_fdpass_recv(int sock, void *data, size_t len, int *fds, unsigned max_fds,
+                       unsigned *ret_n_fds);

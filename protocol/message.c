@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+#include "message.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "util.h"
+
+#define STR_OK(field) bs_string_valid((field), sizeof(field))
+
+static bool hello_req_valid(const union bs_msg_body *b)
+{
+        const struct bs_hello_req *r = &b->hello_req;
+        return r->version_min >= 1 && r->version_min <= r->version_max &&
+               STR_OK(r->client_name);
+}
+
+static bool hello_rep_valid(const union bs_msg_body *b)
+{
+        const struct bs_hello_rep *r = &b->hello_rep;
+        return r->version >= 1 && !(r->features & ~BS_FEATURES_VALID);
+}
+
+static bool export_req_valid(const union bs_msg_body *b)
+{
+        const struct bs_export_req *r = &b->export_req;
+        return r->flags == 0 && STR_OK(r->heap) && STR_OK(r->name);
+}
+
+static bool export_rep_valid(const union bs_msg_body *b)
+{
+        const struct bs_export_rep *r = &b->export_rep;
+        return r->reserved == 0 && r->id != 0 && r->size != 0;
+}
+
+static bool import_req_valid(const union bs_msg_body *b)
+{
+        return b->import_req.flags == 0;
+}
+
+static bool import_rep_valid(const union bs_msg_body *b)
+{
+        const struct bs_import_rep *r = &b->import_rep;
+        return r->reserved == 0 && r->id != 0 && r->size != 0 && STR_OK(r->name);
+}
+
+static bool any_valid(const union bs_msg_body *b)
+{
+        (void)b;
+        return true;
+}
+
+static bool status_rep_valid(const union bs_msg_body *b)
+{
+        return b->status.reserved == 0;
+}
+
+static bool info_rep_valid(const union bs_msg_body *b)
+{
+        const struct bs_info_rep *r = &b->info_rep;
+        return r->reserved == 0 && r->reserved2 == 0 && r->id != 0 &&
+               STR_OK(r->heap) && STR_OK(r->name) && STR_OK(r->exporter_comm);
+}
+
+static bool set_name_req_valid(const union bs_msg_body *b)
+{
+        return STR_OK(b->set_name_req.name);
+}
+
+#define OP(op_, name_, req_, rep_, req_fds_, rep_fds_, reqv_, repv_)            \
+        [op_] = {                                                              \
+                .name = name_,                                                 \
+                .since = 1,                                                    \
+                .req_size = sizeof(struct req_),                               \
+                .rep_size = sizeof(struct rep_),                               \
+                .req_fds = req_fds_,                                           \
+                .rep_fds = rep_fds_,                                           \
+                .req_valid = reqv_,                                            \
+                .rep_valid = repv_,                                            \
+        }
+
+static const struct bs_op_desc ops[BS_OP_COUNT] = {
+        OP(BS_OP_HELLO, "hello", bs_hello_req, bs_hello_rep, 0, 0, hello_req_valid, hello_rep_valid),
+        OP(BS_OP_EXPORT, "export", bs_export_req, bs_export_rep, 0, 1, export_req_valid, export_rep_valid),
+        OP(BS_OP_IMPORT, "import", bs_import_req, bs_import_rep, 1, 0, import_req_valid, import_rep_valid),
+        OP(BS_OP_RELEASE, "release", bs_id_req, bs_status_rep, 0, 0, any_valid, status_rep_valid),
+        OP(BS_OP_INFO, "info", bs_id_req, bs_info_rep, 0, 0, any_valid, info_rep_valid),
+        OP(BS_OP_SET_NAME, "set-name", bs_set_name_req, bs_status_rep, 0, 0, set_name_req_valid, status_rep_valid),
+};
+
+const struct bs_op_desc *bs_op_lookup(uint16_t opcode)
+{
+        if (opcode == 0 || opcode >= BS_OP_COUNT)
+                return NULL;
+        return &ops[opcode];
+}
+
+const char *bs_op_name(uint16_t opcode)
+{
+        const struct bs_op_desc *d = bs_op_lookup(opcode);
+        return d ? d->name : "unknown";
+}
+
+void bs_msg_init(struct bs_msg *m)
+{
+        memset(m, 0, sizeof(*m));
+        for (unsigned i = 0; i < BS_MAX_FDS; i++)
+                m->fds[i] = -EBADF;
+}
+
+void bs_msg_clear(struct bs_msg *m)
+{
+        for (unsigned i = 0; i < BS_MAX_FDS; i++)
+                m->fds[i] = safe_close(m->fds[i]);
+        m->n_fds = 0;
+        m->hdr.n_fds = 0;
+}
+
+void bs_msg_request(struct bs_msg *m, enum bs_opcode op, uint32_t serial)
+{
+        const struct bs_op_desc *d = bs_op_lookup(op);
+
+        bs_msg_init(m);
+        m->hdr.size = sizeof(m->hdr) + (d ? d->req_size : 0);
+        m->hdr.opcode = op;
+        m->hdr.serial = serial;
+}
+
+void bs_msg_reply(struct bs_msg *m, const struct bs_msg_header *req)
+{
+        const struct bs_op_desc *d = bs_op_lookup(req->opcode);
+
+        bs_msg_init(m);
+        m->hdr.size = sizeof(m->hdr) + (d ? d->rep_size : sizeof(struct bs_status_rep));
+        m->hdr.opcode = req->opcode;
+        m->hdr.flags = BS_MSG_REPLY;
+        m->hdr.serial = req->serial;
+}
+
+void bs_msg_reply_error(struct bs_msg *m, const struct bs_msg_header *req, int status)
+{
+        bs_msg_init(m);
+        m->hdr.size = sizeof(m->hdr) + sizeof(struct bs_status_rep);
+        m->hdr.opcode = req->opcode;
+        m->hdr.flags = BS_MSG_REPLY;
+        m->hdr.serial = req->serial;
+        m->body.status.status = status < 0 ? status : -EIO;
+}
+
+int bs_msg_add_fd(struct bs_msg *m, int fd)
+{
+        if (m->n_fds >= BS_MAX_FDS) {
+                safe_close(fd);
+                return -E2BIG;
+        }
+        m->fds[m->n_fds++] = fd;
+        m->hdr.n_fds = (uint8_t)m->n_fds;
+        return 0;
+}
+
+static int decode_reply(const struct bs_op_desc *d, const struct bs_msg *m, size_t len)
+{
+        size_t body = len - sizeof(m->hdr);
+
+        if (body < sizeof(struct bs_status_rep))
+                return -EPROTO;
+        if (m->body.status.status > 0 || m->body.status.status < -4095)
+                return -EPROTO;
+        if (m->body.status.status < 0) /* error replies carry a status only */
+                return body == sizeof(struct bs_status_rep) && m->hdr.n_fds == 0 &&
+                                       m->body.status.reserved == 0
+                               ? 0
+                               : -EPROTO;
+        if (body != d->rep_size || m->hdr.n_fds != d->rep_fds)
+                return -EPROTO;
+        return d->rep_valid(&m->body) ? 0 : -EPROTO;
+}
+
+int bs_msg_decode(struct bs_msg *ret, const void *data, size_t len, unsigned n_fds)
+{
+        const struct bs_op_desc *d;
+
+        ret->len = len;
+        memset(&ret->hdr, 0, sizeof(ret->hdr));
+        memset(&ret->body, 0, sizeof(ret->body));
+        if (len < sizeof(ret->hdr))
+                return -EPROTO;
+        memcpy(&ret->hdr, data, sizeof(ret->hdr));
+        if (len > BS_MSG_MAX_SIZE || ret->hdr.size != len)
+                return -EPROTO;
+        memcpy(&ret->body, (const char *)data + sizeof(ret->hdr), len - sizeof(ret->hdr));
+
+        if (ret->hdr.flags & ~BS_MSG_FLAGS_VALID)
+                return -EPROTO;
+        if (ret->hdr.reserved[0] || ret->hdr.reserved[1] || ret->hdr.reserved[2])
+                return -EPROTO;
+        if (ret->hdr.n_fds != n_fds)
+                return -EPROTO;
+        d = bs_op_lookup(ret->hdr.opcode);
+        if (!d)
+                return -EPROTO;
+
+        if (ret->hdr.flags & BS_MSG_REPLY)
+                return decode_reply(d, ret, len);
+
+        if (len - sizeof(ret->hdr) != d->req_size || n_fds != d->req_fds)
+                return -EPROTO;
+        return d->req_valid(&ret->body) ? 0 : -EPROTO;
+}
+
+int bs_msg_encode(const struct bs_msg *m, void *buf, size_t len)
+{
+        if (m->hdr.size < sizeof(m->hdr) || m->hdr.size > BS_MSG_MAX_SIZE)
+                return -EINVAL;
+        if (len < m->hdr.size)
+                return -ENOBUFS;
+        memcpy(buf, &m->hdr, sizeof(m->hdr));
+        memcpy((char *)buf + sizeof(m->hdr), &m->body, m->hdr.size - sizeof(m->hdr));
+        return (int)m->hdr.size;
+}

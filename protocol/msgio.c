@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+#include "msgio.h"
+
+#include <errno.h>
+
+#include "fdpass.h"
+#include "util.h"
+
+int bs_msg_recv(int sock, struct bs_msg *m)
+{
+        /* one byte more than any valid message, so an oversized datagram
+         * shows as MSG_TRUNC or as a size mismatch, never as valid */
+        union {
+                struct bs_msg_header hdr;
+                char bytes[BS_MSG_MAX_SIZE + 1];
+        } buf;
+        unsigned n_fds = 0;
+        ssize_t n;
+        int r;
+
+        bs_msg_init(m);
+        n = bs_fdpass_recv(sock, buf.bytes, sizeof(buf.bytes), m->fds, BS_MAX_FDS, &n_fds);
+        if (n < 0)
+                return (int)n;
+        m->n_fds = n_fds;
+        if (n == 0 && n_fds == 0)
+                return -ECONNRESET;
+
+        r = bs_msg_decode(m, buf.bytes, (size_t)n, n_fds);
+        if (r < 0) {
+                bs_msg_clear(m);
+                return r;
+        }
+        return 0;
+}
+
+int bs_msg_send(int sock, const struct bs_msg *m)
+{
+        char buf[BS_MSG_MAX_SIZE];
+        int n = bs_msg_encode(m, buf, sizeof(buf));
+
+        if (n < 0)
+                return n;
+        if (m->hdr.n_fds != m->n_fds)
+                return -EINVAL;
+        return bs_fdpass_send(sock, buf, (size_t)n, m->fds, m->n_fds);
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One bufshare message in or out of a SOCK_SEQPACKET socket: fdpass for
+ * the transport, message.c for the rules.
+ */
+#pragma once
+
+#include "message.h"
+
+/*
+ * Receive and decode one message into @m (initialised here). Returns 0;
+ * -EAGAIN when nothing is queued; -ECONNRESET when the peer closed;
+ * -EPROTO for a malformed message, with every fd it carried closed and
+ * m->hdr usable for an error reply when m->len >= sizeof(m->hdr).
+ */
+int bs_msg_recv(int sock, struct bs_msg *m);
+
+/* Send @m with its fds. The fds stay @m's: bs_msg_clear() closes them. */
+int bs_msg_send(int sock, const struct bs_msg *m);
