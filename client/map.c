@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bs_buffer_mmap(): dma_buf_mmap()'s bounds checks from the 2012 seed,
+ * applied before mmap(2) so a bad request never reaches the kernel:
+ * -EOVERFLOW when pgoff + pages wraps, -EINVAL past the end.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "client-private.h"
+#include "util.h"
+
+#define BS_PROT_VALID (BS_PROT_READ | BS_PROT_WRITE)
+_Static_assert(BS_PROT_READ == PROT_READ && BS_PROT_WRITE == PROT_WRITE, "prot bits");
+
+_public_ int bs_buffer_mmap(struct bs_buffer *b, uint64_t pgoff, uint64_t len, int prot, void **ret_addr)
+{
+        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+        uint64_t npages, end;
+        void *addr;
+
+        bs_return_if(!b || !ret_addr, -EINVAL);
+        bs_return_if(len == 0, -EINVAL);
+        bs_return_if(prot == 0 || (prot & ~BS_PROT_VALID), -EINVAL);
+
+        npages = len / page + (len % page != 0);
+        end = pgoff + npages;
+        if (end < pgoff)
+                return -EOVERFLOW;
+        if (end > b->size / page)
+                return -EINVAL;
+        if (len > SIZE_MAX)
+                return -ENOMEM;
+
+        addr = mmap(NULL, (size_t)len, prot, MAP_SHARED, b->fd, (off_t)(pgoff * page));
+        if (addr == MAP_FAILED)
+                return -errno;
+        *ret_addr = addr;
+        return 0;
+}
+
+_public_ int bs_buffer_munmap(struct bs_buffer *b, void *addr, uint64_t len)
+{
+        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+        bs_return_if(!b || !addr || len == 0, -EINVAL);
+        bs_return_if((uintptr_t)addr % page != 0, -EINVAL);
+        bs_return_if(len > b->size, -EINVAL);
+        if (munmap(addr, (size_t)len) < 0)
+                return -errno;
+        return 0;
+}
