@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bufshare-demo: one producer, two consumer processes.
+ *
+ * The producer exports buffers of a few sizes, fills them with a pattern
+ * and hands their fds to each consumer over a socketpair of its own. Each
+ * consumer imports and maps them, checks the pattern, writes an answer
+ * into a slot of its own, and releases them. The producer then reads the
+ * answers through the mapping it had all along: no copy, no call between
+ * the write and the read (coherence).
+ *
+ * Usage: bufshare-demo [--socket PATH]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bufshare/bufshare.h"
+#include "fdpass.h"
+
+#define N_BUFFERS 3
+#define N_CONSUMERS 2
+#define ANSWER_LEN 64
+
+static const uint64_t sizes[N_BUFFERS] = { 4096, 1 << 20, 16 << 20 };
+static int failures;
+
+#define step(who, ...)                                                         \
+        do {                                                                   \
+                printf("[%-10s] ", who);                                       \
+                printf(__VA_ARGS__);                                           \
+                printf("\n");                                                  \
+                fflush(stdout);                                                \
+        } while (0)
+
+static uint8_t pattern(uint64_t i, unsigned buffer)
+{
+        return (uint8_t)(i * 31 + buffer * 7 + 1);
+}
+
+/* Consumer @k's answer slot: near the end, one slot per consumer. */
+static uint64_t answer_offset(uint64_t size, unsigned k)
+{
+        return size - (uint64_t)(k + 1) * ANSWER_LEN;
+}
+
+static int consumer(const char *socket_path, unsigned k, int sock)
+{
+        char who[16];
+        struct bs_client *c = NULL;
+        int fds[N_BUFFERS], ok = 1, r;
+        unsigned n_fds = 0;
+        char byte;
+        ssize_t n;
+
+        snprintf(who, sizeof(who), "consumer %u", k);
+        n = bs_fdpass_recv(sock, &byte, 1, fds, N_BUFFERS, &n_fds);
+        if (n == -EAGAIN) { /* the socketpair is blocking, but recv is MSG_DONTWAIT */
+                struct timeval tv = { 10, 0 };
+                fd_set set;
+                FD_ZERO(&set);
+                FD_SET(sock, &set);
+                select(sock + 1, &set, NULL, NULL, &tv);
+                n = bs_fdpass_recv(sock, &byte, 1, fds, N_BUFFERS, &n_fds);
+        }
+        if (n <= 0 || n_fds != N_BUFFERS) {
+                step(who, "receiving the fds failed: %s", n < 0 ? strerror((int)-n) : "short");
+                return 1;
+        }
+        step(who, "received %u buffer fds from the producer (pid %d)", n_fds, (int)getppid());
+
+        r = bs_client_connect(socket_path, &c);
+        if (r < 0) {
+                step(who, "connecting to %s failed: %s", socket_path, strerror(-r));
+                return 1;
+        }
+        for (unsigned i = 0; i < N_BUFFERS; i++) {
+                struct bs_buffer *b = NULL;
+                uint8_t *map = NULL;
+                uint64_t bad = 0, size;
+
+                r = bs_buffer_import(c, fds[i], &b);
+                close(fds[i]);
+                if (r < 0) {
+                        step(who, "import of buffer %u failed: %s", i, strerror(-r));
+                        ok = 0;
+                        continue;
+                }
+                size = (uint64_t)bs_buffer_size(b);
+                r = bs_buffer_mmap(b, 0, size, BS_PROT_READ | BS_PROT_WRITE, (void **)&map);
+                if (r < 0) {
+                        step(who, "map of buffer %lld failed: %s", (long long)bs_buffer_id(b), strerror(-r));
+                        b = bs_buffer_put(b);
+                        ok = 0;
+                        continue;
+                }
+                for (uint64_t j = 0; j < answer_offset(size, N_CONSUMERS - 1); j++)
+                        bad += map[j] != pattern(j, i);
+                snprintf((char *)map + answer_offset(size, k), ANSWER_LEN,
+                         "consumer %u (pid %d) checked %llu bytes", k, (int)getpid(),
+                         (unsigned long long)size);
+                step(who, "imported buffer %lld (%llu bytes), mapped it, pattern %s, answer written",
+                     (long long)bs_buffer_id(b), (unsigned long long)size, bad ? "WRONG" : "intact");
+                if (bad)
+                        ok = 0;
+                bs_buffer_munmap(b, map, size);
+                b = bs_buffer_put(b);
+        }
+        step(who, "released its references, done");
+        bs_client_unref(c);
+        return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option longopts[] = {
+                { "socket", required_argument, NULL, 's' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *socket_path = NULL;
+        struct bs_buffer *bufs[N_BUFFERS] = {};
+        uint8_t *maps[N_BUFFERS] = {};
+        struct bs_client *c = NULL;
+        pid_t pids[N_CONSUMERS];
+        int opt, r;
+
+        while ((opt = getopt_long(argc, argv, "s:h", longopts, NULL)) >= 0) {
+                switch (opt) {
+                case 's':
+                        socket_path = optarg;
+                        break;
+                case 'h':
+                        printf("Usage: bufshare-demo [--socket PATH]\n");
+                        return 0;
+                default:
+                        return 2;
+                }
+        }
+
+        r = bs_client_connect(socket_path, &c);
+        if (r < 0) {
+                fprintf(stderr, "bufshare-demo: connecting to bufshared failed: %s\n", strerror(-r));
+                return 1;
+        }
+        step("producer", "connected to bufshared (pid %d)", (int)getpid());
+
+        for (unsigned i = 0; i < N_BUFFERS; i++) {
+                char name[BS_NAME_MAX];
+
+                snprintf(name, sizeof(name), "demo-frame-%u", i);
+                r = bs_buffer_export(c, sizeof(uint8_t) * sizes[i], "system", name, &bufs[i]);
+                if (r < 0) {
+                        fprintf(stderr, "bufshare-demo: export of %llu bytes failed: %s\n",
+                                (unsigned long long)sizes[i], strerror(-r));
+                        return 1;
+                }
+                r = bs_buffer_mmap(bufs[i], 0, sizes[i], BS_PROT_READ | BS_PROT_WRITE, (void **)&maps[i]);
+                if (r < 0) {
+                        fprintf(stderr, "bufshare-demo: map failed: %s\n", strerror(-r));
+                        return 1;
+                }
+                for (uint64_t j = 0; j < sizes[i]; j++)
+                        maps[i][j] = pattern(j, i);
+                step("producer", "exported buffer %lld \"%s\", %llu bytes, wrote the pattern",
+                     (long long)bs_buffer_id(bufs[i]), name, (unsigned long long)sizes[i]);
+        }
+
+        for (unsigned k = 0; k < N_CONSUMERS; k++) {
+                int sv[2], fds[N_BUFFERS];
+
+                if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+                        perror("bufshare-demo: socketpair");
+                        return 1;
+                }
+                fflush(stdout);
+                pids[k] = fork();
+                if (pids[k] < 0) {
+                        perror("bufshare-demo: fork");
+                        return 1;
+                }
+                if (pids[k] == 0) {
+                        close(sv[0]);
+                        _exit(consumer(socket_path, k, sv[1]));
+                }
+                close(sv[1]);
+                for (unsigned i = 0; i < N_BUFFERS; i++)
+                        fds[i] = bs_buffer_fd(bufs[i], O_CLOEXEC);
+                r = bs_fdpass_send(sv[0], "F", 1, fds, N_BUFFERS);
+                for (unsigned i = 0; i < N_BUFFERS; i++)
+                        close(fds[i]);
+                close(sv[0]);
+                if (r < 0) {
+                        fprintf(stderr, "bufshare-demo: sending fds failed: %s\n", strerror(-r));
+                        return 1;
+                }
+                step("producer", "sent %d buffer fds to consumer %u (pid %d)", N_BUFFERS, k, (int)pids[k]);
+        }
+
+        for (unsigned k = 0; k < N_CONSUMERS; k++) {
+                int status = 0;
+                waitpid(pids[k], &status, 0);
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                        step("producer", "consumer %u failed (status %d)", k, status);
+                        failures++;
+                }
+        }
+
+        for (unsigned i = 0; i < N_BUFFERS; i++) {
+                struct bs_buffer_info info;
+
+                for (unsigned k = 0; k < N_CONSUMERS; k++) {
+                        const char *answer = (const char *)maps[i] + answer_offset(sizes[i], k);
+                        char expect[32];
+
+                        snprintf(expect, sizeof(expect), "consumer %u ", k);
+                        if (strncmp(answer, expect, strlen(expect)) != 0) {
+                                step("producer", "buffer %lld: no answer from consumer %u",
+                                     (long long)bs_buffer_id(bufs[i]), k);
+                                failures++;
+                        } else {
+                                step("producer", "buffer %lld reads back \"%.*s\"",
+                                     (long long)bs_buffer_id(bufs[i]), ANSWER_LEN, answer);
+                        }
+                }
+                r = bs_buffer_get_info(bufs[i], &info);
+                if (r == 0)
+                        step("producer", "buffer %llu info: name \"%s\", heap %s, exporter %s[%d], %u reference(s)",
+                             (unsigned long long)info.id, info.name, info.heap, info.exporter_comm,
+                             (int)info.exporter_pid, info.n_refs);
+                bs_buffer_munmap(bufs[i], maps[i], sizes[i]);
+                bufs[i] = bs_buffer_put(bufs[i]);
+        }
+        bs_client_unref(c);
+
+        printf("summary: %d buffers, %d consumers, %s\n", N_BUFFERS, N_CONSUMERS,
+               failures ? "FAILED" : "every consumer saw the producer's bytes and the producer saw theirs");
+        return failures ? 1 : 0;
+}
