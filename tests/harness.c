@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "fdpass.h"
+#include "msgio.h"
+
+static int count_dir(const char *path)
+{
+        DIR *d = opendir(path);
+        struct dirent *e;
+        int n = 0;
+
+        if (!d)
+                return -errno;
+        while ((e = readdir(d)))
+                if (e->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+int test_count_open_fds(void)
+{
+        return count_dir("/proc/self/fd") - 1; /* opendir's own fd */
+}
+
+int test_count_fds_of(pid_t pid)
+{
+        char path[64];
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+        return count_dir(path);
+}
+
+int fx_base_setup(void **state)
+{
+        struct fx_base *fx = calloc(1, sizeof(*fx));
+
+        if (!fx)
+                return -1;
+        alarm(TEST_TIMEOUT_S); /* SIGALRM kills a hung test, failing the run */
+        fx->fds_before = test_count_open_fds();
+        *state = fx;
+        return 0;
+}
+
+int fx_base_teardown(void **state)
+{
+        struct fx_base *fx = *state;
+        int now = test_count_open_fds(), leaked = now != fx->fds_before;
+
+        if (leaked)
+                fprintf(stderr, "fd leak: %d open before the test, %d after\n", fx->fds_before, now);
+        free(fx);
+        alarm(0);
+        return leaked ? -1 : 0;
+}
+
+int test_wait_readable(int fd, int timeout_ms)
+{
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int r;
+
+        do
+                r = poll(&p, 1, timeout_ms);
+        while (r < 0 && errno == EINTR);
+        if (r < 0)
+                return -errno;
+        return r == 0 ? -ETIMEDOUT : 0;
+}
+
+int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
+{
+        const char *bin = getenv("BUFSHARED");
+        char notify_path[108], buf[256];
+        const char *argv[32];
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int nfd, argc = 0, r;
+        ssize_t n;
+
+        if (!bin) {
+                fprintf(stderr, "BUFSHARED is not set: run the tests with meson test\n");
+                return -ENOENT;
+        }
+        snprintf(d->dir, sizeof(d->dir), "/tmp/bufshare-test-XXXXXX");
+        if (!mkdtemp(d->dir))
+                return -errno;
+        snprintf(d->socket, sizeof(d->socket), "%s/socket", d->dir);
+        snprintf(notify_path, sizeof(notify_path), "%s/notify", d->dir);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", notify_path);
+
+        nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (nfd < 0)
+                return -errno;
+        if (bind(nfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                r = -errno;
+                close(nfd);
+                return r;
+        }
+
+        argv[argc++] = bin;
+        argv[argc++] = "--socket";
+        argv[argc++] = d->socket;
+        for (; argv_extra && *argv_extra && argc < 30; argv_extra++)
+                argv[argc++] = *argv_extra;
+        argv[argc] = NULL;
+
+        d->pid = fork();
+        if (d->pid < 0) {
+                r = -errno;
+                close(nfd);
+                return r;
+        }
+        if (d->pid == 0) {
+                setenv("NOTIFY_SOCKET", notify_path, 1);
+                unsetenv("LISTEN_FDS");
+                execv(bin, (char *const *)argv);
+                fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+                _exit(127);
+        }
+
+        /* wait for READY=1 (sd_notify); the daemon may send STATUS too */
+        for (;;) {
+                r = test_wait_readable(nfd, 10000);
+                if (r < 0)
+                        break;
+                n = recv(nfd, buf, sizeof(buf) - 1, 0);
+                if (n < 0) {
+                        r = -errno;
+                        break;
+                }
+                buf[n] = '\0';
+                if (strstr(buf, "READY=1")) {
+                        r = 0;
+                        break;
+                }
+        }
+        close(nfd);
+        unlink(notify_path);
+        if (r < 0) {
+                fprintf(stderr, "bufshared did not become ready: %s\n", strerror(-r));
+                kill(d->pid, SIGKILL);
+                waitpid(d->pid, NULL, 0);
+                return r;
+        }
+        return 0;
+}
+
+int test_daemon_stop(struct test_daemon *d)
+{
+        int status, r;
+        struct stat st;
+
+        if (d->pid <= 0)
+                return 0;
+        kill(d->pid, SIGTERM);
+        if (waitpid(d->pid, &status, 0) < 0)
+                return -errno;
+        d->pid = 0;
+        r = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (r == 0 && stat(d->socket, &st) == 0) {
+                fprintf(stderr, "bufshared left its socket %s behind\n", d->socket);
+                r = -EEXIST;
+        }
+        unlink(d->socket);
+        rmdir(d->dir);
+        return r;
+}
+
+int fx_daemon_setup(void **state)
+{
+        struct fx_daemon *fx = calloc(1, sizeof(*fx));
+
+        if (!fx)
+                return -1;
+        alarm(TEST_TIMEOUT_S);
+        fx->fds_before = test_count_open_fds();
+        if (test_daemon_start(&fx->daemon, NULL) < 0) {
+                free(fx);
+                return -1;
+        }
+        *state = fx;
+        return 0;
+}
+
+int fx_daemon_teardown(void **state)
+{
+        struct fx_daemon *fx = *state;
+        int r = test_daemon_stop(&fx->daemon), now = test_count_open_fds();
+        int leaked = now != fx->fds_before;
+
+        if (r != 0)
+                fprintf(stderr, "bufshared exited with status %d\n", r);
+        if (leaked)
+                fprintf(stderr, "fd leak: %d open before the test, %d after\n", fx->fds_before, now);
+        free(fx);
+        alarm(0);
+        return (r != 0 || leaked) ? -1 : 0;
+}
+
+pid_t test_fork(int (*fn)(void *arg), void *arg)
+{
+        pid_t pid;
+
+        fflush(stdout);
+        fflush(stderr);
+        pid = fork();
+        if (pid == 0)
+                _exit(fn(arg));
+        return pid;
+}
+
+int test_wait(pid_t pid)
+{
+        int status;
+
+        if (waitpid(pid, &status, 0) < 0)
+                return -errno;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int test_send_fd(int sock, int fd)
+{
+        return bs_fdpass_send(sock, "F", 1, &fd, 1);
+}
+
+int test_recv_fd(int sock)
+{
+        unsigned n_fds = 0;
+        char byte;
+        ssize_t n;
+        int fd = -EBADF, r;
+
+        r = test_wait_readable(sock, 10000);
+        if (r < 0)
+                return r;
+        n = bs_fdpass_recv(sock, &byte, 1, &fd, 1, &n_fds);
+        if (n < 0)
+                return (int)n;
+        if (n_fds != 1)
+                return -EBADMSG;
+        return fd;
+}
+
+int test_raw_connect(const char *path)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), r;
+
+        if (fd < 0)
+                return -errno;
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+int test_raw_recv(int sock, struct bs_msg *m)
+{
+        int r = test_wait_readable(sock, 10000);
+
+        if (r < 0) {
+                bs_msg_init(m);
+                return r;
+        }
+        return bs_msg_recv(sock, m);
+}
+
+int test_raw_call(int sock, struct bs_msg *req, struct bs_msg *rep)
+{
+        int r = bs_msg_send(sock, req);
+
+        if (r < 0)
+                return r;
+        r = test_raw_recv(sock, rep);
+        if (r < 0)
+                return r;
+        return rep->body.status.status;
+}
+
+int test_raw_connect_hello(const char *path)
+{
+        struct bs_msg req, rep;
+        int fd = test_raw_connect(path), r;
+
+        if (fd < 0)
+                return fd;
+        bs_msg_request(&req, BS_OP_HELLO, 1);
+        req.body.hello_req.version_min = 1;
+        req.body.hello_req.version_max = BS_PROTOCOL_VERSION;
+        r = test_raw_call(fd, &req, &rep);
+        bs_msg_clear(&rep);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+int test_raw_info(int sock, uint64_t id, struct bs_info_rep *ret)
+{
+        struct bs_msg req, rep;
+        int r;
+
+        bs_msg_request(&req, BS_OP_INFO, 2);
+        req.body.id_req.id = id;
+        r = test_raw_call(sock, &req, &rep);
+        if (r == 0 && ret)
+                *ret = rep.body.info_rep;
+        bs_msg_clear(&rep);
+        return r;
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shared test harness (STYLE F2): every test runs under a fixture that
+ * fails it if it leaves an fd open, and under an alarm that kills a test
+ * that hangs. Integration tests start the real bufshared per test on a
+ * private socket and wait for its sd_notify READY=1, never by sleeping.
+ */
+#pragma once
+
+#ifdef NDEBUG
+#error "tests need assert()"
+#endif
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define TEST_TIMEOUT_S 60
+
+/* Open fds of this process. */
+int test_count_open_fds(void);
+/* Open fds of process @pid, or -errno. */
+int test_count_fds_of(pid_t pid);
+
+/* The plain fixture: counts fds before, fails the test if any leaked. */
+struct fx_base {
+        int fds_before;
+};
+int fx_base_setup(void **state);
+int fx_base_teardown(void **state);
+
+/* A bufshared process of our own. */
+struct test_daemon {
+        pid_t pid;
+        char dir[64];
+        char socket[108];
+};
+
+/* Start bufshared with @argv_extra (NULL-terminated, may be NULL) and wait
+ * until it is ready. Returns 0 or -errno. */
+int test_daemon_start(struct test_daemon *d, const char *const *argv_extra);
+/* SIGTERM it and wait: returns its exit status (0 for a clean exit), and
+ * checks that it removed its socket file (-EEXIST otherwise). */
+int test_daemon_stop(struct test_daemon *d);
+
+/* The fixture for integration tests: a daemon plus the fd check. */
+struct fx_daemon {
+        int fds_before;
+        struct test_daemon daemon;
+};
+int fx_daemon_setup(void **state);
+int fx_daemon_teardown(void **state);
+
+/*
+ * Run @fn(@arg) in a child process; it returns the child's exit code. The
+ * child must not use cmocka's assertions (they would unwind into a copy of
+ * the runner): use child_check().
+ */
+pid_t test_fork(int (*fn)(void *arg), void *arg);
+/* Wait for @pid: its exit code, 128 + signal if killed, -errno. */
+int test_wait(pid_t pid);
+
+#define child_check(cond)                                                      \
+        do {                                                                   \
+                if (!(cond)) {                                                 \
+                        fprintf(stderr, "%s:%d: child check failed: %s\n",     \
+                                __FILE__, __LINE__, #cond);                    \
+                        _exit(1);                                              \
+                }                                                              \
+        } while (0)
+
+/* Wait up to @timeout_ms for @fd to be readable: 0, or -ETIMEDOUT. */
+int test_wait_readable(int fd, int timeout_ms);
+
+/* Send @fd over @sock in a 1-byte message; receive one the same way. */
+int test_send_fd(int sock, int fd);
+int test_recv_fd(int sock);
+
+/* Raw protocol access for tests that speak to bufshared without the
+ * library: a connected SOCK_SEQPACKET socket (or -errno). */
+int test_raw_connect(const char *path);
+/* Receive one message within 10 s: bs_msg_recv's result or -ETIMEDOUT. */
+struct bs_msg;
+int test_raw_recv(int sock, struct bs_msg *m);
+/* Send @req (serial as given) and receive its reply: the reply's status,
+ * or a transport error. */
+int test_raw_call(int sock, struct bs_msg *req, struct bs_msg *rep);
+/* A raw connection that has said HELLO, or -errno. */
+int test_raw_connect_hello(const char *path);
+/* INFO on @id over a raw connection: status, and the reply in @ret. */
+struct bs_info_rep;
+int test_raw_info(int sock, uint64_t id, struct bs_info_rep *ret);
