@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/* SCM_RIGHTS transport (protocol/fdpass.c, msgio.c): fds arrive CLOEXEC,
+ * and on every refusal every fd that arrived is closed. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "fdpass.h"
+#include "message.h"
+#include "msgio.h"
+#include "util.h"
+
+static void pair(int sv[2])
+{
+        assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+static int devnull(void)
+{
+        return open("/dev/null", O_RDONLY); /* no CLOEXEC on purpose */
+}
+
+/* sendmsg with any number of fds, bypassing bs_fdpass_send's cap. */
+static void raw_send(int sock, const void *data, size_t len, const int *fds, unsigned n)
+{
+        char ctl[CMSG_SPACE(16 * sizeof(int))] = { 0 };
+        struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+        if (n) {
+                mh.msg_control = ctl;
+                mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(n * sizeof(int));
+                memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+        }
+        assert_int_equal(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+static void fds_arrive_cloexec(void **state)
+{
+        int sv[2], fds[2] = { devnull(), devnull() }, got[BS_MAX_FDS];
+        unsigned n = 0;
+        char buf[8];
+
+        pair(sv);
+        assert_int_equal(bs_fdpass_send(sv[0], "hi", 2, fds, 2), 0);
+        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n), 2);
+        assert_int_equal(n, 2);
+        for (unsigned i = 0; i < n; i++) {
+                assert_true(fcntl(got[i], F_GETFD) & FD_CLOEXEC);
+                close(got[i]);
+        }
+        close(fds[0]);
+        close(fds[1]);
+        close(sv[0]);
+        close(sv[1]);
+}
+
+static void too_many_fds_is_eproto_and_all_closed(void **state)
+{
+        int sv[2], fds[BS_MAX_FDS + 2], got[BS_MAX_FDS];
+        unsigned n = 0;
+        char buf[8];
+
+        pair(sv);
+        for (unsigned i = 0; i < ELEMENTSOF(fds); i++)
+                fds[i] = devnull();
+        raw_send(sv[0], "x", 1, fds, ELEMENTSOF(fds));
+        for (unsigned i = 0; i < ELEMENTSOF(fds); i++)
+                close(fds[i]);
+        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n), -EPROTO);
+        close(sv[0]);
+        close(sv[1]);
+        /* the fixture fails the test if any received fd stayed open */
+}
+
+static void fds_beyond_the_callers_max_are_eproto(void **state)
+{
+        int sv[2], fds[2] = { devnull(), devnull() }, got[1];
+        unsigned n = 0;
+        char buf[8];
+
+        pair(sv);
+        assert_int_equal(bs_fdpass_send(sv[0], "x", 1, fds, 2), 0);
+        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, 1, &n), -EPROTO);
+        close(fds[0]);
+        close(fds[1]);
+        close(sv[0]);
+        close(sv[1]);
+}
+
+static void truncated_datagram_is_eproto_and_fds_closed(void **state)
+{
+        int sv[2], fd = devnull(), got[BS_MAX_FDS];
+        char big[256] = { 0 }, buf[16];
+        unsigned n = 0;
+
+        pair(sv);
+        assert_int_equal(bs_fdpass_send(sv[0], big, sizeof(big), &fd, 1), 0);
+        close(fd);
+        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n), -EPROTO);
+        close(sv[0]);
+        close(sv[1]);
+}
+
+static void credentials_cmsg_is_eproto(void **state)
+{
+        int sv[2], one = 1, got[BS_MAX_FDS];
+        unsigned n = 0;
+        char buf[8];
+
+        pair(sv);
+        assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 0);
+        assert_int_equal(bs_fdpass_send(sv[0], "x", 1, NULL, 0), 0);
+        /* with SO_PASSCRED the kernel attaches SCM_CREDENTIALS, which the
+         * control buffer sized for fds alone can't hold */
+        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n), -EPROTO);
+        close(sv[0]);
+        close(sv[1]);
+}
+
+static void peer_close_reads_as_zero(void **state)
+{
+        int sv[2], got[BS_MAX_FDS];
+        unsigned n = 0;
+        char buf[8];
+
+        pair(sv);
+        close(sv[0]);
+        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n), 0);
+        close(sv[1]);
+}
+
+static void empty_socket_is_eagain(void **state)
+{
+        int sv[2], got[BS_MAX_FDS];
+        unsigned n = 0;
+        char buf[8];
+
+        pair(sv);
+        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n), -EAGAIN);
+        close(sv[0]);
+        close(sv[1]);
+}
+
+static void msg_recv_closes_fds_of_a_malformed_message(void **state)
+{
+        int sv[2], fd = devnull();
+        struct bs_msg m;
+
+        pair(sv);
+        /* a valid INFO request header but carrying a stray fd */
+        bs_msg_request(&m, BS_OP_INFO, 5);
+        m.body.id_req.id = 1;
+        assert_int_equal(bs_msg_add_fd(&m, fd), 0);
+        assert_int_equal(bs_msg_send(sv[0], &m), 0);
+        bs_msg_clear(&m);
+
+        assert_int_equal(bs_msg_recv(sv[1], &m), -EPROTO);
+        assert_true(m.len >= sizeof(m.hdr)); /* header usable for the error reply */
+        assert_int_equal(m.hdr.serial, 5);
+        assert_int_equal(m.n_fds, 0);
+        close(sv[0]);
+        close(sv[1]);
+}
+
+static void msg_roundtrip_with_fd(void **state)
+{
+        int sv[2];
+        struct bs_msg m, got;
+
+        pair(sv);
+        bs_msg_request(&m, BS_OP_IMPORT, 11);
+        assert_int_equal(bs_msg_add_fd(&m, devnull()), 0);
+        assert_int_equal(bs_msg_send(sv[0], &m), 0);
+        bs_msg_clear(&m);
+        assert_int_equal(bs_msg_recv(sv[1], &got), 0);
+        assert_int_equal(got.hdr.opcode, BS_OP_IMPORT);
+        assert_int_equal(got.hdr.serial, 11);
+        assert_int_equal(got.n_fds, 1);
+        assert_true(got.fds[0] >= 0);
+        bs_msg_clear(&got);
+        close(sv[0]);
+        close(sv[1]);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, fx_base_setup, fx_base_teardown)
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                T(fds_arrive_cloexec),
+                T(too_many_fds_is_eproto_and_all_closed),
+                T(fds_beyond_the_callers_max_are_eproto),
+                T(truncated_datagram_is_eproto_and_fds_closed),
+                T(credentials_cmsg_is_eproto),
+                T(peer_close_reads_as_zero),
+                T(empty_socket_is_eagain),
+                T(msg_recv_closes_fds_of_a_malformed_message),
+                T(msg_roundtrip_with_fd),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

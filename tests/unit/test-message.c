@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: MIT */
+/* Every decoding rule of the protocol (protocol/message.c), one test each. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "message.h"
+#include "util.h"
+
+/* A valid request of @op in wire form, in @buf; returns its length. */
+static size_t valid_request(enum bs_opcode op, uint8_t *buf, unsigned *n_fds)
+{
+        struct bs_msg m;
+
+        bs_msg_request(&m, op, 7);
+        switch (op) {
+        case BS_OP_HELLO:
+                m.body.hello_req.version_min = 1;
+                m.body.hello_req.version_max = 1;
+                strcpy(m.body.hello_req.client_name, "test");
+                break;
+        case BS_OP_EXPORT:
+                m.body.export_req.size = 4096;
+                strcpy(m.body.export_req.heap, "system");
+                strcpy(m.body.export_req.name, "frame");
+                break;
+        case BS_OP_IMPORT:
+                m.hdr.n_fds = 1;
+                break;
+        case BS_OP_SET_NAME:
+                strcpy(m.body.set_name_req.name, "x");
+                /* fall through */
+        default:
+                m.body.id_req.id = 3;
+                break;
+        }
+        *n_fds = m.hdr.n_fds;
+        return (size_t)bs_msg_encode(&m, buf, BS_MSG_MAX_SIZE);
+}
+
+static size_t valid_reply(enum bs_opcode op, uint8_t *buf, unsigned *n_fds)
+{
+        struct bs_msg_header req = { .opcode = op, .serial = 9 };
+        struct bs_msg m;
+
+        bs_msg_reply(&m, &req);
+        switch (op) {
+        case BS_OP_HELLO:
+                m.body.hello_rep.version = 1;
+                m.body.hello_rep.max_buffer_size = 1 << 20;
+                break;
+        case BS_OP_EXPORT:
+                m.body.export_rep.id = 1;
+                m.body.export_rep.size = 4096;
+                m.hdr.n_fds = 1;
+                break;
+        case BS_OP_IMPORT:
+                m.body.import_rep.id = 1;
+                m.body.import_rep.size = 4096;
+                break;
+        case BS_OP_INFO:
+                m.body.info_rep.id = 1;
+                m.body.info_rep.size = 4096;
+                strcpy(m.body.info_rep.heap, "system");
+                break;
+        default:
+                break;
+        }
+        *n_fds = m.hdr.n_fds;
+        return (size_t)bs_msg_encode(&m, buf, BS_MSG_MAX_SIZE);
+}
+
+static int decode(const uint8_t *buf, size_t len, unsigned n_fds)
+{
+        struct bs_msg m;
+        return bs_msg_decode(&m, buf, len, n_fds);
+}
+
+static struct bs_msg_header *hdr_of(uint8_t *buf)
+{
+        return (struct bs_msg_header *)buf;
+}
+
+static void valid_messages_decode_and_reencode(void **state)
+{
+        for (int op = BS_OP_HELLO; op < BS_OP_COUNT; op++) {
+                uint8_t buf[BS_MSG_MAX_SIZE], again[BS_MSG_MAX_SIZE];
+                unsigned n_fds;
+                struct bs_msg m;
+                size_t len;
+
+                len = valid_request(op, buf, &n_fds);
+                assert_int_equal(bs_msg_decode(&m, buf, len, n_fds), 0);
+                assert_int_equal(bs_msg_encode(&m, again, sizeof(again)), (int)len);
+                assert_memory_equal(buf, again, len);
+
+                len = valid_reply(op, buf, &n_fds);
+                assert_int_equal(bs_msg_decode(&m, buf, len, n_fds), 0);
+                assert_int_equal(bs_msg_encode(&m, again, sizeof(again)), (int)len);
+                assert_memory_equal(buf, again, len);
+        }
+}
+
+static void short_header_is_refused(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+
+        valid_request(BS_OP_INFO, buf, &n_fds);
+        for (size_t len = 0; len < sizeof(struct bs_msg_header); len++)
+                assert_int_equal(decode(buf, len, 0), -EPROTO);
+}
+
+static void size_field_must_equal_datagram(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+        size_t len = valid_request(BS_OP_INFO, buf, &n_fds);
+
+        hdr_of(buf)->size = (uint32_t)len + 1;
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+        hdr_of(buf)->size = (uint32_t)len - 1;
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+        hdr_of(buf)->size = 0xffffffff;
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+}
+
+static void oversized_datagram_is_refused(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE + 64] = { 0 };
+        unsigned n_fds;
+
+        valid_request(BS_OP_EXPORT, buf, &n_fds);
+        hdr_of(buf)->size = sizeof(buf);
+        assert_int_equal(decode(buf, sizeof(buf), 0), -EPROTO);
+}
+
+static void unknown_flags_are_refused(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+        size_t len = valid_request(BS_OP_INFO, buf, &n_fds);
+
+        for (int bit = 1; bit < 16; bit++) {
+                hdr_of(buf)->flags = (uint16_t)(1u << bit);
+                assert_int_equal(decode(buf, len, 0), -EPROTO);
+        }
+}
+
+static void reserved_header_bytes_must_be_zero(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+        size_t len = valid_request(BS_OP_INFO, buf, &n_fds);
+
+        for (int i = 0; i < 3; i++) {
+                hdr_of(buf)->reserved[i] = 1;
+                assert_int_equal(decode(buf, len, 0), -EPROTO);
+                hdr_of(buf)->reserved[i] = 0;
+        }
+        assert_int_equal(decode(buf, len, 0), 0);
+}
+
+static void unknown_opcodes_are_refused(void **state)
+{
+        static const uint16_t bad[] = { 0, BS_OP_COUNT, BS_OP_COUNT + 1, 0x7fff, 0xffff };
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+        size_t len = valid_request(BS_OP_INFO, buf, &n_fds);
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                hdr_of(buf)->opcode = bad[i];
+                assert_int_equal(decode(buf, len, 0), -EPROTO);
+        }
+}
+
+static void error_reply_to_an_unknown_opcode_decodes(void **state)
+{
+        struct bs_msg_header req = { .opcode = 0x4242, .serial = 3 };
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        struct bs_msg m;
+        int len;
+
+        bs_msg_reply_error(&m, &req, -EPROTO);
+        len = bs_msg_encode(&m, buf, sizeof(buf));
+        assert_int_equal(decode(buf, (size_t)len, 0), 0);
+        /* but a success reply to it does not */
+        ((struct bs_status_rep *)(buf + sizeof(struct bs_msg_header)))->status = 0;
+        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
+}
+
+static void declared_fds_must_equal_received(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+        size_t len = valid_request(BS_OP_IMPORT, buf, &n_fds);
+
+        assert_int_equal(n_fds, 1);
+        assert_int_equal(decode(buf, len, 0), -EPROTO); /* claims 1, none came */
+        assert_int_equal(decode(buf, len, 2), -EPROTO); /* claims 1, 2 came */
+        hdr_of(buf)->n_fds = 2;
+        assert_int_equal(decode(buf, len, 2), -EPROTO); /* 2 on both sides, op wants 1 */
+}
+
+static void stray_fds_are_refused(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+        size_t len = valid_request(BS_OP_INFO, buf, &n_fds);
+
+        hdr_of(buf)->n_fds = 1;
+        assert_int_equal(decode(buf, len, 1), -EPROTO);
+}
+
+static void request_body_size_must_be_exact(void **state)
+{
+        for (int op = BS_OP_HELLO; op < BS_OP_COUNT; op++) {
+                uint8_t buf[BS_MSG_MAX_SIZE + 8] = { 0 };
+                unsigned n_fds;
+                size_t len = valid_request(op, buf, &n_fds);
+
+                hdr_of(buf)->size = (uint32_t)len - 1;
+                assert_int_equal(decode(buf, len - 1, n_fds), -EPROTO);
+                hdr_of(buf)->size = (uint32_t)len + 8;
+                assert_int_equal(decode(buf, len + 8, n_fds), -EPROTO);
+        }
+}
+
+static void strings_must_be_nul_terminated(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+        size_t len = valid_request(BS_OP_EXPORT, buf, &n_fds);
+        struct bs_export_req *e = (struct bs_export_req *)(buf + sizeof(struct bs_msg_header));
+
+        memset(e->name, 'a', sizeof(e->name));
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+}
+
+static void bytes_after_the_nul_must_be_zero(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+        size_t len = valid_request(BS_OP_EXPORT, buf, &n_fds);
+        struct bs_export_req *e = (struct bs_export_req *)(buf + sizeof(struct bs_msg_header));
+
+        e->heap[sizeof(e->heap) - 1] = 'x';
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+}
+
+static void unknown_body_flags_are_refused(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+        size_t len = valid_request(BS_OP_EXPORT, buf, &n_fds);
+        struct bs_export_req *e = (struct bs_export_req *)(buf + sizeof(struct bs_msg_header));
+        struct bs_import_req *im;
+
+        e->flags = 1;
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+
+        len = valid_request(BS_OP_IMPORT, buf, &n_fds);
+        im = (struct bs_import_req *)(buf + sizeof(struct bs_msg_header));
+        im->flags = 1ull << 63;
+        assert_int_equal(decode(buf, len, 1), -EPROTO);
+}
+
+static void hello_versions_must_be_a_range(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+        size_t len = valid_request(BS_OP_HELLO, buf, &n_fds);
+        struct bs_hello_req *h = (struct bs_hello_req *)(buf + sizeof(struct bs_msg_header));
+
+        h->version_min = 0;
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+        h->version_min = 3;
+        h->version_max = 2;
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+}
+
+static void reply_status_must_be_zero_or_negative_errno(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+        size_t len = valid_reply(BS_OP_RELEASE, buf, &n_fds);
+        struct bs_status_rep *s = (struct bs_status_rep *)(buf + sizeof(struct bs_msg_header));
+
+        s->status = 1;
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+        s->status = -5000;
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+        s->status = -ENOENT;
+        assert_int_equal(decode(buf, len, 0), 0);
+        s->reserved = 1;
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+}
+
+static void error_reply_is_status_only(void **state)
+{
+        struct bs_msg_header req = { .opcode = BS_OP_EXPORT, .serial = 4 };
+        uint8_t buf[BS_MSG_MAX_SIZE] = { 0 };
+        struct bs_msg m;
+        int len;
+
+        bs_msg_reply_error(&m, &req, -EFBIG);
+        len = bs_msg_encode(&m, buf, sizeof(buf));
+        assert_int_equal(len, sizeof(struct bs_msg_header) + sizeof(struct bs_status_rep));
+        assert_int_equal(decode(buf, (size_t)len, 0), 0);
+
+        /* an error reply with a body or an fd is malformed */
+        hdr_of(buf)->size = (uint32_t)len + 8;
+        assert_int_equal(decode(buf, (size_t)len + 8, 0), -EPROTO);
+        hdr_of(buf)->size = (uint32_t)len;
+        hdr_of(buf)->n_fds = 1;
+        assert_int_equal(decode(buf, (size_t)len, 1), -EPROTO);
+}
+
+static void success_reply_needs_its_fds_and_size(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+        size_t len = valid_reply(BS_OP_EXPORT, buf, &n_fds);
+
+        hdr_of(buf)->n_fds = 0;
+        assert_int_equal(decode(buf, len, 0), -EPROTO); /* export without its fd */
+        hdr_of(buf)->n_fds = 1;
+        hdr_of(buf)->size = (uint32_t)len - 8;
+        assert_int_equal(decode(buf, len - 8, 1), -EPROTO);
+}
+
+static void reply_fields_are_checked(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+        size_t len = valid_reply(BS_OP_EXPORT, buf, &n_fds);
+        struct bs_export_rep *e = (struct bs_export_rep *)(buf + sizeof(struct bs_msg_header));
+        struct bs_info_rep *i;
+
+        e->id = 0;
+        assert_int_equal(decode(buf, len, 1), -EPROTO);
+        e->id = 1;
+        e->reserved = 2;
+        assert_int_equal(decode(buf, len, 1), -EPROTO);
+
+        len = valid_reply(BS_OP_INFO, buf, &n_fds);
+        i = (struct bs_info_rep *)(buf + sizeof(struct bs_msg_header));
+        i->reserved2 = 1;
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+        i->reserved2 = 0;
+        memset(i->exporter_comm, 'c', sizeof(i->exporter_comm));
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+}
+
+static void add_fd_past_the_limit_closes_it(void **state)
+{
+        struct bs_msg m;
+        int fd;
+
+        bs_msg_init(&m);
+        for (int i = 0; i < BS_MAX_FDS; i++)
+                assert_int_equal(bs_msg_add_fd(&m, open("/dev/null", O_RDONLY | O_CLOEXEC)), 0);
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        assert_int_equal(bs_msg_add_fd(&m, fd), -E2BIG);
+        assert_int_equal(fcntl(fd, F_GETFD), -1); /* closed, not leaked */
+        assert_int_equal(m.hdr.n_fds, BS_MAX_FDS);
+        bs_msg_clear(&m); /* the fixture checks that all were closed */
+}
+
+static void encode_refuses_small_buffers(void **state)
+{
+        uint8_t buf[8];
+        struct bs_msg m;
+
+        bs_msg_request(&m, BS_OP_INFO, 1);
+        assert_int_equal(bs_msg_encode(&m, buf, sizeof(buf)), -ENOBUFS);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, fx_base_setup, fx_base_teardown)
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                T(valid_messages_decode_and_reencode),
+                T(short_header_is_refused),
+                T(size_field_must_equal_datagram),
+                T(oversized_datagram_is_refused),
+                T(unknown_flags_are_refused),
+                T(reserved_header_bytes_must_be_zero),
+                T(unknown_opcodes_are_refused),
+                T(error_reply_to_an_unknown_opcode_decodes),
+                T(declared_fds_must_equal_received),
+                T(stray_fds_are_refused),
+                T(request_body_size_must_be_exact),
+                T(strings_must_be_nul_terminated),
+                T(bytes_after_the_nul_must_be_zero),
+                T(unknown_body_flags_are_refused),
+                T(hello_versions_must_be_a_range),
+                T(reply_status_must_be_zero_or_negative_errno),
+                T(error_reply_is_status_only),
+                T(success_reply_needs_its_fds_and_size),
+                T(reply_fields_are_checked),
+                T(add_fd_past_the_limit_closes_it),
+                T(encode_refuses_small_buffers),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
