@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hostile peers write raw bytes at the real bufshared (STYLE F3). Each
+ * malformed message gets an -EPROTO reply where a header could be read,
+ * then the disconnect; a well-behaved client keeps working throughout,
+ * and the daemon's open fd count returns to its baseline.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include "bufshare/bufshare.h"
+#include "fdpass.h"
+#include "message.h"
+#include "msgio.h"
+#include "util.h"
+
+struct fx {
+        int fds_before;
+        struct test_daemon daemon;
+        struct bs_client *good;
+        int daemon_fds_baseline;
+};
+
+static int setup(void **state)
+{
+        struct fx *fx = calloc(1, sizeof(*fx));
+
+        alarm(TEST_TIMEOUT_S);
+        fx->fds_before = test_count_open_fds();
+        if (test_daemon_start(&fx->daemon, NULL) < 0)
+                return -1;
+        if (bs_client_connect(fx->daemon.socket, &fx->good) < 0)
+                return -1;
+        fx->daemon_fds_baseline = test_count_fds_of(fx->daemon.pid);
+        *state = fx;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fx *fx = *state;
+        int fds_now = test_count_fds_of(fx->daemon.pid), leaked, r;
+
+        if (fds_now != fx->daemon_fds_baseline)
+                fprintf(stderr, "bufshared holds %d fds, %d at the start\n", fds_now,
+                        fx->daemon_fds_baseline);
+        bs_client_unref(fx->good);
+        r = test_daemon_stop(&fx->daemon);
+        leaked = test_count_open_fds() != fx->fds_before;
+        leaked |= fds_now != fx->daemon_fds_baseline;
+        free(fx);
+        alarm(0);
+        return (r != 0 || leaked) ? -1 : 0;
+}
+
+/* The good client still gets served: export, map, write, read back, put. */
+static void assert_good_client_served(struct fx *fx)
+{
+        struct bs_buffer *b = NULL;
+        uint8_t *map;
+
+        assert_int_equal(bs_buffer_export(fx->good, 4096, NULL, "good", &b), 0);
+        assert_int_equal(bs_buffer_mmap(b, 0, 4096, BS_PROT_READ | BS_PROT_WRITE, (void **)&map), 0);
+        map[0] = 0x42;
+        assert_int_equal(map[0], 0x42);
+        bs_buffer_munmap(b, map, 4096);
+        bs_buffer_put(b);
+}
+
+static void raw_send(int sock, const void *data, size_t len, const int *fds, unsigned n)
+{
+        char ctl[CMSG_SPACE(8 * sizeof(int))] = { 0 };
+        struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+        if (n) {
+                mh.msg_control = ctl;
+                mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(n * sizeof(int));
+                memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+        }
+        assert_int_equal(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/*
+ * After a bad message: an error reply with @expect_status (0: no reply,
+ * the header was unreadable), then end of file. EOF means the daemon has
+ * closed its end, and with it every fd the message carried.
+ */
+static void assert_refused_and_closed(int sock, int expect_status, uint32_t serial)
+{
+        struct bs_msg m;
+        int r;
+
+        if (expect_status) {
+                r = test_raw_recv(sock, &m);
+                assert_int_equal(r, 0);
+                assert_true(m.hdr.flags & BS_MSG_REPLY);
+                assert_int_equal(m.hdr.serial, serial);
+                assert_int_equal(m.body.status.status, expect_status);
+                bs_msg_clear(&m);
+        }
+        r = test_raw_recv(sock, &m);
+        assert_int_equal(r, -ECONNRESET);
+}
+
+static int hello_conn(struct fx *fx)
+{
+        int s = test_raw_connect_hello(fx->daemon.socket);
+        assert_true(s >= 0);
+        return s;
+}
+
+static size_t info_request(uint8_t *buf, uint32_t serial)
+{
+        struct bs_msg m;
+
+        bs_msg_request(&m, BS_OP_INFO, serial);
+        m.body.id_req.id = 1;
+        return (size_t)bs_msg_encode(&m, buf, BS_MSG_MAX_SIZE);
+}
+
+static void garbage_bytes(void **state)
+{
+        struct fx *fx = *state;
+        uint8_t junk[50];
+        int s = hello_conn(fx);
+
+        for (size_t i = 0; i < sizeof(junk); i++)
+                junk[i] = (uint8_t)(i * 37 + 11);
+        /* reads as a header with size 0x..: refused; its serial is echoed */
+        raw_send(s, junk, sizeof(junk), NULL, 0);
+        struct bs_msg_header h;
+        memcpy(&h, junk, sizeof(h));
+        assert_refused_and_closed(s, -EPROTO, h.serial);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+static void truncated_header(void **state)
+{
+        struct fx *fx = *state;
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        int s = hello_conn(fx);
+
+        info_request(buf, 3);
+        raw_send(s, buf, 10, NULL, 0);
+        assert_refused_and_closed(s, 0, 0);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+static void oversized_message(void **state)
+{
+        struct fx *fx = *state;
+        uint8_t big[BS_MSG_MAX_SIZE * 4] = { 0 };
+        int s = hello_conn(fx), fd = memfd_create("stray", MFD_CLOEXEC);
+
+        info_request(big, 4);
+        ((struct bs_msg_header *)big)->size = sizeof(big);
+        ((struct bs_msg_header *)big)->n_fds = 1;
+        raw_send(s, big, sizeof(big), &fd, 1); /* MSG_TRUNC at the daemon */
+        close(fd);
+        assert_refused_and_closed(s, 0, 0);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+static void lying_size_field(void **state)
+{
+        struct fx *fx = *state;
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        size_t len = info_request(buf, 5);
+        int s = hello_conn(fx);
+
+        ((struct bs_msg_header *)buf)->size = 200;
+        raw_send(s, buf, len, NULL, 0);
+        assert_refused_and_closed(s, -EPROTO, 5);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+static void unknown_opcode(void **state)
+{
+        struct fx *fx = *state;
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        size_t len = info_request(buf, 6);
+        int s = hello_conn(fx);
+
+        ((struct bs_msg_header *)buf)->opcode = 0x4242;
+        raw_send(s, buf, len, NULL, 0);
+        assert_refused_and_closed(s, -EPROTO, 6);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+static void nonzero_reserved(void **state)
+{
+        struct fx *fx = *state;
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        size_t len = info_request(buf, 7);
+        int s = hello_conn(fx);
+
+        ((struct bs_msg_header *)buf)->reserved[1] = 9;
+        raw_send(s, buf, len, NULL, 0);
+        assert_refused_and_closed(s, -EPROTO, 7);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+static void declared_fds_not_sent(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_msg m;
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        int s = hello_conn(fx), len;
+
+        bs_msg_request(&m, BS_OP_IMPORT, 8);
+        m.hdr.n_fds = 1; /* claims an fd, sends none */
+        len = bs_msg_encode(&m, buf, sizeof(buf));
+        raw_send(s, buf, (size_t)len, NULL, 0);
+        assert_refused_and_closed(s, -EPROTO, 8);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+static void stray_fds_on_a_request_without_fds(void **state)
+{
+        struct fx *fx = *state;
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        size_t len = info_request(buf, 9);
+        int s = hello_conn(fx), fds[2];
+
+        fds[0] = memfd_create("stray0", MFD_CLOEXEC);
+        fds[1] = memfd_create("stray1", MFD_CLOEXEC);
+        ((struct bs_msg_header *)buf)->n_fds = 2;
+        raw_send(s, buf, len, fds, 2);
+        close(fds[0]);
+        close(fds[1]);
+        assert_refused_and_closed(s, -EPROTO, 9);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+static void more_fds_than_the_protocol_allows(void **state)
+{
+        struct fx *fx = *state;
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        size_t len = info_request(buf, 10);
+        int s = hello_conn(fx), fds[BS_MAX_FDS + 3];
+
+        for (unsigned i = 0; i < ELEMENTSOF(fds); i++)
+                fds[i] = memfd_create("flood", MFD_CLOEXEC);
+        raw_send(s, buf, len, fds, ELEMENTSOF(fds)); /* MSG_CTRUNC at the daemon */
+        for (unsigned i = 0; i < ELEMENTSOF(fds); i++)
+                close(fds[i]);
+        assert_refused_and_closed(s, 0, 0);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+static void import_of_something_else_is_an_error_not_a_disconnect(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_msg req, rep;
+        int s = hello_conn(fx);
+
+        bs_msg_request(&req, BS_OP_IMPORT, 11);
+        bs_msg_add_fd(&req, open("/dev/null", O_RDONLY | O_CLOEXEC));
+        assert_int_equal(test_raw_call(s, &req, &rep), -EBADFD);
+        bs_msg_clear(&req);
+        bs_msg_clear(&rep);
+        /* a well-formed request with a bad fd is no protocol error */
+        assert_int_equal(test_raw_info(s, 12345, NULL), -ENOENT);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+static void request_before_hello(void **state)
+{
+        struct fx *fx = *state;
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        size_t len = info_request(buf, 12);
+        int s = test_raw_connect(fx->daemon.socket);
+
+        raw_send(s, buf, len, NULL, 0);
+        assert_refused_and_closed(s, -EPROTO, 12);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+static void second_hello(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_msg req;
+        int s = hello_conn(fx);
+
+        bs_msg_request(&req, BS_OP_HELLO, 13);
+        req.body.hello_req.version_min = 1;
+        req.body.hello_req.version_max = 1;
+        assert_int_equal(bs_msg_send(s, &req), 0);
+        assert_refused_and_closed(s, -EPROTO, 13);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+static void unsupported_version(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_msg req;
+        int s = test_raw_connect(fx->daemon.socket);
+
+        bs_msg_request(&req, BS_OP_HELLO, 14);
+        req.body.hello_req.version_min = BS_PROTOCOL_VERSION + 1;
+        req.body.hello_req.version_max = BS_PROTOCOL_VERSION + 5;
+        assert_int_equal(bs_msg_send(s, &req), 0);
+        assert_refused_and_closed(s, -EPROTONOSUPPORT, 14);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+static void reply_sent_to_the_daemon(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_msg_header req = { .opcode = BS_OP_RELEASE, .serial = 15 };
+        struct bs_msg m;
+        int s = hello_conn(fx);
+
+        bs_msg_reply(&m, &req);
+        assert_int_equal(bs_msg_send(s, &m), 0);
+        assert_refused_and_closed(s, -EPROTO, 15);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+static void client_that_never_reads_does_not_block_others(void **state)
+{
+        struct fx *fx = *state;
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        struct bs_msg m;
+        int s = hello_conn(fx), sent = 0, replies = 0, r;
+        struct bs_msg req;
+        size_t len;
+
+        bs_msg_request(&req, BS_OP_INFO, 16);
+        req.body.id_req.id = 999999;
+        len = (size_t)bs_msg_encode(&req, buf, sizeof(buf));
+
+        /* flood requests without reading a reply until our socket is full:
+         * the daemon's replies back up and it stops reading from us */
+        assert_int_equal(fcntl(s, F_SETFL, O_NONBLOCK), 0);
+        for (;;) {
+                ssize_t n = send(s, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0) {
+                        assert_int_equal(errno, EAGAIN);
+                        break;
+                }
+                sent++;
+        }
+        assert_true(sent > 0);
+        assert_good_client_served(fx);
+
+        /* now read: every request gets its one reply, then the daemon sees
+         * our end of file and closes (EOF here means it has) */
+        assert_int_equal(shutdown(s, SHUT_WR), 0);
+        while ((r = test_raw_recv(s, &m)) == 0) {
+                assert_int_equal(m.hdr.serial, 16);
+                assert_int_equal(m.body.status.status, -ENOENT);
+                replies++;
+        }
+        assert_int_equal(r, -ECONNRESET);
+        assert_int_equal(replies, sent);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+static void everything_at_once_then_fd_count_is_back(void **state)
+{
+        struct fx *fx = *state;
+
+        /* many clients, each exporting and vanishing without a word */
+        for (int i = 0; i < 20; i++) {
+                struct bs_client *c = NULL;
+                struct bs_buffer *b = NULL;
+
+                assert_int_equal(bs_client_connect(fx->daemon.socket, &c), 0);
+                assert_int_equal(bs_buffer_export(c, 4096, NULL, NULL, &b), 0);
+                /* deliberately no put: closing the connection drops it */
+                int fd = bs_buffer_fd(b, O_CLOEXEC);
+                close(fd);
+                bs_client_unref(c); /* b still holds the client */
+                bs_buffer_put(b);
+        }
+        garbage_bytes(state);
+        stray_fds_on_a_request_without_fds(state);
+        more_fds_than_the_protocol_allows(state);
+        /* the teardown compares the daemon's fd count with the baseline */
+        assert_good_client_served(fx);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                T(garbage_bytes),
+                T(truncated_header),
+                T(oversized_message),
+                T(lying_size_field),
+                T(unknown_opcode),
+                T(nonzero_reserved),
+                T(declared_fds_not_sent),
+                T(stray_fds_on_a_request_without_fds),
+                T(more_fds_than_the_protocol_allows),
+                T(import_of_something_else_is_an_error_not_a_disconnect),
+                T(request_before_hello),
+                T(second_hello),
+                T(unsupported_version),
+                T(reply_sent_to_the_daemon),
+                T(client_that_never_reads_does_not_block_others),
+                T(everything_at_once_then_fd_count_is_back),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
