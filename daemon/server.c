@@ -342,41 +342,44 @@ static int mkdir_parents(const char *path)
 int server_listen_path(const char *path)
 {
         _cleanup_close_ int fd = -EBADF;
-        struct sockaddr_un sa;
-        int len, r;
+        struct sockaddr_un sa, tmp_sa;
+        char tmp[sizeof(sa.sun_path)];
+        int len, tmp_len, r;
 
         len = bs_sockaddr_un_set(&sa, path);
         if (len < 0)
                 return len;
+        /* bind a temporary name, listen, then rename into place: whoever
+         * sees the socket file can connect at once */
+        r = snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
+        if (r < 0 || (size_t)r >= sizeof(tmp))
+                return -ENAMETOOLONG;
+        tmp_len = bs_sockaddr_un_set(&tmp_sa, tmp);
+        if (tmp_len < 0)
+                return tmp_len;
         r = mkdir_parents(path);
         if (r < 0)
                 return r;
+
+        /* someone listening there already? then it is not ours to take */
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, (socklen_t)len) == 0)
+                return -EADDRINUSE;
+        fd = safe_close(fd);
+
         fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        if (bind(fd, (struct sockaddr *)&sa, (socklen_t)len) < 0) {
-                _cleanup_close_ int probe = -EBADF;
-
-                if (errno != EADDRINUSE)
-                        return -errno;
-                /* someone listening there? then it is not ours to take */
-                probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-                if (probe < 0)
-                        return -errno;
-                if (connect(probe, (struct sockaddr *)&sa, (socklen_t)len) == 0)
-                        return -EADDRINUSE;
-                if (errno != ECONNREFUSED)
-                        return -EADDRINUSE;
-                if (unlink(path) < 0)
-                        return -errno;
-                if (bind(fd, (struct sockaddr *)&sa, (socklen_t)len) < 0)
-                        return -errno;
-        }
+        unlink(tmp);
+        if (bind(fd, (struct sockaddr *)&tmp_sa, (socklen_t)tmp_len) < 0)
+                return -errno;
         /* the socket is open to all: what a client may touch is decided by
          * the fds it holds, not by who it is */
-        if (chmod(path, 0666) < 0 || listen(fd, SOMAXCONN) < 0) {
+        if (chmod(tmp, 0666) < 0 || listen(fd, SOMAXCONN) < 0 || rename(tmp, path) < 0) {
                 r = -errno;
-                unlink(path);
+                unlink(tmp);
                 return r;
         }
         return TAKE_FD(fd);

@@ -55,7 +55,8 @@ void server_done(struct server *s);
 /*
  * A listening socket at @path: its directory is created if missing, a
  * stale socket file (nobody listening) replaced, a live one refused with
- * -EADDRINUSE. Returns the fd or -errno.
+ * -EADDRINUSE. The file appears only once the socket listens, so its
+ * existence means a client can connect. Returns the fd or -errno.
  */
 int server_listen_path(const char *path);
 

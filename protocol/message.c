@@ -197,9 +197,14 @@ int bs_msg_decode(struct bs_msg *ret, const void *data, size_t len, unsigned n_f
         if (ret->hdr.n_fds != n_fds)
                 return -EPROTO;
         d = bs_op_lookup(ret->hdr.opcode);
+
+        /* an error reply echoes its request's opcode, even one the peer
+         * didn't know: its status-only body is the same for every opcode */
+        if ((ret->hdr.flags & BS_MSG_REPLY) && !d && len >= sizeof(ret->hdr) + sizeof(struct bs_status_rep) &&
+            ret->body.status.status < 0)
+                return decode_reply(&ops[BS_OP_RELEASE], ret, len);
         if (!d)
                 return -EPROTO;
-
         if (ret->hdr.flags & BS_MSG_REPLY)
                 return decode_reply(d, ret, len);
 
