@@ -1,0 +1,25 @@
+# Thin wrapper over meson: each target installs what is missing, then
+# configures and builds by itself.
+BUILD ?= build
+
+.PHONY: all deps build demo test clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/build.ninja: | deps
+	meson setup $(BUILD) -Dbuildtype=debugoptimized
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+test: deps
+	@scripts/test.sh
+
+clean:
+	rm -rf build build-sanitize
