@@ -1,18 +1,23 @@
 #!/bin/sh
-# Fail if libbufshare exports any symbol that is not bs_* (STYLE B5),
-# or exports no bs_* symbol at all.
+# libbufshare exports exactly the functions its public header declares,
+# all of them bs_* (STYLE B5): nothing private leaks into the ABI (the
+# protocol library it links is internal), nothing declared is missing.
 set -eu
 lib="$1"
-syms=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBRVWiu]$/ { print $3 }' | sed 's/@.*//')
-bad=$(printf '%s\n' "$syms" | grep -v '^bs_' | grep -v '^LIBBUFSHARE_' || true)
-good=$(printf '%s\n' "$syms" | grep -c '^bs_' || true)
-if [ -n "$bad" ]; then
-        echo "libbufshare exports symbols outside bs_*:"
-        printf '  %s\n' $bad
-        exit 1
+header="$2"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBRVWiu]$/ { print $3 }' | sed 's/@.*//' | sort -u >"$tmp/exported"
+grep -oE '\bbs_[a-z0-9_]+\(' "$header" | tr -d '(' | sort -u >"$tmp/declared"
+
+status=0
+if grep -v '^bs_' "$tmp/exported" >"$tmp/bad"; then
+        echo "exported symbols outside bs_*:"; sed 's/^/  /' "$tmp/bad"; status=1
 fi
-if [ "$good" -lt 10 ]; then
-        echo "libbufshare exports only $good bs_* symbols: is the version script applied?"
-        exit 1
+if ! diff -u "$tmp/declared" "$tmp/exported" >"$tmp/diff"; then
+        echo "exports differ from the functions bufshare.h declares (- declared, + exported):"
+        cat "$tmp/diff"; status=1
 fi
-echo "libbufshare exports $good symbols, all bs_*"
+[ $status -eq 0 ] && echo "libbufshare exports $(wc -l <"$tmp/exported") symbols, exactly those of bufshare.h"
+exit $status
