@@ -109,8 +109,10 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
         }
 
         argv[argc++] = bin;
-        argv[argc++] = "--socket";
-        argv[argc++] = d->socket;
+        if (!d->socket_from_env) {
+                argv[argc++] = "--socket";
+                argv[argc++] = d->socket;
+        }
         for (; argv_extra && *argv_extra && argc < 30; argv_extra++)
                 argv[argc++] = *argv_extra;
         argv[argc] = NULL;
@@ -123,6 +125,8 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
         }
         if (d->pid == 0) {
                 setenv("NOTIFY_SOCKET", notify_path, 1);
+                if (d->socket_from_env)
+                        setenv("BUFSHARE_SOCKET", d->socket, 1);
                 unsetenv("LISTEN_FDS");
                 execv(bin, (char *const *)argv);
                 fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));

@@ -12,6 +12,7 @@
 #endif
 
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +42,7 @@ struct test_daemon {
         pid_t pid;
         char dir[64];
         char socket[108];
+        bool socket_from_env; /* set before start: BUFSHARE_SOCKET, no --socket */
 };
 
 /* Start bufshared with @argv_extra (NULL-terminated, may be NULL) and wait

@@ -631,6 +631,30 @@ static void connect_without_daemon_fails_cleanly(void **state)
         assert_int_equal(bs_client_connect(NULL, NULL), -EINVAL);
 }
 
+/* The default socket path: BUFSHARE_SOCKET for both sides, then SIGINT
+ * stops the daemon cleanly and removes the socket. */
+static void default_socket_from_the_environment_and_sigint(void **state)
+{
+        struct test_daemon d = { .socket_from_env = true };
+        struct bs_client *c = NULL;
+        struct bs_buffer *b = NULL;
+
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        assert_int_equal(setenv("BUFSHARE_SOCKET", d.socket, 1), 0);
+        assert_int_equal(bs_client_connect(NULL, &c), 0);
+        unsetenv("BUFSHARE_SOCKET");
+        assert_int_equal(bs_buffer_export(c, 4096, NULL, NULL, &b), 0);
+        bs_buffer_put(b);
+        bs_client_unref(c);
+
+        kill(d.pid, SIGINT);
+        assert_int_equal(test_wait(d.pid), 0);
+        assert_int_equal(access(d.socket, F_OK), -1); /* removed */
+        assert_int_equal(errno, ENOENT);
+        d.pid = 0;
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_daemon_setup, fx_daemon_teardown)
 
 int main(void)
@@ -654,6 +678,8 @@ int main(void)
                 T(dead_daemon_gives_a_sticky_error),
                 cmocka_unit_test_setup_teardown(connect_without_daemon_fails_cleanly, fx_base_setup,
                                                 fx_base_teardown),
+                cmocka_unit_test_setup_teardown(default_socket_from_the_environment_and_sigint,
+                                                fx_base_setup, fx_base_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
