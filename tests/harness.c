@@ -162,16 +162,16 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
 
 int test_daemon_stop(struct test_daemon *d)
 {
-        int status, r;
+        int status, r = 0;
         struct stat st;
 
-        if (d->pid <= 0)
-                return 0;
-        kill(d->pid, SIGTERM);
-        if (waitpid(d->pid, &status, 0) < 0)
-                return -errno;
-        d->pid = 0;
-        r = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (d->pid > 0) { /* else the test already stopped it */
+                kill(d->pid, SIGTERM);
+                if (waitpid(d->pid, &status, 0) < 0)
+                        return -errno;
+                d->pid = 0;
+                r = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
         if (r == 0 && stat(d->socket, &st) == 0) {
                 fprintf(stderr, "bufshared left its socket %s behind\n", d->socket);
                 r = -EEXIST;
