@@ -59,15 +59,15 @@ static int handle_export(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
         fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0) {
                 r = -errno;
-                registry_release(c->server->registry, &c->holder, b->id);
+                registry_release(c->server->registry, &c->holder, b->ident.id);
                 bs_msg_reply_error(rep, &req->hdr, r == -ENFILE ? -EMFILE : r);
                 return 0;
         }
-        rep->body.export_rep.id = b->id;
-        rep->body.export_rep.size = b->size;
+        rep->body.export_rep.id = b->ident.id;
+        rep->body.export_rep.size = b->ident.size;
         bs_msg_add_fd(rep, fd);
         log_debug("client %llu exported buffer %llu, %llu bytes", (unsigned long long)c->id,
-                  (unsigned long long)b->id, (unsigned long long)b->size);
+                  (unsigned long long)b->ident.id, (unsigned long long)b->ident.size);
         return 0;
 }
 
@@ -81,9 +81,9 @@ static int handle_import(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
                 bs_msg_reply_error(rep, &req->hdr, r);
                 return 0;
         }
-        rep->body.import_rep.id = b->id;
-        rep->body.import_rep.size = b->size;
-        memcpy(rep->body.import_rep.name, b->name, sizeof(b->name));
+        rep->body.import_rep.id = b->ident.id;
+        rep->body.import_rep.size = b->ident.size;
+        memcpy(rep->body.import_rep.name, b->ident.name, sizeof(b->ident.name));
         return 0;
 }
 
@@ -106,15 +106,15 @@ static int handle_info(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
                 bs_msg_reply_error(rep, &req->hdr, r);
                 return 0;
         }
-        i->id = b->id;
-        i->size = b->size;
-        i->created_ns = b->created_ns;
-        i->exporter_pid = b->exporter_pid;
-        i->exporter_uid = b->exporter_uid;
+        i->id = b->ident.id;
+        i->size = b->ident.size;
+        i->created_ns = b->ident.created_ns;
+        i->exporter_pid = b->ident.exporter_pid;
+        i->exporter_uid = b->ident.exporter_uid;
         i->n_refs = b->n_refs;
-        memcpy(i->heap, b->heap, sizeof(i->heap));
-        memcpy(i->name, b->name, sizeof(i->name));
-        memcpy(i->exporter_comm, b->exporter_comm, sizeof(i->exporter_comm));
+        memcpy(i->heap, b->ident.heap, sizeof(i->heap));
+        memcpy(i->name, b->ident.name, sizeof(i->name));
+        memcpy(i->exporter_comm, b->ident.exporter_comm, sizeof(i->exporter_comm));
         return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "registry.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,39 +63,27 @@ static void buffer_free(struct buffer *b)
 /* Remember @b so its fd can still be imported back under its id. */
 static void released_remember(struct registry *r, const struct buffer *b)
 {
-        unsigned slot;
+        const struct buffer_ident *id = &b->ident;
         struct released *e, *prev;
+        unsigned slot;
 
         if (r->released_len == REGISTRY_RELEASED_MAX) {
                 /* the ring is full: forget the oldest */
                 e = &r->released[r->released_head];
-                if (hashmap_get(&r->released_by_inode, inode_key(e->dev, e->ino)) == e)
-                        hashmap_remove(&r->released_by_inode, inode_key(e->dev, e->ino));
+                if (hashmap_get(&r->released_by_inode, inode_key(e->ident.dev, e->ident.ino)) == e)
+                        hashmap_remove(&r->released_by_inode, inode_key(e->ident.dev, e->ident.ino));
                 r->released_head = (r->released_head + 1) % REGISTRY_RELEASED_MAX;
                 r->released_len--;
         }
         slot = (r->released_head + r->released_len) % REGISTRY_RELEASED_MAX;
         e = &r->released[slot];
         /* an older entry for a reused inode number is replaced */
-        prev = hashmap_remove(&r->released_by_inode, inode_key(b->dev, b->ino));
+        prev = hashmap_remove(&r->released_by_inode, inode_key(id->dev, id->ino));
         if (prev)
-                prev->id = 0;
-        *e = (struct released){
-                .dev = b->dev,
-                .ino = b->ino,
-                .id = b->id,
-                .size = b->size,
-                .exporter_pid = b->exporter_pid,
-                .exporter_uid = b->exporter_uid,
-                .created_ns = b->created_ns,
-        };
-        memcpy(e->name, b->name, sizeof(e->name));
-        memcpy(e->heap, b->heap, sizeof(e->heap));
-        memcpy(e->exporter_comm, b->exporter_comm, sizeof(e->exporter_comm));
-        if (hashmap_put(&r->released_by_inode, inode_key(b->dev, b->ino), e) < 0) {
-                /* out of memory: this buffer just comes back as adopted */
-                e->id = 0;
-        }
+                prev->ident.id = 0;
+        e->ident = *id;
+        if (hashmap_put(&r->released_by_inode, inode_key(id->dev, id->ino), e) < 0)
+                e->ident.id = 0; /* out of memory: it just comes back as adopted */
         r->released_len++;
 }
 
@@ -103,7 +92,31 @@ static void released_remember(struct registry *r, const struct buffer *b)
 static struct released *released_take(struct registry *r, dev_t dev, ino_t ino)
 {
         struct released *e = hashmap_remove(&r->released_by_inode, inode_key(dev, ino));
-        return e && e->id ? e : NULL;
+        return e && e->ident.id ? e : NULL;
+}
+
+/* Put a new buffer into both indexes; on error it is in neither. */
+static int buffer_index(struct registry *r, struct buffer *b)
+{
+        int ret = hashmap_put(&r->by_id, id_key(b->ident.id), b);
+        if (ret < 0)
+                return ret;
+        ret = hashmap_put(&r->by_inode, inode_key(b->ident.dev, b->ident.ino), b);
+        if (ret < 0) {
+                hashmap_remove(&r->by_id, id_key(b->ident.id));
+                return ret;
+        }
+        r->n_buffers++;
+        r->n_bytes += b->ident.size;
+        return 0;
+}
+
+static void buffer_unindex(struct registry *r, struct buffer *b)
+{
+        hashmap_remove(&r->by_id, id_key(b->ident.id));
+        hashmap_remove(&r->by_inode, inode_key(b->ident.dev, b->ident.ino));
+        r->n_buffers--;
+        r->n_bytes -= b->ident.size;
 }
 
 /* The only way out of the registry (STYLE D2). */
@@ -111,12 +124,9 @@ static void buffer_maybe_release(struct registry *r, struct buffer *b)
 {
         if (b->n_refs > 0)
                 return;
-        hashmap_remove(&r->by_id, id_key(b->id));
-        hashmap_remove(&r->by_inode, inode_key(b->dev, b->ino));
-        r->n_buffers--;
-        r->n_bytes -= b->size;
+        buffer_unindex(r, b);
         released_remember(r, b);
-        log_debug("buffer %llu released (last reference gone)", (unsigned long long)b->id);
+        log_debug("buffer %llu released (last reference gone)", (unsigned long long)b->ident.id);
         buffer_free(b);
 }
 
@@ -167,42 +177,49 @@ static void ref_drop(struct registry *r, struct ref *ref, unsigned n)
         buffer_maybe_release(r, b);
 }
 
-/* Put a new buffer into both indexes; on error it is in neither. */
-static int buffer_insert(struct registry *r, struct buffer *b)
-{
-        int ret = hashmap_put(&r->by_id, id_key(b->id), b);
-        if (ret < 0)
-                return ret;
-        ret = hashmap_put(&r->by_inode, inode_key(b->dev, b->ino), b);
-        if (ret < 0) {
-                hashmap_remove(&r->by_id, id_key(b->id));
-                return ret;
-        }
-        r->n_buffers++;
-        r->n_bytes += b->size;
-        return 0;
-}
-
-static struct buffer *buffer_new(int fd, uint64_t id, uint64_t size, dev_t dev, ino_t ino)
+static struct buffer *buffer_new(int fd, const struct buffer_ident *ident)
 {
         struct buffer *b = calloc(1, sizeof(*b));
         if (!b)
                 return NULL;
         b->fd = fd;
-        b->id = id;
-        b->size = size;
-        b->dev = dev;
-        b->ino = ino;
+        b->ident = *ident;
         list_init(&b->refs);
         return b;
+}
+
+static void ident_set_exporter(struct buffer_ident *id, const struct holder *h)
+{
+        id->exporter_pid = h->pid;
+        id->exporter_uid = h->uid;
+        memcpy(id->exporter_comm, h->comm, sizeof(id->exporter_comm));
+        id->created_ns = now_realtime_ns();
+}
+
+/* Index @b and give @h its first reference; on error @b is freed, its fd
+ * closed only if @owns_fd. */
+static int buffer_add(struct registry *r, struct holder *h, struct buffer *b, bool owns_fd)
+{
+        int ret = buffer_index(r, b);
+
+        if (ret == 0) {
+                ret = ref_add(b, h);
+                if (ret == 0)
+                        return 0;
+                buffer_unindex(r, b);
+        }
+        if (!owns_fd)
+                b->fd = -EBADF;
+        buffer_free(b);
+        return ret;
 }
 
 int registry_export(struct registry *r, struct holder *h, uint64_t size, const char *heap,
                     const char *name, struct buffer **ret)
 {
         _cleanup_close_ int fd = -EBADF;
+        struct buffer_ident id = { .id = r->next_id };
         struct buffer *b;
-        uint64_t rounded;
         struct stat st;
         int ret_;
 
@@ -212,106 +229,70 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
         ret_ = limits_check_size(r->limits, size);
         if (ret_ < 0)
                 return ret_;
-        if (strlen(name) >= BS_NAME_LEN)
+        if (bs_string_set(id.name, sizeof(id.name), name) < 0)
                 return -EINVAL;
+        snprintf(id.heap, sizeof(id.heap), "%s", heap);
 
-        ret_ = heap_alloc(heap, r->next_id, size, &fd, &rounded);
+        ret_ = heap_alloc(heap, id.id, size, &fd, &id.size);
         if (ret_ < 0)
                 return ret_;
         if (fstat(fd, &st) < 0)
                 return -errno;
+        id.dev = st.st_dev;
+        id.ino = st.st_ino;
+        ident_set_exporter(&id, h);
 
-        b = buffer_new(fd, r->next_id, rounded, st.st_dev, st.st_ino);
+        b = buffer_new(fd, &id);
         if (!b)
                 return -ENOMEM;
         TAKE_FD(fd);
-        snprintf(b->name, sizeof(b->name), "%s", name);
-        snprintf(b->heap, sizeof(b->heap), "%s", heap);
-        b->exporter_pid = h->pid;
-        b->exporter_uid = h->uid;
-        memcpy(b->exporter_comm, h->comm, sizeof(b->exporter_comm));
-        b->created_ns = now_realtime_ns();
-
-        ret_ = buffer_insert(r, b);
+        ret_ = buffer_add(r, h, b, true);
         if (ret_ < 0)
-                goto err_free;
-        ret_ = ref_add(b, h);
-        if (ret_ < 0)
-                goto err_remove;
+                return ret_;
         r->next_id++;
         *ret = b;
         return 0;
-
-err_remove:
-        hashmap_remove(&r->by_id, id_key(b->id));
-        hashmap_remove(&r->by_inode, inode_key(b->dev, b->ino));
-        r->n_buffers--;
-        r->n_bytes -= b->size;
-err_free:
-        buffer_free(b);
-        return ret_;
 }
 
 /* Register again a buffer whose fd was imported after its release. */
 static int buffer_register_again(struct registry *r, struct holder *h, int *fd, struct buffer **ret)
 {
+        struct buffer_ident id = {};
         struct released *old;
         struct buffer *b;
-        uint64_t size, memfd_id = 0;
-        dev_t dev;
-        ino_t ino;
+        uint64_t memfd_id = 0;
         int ret_;
 
-        ret_ = heap_check_sealed(*fd, &size, &dev, &ino);
+        ret_ = heap_check_sealed(*fd, &id.size, &id.dev, &id.ino);
         if (ret_ < 0)
                 return ret_;
-        if (limits_check_size(r->limits, size) < 0)
+        if (limits_check_size(r->limits, id.size) < 0)
                 return -EFBIG;
 
-        old = released_take(r, dev, ino);
+        old = released_take(r, id.dev, id.ino);
         /* trust the old identity only if the memfd still carries its name:
          * an inode number can be reused by an unrelated memfd */
-        if (old && (heap_memfd_id(*fd, &memfd_id) < 0 || memfd_id != old->id || old->size != size))
+        if (old && (heap_memfd_id(*fd, &memfd_id) < 0 || memfd_id != old->ident.id ||
+                    old->ident.size != id.size))
                 old = NULL;
+        if (old) {
+                id = old->ident;
+                old->ident.id = 0;
+        } else {
+                id.id = r->next_id;
+                snprintf(id.heap, sizeof(id.heap), "adopted");
+                ident_set_exporter(&id, h);
+        }
 
-        b = buffer_new(*fd, old ? old->id : r->next_id, size, dev, ino);
+        b = buffer_new(*fd, &id);
         if (!b)
                 return -ENOMEM;
-        if (old) {
-                memcpy(b->name, old->name, sizeof(b->name));
-                memcpy(b->heap, old->heap, sizeof(b->heap));
-                b->exporter_pid = old->exporter_pid;
-                b->exporter_uid = old->exporter_uid;
-                memcpy(b->exporter_comm, old->exporter_comm, sizeof(b->exporter_comm));
-                b->created_ns = old->created_ns;
-                old->id = 0;
-        } else {
-                snprintf(b->heap, sizeof(b->heap), "adopted");
-                b->exporter_pid = h->pid;
-                b->exporter_uid = h->uid;
-                memcpy(b->exporter_comm, h->comm, sizeof(b->exporter_comm));
-                b->created_ns = now_realtime_ns();
-        }
-
-        ret_ = buffer_insert(r, b);
-        if (ret_ < 0) {
-                b->fd = -EBADF; /* still the caller's */
-                buffer_free(b);
+        ret_ = buffer_add(r, h, b, false);
+        if (ret_ < 0)
                 return ret_;
-        }
-        ret_ = ref_add(b, h);
-        if (ret_ < 0) {
-                hashmap_remove(&r->by_id, id_key(b->id));
-                hashmap_remove(&r->by_inode, inode_key(b->dev, b->ino));
-                r->n_buffers--;
-                r->n_bytes -= b->size;
-                b->fd = -EBADF;
-                buffer_free(b);
-                return ret_;
-        }
         if (!old)
                 r->next_id++;
-        log_info("buffer %llu registered again from an imported fd (%s)", (unsigned long long)b->id,
+        log_info("buffer %llu registered again from an imported fd (%s)", (unsigned long long)id.id,
                  old ? "recently released" : "adopted");
         *fd = -EBADF; /* the buffer owns it now */
         *ret = b;
@@ -360,7 +341,7 @@ int registry_find(struct registry *r, const struct holder *h, uint64_t id, struc
 
         if (!b)
                 return -ENOENT;
-        if (h->uid != 0 && h->uid != b->exporter_uid && !ref_find(b, h))
+        if (h->uid != 0 && h->uid != b->ident.exporter_uid && !ref_find(b, h))
                 return -ENOENT;
         *ret = b;
         return 0;
@@ -374,8 +355,7 @@ int registry_set_name(struct registry *r, struct holder *h, uint64_t id, const c
                 return -ENOENT;
         if (strlen(name) >= BS_NAME_LEN)
                 return -EINVAL;
-        memset(b->name, 0, sizeof(b->name));
-        memcpy(b->name, name, strlen(name));
+        bs_string_set(b->ident.name, sizeof(b->ident.name), name);
         return 0;
 }
 

@@ -33,10 +33,10 @@ struct holder {
         unsigned n_buffers; /* distinct buffers referenced */
 };
 
-struct buffer {
+/* Who a buffer is: what the registry remembers after its release too. */
+struct buffer_ident {
         uint64_t id;
         uint64_t size;
-        int fd; /* the daemon's own fd on the memfd */
         dev_t dev;
         ino_t ino;
         char name[BS_NAME_LEN];
@@ -45,6 +45,11 @@ struct buffer {
         uid_t exporter_uid;
         char exporter_comm[BS_COMM_LEN];
         uint64_t created_ns;
+};
+
+struct buffer {
+        struct buffer_ident ident;
+        int fd;           /* the daemon's own fd on the memfd */
         unsigned n_refs;  /* sum of every ref's count */
         struct list refs; /* struct ref.buffer_link */
 };
@@ -58,18 +63,10 @@ struct ref {
 };
 
 /* What the registry remembers of a buffer after its release, so that an
- * fd still in transit can import it back under its id and name. */
+ * fd still in transit can import it back under its id and name. id 0
+ * marks an entry that was taken back or replaced. */
 struct released {
-        dev_t dev;
-        ino_t ino;
-        uint64_t id;
-        uint64_t size;
-        char name[BS_NAME_LEN];
-        char heap[BS_NAME_LEN];
-        pid_t exporter_pid;
-        uid_t exporter_uid;
-        char exporter_comm[BS_COMM_LEN];
-        uint64_t created_ns;
+        struct buffer_ident ident;
 };
 
 #define REGISTRY_RELEASED_MAX 1024

@@ -13,13 +13,13 @@ int bs_fdpass_send(int sock, const void *data, size_t len, const int *fds, unsig
 {
         union {
                 struct cmsghdr align;
-                char buf[CMSG_SPACE(BS_MAX_FDS * sizeof(int))];
+                char buf[CMSG_SPACE(BS_FDPASS_SEND_MAX * sizeof(int))];
         } ctl;
         struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
         ssize_t n;
 
-        if (n_fds > BS_MAX_FDS)
+        if (n_fds > BS_FDPASS_SEND_MAX)
                 return -EINVAL;
         if (n_fds > 0) {
                 struct cmsghdr *c;

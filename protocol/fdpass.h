@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* The most fds one send takes. The protocol's own limit, BS_MAX_FDS, is
+ * the codec's business; tests send more on purpose. */
+#define BS_FDPASS_SEND_MAX 16
+
 /*
  * Send @len bytes and @n_fds fds in one datagram. The fds stay the
  * caller's. MSG_NOSIGNAL: a dead peer gives -EPIPE, never SIGPIPE.

@@ -74,20 +74,7 @@ static void assert_good_client_served(struct fx *fx)
 
 static void raw_send(int sock, const void *data, size_t len, const int *fds, unsigned n)
 {
-        char ctl[CMSG_SPACE(8 * sizeof(int))] = { 0 };
-        struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-        if (n) {
-                mh.msg_control = ctl;
-                mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
-                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(n * sizeof(int));
-                memcpy(CMSG_DATA(c), fds, n * sizeof(int));
-        }
-        assert_int_equal(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)len);
+        assert_int_equal(bs_fdpass_send(sock, data, len, fds, n), 0);
 }
 
 /*

@@ -57,17 +57,17 @@ static void export_creates_one_reference_on_a_sealed_memfd(void **state)
         uint64_t id;
 
         assert_int_equal(registry_export(&fx->reg, &fx->a, 100, "system", "cam0", &b), 0);
-        assert_int_equal(b->size, 4096); /* rounded up to the page */
+        assert_int_equal(b->ident.size, 4096); /* rounded up to the page */
         assert_int_equal(b->n_refs, 1);
-        assert_string_equal(b->name, "cam0");
-        assert_string_equal(b->exporter_comm, "alice");
+        assert_string_equal(b->ident.name, "cam0");
+        assert_string_equal(b->ident.exporter_comm, "alice");
         /* F_SEAL_EXEC may come on top, from MFD_NOEXEC_SEAL */
         assert_int_equal(fcntl(b->fd, F_GET_SEALS) & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL | F_SEAL_WRITE),
                          F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
         assert_int_equal(fstat(b->fd, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0444);
         assert_int_equal(heap_memfd_id(b->fd, &id), 0);
-        assert_int_equal(id, b->id);
+        assert_int_equal(id, b->ident.id);
         assert_int_equal(fx->reg.n_buffers, 1);
         assert_int_equal(fx->a.n_buffers, 1);
 }
@@ -79,7 +79,7 @@ static void import_adds_and_release_drops_references(void **state)
         uint64_t id;
 
         assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
-        id = b->id;
+        id = b->ident.id;
         assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(b->fd, F_DUPFD_CLOEXEC, 3), &b2), 0);
         assert_ptr_equal(b, b2);
         assert_int_equal(b->n_refs, 2);
@@ -123,16 +123,16 @@ static void released_fd_imports_back_with_its_id_and_name(void **state)
         int keep;
 
         assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "in-transit", &b), 0);
-        id = b->id;
+        id = b->ident.id;
         keep = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
         assert_int_equal(registry_release(&fx->reg, &fx->a, id), 0);
         assert_int_equal(fx->reg.n_buffers, 0);
 
         assert_int_equal(registry_import(&fx->reg, &fx->b, keep, &b), 0);
-        assert_int_equal(b->id, id);
-        assert_string_equal(b->name, "in-transit");
-        assert_string_equal(b->exporter_comm, "alice");
-        assert_string_equal(b->heap, "system");
+        assert_int_equal(b->ident.id, id);
+        assert_string_equal(b->ident.name, "in-transit");
+        assert_string_equal(b->ident.exporter_comm, "alice");
+        assert_string_equal(b->ident.heap, "system");
         assert_int_equal(b->n_refs, 1);
 }
 
@@ -146,9 +146,9 @@ static void unknown_sealed_memfd_is_adopted_with_a_new_id(void **state)
         assert_int_equal(ftruncate(fd, 8192), 0);
         assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
         assert_int_equal(registry_import(&fx->reg, &fx->b, fd, &b), 0);
-        assert_int_equal(b->size, 8192);
-        assert_string_equal(b->heap, "adopted");
-        assert_int_equal(b->exporter_pid, 200);
+        assert_int_equal(b->ident.size, 8192);
+        assert_string_equal(b->ident.heap, "adopted");
+        assert_int_equal(b->ident.exporter_pid, 200);
 }
 
 static void import_refuses_what_is_not_a_sealed_memfd(void **state)
@@ -196,9 +196,9 @@ static void ids_are_never_reused(void **state)
         for (int i = 0; i < 50; i++) {
                 struct buffer *b;
                 assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
-                assert_true(b->id > last);
-                last = b->id;
-                assert_int_equal(registry_release(&fx->reg, &fx->a, b->id), 0);
+                assert_true(b->ident.id > last);
+                last = b->ident.id;
+                assert_int_equal(registry_release(&fx->reg, &fx->a, b->ident.id), 0);
         }
 }
 
@@ -210,10 +210,10 @@ static void find_shows_a_buffer_only_to_who_may_see_it(void **state)
 
         holder_init(&root, 1, 0, 0, "root");
         assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
-        assert_int_equal(registry_find(&fx->reg, &fx->a, b->id, &found), 0);
+        assert_int_equal(registry_find(&fx->reg, &fx->a, b->ident.id, &found), 0);
         assert_ptr_equal(found, b);
-        assert_int_equal(registry_find(&fx->reg, &fx->b, b->id, &found), -ENOENT);
-        assert_int_equal(registry_find(&fx->reg, &root, b->id, &found), 0);
+        assert_int_equal(registry_find(&fx->reg, &fx->b, b->ident.id, &found), -ENOENT);
+        assert_int_equal(registry_find(&fx->reg, &root, b->ident.id, &found), 0);
         assert_int_equal(registry_find(&fx->reg, &fx->a, 999999, &found), -ENOENT);
 }
 
@@ -226,12 +226,12 @@ static void set_name_needs_a_reference_and_a_short_name(void **state)
         assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "old", &b), 0);
         memset(long_name, 'n', BS_NAME_LEN);
         long_name[BS_NAME_LEN] = '\0'; /* 32 bytes, 33 with the NUL */
-        assert_int_equal(registry_set_name(&fx->reg, &fx->a, b->id, long_name), -EINVAL);
-        assert_string_equal(b->name, "old");
-        assert_int_equal(registry_set_name(&fx->reg, &fx->b, b->id, "mine"), -ENOENT);
+        assert_int_equal(registry_set_name(&fx->reg, &fx->a, b->ident.id, long_name), -EINVAL);
+        assert_string_equal(b->ident.name, "old");
+        assert_int_equal(registry_set_name(&fx->reg, &fx->b, b->ident.id, "mine"), -ENOENT);
         long_name[BS_NAME_LEN - 1] = '\0'; /* 31 bytes + NUL = 32: fits */
-        assert_int_equal(registry_set_name(&fx->reg, &fx->a, b->id, long_name), 0);
-        assert_string_equal(b->name, long_name);
+        assert_int_equal(registry_set_name(&fx->reg, &fx->a, b->ident.id, long_name), 0);
+        assert_string_equal(b->ident.name, long_name);
 }
 
 static void released_table_is_bounded(void **state)
@@ -244,16 +244,16 @@ static void released_table_is_bounded(void **state)
         for (int i = 0; i < REGISTRY_RELEASED_MAX + 1; i++) {
                 assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
                 if (i == 0) {
-                        first_id = b->id;
+                        first_id = b->ident.id;
                         first_fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
                 }
-                assert_int_equal(registry_release(&fx->reg, &fx->a, b->id), 0);
+                assert_int_equal(registry_release(&fx->reg, &fx->a, b->ident.id), 0);
         }
         assert_int_equal(fx->reg.released_len, REGISTRY_RELEASED_MAX);
         /* the oldest was forgotten: it comes back adopted, under a new id */
         assert_int_equal(registry_import(&fx->reg, &fx->b, first_fd, &b), 0);
-        assert_true(b->id != first_id);
-        assert_string_equal(b->heap, "adopted");
+        assert_true(b->ident.id != first_id);
+        assert_string_equal(b->ident.heap, "adopted");
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
