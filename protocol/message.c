@@ -41,7 +41,53 @@ static bool import_req_valid(const union bs_msg_body *b)
 static bool import_rep_valid(const union bs_msg_body *b)
 {
         const struct bs_import_rep *r = &b->import_rep;
-        return r->reserved == 0 && r->id != 0 && r->size != 0 && STR_OK(r->name);
+        return !(r->flags & ~BS_WIRE_REF_READONLY) && r->id != 0 && r->size != 0 && STR_OK(r->name);
+}
+
+static bool release_req_valid(const union bs_msg_body *b)
+{
+        const struct bs_release_req *r = &b->release_req;
+        return !(r->flags & ~BS_WIRE_REF_READONLY) && r->reserved == 0;
+}
+
+static bool export_memfd_req_valid(const union bs_msg_body *b)
+{
+        return b->export_memfd_req.flags == 0 && STR_OK(b->export_memfd_req.name);
+}
+
+static bool cpu_access_req_valid(const union bs_msg_body *b)
+{
+        return b->cpu_access_req.reserved == 0;
+}
+
+static bool attach_req_valid(const union bs_msg_body *b)
+{
+        return STR_OK(b->attach_req.device);
+}
+
+static bool attach_rep_valid(const union bs_msg_body *b)
+{
+        return b->attach_rep.reserved == 0 && b->attach_rep.attachment_id != 0;
+}
+
+static bool map_attachment_req_valid(const union bs_msg_body *b)
+{
+        return b->map_attachment_req.reserved == 0;
+}
+
+static bool list_heaps_req_valid(const union bs_msg_body *b)
+{
+        return b->list_heaps_req.flags == 0;
+}
+
+static bool list_heaps_rep_valid(const union bs_msg_body *b)
+{
+        const struct bs_list_heaps_rep *r = &b->list_heaps_rep;
+
+        for (unsigned i = 0; i < BS_WIRE_MAX_HEAPS; i++)
+                if (!STR_OK(r->names[i]))
+                        return false;
+        return true;
 }
 
 static bool any_valid(const union bs_msg_body *b)
@@ -58,8 +104,16 @@ static bool status_rep_valid(const union bs_msg_body *b)
 static bool info_rep_valid(const union bs_msg_body *b)
 {
         const struct bs_info_rep *r = &b->info_rep;
-        return r->reserved == 0 && r->reserved2 == 0 && r->id != 0 &&
-               STR_OK(r->heap) && STR_OK(r->name) && STR_OK(r->exporter_comm);
+
+        if (r->reserved || r->reserved2 || r->reserved3 || r->id == 0 || !STR_OK(r->heap) ||
+            !STR_OK(r->name) || !STR_OK(r->exporter_comm))
+                return false;
+        for (unsigned i = 0; i < BS_WIRE_INFO_MAX; i++) {
+                const struct bs_wire_info_attachment *a = &r->attachments[i];
+                if (!STR_OK(a->device) || a->reserved[0] || a->reserved[1] || a->mapped > 1)
+                        return false;
+        }
+        return true;
 }
 
 static bool set_name_req_valid(const union bs_msg_body *b)
@@ -83,9 +137,17 @@ static const struct bs_op_desc ops[BS_OP_COUNT] = {
         OP(BS_OP_HELLO, "hello", bs_hello_req, bs_hello_rep, 0, 0, hello_req_valid, hello_rep_valid),
         OP(BS_OP_EXPORT, "export", bs_export_req, bs_export_rep, 0, 1, export_req_valid, export_rep_valid),
         OP(BS_OP_IMPORT, "import", bs_import_req, bs_import_rep, 1, 0, import_req_valid, import_rep_valid),
-        OP(BS_OP_RELEASE, "release", bs_id_req, bs_status_rep, 0, 0, any_valid, status_rep_valid),
+        OP(BS_OP_RELEASE, "release", bs_release_req, bs_status_rep, 0, 0, release_req_valid, status_rep_valid),
         OP(BS_OP_INFO, "info", bs_id_req, bs_info_rep, 0, 0, any_valid, info_rep_valid),
         OP(BS_OP_SET_NAME, "set-name", bs_set_name_req, bs_status_rep, 0, 0, set_name_req_valid, status_rep_valid),
+        OP(BS_OP_EXPORT_MEMFD, "export-memfd", bs_export_memfd_req, bs_export_rep, 1, 0, export_memfd_req_valid, export_rep_valid),
+        OP(BS_OP_BEGIN_CPU_ACCESS, "begin-cpu-access", bs_cpu_access_req, bs_status_rep, 0, 0, cpu_access_req_valid, status_rep_valid),
+        OP(BS_OP_END_CPU_ACCESS, "end-cpu-access", bs_cpu_access_req, bs_status_rep, 0, 0, cpu_access_req_valid, status_rep_valid),
+        OP(BS_OP_ATTACH, "attach", bs_attach_req, bs_attach_rep, 0, 0, attach_req_valid, attach_rep_valid),
+        OP(BS_OP_DETACH, "detach", bs_id_req, bs_status_rep, 0, 0, any_valid, status_rep_valid),
+        OP(BS_OP_MAP_ATTACHMENT, "map-attachment", bs_map_attachment_req, bs_status_rep, 0, 0, map_attachment_req_valid, status_rep_valid),
+        OP(BS_OP_UNMAP_ATTACHMENT, "unmap-attachment", bs_id_req, bs_status_rep, 0, 0, any_valid, status_rep_valid),
+        OP(BS_OP_LIST_HEAPS, "list-heaps", bs_list_heaps_req, bs_list_heaps_rep, 0, 0, list_heaps_req_valid, list_heaps_rep_valid),
 };
 
 const struct bs_op_desc *bs_op_lookup(uint16_t opcode)

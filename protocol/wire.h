@@ -23,8 +23,24 @@ enum bs_opcode {
         BS_OP_RELEASE = 4,
         BS_OP_INFO = 5,
         BS_OP_SET_NAME = 6,
+        BS_OP_EXPORT_MEMFD = 7,
+        BS_OP_BEGIN_CPU_ACCESS = 8,
+        BS_OP_END_CPU_ACCESS = 9,
+        BS_OP_ATTACH = 10,
+        BS_OP_DETACH = 11,
+        BS_OP_MAP_ATTACHMENT = 12,
+        BS_OP_UNMAP_ATTACHMENT = 13,
+        BS_OP_LIST_HEAPS = 14,
         BS_OP_COUNT,
 };
+
+/* Values of API arguments carried in bodies. Out-of-range values are the
+ * caller's error (-EINVAL), not a protocol error. */
+#define BS_WIRE_SYNC_READ (1u << 0)
+#define BS_WIRE_SYNC_WRITE (1u << 1)
+#define BS_WIRE_REF_READONLY (1u << 0) /* import reply, RELEASE, info */
+#define BS_WIRE_MAX_HEAPS 8
+#define BS_WIRE_INFO_MAX 8 /* entries of each list in an INFO reply */
 
 enum bs_msg_flags {
         BS_MSG_REPLY = 1u << 0, /* a reply; its serial is its request's */
@@ -95,17 +111,85 @@ _Static_assert(sizeof(struct bs_import_req) == 8, "wire layout");
 
 struct bs_import_rep {
         int32_t status;
-        uint32_t reserved;
+        uint32_t flags; /* BS_WIRE_REF_READONLY: the fd was read-only */
         uint64_t id;
         uint64_t size;
         char name[BS_NAME_LEN];
 };
 _Static_assert(sizeof(struct bs_import_rep) == 56, "wire layout");
 
-struct bs_id_req { /* RELEASE and INFO */
+struct bs_id_req { /* INFO, DETACH, UNMAP_ATTACHMENT */
         uint64_t id;
 };
 _Static_assert(sizeof(struct bs_id_req) == 8, "wire layout");
+
+struct bs_release_req {
+        uint64_t id;
+        uint32_t flags; /* BS_WIRE_REF_READONLY: drop a read-only reference */
+        uint32_t reserved;
+};
+_Static_assert(sizeof(struct bs_release_req) == 16, "wire layout");
+
+struct bs_export_memfd_req { /* carries the caller's memfd */
+        uint64_t flags; /* none defined: must be 0 */
+        char name[BS_NAME_LEN];
+};
+_Static_assert(sizeof(struct bs_export_memfd_req) == 40, "wire layout");
+
+struct bs_cpu_access_req { /* BEGIN_ and END_CPU_ACCESS */
+        uint64_t id;
+        uint32_t flags; /* BS_WIRE_SYNC_* */
+        uint32_t reserved;
+};
+_Static_assert(sizeof(struct bs_cpu_access_req) == 16, "wire layout");
+
+struct bs_attach_req {
+        uint64_t id;
+        uint64_t max_segment; /* 0: no constraint; else a page multiple */
+        char device[BS_NAME_LEN];
+};
+_Static_assert(sizeof(struct bs_attach_req) == 48, "wire layout");
+
+struct bs_attach_rep {
+        int32_t status;
+        uint32_t reserved;
+        uint64_t attachment_id;
+};
+_Static_assert(sizeof(struct bs_attach_rep) == 16, "wire layout");
+
+struct bs_map_attachment_req {
+        uint64_t attachment_id;
+        uint32_t direction; /* enum dma_data_direction: 0 bidi, 1 to, 2 from device */
+        uint32_t reserved;
+};
+_Static_assert(sizeof(struct bs_map_attachment_req) == 16, "wire layout");
+
+struct bs_list_heaps_req {
+        uint64_t flags; /* must be 0 */
+};
+_Static_assert(sizeof(struct bs_list_heaps_req) == 8, "wire layout");
+
+struct bs_list_heaps_rep {
+        int32_t status;
+        uint32_t n_heaps;
+        char names[BS_WIRE_MAX_HEAPS][BS_NAME_LEN];
+};
+_Static_assert(sizeof(struct bs_list_heaps_rep) == 8 + 8 * 32, "wire layout");
+
+struct bs_wire_info_holder { /* a read-only importer, or a process in CPU access */
+        int32_t pid;
+        uint32_t flags; /* BS_WIRE_SYNC_* for CPU access */
+};
+_Static_assert(sizeof(struct bs_wire_info_holder) == 8, "wire layout");
+
+struct bs_wire_info_attachment {
+        char device[BS_NAME_LEN];
+        int32_t pid;
+        uint8_t mapped;
+        uint8_t direction;
+        uint8_t reserved[2];
+};
+_Static_assert(sizeof(struct bs_wire_info_attachment) == 40, "wire layout");
 
 struct bs_info_rep {
         int32_t status;
@@ -120,9 +204,18 @@ struct bs_info_rep {
         char heap[BS_NAME_LEN];
         char name[BS_NAME_LEN];
         char exporter_comm[BS_COMM_LEN];
+        /* totals; the arrays below hold the first BS_WIRE_INFO_MAX */
+        uint32_t n_readonly;
+        uint32_t n_attachments;
+        uint32_t n_cpu_access;
+        uint32_t reserved3;
+        struct bs_wire_info_holder readonly[BS_WIRE_INFO_MAX];
+        struct bs_wire_info_attachment attachments[BS_WIRE_INFO_MAX];
+        struct bs_wire_info_holder cpu_access[BS_WIRE_INFO_MAX];
 };
-_Static_assert(sizeof(struct bs_info_rep) == 128, "wire layout");
+_Static_assert(sizeof(struct bs_info_rep) == 592, "wire layout");
 _Static_assert(offsetof(struct bs_info_rep, heap) == 48, "wire layout");
+_Static_assert(offsetof(struct bs_info_rep, readonly) == 144, "wire layout");
 
 struct bs_set_name_req {
         uint64_t id;
@@ -139,8 +232,16 @@ union bs_msg_body {
         struct bs_import_req import_req;
         struct bs_import_rep import_rep;
         struct bs_id_req id_req;
+        struct bs_release_req release_req;
         struct bs_info_rep info_rep;
         struct bs_set_name_req set_name_req;
+        struct bs_export_memfd_req export_memfd_req;
+        struct bs_cpu_access_req cpu_access_req;
+        struct bs_attach_req attach_req;
+        struct bs_attach_rep attach_rep;
+        struct bs_map_attachment_req map_attachment_req;
+        struct bs_list_heaps_req list_heaps_req;
+        struct bs_list_heaps_rep list_heaps_rep;
 };
 
 /* The largest message either side may send. */
