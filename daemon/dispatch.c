@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "heap.h"
 #include "util.h"
 
 static int handle_hello(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
@@ -23,15 +24,22 @@ static int handle_hello(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
                 bs_msg_reply_error(rep, &req->hdr, -EPROTONOSUPPORT);
                 return -EPROTONOSUPPORT;
         }
+        if (limits_check_clients(c->server->limits, c->server->n_clients) < 0) {
+                conn_log_bug(c, "refused: %u clients already served (--max-clients)",
+                             c->server->n_clients);
+                bs_msg_reply_error(rep, &req->hdr, -EUSERS);
+                return -EUSERS;
+        }
         c->version = h->version_max < BS_PROTOCOL_VERSION ? h->version_max : BS_PROTOCOL_VERSION;
+        c->server->n_clients++;
         memcpy(c->name, h->client_name, sizeof(c->name));
 
         r->version = c->version;
         r->features = 0;
         r->max_buffer_size = c->server->limits->max_buffer_size;
-        r->max_bytes_per_uid = 0;      /* not limited */
-        r->max_buffers_per_client = 0; /* not limited */
-        r->max_clients = 0;            /* not limited */
+        r->max_bytes_per_uid = c->server->limits->max_bytes_per_uid;
+        r->max_buffers_per_client = c->server->limits->max_buffers_per_client;
+        r->max_clients = c->server->limits->max_clients;
         return 0;
 }
 
@@ -59,7 +67,7 @@ static int handle_export(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
         fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0) {
                 r = -errno;
-                registry_release(c->server->registry, &c->holder, b->ident.id);
+                registry_release(c->server->registry, &c->holder, b->ident.id, false);
                 bs_msg_reply_error(rep, &req->hdr, r == -ENFILE ? -EMFILE : r);
                 return 0;
         }
@@ -74,25 +82,81 @@ static int handle_export(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
 static int handle_import(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
 {
         struct buffer *b;
+        bool readonly;
         int r;
 
-        r = registry_import(c->server->registry, &c->holder, TAKE_FD(req->fds[0]), &b);
+        r = registry_import(c->server->registry, &c->holder, TAKE_FD(req->fds[0]), &b, &readonly);
         if (r < 0) {
                 bs_msg_reply_error(rep, &req->hdr, r);
                 return 0;
         }
+        rep->body.import_rep.flags = readonly ? BS_WIRE_REF_READONLY : 0;
         rep->body.import_rep.id = b->ident.id;
         rep->body.import_rep.size = b->ident.size;
         memcpy(rep->body.import_rep.name, b->ident.name, sizeof(b->ident.name));
         return 0;
 }
 
+static int handle_export_memfd(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
+{
+        struct buffer *b;
+        int r;
+
+        r = registry_export_memfd(c->server->registry, &c->holder, TAKE_FD(req->fds[0]),
+                                  req->body.export_memfd_req.name, &b);
+        if (r < 0) {
+                bs_msg_reply_error(rep, &req->hdr, r);
+                return 0;
+        }
+        rep->body.export_rep.id = b->ident.id;
+        rep->body.export_rep.size = b->ident.size;
+        return 0;
+}
+
 static int handle_release(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
 {
-        int r = registry_release(c->server->registry, &c->holder, req->body.id_req.id);
+        const struct bs_release_req *rr = &req->body.release_req;
+        int r = registry_release(c->server->registry, &c->holder, rr->id,
+                                 rr->flags & BS_WIRE_REF_READONLY);
         if (r < 0)
                 bs_msg_reply_error(rep, &req->hdr, r);
         return 0;
+}
+
+/* Read-only importers, attachments and CPU access: totals, and the first
+ * BS_WIRE_INFO_MAX of each. */
+static void info_lists(const struct buffer *b, struct bs_info_rep *i)
+{
+        struct list *pos, *tmp;
+
+        list_for_each_safe(pos, tmp, (struct list *)&b->refs) {
+                const struct ref *ref = container_of(pos, struct ref, buffer_link);
+                uint32_t cpu = (ref->cpu_read ? BS_WIRE_SYNC_READ : 0) |
+                               (ref->cpu_write ? BS_WIRE_SYNC_WRITE : 0);
+
+                if (ref->ro_count) {
+                        if (i->n_readonly < BS_WIRE_INFO_MAX)
+                                i->readonly[i->n_readonly] = (struct bs_wire_info_holder){ ref->holder->pid, 0 };
+                        i->n_readonly++;
+                }
+                if (cpu) {
+                        if (i->n_cpu_access < BS_WIRE_INFO_MAX)
+                                i->cpu_access[i->n_cpu_access] = (struct bs_wire_info_holder){ ref->holder->pid, cpu };
+                        i->n_cpu_access++;
+                }
+        }
+        list_for_each_safe(pos, tmp, (struct list *)&b->attachments) {
+                const struct attachment *a = container_of(pos, struct attachment, buffer_link);
+
+                if (i->n_attachments < BS_WIRE_INFO_MAX) {
+                        struct bs_wire_info_attachment *w = &i->attachments[i->n_attachments];
+                        memcpy(w->device, a->device, sizeof(w->device));
+                        w->pid = a->holder->pid;
+                        w->mapped = a->mapped;
+                        w->direction = a->mapped ? a->direction : 0;
+                }
+                i->n_attachments++;
+        }
 }
 
 static int handle_info(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
@@ -115,6 +179,69 @@ static int handle_info(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
         memcpy(i->heap, b->ident.heap, sizeof(i->heap));
         memcpy(i->name, b->ident.name, sizeof(i->name));
         memcpy(i->exporter_comm, b->ident.exporter_comm, sizeof(i->exporter_comm));
+        info_lists(b, i);
+        return 0;
+}
+
+static int status_only(struct bs_msg *req, struct bs_msg *rep, int r)
+{
+        if (r < 0)
+                bs_msg_reply_error(rep, &req->hdr, r);
+        return 0;
+}
+
+static int handle_begin_cpu_access(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
+{
+        const struct bs_cpu_access_req *a = &req->body.cpu_access_req;
+        return status_only(req, rep, registry_cpu_access(c->server->registry, &c->holder, a->id, a->flags, true));
+}
+
+static int handle_end_cpu_access(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
+{
+        const struct bs_cpu_access_req *a = &req->body.cpu_access_req;
+        return status_only(req, rep, registry_cpu_access(c->server->registry, &c->holder, a->id, a->flags, false));
+}
+
+static int handle_attach(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
+{
+        const struct bs_attach_req *a = &req->body.attach_req;
+        struct attachment *att;
+        int r;
+
+        r = registry_attach(c->server->registry, &c->holder, a->id, a->device, a->max_segment, &att);
+        if (r < 0)
+                return status_only(req, rep, r);
+        rep->body.attach_rep.attachment_id = att->id;
+        return 0;
+}
+
+static int handle_detach(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
+{
+        return status_only(req, rep, registry_detach(c->server->registry, &c->holder, req->body.id_req.id));
+}
+
+static int handle_map_attachment(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
+{
+        const struct bs_map_attachment_req *m = &req->body.map_attachment_req;
+        return status_only(req, rep,
+                           registry_map_attachment(c->server->registry, &c->holder, m->attachment_id, m->direction));
+}
+
+static int handle_unmap_attachment(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
+{
+        return status_only(req, rep,
+                           registry_unmap_attachment(c->server->registry, &c->holder, req->body.id_req.id));
+}
+
+static int handle_list_heaps(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
+{
+        struct bs_list_heaps_rep *l = &rep->body.list_heaps_rep;
+
+        (void)c;
+        (void)req;
+        l->n_heaps = heap_count;
+        for (unsigned i = 0; i < heap_count && i < BS_WIRE_MAX_HEAPS; i++)
+                bs_string_set(l->names[i], sizeof(l->names[i]), heap_names[i]);
         return 0;
 }
 
@@ -136,6 +263,14 @@ static const handler_fn handlers[BS_OP_COUNT] = {
         [BS_OP_RELEASE] = handle_release,
         [BS_OP_INFO] = handle_info,
         [BS_OP_SET_NAME] = handle_set_name,
+        [BS_OP_EXPORT_MEMFD] = handle_export_memfd,
+        [BS_OP_BEGIN_CPU_ACCESS] = handle_begin_cpu_access,
+        [BS_OP_END_CPU_ACCESS] = handle_end_cpu_access,
+        [BS_OP_ATTACH] = handle_attach,
+        [BS_OP_DETACH] = handle_detach,
+        [BS_OP_MAP_ATTACHMENT] = handle_map_attachment,
+        [BS_OP_UNMAP_ATTACHMENT] = handle_unmap_attachment,
+        [BS_OP_LIST_HEAPS] = handle_list_heaps,
 };
 
 int dispatch_request(struct conn *c, struct bs_msg *req, struct bs_msg *rep)

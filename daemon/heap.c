@@ -5,28 +5,82 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008U /* Linux 6.3 */
 #endif
 
-int heap_lookup(const char *name)
+const char *const heap_names[] = { "system", "system-huge" };
+const unsigned heap_count = ELEMENTSOF(heap_names);
+
+enum { HEAP_SYSTEM, HEAP_SYSTEM_HUGE };
+
+static int heap_index(const char *name)
 {
-        return strcmp(name, "system") == 0 ? 0 : -ENOENT;
+        for (unsigned i = 0; i < heap_count; i++)
+                if (strcmp(name, heap_names[i]) == 0)
+                        return (int)i;
+        return -ENOENT;
 }
 
-static int memfd_new(const char *name)
+int heap_lookup(const char *name)
 {
-        int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+        int r = heap_index(name);
+        return r < 0 ? r : 0;
+}
+
+static int memfd_new(const char *name, unsigned extra)
+{
+        int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL | extra);
         if (fd < 0 && errno == EINVAL) /* a kernel before 6.3 */
-                fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+                fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | extra);
         return fd < 0 ? -errno : fd;
+}
+
+/* A "Name:  N kB" or "Name: N" line of /proc/meminfo; 0 if absent. */
+static uint64_t meminfo_value(const char *key)
+{
+        char line[128];
+        uint64_t v = 0;
+        size_t klen = strlen(key);
+        FILE *f = fopen("/proc/meminfo", "re");
+
+        if (!f)
+                return 0;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+                        v = strtoull(line + klen + 1, NULL, 10);
+                        break;
+                }
+        fclose(f);
+        return v;
+}
+
+/* Refuse a huge-page buffer the reserved pool can't hold, with numbers. */
+static int huge_pages_check(uint64_t size, uint64_t huge)
+{
+        static bool logged;
+        uint64_t free_pages = meminfo_value("HugePages_Free");
+        uint64_t need = size / huge;
+
+        if (need <= free_pages)
+                return 0;
+        if (!logged)
+                log_warn("system-huge: %llu huge pages of %llu kB needed, %llu free "
+                         "(HugePages_Total %llu; reserve more with vm.nr_hugepages): -ENOMEM",
+                         (unsigned long long)need, (unsigned long long)huge / 1024,
+                         (unsigned long long)free_pages,
+                         (unsigned long long)meminfo_value("HugePages_Total"));
+        logged = true;
+        return -ENOMEM;
 }
 
 int heap_alloc(const char *heap, uint64_t id, uint64_t size, int *ret_fd, uint64_t *ret_size)
@@ -34,18 +88,30 @@ int heap_alloc(const char *heap, uint64_t id, uint64_t size, int *ret_fd, uint64
         _cleanup_close_ int fd = -EBADF;
         uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
         uint64_t rounded;
+        unsigned extra = 0;
         char name[64];
-        int r;
+        int r, which;
 
-        r = heap_lookup(heap);
-        if (r < 0)
-                return r;
+        which = heap_index(heap);
+        if (which < 0)
+                return which;
+        if (which == HEAP_SYSTEM_HUGE) {
+                page = meminfo_value("Hugepagesize") * 1024;
+                if (page == 0)
+                        return -ENOMEM; /* no hugetlbfs at all */
+                extra = MFD_HUGETLB;
+        }
         if (size == 0 || size > (uint64_t)INT64_MAX - page)
                 return -EINVAL;
         rounded = (size + page - 1) & ~(page - 1);
+        if (which == HEAP_SYSTEM_HUGE) {
+                r = huge_pages_check(rounded, page);
+                if (r < 0)
+                        return r;
+        }
 
         snprintf(name, sizeof(name), "bufshare:%llu", (unsigned long long)id);
-        fd = memfd_new(name);
+        fd = memfd_new(name, extra);
         if (fd < 0)
                 return fd;
         if (ftruncate(fd, (off_t)rounded) < 0)
@@ -92,6 +158,51 @@ int heap_memfd_id(int fd, uint64_t *ret_id)
             (name[end] != '\0' && strcmp(name + end, " (deleted)") != 0))
                 return -ENOENT;
         *ret_id = id;
+        return 0;
+}
+
+bool heap_inode_readonly(int fd)
+{
+        struct stat st;
+        return fstat(fd, &st) == 0 && !(st.st_mode & 0222);
+}
+
+int heap_adopt(int fd, uint64_t max_size, uint64_t *ret_size, dev_t *ret_dev, ino_t *ret_ino,
+               bool *ret_readonly_inode)
+{
+        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+        struct stat st;
+        char name[256];
+        int seals, r;
+
+        r = memfd_name(fd, name, sizeof(name));
+        if (r < 0)
+                return r;
+        seals = fcntl(fd, F_GET_SEALS);
+        if (seals < 0)
+                return errno == EINVAL ? -EBADFD : -errno;
+        if (!(seals & F_SEAL_SHRINK) || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+                return -EINVAL;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_size <= 0 || (uint64_t)st.st_size % page != 0)
+                return -EINVAL;
+        if ((uint64_t)st.st_size > max_size)
+                return -EFBIG;
+        if (seals & F_SEAL_SEAL) {
+                /* sealed for good: fine only if it can't grow either */
+                if (!(seals & F_SEAL_GROW))
+                        return -EINVAL;
+        } else if (fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+                return -errno;
+        }
+        /* best effort: an inode the daemon can't chmod just can't give
+         * read-only views (-EPERM when one is asked for) */
+        (void)fchmod(fd, 0444);
+        *ret_size = (uint64_t)st.st_size;
+        *ret_dev = st.st_dev;
+        *ret_ino = st.st_ino;
+        *ret_readonly_inode = heap_inode_readonly(fd);
         return 0;
 }
 

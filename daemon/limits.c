@@ -4,10 +4,53 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/sysinfo.h>
 
 void limits_init_default(struct limits *l)
 {
+        struct sysinfo si;
+
         l->max_buffer_size = LIMITS_DEFAULT_MAX_BUFFER_SIZE;
+        l->max_buffers_per_client = LIMITS_DEFAULT_MAX_BUFFERS_PER_CLIENT;
+        l->max_clients = LIMITS_DEFAULT_MAX_CLIENTS;
+        if (sysinfo(&si) == 0)
+                l->max_bytes_per_uid = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
+        else
+                l->max_bytes_per_uid = 16ull << 30;
+}
+
+int limits_check_buffers(const struct limits *l, unsigned n_buffers)
+{
+        return n_buffers >= l->max_buffers_per_client ? -EMFILE : 0;
+}
+
+int limits_check_bytes(const struct limits *l, uint64_t used, uint64_t size)
+{
+        return used > l->max_bytes_per_uid || size > l->max_bytes_per_uid - used ? -EDQUOT : 0;
+}
+
+int limits_check_clients(const struct limits *l, unsigned n_clients)
+{
+        return n_clients >= l->max_clients ? -EUSERS : 0;
+}
+
+int limits_parse_count(const char *s, uint32_t *ret)
+{
+        unsigned long long v;
+        char *end;
+
+        if (!s || !isdigit((unsigned char)*s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno)
+                return -errno;
+        if (*end)
+                return -EINVAL;
+        if (v == 0 || v > UINT32_MAX)
+                return -ERANGE;
+        *ret = (uint32_t)v;
+        return 0;
 }
 
 int limits_check_size(const struct limits *l, uint64_t size)

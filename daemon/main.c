@@ -34,7 +34,10 @@ static void usage(FILE *f)
                 "  -s, --socket PATH            listen on PATH (default: $BUFSHARE_SOCKET,\n"
                 "                               $XDG_RUNTIME_DIR/bufshare/socket, or\n"
                 "                               /run/bufshare/socket as root)\n"
-                "      --max-buffer-size SIZE   largest buffer, e.g. 64M (default 4G)\n"
+                "      --max-buffer-size SIZE   largest buffer, e.g. 64M (default 4G): -EFBIG\n"
+                "      --max-buffers-per-client N  buffers one client may hold (default 65536): -EMFILE\n"
+                "      --max-bytes-per-uid SIZE bytes of live buffers per uid (default RAM + swap): -EDQUOT\n"
+                "      --max-clients N          clients served at once (default 4096): -EUSERS\n"
                 "  -v, --verbose                log every client and buffer event\n"
                 "  -h, --help                   this text\n"
                 "      --version                the version\n");
@@ -42,10 +45,13 @@ static void usage(FILE *f)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-        enum { OPT_MAX_BUFFER_SIZE = 256, OPT_VERSION };
+        enum { OPT_MAX_BUFFER_SIZE = 256, OPT_MAX_BUFFERS, OPT_MAX_BYTES, OPT_MAX_CLIENTS, OPT_VERSION };
         static const struct option longopts[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "max-buffer-size", required_argument, NULL, OPT_MAX_BUFFER_SIZE },
+                { "max-buffers-per-client", required_argument, NULL, OPT_MAX_BUFFERS },
+                { "max-bytes-per-uid", required_argument, NULL, OPT_MAX_BYTES },
+                { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
@@ -69,6 +75,25 @@ static int parse_options(int argc, char **argv, struct options *o)
                         r = limits_parse_size(optarg, &o->limits.max_buffer_size);
                         if (r < 0 || o->limits.max_buffer_size == 0) {
                                 log_error("--max-buffer-size %s: not a size (e.g. 4096, 64M, 2G)", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case OPT_MAX_BYTES:
+                        r = limits_parse_size(optarg, &o->limits.max_bytes_per_uid);
+                        if (r < 0 || o->limits.max_bytes_per_uid == 0) {
+                                log_error("--max-bytes-per-uid %s: not a size (e.g. 1G)", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case OPT_MAX_BUFFERS:
+                        if (limits_parse_count(optarg, &o->limits.max_buffers_per_client) < 0) {
+                                log_error("--max-buffers-per-client %s: not a count from 1", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case OPT_MAX_CLIENTS:
+                        if (limits_parse_count(optarg, &o->limits.max_clients) < 0) {
+                                log_error("--max-clients %s: not a count from 1", optarg);
                                 return -EINVAL;
                         }
                         break;
@@ -178,6 +203,9 @@ int main(int argc, char **argv)
                 goto out_server;
         }
 
+        log_info("limits: buffer %llu bytes, %u buffers per client, %llu bytes per uid, %u clients",
+                 (unsigned long long)opts.limits.max_buffer_size, opts.limits.max_buffers_per_client,
+                 (unsigned long long)opts.limits.max_bytes_per_uid, opts.limits.max_clients);
         sd_notify(0, "READY=1\nSTATUS=serving");
         r = event_base_dispatch(base) < 0 ? -EIO : 0;
         sd_notify(0, "STOPPING=1");

@@ -15,6 +15,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -29,8 +30,9 @@ struct holder {
         uid_t uid;
         gid_t gid;
         char comm[BS_COMM_LEN];
-        struct list refs; /* struct ref.holder_link */
-        unsigned n_buffers; /* distinct buffers referenced */
+        struct list refs;        /* struct ref.holder_link */
+        struct list attachments; /* struct attachment.holder_link */
+        unsigned n_buffers;      /* distinct buffers referenced */
 };
 
 /* Who a buffer is: what the registry remembers after its release too. */
@@ -49,17 +51,39 @@ struct buffer_ident {
 
 struct buffer {
         struct buffer_ident ident;
-        int fd;           /* the daemon's own fd on the memfd */
-        unsigned n_refs;  /* sum of every ref's count */
-        struct list refs; /* struct ref.buffer_link */
+        int fd;                  /* the daemon's own fd on the memfd */
+        bool readonly_inode;     /* mode 0444: read-only views are safe */
+        unsigned n_refs;         /* sum of every ref's count */
+        struct list refs;        /* struct ref.buffer_link */
+        struct list attachments; /* struct attachment.buffer_link */
 };
 
-/* One holder's references on one buffer. */
+/* One holder's references on one buffer, and its CPU access. */
 struct ref {
         struct buffer *buffer;
         struct holder *holder;
-        unsigned count;
+        unsigned count;    /* all references, read-only ones included */
+        unsigned ro_count; /* those from a read-only fd */
+        unsigned cpu_read, cpu_write; /* open begin_cpu_access per flag */
         struct list buffer_link, holder_link;
+};
+
+/* A "device" attached to a buffer by a holder of a reference on it. */
+struct attachment {
+        uint64_t id;
+        struct buffer *buffer;
+        struct holder *holder;
+        char device[BS_NAME_LEN];
+        uint64_t max_segment;
+        bool mapped;
+        uint8_t direction; /* enum dma_data_direction, while mapped */
+        struct list buffer_link, holder_link;
+};
+
+enum dma_direction { /* the kernel's enum dma_data_direction values */
+        DIR_BIDIRECTIONAL = 0,
+        DIR_TO_DEVICE = 1,
+        DIR_FROM_DEVICE = 2,
 };
 
 /* What the registry remembers of a buffer after its release, so that an
@@ -73,9 +97,12 @@ struct released {
 
 struct registry {
         const struct limits *limits;
-        struct hashmap by_id;    /* {id, 0} -> struct buffer */
-        struct hashmap by_inode; /* {dev, ino} -> struct buffer */
+        struct hashmap by_id;       /* {id, 0} -> struct buffer */
+        struct hashmap by_inode;    /* {dev, ino} -> struct buffer */
+        struct hashmap attachments; /* {id, 0} -> struct attachment */
+        struct hashmap uid_bytes;   /* {uid, 0} -> struct uid_usage */
         uint64_t next_id;
+        uint64_t next_attachment_id;
         uint64_t n_buffers;
         uint64_t n_bytes;
         /* a ring of recently released buffers, and its index by inode */
@@ -106,10 +133,47 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
  * is a memfd sealed against shrink and grow: -EBADFD if it is no memfd,
  * -EINVAL without the seals.
  */
-int registry_import(struct registry *r, struct holder *h, int fd, struct buffer **ret);
+int registry_import(struct registry *r, struct holder *h, int fd, struct buffer **ret,
+                    bool *ret_readonly);
 
-/* Drop one of @h's references on @id. -ENOENT if @h holds none. */
-int registry_release(struct registry *r, struct holder *h, uint64_t id);
+/*
+ * Adopt the caller's memfd @fd as a new buffer (udmabuf's rules, see
+ * heap_adopt()), and @h's reference on it. @fd is consumed. -EEXIST if
+ * the registry already has this memfd: import it instead.
+ */
+int registry_export_memfd(struct registry *r, struct holder *h, int fd, const char *name,
+                          struct buffer **ret);
+
+/* Drop one of @h's references on @id, a read-only one if @readonly.
+ * -ENOENT if @h holds none of that kind. The last reference of @h also
+ * ends its CPU access and detaches its attachments. */
+int registry_release(struct registry *r, struct holder *h, uint64_t id, bool readonly);
+
+/*
+ * Begin (@begin) or end CPU access to @id with BS_WIRE_SYNC_* @flags.
+ * -EINVAL for empty or unknown flags, or an end without a matching
+ * begin; -EACCES for write access without a writable reference;
+ * -ENOENT without any reference. Fences, once they exist, are waited
+ * for here and only here: a write waits for all, a read for writers.
+ */
+int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint32_t flags, bool begin);
+
+/* Attach @device to @id (@h must hold a reference). -EINVAL for an empty
+ * name or a @max_segment that is not a page multiple. */
+int registry_attach(struct registry *r, struct holder *h, uint64_t id, const char *device,
+                    uint64_t max_segment, struct attachment **ret);
+/* Detach (unmapping first if mapped). -ENOENT unless @h made it. */
+int registry_detach(struct registry *r, struct holder *h, uint64_t attachment_id);
+/* Map for @direction: -EINVAL for another direction, -EACCES when the
+ * device would write (from-device, bidirectional) through a read-only
+ * reference, -EBUSY if already mapped. */
+int registry_map_attachment(struct registry *r, struct holder *h, uint64_t attachment_id,
+                            uint32_t direction);
+/* -EINVAL if not mapped. */
+int registry_unmap_attachment(struct registry *r, struct holder *h, uint64_t attachment_id);
+
+/* Bytes of live buffers charged to @uid. */
+uint64_t registry_uid_bytes(struct registry *r, uid_t uid);
 
 /*
  * The buffer @id as @h may see it: @h holds a reference, or is root, or
@@ -117,7 +181,7 @@ int registry_release(struct registry *r, struct holder *h, uint64_t id);
  */
 int registry_find(struct registry *r, const struct holder *h, uint64_t id, struct buffer **ret);
 
-/* Rename @id; @h must hold a reference (-ENOENT). */
+/* Rename @id; @h must hold a reference (-ENOENT), a writable one (-EACCES). */
 int registry_set_name(struct registry *r, struct holder *h, uint64_t id, const char *name);
 
 /* Drop every reference @h holds: it went away. */

@@ -217,6 +217,8 @@ static void conn_free(struct conn *c)
         safe_close(c->fd);
         list_remove(&c->link);
         c->server->n_conns--;
+        if (c->version)
+                c->server->n_clients--;
         log_debug("client %llu disconnected", (unsigned long long)c->id);
         free(c);
 }

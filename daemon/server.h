@@ -27,7 +27,8 @@ struct server {
         struct event *listen_ev;
         struct event *accept_retry_ev; /* accept paused after EMFILE */
         struct list conns;
-        unsigned n_conns;
+        unsigned n_conns;   /* connections */
+        unsigned n_clients; /* connections that said HELLO: what --max-clients counts */
         uint64_t next_conn_id;
         bool fd_exhaustion_logged;
 };
