@@ -2,14 +2,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "client-private.h"
 #include "util.h"
 
-#define BS_FD_FLAGS_VALID (O_CLOEXEC)
+#define BS_FD_FLAGS_VALID (O_ACCMODE | O_CLOEXEC)
 
-static struct bs_buffer *buffer_new(struct bs_client *c, int fd, uint64_t id, uint64_t size)
+static struct bs_buffer *buffer_new(struct bs_client *c, int fd, uint64_t id, uint64_t size, bool readonly)
 {
         struct bs_buffer *b = calloc(1, sizeof(*b));
         if (!b)
@@ -19,19 +21,20 @@ static struct bs_buffer *buffer_new(struct bs_client *c, int fd, uint64_t id, ui
         b->fd = fd;
         b->id = id;
         b->size = size;
+        b->readonly = readonly;
         return b;
 }
 
 /* Tell the daemon this reference is gone. A failure leaves nothing to undo
  * here: a broken connection already dropped every reference it held. */
-static void buffer_release(struct bs_client *c, uint64_t id)
+static void buffer_release(struct bs_client *c, uint64_t id, bool readonly)
 {
-        struct bs_msg req, rep;
+        struct bs_msg req;
 
         bs_msg_request(&req, BS_OP_RELEASE, 0);
-        req.body.id_req.id = id;
-        client_call(c, &req, &rep);
-        bs_msg_clear(&rep);
+        req.body.release_req.id = id;
+        req.body.release_req.flags = readonly ? BS_WIRE_REF_READONLY : 0;
+        client_call_status(c, &req);
 }
 
 _public_ int bs_buffer_export(struct bs_client *c, uint64_t size, const char *heap, const char *name,
@@ -55,10 +58,10 @@ _public_ int bs_buffer_export(struct bs_client *c, uint64_t size, const char *he
         r = client_call(c, &req, &rep);
         if (r < 0)
                 return r;
-        b = buffer_new(c, rep.fds[0], rep.body.export_rep.id, rep.body.export_rep.size);
+        b = buffer_new(c, rep.fds[0], rep.body.export_rep.id, rep.body.export_rep.size, false);
         if (!b) {
                 bs_msg_clear(&rep);
-                buffer_release(c, rep.body.export_rep.id);
+                buffer_release(c, rep.body.export_rep.id, false);
                 return -ENOMEM;
         }
         TAKE_FD(rep.fds[0]);
@@ -71,6 +74,7 @@ _public_ int bs_buffer_import(struct bs_client *c, int fd, struct bs_buffer **re
         _cleanup_close_ int own = -EBADF;
         struct bs_msg req, rep;
         struct bs_buffer *b;
+        bool readonly;
         int r;
 
         bs_return_if(!c || !ret_buffer, -EINVAL);
@@ -85,9 +89,43 @@ _public_ int bs_buffer_import(struct bs_client *c, int fd, struct bs_buffer **re
         TAKE_FD(req.fds[0]); /* borrowed for the send; still `own` */
         if (r < 0)
                 return r;
-        b = buffer_new(c, own, rep.body.import_rep.id, rep.body.import_rep.size);
+        readonly = rep.body.import_rep.flags & BS_WIRE_REF_READONLY;
+        b = buffer_new(c, own, rep.body.import_rep.id, rep.body.import_rep.size, readonly);
         if (!b) {
-                buffer_release(c, rep.body.import_rep.id);
+                buffer_release(c, rep.body.import_rep.id, readonly);
+                return -ENOMEM;
+        }
+        TAKE_FD(own);
+        *ret_buffer = b;
+        return 0;
+}
+
+_public_ int bs_buffer_export_memfd(struct bs_client *c, int memfd, const char *name,
+                                    struct bs_buffer **ret_buffer)
+{
+        _cleanup_close_ int own = -EBADF;
+        struct bs_msg req, rep;
+        struct bs_buffer *b;
+        int r;
+
+        bs_return_if(!c || !ret_buffer, -EINVAL);
+        bs_return_if(memfd < 0, -EBADF);
+        bs_msg_request(&req, BS_OP_EXPORT_MEMFD, 0);
+        r = bs_string_set(req.body.export_memfd_req.name, BS_NAME_LEN, name);
+        if (r < 0)
+                return r;
+        own = fcntl(memfd, F_DUPFD_CLOEXEC, 3);
+        if (own < 0)
+                return -errno;
+
+        bs_msg_add_fd(&req, own);
+        r = client_call(c, &req, &rep);
+        TAKE_FD(req.fds[0]); /* borrowed for the send; still `own` */
+        if (r < 0)
+                return r;
+        b = buffer_new(c, own, rep.body.export_rep.id, rep.body.export_rep.size, false);
+        if (!b) {
+                buffer_release(c, rep.body.export_rep.id, false);
                 return -ENOMEM;
         }
         TAKE_FD(own);
@@ -106,11 +144,29 @@ _public_ struct bs_buffer *bs_buffer_put(struct bs_buffer *b)
 {
         if (!b || atomic_fetch_sub(&b->refs, 1) != 1)
                 return NULL;
-        buffer_release(b->client, b->id);
+        buffer_release(b->client, b->id, b->readonly);
         safe_close(b->fd);
         bs_client_unref(b->client);
         free(b);
         return NULL;
+}
+
+/* A read-only view: a new open file on the inode, opened read-only, so
+ * that the kernel itself refuses writes and writable shared mappings. */
+static int readonly_view(struct bs_buffer *b, int flags)
+{
+        char path[64];
+        struct stat st;
+        int fd;
+
+        if (fstat(b->fd, &st) < 0)
+                return -errno;
+        /* an inode others could reopen writable makes the view a lie */
+        if (st.st_mode & 0222)
+                return -EPERM;
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
+        fd = open(path, O_RDONLY | (flags & O_CLOEXEC));
+        return fd < 0 ? -errno : fd;
 }
 
 _public_ int bs_buffer_fd(struct bs_buffer *b, int flags)
@@ -119,8 +175,23 @@ _public_ int bs_buffer_fd(struct bs_buffer *b, int flags)
 
         bs_return_if(!b, -EINVAL);
         bs_return_if(flags & ~BS_FD_FLAGS_VALID, -EINVAL);
-        fd = fcntl(b->fd, (flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 3);
-        return fd < 0 ? -errno : fd;
+        switch (flags & O_ACCMODE) {
+        case O_RDONLY:
+                return readonly_view(b, flags);
+        case O_RDWR:
+                if (b->readonly)
+                        return -EACCES;
+                fd = fcntl(b->fd, (flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 3);
+                return fd < 0 ? -errno : fd;
+        default:
+                return -EINVAL; /* O_WRONLY: a buffer is never write-only */
+        }
+}
+
+_public_ int bs_buffer_is_readonly(struct bs_buffer *b)
+{
+        bs_return_if(!b, -EINVAL);
+        return b->readonly;
 }
 
 _public_ int64_t bs_buffer_size(struct bs_buffer *b)
@@ -158,12 +229,41 @@ _public_ int bs_buffer_get_info(struct bs_buffer *b, struct bs_buffer_info *ret_
         memcpy(ret_info->heap, i->heap, sizeof(ret_info->heap));
         memcpy(ret_info->name, i->name, sizeof(ret_info->name));
         memcpy(ret_info->exporter_comm, i->exporter_comm, sizeof(ret_info->exporter_comm));
+        ret_info->n_readonly = i->n_readonly;
+        ret_info->n_attachments = i->n_attachments;
+        ret_info->n_cpu_access = i->n_cpu_access;
+        for (unsigned k = 0; k < BS_INFO_LIST_MAX; k++) {
+                ret_info->readonly[k].pid = i->readonly[k].pid;
+                ret_info->cpu_access[k].pid = i->cpu_access[k].pid;
+                ret_info->cpu_access[k].flags = i->cpu_access[k].flags;
+                memcpy(ret_info->attachments[k].device, i->attachments[k].device, BS_NAME_MAX);
+                ret_info->attachments[k].pid = i->attachments[k].pid;
+                ret_info->attachments[k].mapped = i->attachments[k].mapped;
+                ret_info->attachments[k].direction = i->attachments[k].direction;
+        }
         return 0;
+}
+
+_public_ int bs_client_list_heaps(struct bs_client *c, char names[][BS_NAME_MAX], unsigned n_names)
+{
+        const struct bs_list_heaps_rep *l;
+        struct bs_msg req, rep;
+        int r;
+
+        bs_return_if(!c || (n_names && !names), -EINVAL);
+        bs_msg_request(&req, BS_OP_LIST_HEAPS, 0);
+        r = client_call(c, &req, &rep);
+        if (r < 0)
+                return r;
+        l = &rep.body.list_heaps_rep;
+        for (unsigned i = 0; i < n_names && i < l->n_heaps && i < BS_WIRE_MAX_HEAPS; i++)
+                memcpy(names[i], l->names[i], BS_NAME_MAX);
+        return (int)(l->n_heaps < BS_WIRE_MAX_HEAPS ? l->n_heaps : BS_WIRE_MAX_HEAPS);
 }
 
 _public_ int bs_buffer_set_name(struct bs_buffer *b, const char *name)
 {
-        struct bs_msg req, rep;
+        struct bs_msg req;
         int r;
 
         bs_return_if(!b || !name, -EINVAL);
@@ -172,5 +272,5 @@ _public_ int bs_buffer_set_name(struct bs_buffer *b, const char *name)
         r = bs_string_set(req.body.set_name_req.name, BS_NAME_LEN, name);
         if (r < 0)
                 return r;
-        return client_call(b->client, &req, &rep);
+        return client_call_status(b->client, &req);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -10,10 +11,25 @@
 
 #define _public_ __attribute__((visibility("default")))
 
+/* A request waiting for its reply, matched by serial. */
+struct pending {
+        uint32_t serial;
+        uint16_t opcode;
+        bool done;
+        struct bs_msg *rep;
+        struct pending *next;
+};
+
 struct bs_client {
         atomic_uint refs;
         int fd;
-        pthread_mutex_t lock; /* one request in flight: serial matching is exact */
+        /* Any number of threads may have requests in flight. Each sends
+         * under the lock; whichever finds no reader becomes the reader
+         * and hands every reply to its waiter by serial (the xcb model). */
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool reading;
+        struct pending *pending;
         uint32_t next_serial;
         int error; /* sticky: once set, every call returns it (STYLE C4) */
         uint32_t version;
@@ -24,9 +40,22 @@ struct bs_buffer {
         atomic_uint refs;
         struct bs_client *client; /* a reference */
         int fd;                   /* the library's own fd on the memfd */
+        bool readonly;            /* imported from a read-only fd */
         uint64_t id;
         uint64_t size;
 };
+
+struct bs_attachment {
+        struct bs_buffer *buffer; /* a reference */
+        uint64_t id;
+        uint64_t max_segment;
+        bool mapped;
+        struct bs_sg_table table;
+        struct bs_segment *segments;
+};
+
+/* The page size, cached. */
+uint64_t client_page_size(void);
 
 /*
  * Send @req (its fds stay @req's) and wait for its reply in @rep.
@@ -35,3 +64,6 @@ struct bs_buffer {
  * any fds the reply carried.
  */
 int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep);
+
+/* client_call() for requests whose reply is a status and nothing else. */
+int client_call_status(struct bs_client *c, struct bs_msg *req);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "client-private.h"
 #include "msgio.h"
@@ -20,30 +21,50 @@ static int client_fail(struct bs_client *c, int error)
         return c->error;
 }
 
-static int wait_reply(struct bs_client *c, const struct bs_msg *req, struct bs_msg *rep)
+uint64_t client_page_size(void)
+{
+        static uint64_t page;
+
+        if (!page)
+                page = (uint64_t)sysconf(_SC_PAGESIZE);
+        return page;
+}
+
+/* Receive one message, blocking; called without the lock. */
+static int read_one(struct bs_client *c, struct bs_msg *m)
 {
         struct pollfd p = { .fd = c->fd, .events = POLLIN };
         int r;
 
         for (;;) {
-                r = bs_msg_recv(c->fd, rep);
+                r = bs_msg_recv(c->fd, m);
                 if (r != -EAGAIN)
-                        break;
+                        return r;
                 if (poll(&p, 1, -1) < 0 && errno != EINTR)
-                        return client_fail(c, -errno);
+                        return -errno;
         }
-        if (r < 0)
-                return client_fail(c, r == -ECONNRESET ? -ECONNRESET : r);
-        if (!(rep->hdr.flags & BS_MSG_REPLY) || rep->hdr.serial != req->hdr.serial ||
-            rep->hdr.opcode != req->hdr.opcode) {
-                bs_msg_clear(rep);
-                return client_fail(c, -EPROTO);
+}
+
+/* With the lock held: hand @m to the request waiting for its serial.
+ * A reply nobody waits for, or not a reply, breaks the connection. */
+static void deliver(struct bs_client *c, struct bs_msg *m)
+{
+        for (struct pending *p = c->pending; p; p = p->next) {
+                if (p->done || p->serial != m->hdr.serial)
+                        continue;
+                if (!(m->hdr.flags & BS_MSG_REPLY) || m->hdr.opcode != p->opcode)
+                        break;
+                *p->rep = *m;
+                p->done = true;
+                return;
         }
-        return rep->body.status.status;
+        bs_msg_clear(m);
+        client_fail(c, -EPROTO);
 }
 
 int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
 {
+        struct pending self = { .opcode = req->hdr.opcode, .rep = rep };
         int r;
 
         bs_msg_init(rep);
@@ -52,21 +73,60 @@ int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
                 r = c->error;
                 goto out;
         }
-        req->hdr.serial = c->next_serial++;
+        if (c->next_serial == 0)
+                c->next_serial = 1; /* 0 is never used: it is easy to forge */
+        req->hdr.serial = self.serial = c->next_serial++;
         r = bs_msg_send(c->fd, req);
         if (r < 0) {
                 r = client_fail(c, r == -EAGAIN ? -EIO : r);
                 goto out;
         }
-        r = wait_reply(c, req, rep);
+        self.next = c->pending;
+        c->pending = &self;
+
+        while (!self.done && c->error == 0) {
+                struct bs_msg m;
+
+                if (c->reading) {
+                        pthread_cond_wait(&c->cond, &c->lock);
+                        continue;
+                }
+                c->reading = true;
+                pthread_mutex_unlock(&c->lock);
+                r = read_one(c, &m);
+                pthread_mutex_lock(&c->lock);
+                c->reading = false;
+                if (r < 0)
+                        client_fail(c, r);
+                else
+                        deliver(c, &m);
+                pthread_cond_broadcast(&c->cond);
+        }
+
+        for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next)
+                if (*pp == &self) {
+                        *pp = self.next;
+                        break;
+                }
+        r = self.done ? rep->body.status.status : c->error;
 out:
         pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+int client_call_status(struct bs_client *c, struct bs_msg *req)
+{
+        struct bs_msg rep;
+        int r = client_call(c, req, &rep);
+
+        bs_msg_clear(&rep);
         return r;
 }
 
 static void client_free(struct bs_client *c)
 {
         safe_close(c->fd);
+        pthread_cond_destroy(&c->cond);
         pthread_mutex_destroy(&c->lock);
         free(c);
 }
@@ -114,6 +174,7 @@ _public_ int bs_client_connect(const char *socket_path, struct bs_client **ret_c
                 return -ENOMEM;
         atomic_init(&c->refs, 1);
         pthread_mutex_init(&c->lock, NULL);
+        pthread_cond_init(&c->cond, NULL);
         c->next_serial = 1;
         c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (c->fd < 0) {

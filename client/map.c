@@ -17,13 +17,14 @@ _Static_assert(BS_PROT_READ == PROT_READ && BS_PROT_WRITE == PROT_WRITE, "prot b
 
 _public_ int bs_buffer_mmap(struct bs_buffer *b, uint64_t pgoff, uint64_t len, int prot, void **ret_addr)
 {
-        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+        uint64_t page = client_page_size();
         uint64_t npages, end;
         void *addr;
 
         bs_return_if(!b || !ret_addr, -EINVAL);
         bs_return_if(len == 0, -EINVAL);
         bs_return_if(prot == 0 || (prot & ~BS_PROT_VALID), -EINVAL);
+        bs_return_if((prot & BS_PROT_WRITE) && b->readonly, -EACCES);
 
         npages = len / page + (len % page != 0);
         end = pgoff + npages;
@@ -43,7 +44,7 @@ _public_ int bs_buffer_mmap(struct bs_buffer *b, uint64_t pgoff, uint64_t len, i
 
 _public_ int bs_buffer_munmap(struct bs_buffer *b, void *addr, uint64_t len)
 {
-        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+        uint64_t page = client_page_size();
 
         bs_return_if(!b || !addr || len == 0, -EINVAL);
         bs_return_if((uintptr_t)addr % page != 0, -EINVAL);
@@ -51,4 +52,33 @@ _public_ int bs_buffer_munmap(struct bs_buffer *b, void *addr, uint64_t len)
         if (munmap(addr, (size_t)len) < 0)
                 return -errno;
         return 0;
+}
+
+/* The whole buffer, writable unless the reference is read-only. */
+_public_ int bs_buffer_vmap(struct bs_buffer *b, void **ret_addr)
+{
+        bs_return_if(!b || !ret_addr, -EINVAL);
+        return bs_buffer_mmap(b, 0, b->size, b->readonly ? BS_PROT_READ : BS_PROT_READ | BS_PROT_WRITE,
+                              ret_addr);
+}
+
+_public_ int bs_buffer_vunmap(struct bs_buffer *b, void *addr)
+{
+        bs_return_if(!b, -EINVAL);
+        return bs_buffer_munmap(b, addr, b->size);
+}
+
+_public_ int bs_buffer_kmap(struct bs_buffer *b, uint64_t page_num, void **ret_addr)
+{
+        bs_return_if(!b || !ret_addr, -EINVAL);
+        bs_return_if(page_num >= b->size / client_page_size(), -EINVAL);
+        return bs_buffer_mmap(b, page_num, client_page_size(),
+                              b->readonly ? BS_PROT_READ : BS_PROT_READ | BS_PROT_WRITE, ret_addr);
+}
+
+_public_ int bs_buffer_kunmap(struct bs_buffer *b, uint64_t page_num, void *addr)
+{
+        bs_return_if(!b, -EINVAL);
+        bs_return_if(page_num >= b->size / client_page_size(), -EINVAL);
+        return bs_buffer_munmap(b, addr, client_page_size());
 }

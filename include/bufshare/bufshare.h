@@ -25,8 +25,10 @@
  * that needs it returns the same sticky error (-EPIPE, -ECONNRESET or
  * -EPROTO); handles stay valid to put, and mappings stay valid.
  *
- * Threads: calls on one bs_client are serialised by the library, so one
- * client may be shared by threads; a buffer's reference count is atomic.
+ * Threads: one bs_client may be used by many threads at once. Requests
+ * are pipelined and every reply is matched to its request by serial; a
+ * buffer's reference count is atomic. A handle must not be put by one
+ * thread while another still uses it.
  * The library never logs and never raises signals (SIGPIPE included).
  */
 #ifndef BUFSHARE_H
@@ -47,8 +49,50 @@ extern "C" {
 #define BS_PROT_READ 0x1  /**< same value as PROT_READ */
 #define BS_PROT_WRITE 0x2 /**< same value as PROT_WRITE */
 
+/** Flags of bs_buffer_begin_cpu_access(), like DMA_BUF_SYNC_READ/WRITE. */
+#define BS_SYNC_READ 0x1
+#define BS_SYNC_WRITE 0x2
+
+/** Entries of each list in struct bs_buffer_info. */
+#define BS_INFO_LIST_MAX 8
+
+/** The kernel's enum dma_data_direction, same values. */
+enum bs_data_direction {
+        BS_DMA_BIDIRECTIONAL = 0, /**< the device reads and writes */
+        BS_DMA_TO_DEVICE = 1,     /**< the device only reads */
+        BS_DMA_FROM_DEVICE = 2,   /**< the device writes */
+};
+
 struct bs_client;
 struct bs_buffer;
+struct bs_attachment;
+
+/** One segment of a mapped attachment: page-aligned bytes of the buffer. */
+struct bs_segment {
+        uint64_t offset;
+        uint64_t length;
+};
+
+/** The segments of a mapped attachment, in order, covering the buffer. */
+struct bs_sg_table {
+        uint32_t n_segments;
+        uint32_t reserved;
+        const struct bs_segment *segments;
+};
+
+/** A process in a list of struct bs_buffer_info. */
+struct bs_info_holder {
+        int32_t pid;
+        uint32_t flags; /**< BS_SYNC_* for CPU access; 0 otherwise */
+};
+
+/** An attachment, as struct bs_buffer_info lists it. */
+struct bs_info_attachment {
+        char device[BS_NAME_MAX];
+        int32_t pid;        /**< who attached it */
+        uint32_t mapped;    /**< 1 while mapped */
+        uint32_t direction; /**< enum bs_data_direction while mapped */
+};
 
 /** What the daemon knows of a buffer (like a line of dma-buf's bufinfo). */
 struct bs_buffer_info {
@@ -58,9 +102,15 @@ struct bs_buffer_info {
         int32_t exporter_pid;
         uint32_t exporter_uid;
         uint32_t n_refs;          /**< references held by all clients */
-        char heap[BS_NAME_MAX];   /**< "system", or "adopted" */
+        char heap[BS_NAME_MAX];   /**< "system", "system-huge" or "adopted" */
         char name[BS_NAME_MAX];   /**< empty if never named */
         char exporter_comm[BS_COMM_MAX];
+        uint32_t n_readonly;    /**< clients holding read-only references */
+        uint32_t n_attachments; /**< attachments of all clients */
+        uint32_t n_cpu_access;  /**< clients inside CPU access */
+        struct bs_info_holder readonly[BS_INFO_LIST_MAX];     /**< the first n_readonly */
+        struct bs_info_attachment attachments[BS_INFO_LIST_MAX]; /**< the first n_attachments */
+        struct bs_info_holder cpu_access[BS_INFO_LIST_MAX];   /**< the first n_cpu_access */
 };
 
 /**
@@ -101,15 +151,19 @@ int64_t bs_client_max_buffer_size(struct bs_client *c);
  * Export a new buffer: a zero-filled sealed memfd of @p size bytes rounded
  * up to the page size, hosted by the daemon. The caller holds one
  * reference.
- * @param heap  "system" (memfd); NULL means "system".
+ * @param heap  "system" (memfd) or "system-huge" (memfd on hugetlbfs, the
+ *              size rounded to the huge page); NULL means "system".
  * @param name  at most BS_NAME_MAX - 1 bytes, or NULL for none.
  * @retval 0 done, *ret_buffer set
  * @retval -EINVAL size 0, a NULL argument, or a name of BS_NAME_MAX bytes
  *         or more (never truncated)
  * @retval -EFBIG size over the daemon's --max-buffer-size
  * @retval -ENOENT unknown heap
- * @retval -EMFILE the daemon ran out of file descriptors
- * @retval -ENOMEM out of memory (here or in the daemon)
+ * @retval -EMFILE this client holds --max-buffers-per-client buffers, or
+ *         the daemon ran out of file descriptors
+ * @retval -EDQUOT the uid's buffers would pass --max-bytes-per-uid
+ * @retval -ENOMEM out of memory (here or in the daemon), or for
+ *         "system-huge", not enough free huge pages (vm.nr_hugepages)
  * @retval -EPIPE,-ECONNRESET,-EPROTO the connection is broken
  */
 int bs_buffer_export(struct bs_client *c, uint64_t size, const char *heap, const char *name,
@@ -119,14 +173,44 @@ int bs_buffer_export(struct bs_client *c, uint64_t size, const char *heap, const
  * Import the buffer behind @p fd (a reference on it, like dma_buf_get()).
  * @p fd stays the caller's. Works even if every other reference was
  * dropped while the fd travelled: the daemon registers the buffer again.
+ * A read-only fd (see bs_buffer_fd()) gives a read-only reference.
  * @retval 0 done, *ret_buffer set
  * @retval -EBADF fd is not open
  * @retval -EBADFD fd is not a memfd
  * @retval -EINVAL a NULL argument, or a memfd not sealed against shrink and grow
+ * @retval -EPERM a read-only fd on an inode that others could reopen writable
  * @retval -EFBIG an adopted memfd over the size limit
+ * @retval -EMFILE,-EDQUOT over a limit, as for bs_buffer_export()
  * @retval -EPIPE,-ECONNRESET,-EPROTO the connection is broken
  */
 int bs_buffer_import(struct bs_client *c, int fd, struct bs_buffer **ret_buffer);
+
+/**
+ * Adopt the caller's memfd as a buffer, as udmabuf does: the whole file,
+ * since an fd can't be narrowed to a range. The daemon adds F_SEAL_GROW
+ * and F_SEAL_SEAL, so no writable importer can add a write seal later and
+ * lock the exporter out, and makes the inode mode 0444 if it may.
+ * @p memfd stays the caller's (opened read-write).
+ * @retval 0 done, *ret_buffer set (heap "adopted")
+ * @retval -EBADFD memfd is not a memfd
+ * @retval -EINVAL without F_SEAL_SHRINK; with F_SEAL_WRITE or
+ *         F_SEAL_FUTURE_WRITE; size 0 or not a multiple of the page size;
+ *         can still grow but takes no more seals; a NULL argument or a
+ *         name of BS_NAME_MAX bytes or more
+ * @retval -EACCES memfd is not open for reading and writing
+ * @retval -EEXIST the daemon already hosts this memfd: import it
+ * @retval -EFBIG,-EMFILE,-EDQUOT over a limit
+ */
+int bs_buffer_export_memfd(struct bs_client *c, int memfd, const char *name,
+                           struct bs_buffer **ret_buffer);
+
+/**
+ * The heaps the daemon allocates from, like /dev/dma_heap/.
+ * @param names    receives up to @p n_names names
+ * @retval >=0 the number of heaps (may exceed n_names)
+ * @retval -EINVAL c is NULL, or names is NULL with n_names > 0
+ */
+int bs_client_list_heaps(struct bs_client *c, char names[][BS_NAME_MAX], unsigned n_names);
 
 /** Take another reference on @p b (library side only). Returns @p b. */
 struct bs_buffer *bs_buffer_ref(struct bs_buffer *b);
@@ -141,13 +225,26 @@ struct bs_buffer *bs_buffer_put(struct bs_buffer *b);
 
 /**
  * A new fd on @p b for the caller (to send to another process).
- * @param flags  0 or O_CLOEXEC; the fd is close-on-exec only when asked,
- *               as with dma_buf_fd().
+ * @param flags  O_RDWR for a writable fd, O_RDONLY for a read-only view
+ *               (as DRM PRIME's DRM_RDWR), or'ed with O_CLOEXEC when
+ *               wanted: the fd is close-on-exec only when asked, as with
+ *               dma_buf_fd(). A read-only view is a new open file on the
+ *               inode: the kernel refuses writes and writable shared maps
+ *               through it, and importing it gives a read-only reference.
+ *               The daemon makes its memfds mode 0444, so a process of
+ *               another uid can't reopen the view writable; root and the
+ *               inode's owner (the daemon's uid) always can.
  * @retval >=0 the fd, owned by the caller
- * @retval -EINVAL b is NULL or flags has another bit
+ * @retval -EINVAL b is NULL, O_WRONLY, or flags has another bit
+ * @retval -EACCES O_RDWR on a read-only reference
+ * @retval -EPERM O_RDONLY on an inode others could reopen writable (an
+ *         adopted memfd the daemon could not make read-only)
  * @retval -EMFILE out of fds
  */
 int bs_buffer_fd(struct bs_buffer *b, int flags);
+
+/** Whether @p b is a read-only reference. @retval 1 yes @retval 0 no @retval -EINVAL NULL */
+int bs_buffer_is_readonly(struct bs_buffer *b);
 
 /** The buffer's size in bytes. @retval >0 size  @retval -EINVAL b is NULL */
 int64_t bs_buffer_size(struct bs_buffer *b);
@@ -165,11 +262,12 @@ int64_t bs_buffer_id(struct bs_buffer *b);
 int bs_buffer_get_info(struct bs_buffer *b, struct bs_buffer_info *ret_info);
 
 /**
- * Name @p b (like DMA_BUF_SET_NAME). The memfd's own name stays
- * "bufshare:ID".
+ * Name @p b (like DMA_BUF_SET_NAME); any holder of a writable reference
+ * may. The memfd's own name stays "bufshare:ID".
  * @param name  at most BS_NAME_MAX - 1 bytes; "" clears it.
  * @retval 0 done
  * @retval -EINVAL NULL, or BS_NAME_MAX bytes or more (never truncated)
+ * @retval -EACCES only read-only references are held
  * @retval -ENOENT the daemon no longer has it
  * @retval -EPIPE,-ECONNRESET,-EPROTO the connection is broken
  */
@@ -185,6 +283,7 @@ int bs_buffer_set_name(struct bs_buffer *b, const char *name);
  * @retval 0 done, *ret_addr is the mapping
  * @retval -EINVAL NULL argument, len 0, bad prot, or pgoff + n past the
  *         end of the buffer
+ * @retval -EACCES BS_PROT_WRITE on a read-only reference
  * @retval -EOVERFLOW pgoff + n wraps around
  * @retval -ENOMEM no address space left
  */
@@ -196,6 +295,90 @@ int bs_buffer_mmap(struct bs_buffer *b, uint64_t pgoff, uint64_t len, int prot, 
  * @retval -EINVAL NULL arguments, addr not page-aligned, or len 0
  */
 int bs_buffer_munmap(struct bs_buffer *b, void *addr, uint64_t len);
+
+/**
+ * Map the whole buffer (like dma_buf_vmap()): read-write, or read-only
+ * for a read-only reference. Undo with bs_buffer_vunmap().
+ * @retval 0 done  @retval -EINVAL NULL  @retval -ENOMEM no address space
+ */
+int bs_buffer_vmap(struct bs_buffer *b, void **ret_addr);
+
+/** Unmap what bs_buffer_vmap() mapped. @retval 0 @retval -EINVAL bad arguments */
+int bs_buffer_vunmap(struct bs_buffer *b, void *addr);
+
+/**
+ * Map one page, @p page_num, of the buffer (like the old dma_buf_kmap()).
+ * @retval 0 done  @retval -EINVAL NULL, or page_num past the last page
+ */
+int bs_buffer_kmap(struct bs_buffer *b, uint64_t page_num, void **ret_addr);
+
+/** Unmap what bs_buffer_kmap(@p page_num) mapped. @retval 0 @retval -EINVAL bad arguments */
+int bs_buffer_kunmap(struct bs_buffer *b, uint64_t page_num, void *addr);
+
+/**
+ * Begin CPU access (DMA_BUF_IOCTL_SYNC with DMA_BUF_SYNC_START). Mappings
+ * are coherent: this waits for conflicting fences (a write for all, a
+ * read for write fences) and tells the daemon who is inside, as info
+ * shows. Several processes may be inside at once. A connection that
+ * closes inside CPU access is ended by the daemon.
+ * @param flags  a non-empty set of BS_SYNC_READ and BS_SYNC_WRITE
+ * @retval 0 done
+ * @retval -EINVAL NULL, empty or unknown flags
+ * @retval -EACCES BS_SYNC_WRITE on a read-only reference
+ * @retval -ENOENT the daemon no longer has it
+ */
+int bs_buffer_begin_cpu_access(struct bs_buffer *b, unsigned flags);
+
+/**
+ * End CPU access (DMA_BUF_SYNC_END).
+ * @retval 0 done
+ * @retval -EINVAL NULL, empty or unknown flags, or no matching begin for
+ *         one of the flags
+ */
+int bs_buffer_end_cpu_access(struct bs_buffer *b, unsigned flags);
+
+/**
+ * Attach a device to @p b (like dma_buf_attach()); the attachment holds a
+ * reference on @p b until bs_buffer_detach().
+ * @param device  a name, 1 to BS_NAME_MAX - 1 bytes
+ * @retval 0 done  @retval -EINVAL NULL, empty or long name
+ * @retval -ENOENT the daemon no longer has it
+ */
+int bs_buffer_attach(struct bs_buffer *b, const char *device, struct bs_attachment **ret_attachment);
+
+/**
+ * bs_buffer_attach() for a device whose segments can be at most
+ * @p max_segment bytes (like dma_set_max_seg_size()); 0: no limit.
+ * @retval -EINVAL also when max_segment is not a multiple of the page size
+ */
+int bs_buffer_attach_segmented(struct bs_buffer *b, const char *device, uint64_t max_segment,
+                               struct bs_attachment **ret_attachment);
+
+/**
+ * Map an attachment for @p direction (like dma_buf_map_attachment()): a
+ * segment table of page-aligned (offset, length) pairs covering the
+ * buffer, owned by the attachment until bs_attachment_unmap().
+ * @retval 0 done, *ret_table set
+ * @retval -EINVAL NULL, or a direction outside enum bs_data_direction
+ * @retval -EACCES BS_DMA_FROM_DEVICE or BS_DMA_BIDIRECTIONAL (the device
+ *         would write) on a read-only reference
+ * @retval -EBUSY already mapped
+ */
+int bs_attachment_map(struct bs_attachment *a, enum bs_data_direction direction,
+                      const struct bs_sg_table **ret_table);
+
+/**
+ * Unmap (like dma_buf_unmap_attachment()).
+ * @retval 0 done  @retval -EINVAL NULL, not mapped, or another table
+ */
+int bs_attachment_unmap(struct bs_attachment *a, const struct bs_sg_table *table);
+
+/**
+ * Detach and free @p a (like dma_buf_detach()); a mapped attachment is
+ * unmapped first. @p a is gone whatever this returns.
+ * @retval 0 done  @retval -EINVAL NULL, or @p a is not @p b's
+ */
+int bs_buffer_detach(struct bs_buffer *b, struct bs_attachment *a);
 
 #ifdef __cplusplus
 }
