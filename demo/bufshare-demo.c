@@ -3,17 +3,20 @@
  * bufshare-demo: one producer, two consumer processes.
  *
  * The producer exports buffers of a few sizes, fills them with a pattern
- * and hands their fds to each consumer over a socketpair of its own. Each
- * consumer imports and maps them, checks the pattern, writes an answer
- * into a slot of its own, and releases them. The producer then reads the
- * answers through the mapping it had all along: no copy, no call between
- * the write and the read (coherence).
+ * and hands their fds to each consumer over a socketpair of its own, plus
+ * a read-only view of the first. Each consumer imports and maps them,
+ * checks the pattern inside CPU access, writes an answer into a slot of
+ * its own, attaches a "display" device to the largest and maps it, shows
+ * that the read-only view refuses writes, and releases everything. The
+ * producer then reads the answers through the mapping it had all along:
+ * no copy, no call between the write and the read (coherence).
  *
  * Usage: bufshare-demo [--socket PATH]
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,27 +54,74 @@ static uint64_t answer_offset(uint64_t size, unsigned k)
         return size - (uint64_t)(k + 1) * ANSWER_LEN;
 }
 
+/* Attach a "display" that reads the buffer in segments of 1 MiB at most. */
+static int show_attachment(const char *who, struct bs_buffer *b)
+{
+        const struct bs_sg_table *table;
+        struct bs_attachment *att = NULL;
+        struct bs_buffer_info info;
+        int r;
+
+        r = bs_buffer_attach_segmented(b, "display", 1 << 20, &att);
+        if (r == 0)
+                r = bs_attachment_map(att, BS_DMA_TO_DEVICE, &table);
+        if (r < 0) {
+                step(who, "attaching a display failed: %s", strerror(-r));
+                if (att)
+                        bs_buffer_detach(b, att);
+                return 0;
+        }
+        bs_buffer_get_info(b, &info);
+        step(who, "attached \"display\" to buffer %lld, mapped to-device: %u segments of <= 1 MiB; "
+             "info shows %u attachment(s), the first \"%s\" %s", (long long)bs_buffer_id(b),
+             table->n_segments, info.n_attachments, info.attachments[0].device,
+             info.attachments[0].mapped ? "mapped" : "unmapped");
+        bs_attachment_unmap(att, table);
+        bs_buffer_detach(b, att);
+        return 1;
+}
+
+/* Import the read-only view: reads work, every way of writing is refused. */
+static int show_readonly_view(const char *who, struct bs_client *c, int fd)
+{
+        struct bs_buffer *b = NULL;
+        void *map;
+        uint8_t *view;
+        int r, w;
+
+        r = bs_buffer_import(c, fd, &b);
+        if (r < 0) {
+                step(who, "importing the read-only view failed: %s", strerror(-r));
+                return 0;
+        }
+        w = bs_buffer_mmap(b, 0, 4096, BS_PROT_READ | BS_PROT_WRITE, &map);
+        r = bs_buffer_vmap(b, (void **)&view);
+        step(who, "imported a read-only view of buffer %lld: read-only %d, writable map %s, "
+             "write CPU access %s, first byte reads %u",
+             (long long)bs_buffer_id(b), bs_buffer_is_readonly(b), strerror(-w),
+             strerror(-bs_buffer_begin_cpu_access(b, BS_SYNC_WRITE)), r == 0 ? view[1] : 0);
+        if (r == 0)
+                bs_buffer_vunmap(b, view);
+        r = w == -EACCES && bs_buffer_is_readonly(b) == 1;
+        bs_buffer_put(b);
+        return r;
+}
+
 static int consumer(const char *socket_path, unsigned k, int sock)
 {
         char who[16];
         struct bs_client *c = NULL;
-        int fds[N_BUFFERS], ok = 1, r;
+        int fds[N_BUFFERS + 1], ok = 1, r;
         unsigned n_fds = 0;
         char byte;
         ssize_t n;
 
         snprintf(who, sizeof(who), "consumer %u", k);
-        n = bs_fdpass_recv(sock, &byte, 1, fds, N_BUFFERS, &n_fds);
-        if (n == -EAGAIN) { /* the socketpair is blocking, but recv is MSG_DONTWAIT */
-                struct timeval tv = { 10, 0 };
-                fd_set set;
-                FD_ZERO(&set);
-                FD_SET(sock, &set);
-                select(sock + 1, &set, NULL, NULL, &tv);
-                n = bs_fdpass_recv(sock, &byte, 1, fds, N_BUFFERS, &n_fds);
-        }
-        if (n <= 0 || n_fds != N_BUFFERS) {
-                step(who, "receiving the fds failed: %s", n < 0 ? strerror((int)-n) : "short");
+        struct pollfd p = { .fd = sock, .events = POLLIN };
+        poll(&p, 1, 10000); /* bs_fdpass_recv doesn't block */
+        n = bs_fdpass_recv(sock, &byte, 1, fds, N_BUFFERS + 1, &n_fds);
+        if (n <= 0 || n_fds != N_BUFFERS + 1) {
+                step(who, "receiving the fds failed: %s (%zd bytes, %u fds)", n < 0 ? strerror((int)-n) : "short", n, n_fds);
                 return 1;
         }
         step(who, "received %u buffer fds from the producer (pid %d)", n_fds, (int)getppid());
@@ -88,6 +138,7 @@ static int consumer(const char *socket_path, unsigned k, int sock)
 
                 r = bs_buffer_import(c, fds[i], &b);
                 close(fds[i]);
+                fds[i] = -1;
                 if (r < 0) {
                         step(who, "import of buffer %u failed: %s", i, strerror(-r));
                         ok = 0;
@@ -101,18 +152,25 @@ static int consumer(const char *socket_path, unsigned k, int sock)
                         ok = 0;
                         continue;
                 }
+                bs_buffer_begin_cpu_access(b, BS_SYNC_READ | BS_SYNC_WRITE);
                 for (uint64_t j = 0; j < answer_offset(size, N_CONSUMERS - 1); j++)
                         bad += map[j] != pattern(j, i);
                 snprintf((char *)map + answer_offset(size, k), ANSWER_LEN,
                          "consumer %u (pid %d) checked %llu bytes", k, (int)getpid(),
                          (unsigned long long)size);
-                step(who, "imported buffer %lld (%llu bytes), mapped it, pattern %s, answer written",
-                     (long long)bs_buffer_id(b), (unsigned long long)size, bad ? "WRONG" : "intact");
+                bs_buffer_end_cpu_access(b, BS_SYNC_READ | BS_SYNC_WRITE);
+                step(who, "imported buffer %lld (%llu bytes), mapped it, pattern %s, answer written "
+                     "inside CPU access", (long long)bs_buffer_id(b), (unsigned long long)size,
+                     bad ? "WRONG" : "intact");
                 if (bad)
                         ok = 0;
+                if (i == N_BUFFERS - 1)
+                        ok &= show_attachment(who, b);
                 bs_buffer_munmap(b, map, size);
                 b = bs_buffer_put(b);
         }
+        ok &= show_readonly_view(who, c, fds[N_BUFFERS]);
+        close(fds[N_BUFFERS]);
         step(who, "released its references, done");
         bs_client_unref(c);
         return ok ? 0 : 1;
@@ -174,7 +232,7 @@ int main(int argc, char **argv)
         }
 
         for (unsigned k = 0; k < N_CONSUMERS; k++) {
-                int sv[2], fds[N_BUFFERS];
+                int sv[2], fds[N_BUFFERS + 1];
 
                 if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
                         perror("bufshare-demo: socketpair");
@@ -192,16 +250,18 @@ int main(int argc, char **argv)
                 }
                 close(sv[1]);
                 for (unsigned i = 0; i < N_BUFFERS; i++)
-                        fds[i] = bs_buffer_fd(bufs[i], O_CLOEXEC);
-                r = bs_fdpass_send(sv[0], "F", 1, fds, N_BUFFERS);
-                for (unsigned i = 0; i < N_BUFFERS; i++)
+                        fds[i] = bs_buffer_fd(bufs[i], O_RDWR | O_CLOEXEC);
+                fds[N_BUFFERS] = bs_buffer_fd(bufs[0], O_RDONLY | O_CLOEXEC); /* a read-only view */
+                r = bs_fdpass_send(sv[0], "F", 1, fds, N_BUFFERS + 1);
+                for (unsigned i = 0; i <= N_BUFFERS; i++)
                         close(fds[i]);
                 close(sv[0]);
                 if (r < 0) {
                         fprintf(stderr, "bufshare-demo: sending fds failed: %s\n", strerror(-r));
                         return 1;
                 }
-                step("producer", "sent %d buffer fds to consumer %u (pid %d)", N_BUFFERS, k, (int)pids[k]);
+                step("producer", "sent %d buffer fds and a read-only view to consumer %u (pid %d)",
+                     N_BUFFERS, k, (int)pids[k]);
         }
 
         for (unsigned k = 0; k < N_CONSUMERS; k++) {

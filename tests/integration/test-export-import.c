@@ -99,7 +99,7 @@ static void export_in_one_process_import_in_another(void **state)
         struct importer_args a = { fx->daemon.socket, sv[1], (uint64_t)bs_buffer_id(b), 4 * PAGE, "frame-0" };
         pid = test_fork(importer, &a);
         assert_true(pid > 0);
-        fd = bs_buffer_fd(b, O_CLOEXEC);
+        fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
         assert_true(fd >= 0);
         assert_int_equal(test_send_fd(sv[0], fd), 0);
         close(fd);
@@ -158,7 +158,7 @@ static void mappings_are_coherent_both_ways(void **state)
         assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
         struct coherence_args a = { fx->daemon.socket, sv[1] };
         pid = test_fork(coherence_peer, &a);
-        fd = bs_buffer_fd(b, O_CLOEXEC);
+        fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
         assert_int_equal(test_send_fd(sv[0], fd), 0);
         close(fd);
 
@@ -235,7 +235,7 @@ static void partial_maps_coexist_and_plain_mmap_works(void **state)
         assert_int_equal(bs_buffer_mmap(b, 0, 4 * PAGE, BS_PROT_READ | BS_PROT_WRITE, (void **)&whole), 0);
         assert_int_equal(bs_buffer_mmap(b, 1, PAGE, BS_PROT_READ | BS_PROT_WRITE, (void **)&p1), 0);
         assert_int_equal(bs_buffer_mmap(b, 3, PAGE, BS_PROT_READ, (void **)&p3), 0);
-        fd = bs_buffer_fd(b, 0);
+        fd = bs_buffer_fd(b, O_RDWR);
         assert_true(fd >= 0);
         assert_false(fcntl(fd, F_GETFD) & FD_CLOEXEC); /* only when asked */
         plain = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -266,7 +266,7 @@ static void fd_flags_other_than_cloexec_are_einval(void **state)
         assert_int_equal(bs_buffer_export(c, PAGE, NULL, NULL, &b), 0);
         assert_int_equal(bs_buffer_fd(b, O_NONBLOCK), -EINVAL);
         assert_int_equal(bs_buffer_fd(b, O_CLOEXEC | O_APPEND), -EINVAL);
-        fd = bs_buffer_fd(b, O_CLOEXEC);
+        fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
         assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
         close(fd);
         bs_buffer_put(b);
@@ -289,7 +289,7 @@ static void info_lives_while_any_reference_does(void **state)
         assert_true(observer >= 0);
         assert_int_equal(bs_buffer_export(exporter, PAGE, NULL, "shared", &b), 0);
         id = (uint64_t)bs_buffer_id(b);
-        fd = bs_buffer_fd(b, O_CLOEXEC);
+        fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
         assert_int_equal(bs_buffer_import(importer_c, fd, &imported), 0);
         close(fd);
         assert_int_equal(bs_buffer_get_info(b, &info), 0);
@@ -331,7 +331,7 @@ static int send_and_drop_producer(void *arg)
         child_check(bs_buffer_mmap(b, 0, 2 * PAGE, BS_PROT_READ | BS_PROT_WRITE, (void **)&map) == 0);
         fill(map, 2 * PAGE, 7);
         bs_buffer_munmap(b, map, 2 * PAGE);
-        fd = bs_buffer_fd(b, O_CLOEXEC);
+        fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
         child_check(fd >= 0);
         child_check(bs_buffer_id(b) > 0);
         uint64_t id = (uint64_t)bs_buffer_id(b);
@@ -417,7 +417,7 @@ static void killed_client_loses_all_its_references(void **state)
         assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
         struct victim_args a = { fx->daemon.socket, sv[1] };
         pid = test_fork(victim, &a);
-        fd = bs_buffer_fd(b, O_CLOEXEC);
+        fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
         assert_int_equal(test_send_fd(sv[0], fd), 0);
         close(fd);
         assert_int_equal(test_wait_readable(sv[0], 10000), 0);
@@ -458,7 +458,7 @@ static void sealed_size_cannot_be_changed_by_a_client(void **state)
 
         assert_int_equal(bs_buffer_export(c, 2 * PAGE, NULL, NULL, &b), 0);
         assert_int_equal(bs_buffer_mmap(b, 0, 2 * PAGE, BS_PROT_READ | BS_PROT_WRITE, (void **)&map), 0);
-        fd = bs_buffer_fd(b, O_CLOEXEC);
+        fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
         assert_int_equal(ftruncate(fd, PAGE), -1);
         assert_int_equal(errno, EPERM);
         assert_int_equal(ftruncate(fd, 4 * PAGE), -1);

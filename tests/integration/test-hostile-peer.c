@@ -381,7 +381,7 @@ static void everything_at_once_then_fd_count_is_back(void **state)
                 assert_int_equal(bs_client_connect(fx->daemon.socket, &c), 0);
                 assert_int_equal(bs_buffer_export(c, 4096, NULL, NULL, &b), 0);
                 /* deliberately no put: closing the connection drops it */
-                int fd = bs_buffer_fd(b, O_CLOEXEC);
+                int fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
                 close(fd);
                 bs_client_unref(c); /* b still holds the client */
                 bs_buffer_put(b);

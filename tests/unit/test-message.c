@@ -27,7 +27,14 @@ static size_t valid_request(enum bs_opcode op, uint8_t *buf, unsigned *n_fds)
                 strcpy(m.body.export_req.name, "frame");
                 break;
         case BS_OP_IMPORT:
+        case BS_OP_EXPORT_MEMFD:
                 m.hdr.n_fds = 1;
+                break;
+        case BS_OP_LIST_HEAPS:
+                break;
+        case BS_OP_ATTACH:
+                m.body.attach_req.id = 3;
+                strcpy(m.body.attach_req.device, "gpu0");
                 break;
         case BS_OP_SET_NAME:
                 strcpy(m.body.set_name_req.name, "x");
@@ -52,9 +59,18 @@ static size_t valid_reply(enum bs_opcode op, uint8_t *buf, unsigned *n_fds)
                 m.body.hello_rep.max_buffer_size = 1 << 20;
                 break;
         case BS_OP_EXPORT:
+                m.hdr.n_fds = 1;
+                /* fall through */
+        case BS_OP_EXPORT_MEMFD:
                 m.body.export_rep.id = 1;
                 m.body.export_rep.size = 4096;
-                m.hdr.n_fds = 1;
+                break;
+        case BS_OP_ATTACH:
+                m.body.attach_rep.attachment_id = 1;
+                break;
+        case BS_OP_LIST_HEAPS:
+                m.body.list_heaps_rep.n_heaps = 1;
+                strcpy(m.body.list_heaps_rep.names[0], "system");
                 break;
         case BS_OP_IMPORT:
                 m.body.import_rep.id = 1;

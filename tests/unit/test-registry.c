@@ -49,6 +49,8 @@ static int teardown(void **state)
         return leaked ? -1 : 0;
 }
 
+static bool ro;
+
 static void export_creates_one_reference_on_a_sealed_memfd(void **state)
 {
         struct fx *fx = *state;
@@ -80,20 +82,20 @@ static void import_adds_and_release_drops_references(void **state)
 
         assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
         id = b->ident.id;
-        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(b->fd, F_DUPFD_CLOEXEC, 3), &b2), 0);
+        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(b->fd, F_DUPFD_CLOEXEC, 3), &b2, &ro), 0);
         assert_ptr_equal(b, b2);
         assert_int_equal(b->n_refs, 2);
-        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(b->fd, F_DUPFD_CLOEXEC, 3), &b2), 0);
+        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(b->fd, F_DUPFD_CLOEXEC, 3), &b2, &ro), 0);
         assert_int_equal(b->n_refs, 3);
         assert_int_equal(fx->b.n_buffers, 1); /* one buffer, counted once */
 
-        assert_int_equal(registry_release(&fx->reg, &fx->a, id), 0);
-        assert_int_equal(registry_release(&fx->reg, &fx->a, id), -ENOENT);
-        assert_int_equal(registry_release(&fx->reg, &fx->b, id), 0);
+        assert_int_equal(registry_release(&fx->reg, &fx->a, id, false), 0);
+        assert_int_equal(registry_release(&fx->reg, &fx->a, id, false), -ENOENT);
+        assert_int_equal(registry_release(&fx->reg, &fx->b, id, false), 0);
         assert_int_equal(fx->reg.n_buffers, 1); /* b still holds one */
-        assert_int_equal(registry_release(&fx->reg, &fx->b, id), 0);
+        assert_int_equal(registry_release(&fx->reg, &fx->b, id, false), 0);
         assert_int_equal(fx->reg.n_buffers, 0);
-        assert_int_equal(registry_release(&fx->reg, &fx->b, id), -ENOENT);
+        assert_int_equal(registry_release(&fx->reg, &fx->b, id, false), -ENOENT);
 }
 
 static void holder_drop_releases_everything_it_held(void **state)
@@ -103,8 +105,8 @@ static void holder_drop_releases_everything_it_held(void **state)
 
         assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b1), 0);
         assert_int_equal(registry_export(&fx->reg, &fx->a, 8192, "system", "", &b2), 0);
-        assert_int_equal(registry_import(&fx->reg, &fx->a, fcntl(b1->fd, F_DUPFD_CLOEXEC, 3), &tmp), 0);
-        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(b2->fd, F_DUPFD_CLOEXEC, 3), &tmp), 0);
+        assert_int_equal(registry_import(&fx->reg, &fx->a, fcntl(b1->fd, F_DUPFD_CLOEXEC, 3), &tmp, &ro), 0);
+        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(b2->fd, F_DUPFD_CLOEXEC, 3), &tmp, &ro), 0);
         assert_int_equal(fx->reg.n_bytes, 4096 + 8192);
 
         registry_holder_drop(&fx->reg, &fx->a);
@@ -125,10 +127,10 @@ static void released_fd_imports_back_with_its_id_and_name(void **state)
         assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "in-transit", &b), 0);
         id = b->ident.id;
         keep = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
-        assert_int_equal(registry_release(&fx->reg, &fx->a, id), 0);
+        assert_int_equal(registry_release(&fx->reg, &fx->a, id, false), 0);
         assert_int_equal(fx->reg.n_buffers, 0);
 
-        assert_int_equal(registry_import(&fx->reg, &fx->b, keep, &b), 0);
+        assert_int_equal(registry_import(&fx->reg, &fx->b, keep, &b, &ro), 0);
         assert_int_equal(b->ident.id, id);
         assert_string_equal(b->ident.name, "in-transit");
         assert_string_equal(b->ident.exporter_comm, "alice");
@@ -145,7 +147,7 @@ static void unknown_sealed_memfd_is_adopted_with_a_new_id(void **state)
         assert_true(fd >= 0);
         assert_int_equal(ftruncate(fd, 8192), 0);
         assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
-        assert_int_equal(registry_import(&fx->reg, &fx->b, fd, &b), 0);
+        assert_int_equal(registry_import(&fx->reg, &fx->b, fd, &b, &ro), 0);
         assert_int_equal(b->ident.size, 8192);
         assert_string_equal(b->ident.heap, "adopted");
         assert_int_equal(b->ident.exporter_pid, 200);
@@ -158,16 +160,16 @@ static void import_refuses_what_is_not_a_sealed_memfd(void **state)
         int fd;
 
         fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b), -EBADFD);
+        assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b, &ro), -EBADFD);
 
         fd = memfd_create("unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         assert_int_equal(ftruncate(fd, 4096), 0);
-        assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b), -EINVAL);
+        assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b, &ro), -EINVAL);
 
         fd = memfd_create("shrink-only", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         assert_int_equal(ftruncate(fd, 4096), 0);
         assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
-        assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b), -EINVAL);
+        assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b, &ro), -EINVAL);
 
         assert_null(b);
         assert_int_equal(fx->reg.n_buffers, 0);
@@ -198,7 +200,7 @@ static void ids_are_never_reused(void **state)
                 assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
                 assert_true(b->ident.id > last);
                 last = b->ident.id;
-                assert_int_equal(registry_release(&fx->reg, &fx->a, b->ident.id), 0);
+                assert_int_equal(registry_release(&fx->reg, &fx->a, b->ident.id, false), 0);
         }
 }
 
@@ -247,11 +249,11 @@ static void released_table_is_bounded(void **state)
                         first_id = b->ident.id;
                         first_fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
                 }
-                assert_int_equal(registry_release(&fx->reg, &fx->a, b->ident.id), 0);
+                assert_int_equal(registry_release(&fx->reg, &fx->a, b->ident.id, false), 0);
         }
         assert_int_equal(fx->reg.released_len, REGISTRY_RELEASED_MAX);
         /* the oldest was forgotten: it comes back adopted, under a new id */
-        assert_int_equal(registry_import(&fx->reg, &fx->b, first_fd, &b), 0);
+        assert_int_equal(registry_import(&fx->reg, &fx->b, first_fd, &b, &ro), 0);
         assert_true(b->ident.id != first_id);
         assert_string_equal(b->ident.heap, "adopted");
 }
