@@ -33,7 +33,7 @@ struct bs_client {
         uint32_t next_serial;
         int error; /* sticky: once set, every call returns it (STYLE C4) */
         uint32_t version;
-        uint64_t max_buffer_size;
+        struct bs_limits limits;
 };
 
 struct bs_buffer {

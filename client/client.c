@@ -147,7 +147,10 @@ static int client_hello(struct bs_client *c)
         if (rep.body.hello_rep.version > BS_PROTOCOL_VERSION)
                 return -EPROTO;
         c->version = rep.body.hello_rep.version;
-        c->max_buffer_size = rep.body.hello_rep.max_buffer_size;
+        c->limits.max_buffer_size = rep.body.hello_rep.max_buffer_size;
+        c->limits.max_bytes_per_uid = rep.body.hello_rep.max_bytes_per_uid;
+        c->limits.max_buffers_per_client = rep.body.hello_rep.max_buffers_per_client;
+        c->limits.max_clients = rep.body.hello_rep.max_clients;
         return 0;
 }
 
@@ -213,5 +216,12 @@ _public_ struct bs_client *bs_client_unref(struct bs_client *c)
 _public_ int64_t bs_client_max_buffer_size(struct bs_client *c)
 {
         bs_return_if(!c, -EINVAL);
-        return (int64_t)c->max_buffer_size;
+        return (int64_t)c->limits.max_buffer_size;
+}
+
+_public_ int bs_client_get_limits(struct bs_client *c, struct bs_limits *ret_limits)
+{
+        bs_return_if(!c || !ret_limits, -EINVAL);
+        *ret_limits = c->limits;
+        return 0;
 }

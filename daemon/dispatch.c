@@ -43,6 +43,20 @@ static int handle_hello(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
         return 0;
 }
 
+/* The daemon ran out of fds (-ENFILE from the heap): log it once until
+ * an export succeeds again, and tell the client -EMFILE. */
+static int fd_exhaustion(struct conn *c, int r)
+{
+        if (r != -ENFILE)
+                return r;
+        if (!c->server->fd_exhaustion_logged)
+                log_warn("out of file descriptors exporting for client %llu (pid %d): "
+                         "answering -EMFILE until buffers are released",
+                         (unsigned long long)c->id, (int)c->holder.pid);
+        c->server->fd_exhaustion_logged = true;
+        return -EMFILE;
+}
+
 static int handle_export(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
 {
         const struct bs_export_req *e = &req->body.export_req;
@@ -51,24 +65,16 @@ static int handle_export(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
 
         r = registry_export(c->server->registry, &c->holder, e->size, e->heap, e->name, &b);
         if (r < 0) {
-                if (r == -EMFILE || r == -ENFILE) {
-                        if (!c->server->fd_exhaustion_logged)
-                                log_warn("out of file descriptors exporting for client %llu (pid %d): "
-                                         "answering -EMFILE until buffers are released",
-                                         (unsigned long long)c->id, (int)c->holder.pid);
-                        c->server->fd_exhaustion_logged = true;
-                        r = -EMFILE;
-                }
-                bs_msg_reply_error(rep, &req->hdr, r);
+                bs_msg_reply_error(rep, &req->hdr, fd_exhaustion(c, r));
                 return 0;
         }
         c->server->fd_exhaustion_logged = false;
 
         fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0) {
-                r = -errno;
+                r = errno == EMFILE || errno == ENFILE ? -ENFILE : -errno;
                 registry_release(c->server->registry, &c->holder, b->ident.id, false);
-                bs_msg_reply_error(rep, &req->hdr, r == -ENFILE ? -EMFILE : r);
+                bs_msg_reply_error(rep, &req->hdr, fd_exhaustion(c, r));
                 return 0;
         }
         rep->body.export_rep.id = b->ident.id;

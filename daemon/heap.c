@@ -42,6 +42,8 @@ static int memfd_new(const char *name, unsigned extra)
         int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL | extra);
         if (fd < 0 && errno == EINVAL) /* a kernel before 6.3 */
                 fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | extra);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+                return -ENFILE; /* the daemon's own fds ran out: see heap.h */
         return fd < 0 ? -errno : fd;
 }
 
@@ -181,6 +183,8 @@ int heap_adopt(int fd, uint64_t max_size, uint64_t *ret_size, dev_t *ret_dev, in
         seals = fcntl(fd, F_GET_SEALS);
         if (seals < 0)
                 return errno == EINVAL ? -EBADFD : -errno;
+        if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR)
+                return -EACCES; /* an exporter must be able to write it */
         if (!(seals & F_SEAL_SHRINK) || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
                 return -EINVAL;
         if (fstat(fd, &st) < 0)

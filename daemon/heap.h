@@ -27,13 +27,15 @@ int heap_lookup(const char *name);
  * page, mode 0444, sealed against shrink, grow and further seals.
  * Returns 0 with the fd and the rounded size, or -errno; nothing leaks.
  * "system-huge" without enough free huge pages is -ENOMEM, logged once
- * with the numbers, never a fallback to small pages.
+ * with the numbers, never a fallback to small pages. When the daemon is
+ * out of fds the error is -ENFILE, whatever the kernel said, so that it
+ * can't be mistaken for a client's -EMFILE limit.
  */
 int heap_alloc(const char *heap, uint64_t id, uint64_t size, int *ret_fd, uint64_t *ret_size);
 
 /*
  * Adopt a caller's memfd, with udmabuf's rules: -EBADFD if @fd is no
- * memfd; -EINVAL without F_SEAL_SHRINK, with F_SEAL_WRITE or
+ * memfd; -EACCES if it is not open read-write; -EINVAL without F_SEAL_SHRINK, with F_SEAL_WRITE or
  * F_SEAL_FUTURE_WRITE, with a size that is 0 or not a page multiple, or
  * when it can still grow but takes no more seals. Then F_SEAL_GROW and
  * F_SEAL_SEAL are added (so no writable importer can add a write seal

@@ -454,8 +454,6 @@ int registry_export_memfd(struct registry *r, struct holder *h, int fd_, const c
 
         if (fd < 0)
                 return -EBADF;
-        if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR)
-                return -EACCES; /* an exporter must be able to write it */
         if (bs_string_set(id.name, sizeof(id.name), name) < 0)
                 return -EINVAL;
         ret_ = limits_check_buffers(r->limits, h->n_buffers);

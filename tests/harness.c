@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <grp.h>
 
 #include "fdpass.h"
 #include "msgio.h"
@@ -107,6 +108,12 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                 close(nfd);
                 return r;
         }
+        /* a daemon of another uid needs its folder and the notify socket */
+        if (d->run_as && (chown(d->dir, d->run_as, (gid_t)-1) < 0 || chmod(notify_path, 0666) < 0)) {
+                r = -errno;
+                close(nfd);
+                return r;
+        }
 
         argv[argc++] = bin;
         if (!d->socket_from_env) {
@@ -127,6 +134,11 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                 setenv("NOTIFY_SOCKET", notify_path, 1);
                 if (d->socket_from_env)
                         setenv("BUFSHARE_SOCKET", d->socket, 1);
+                if (d->run_as && (setgroups(0, NULL) < 0 || setresgid(d->run_as, d->run_as, d->run_as) < 0 ||
+                                  setresuid(d->run_as, d->run_as, d->run_as) < 0)) {
+                        fprintf(stderr, "running bufshared as uid %u: %s\n", (unsigned)d->run_as, strerror(errno));
+                        _exit(127);
+                }
                 unsetenv("LISTEN_FDS");
                 execv(bin, (char *const *)argv);
                 fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));

@@ -43,6 +43,7 @@ struct test_daemon {
         char dir[64];
         char socket[108];
         bool socket_from_env; /* set before start: BUFSHARE_SOCKET, no --socket */
+        uid_t run_as;         /* set before start: run the daemon as this uid, if not 0 */
 };
 
 /* Start bufshared with @argv_extra (NULL-terminated, may be NULL) and wait

@@ -126,6 +126,7 @@ struct bs_buffer_info {
  * @retval -ENAMETOOLONG the path does not fit a unix socket address
  * @retval -ENOENT,-ECONNREFUSED no daemon at the path
  * @retval -EPROTONOSUPPORT the daemon speaks no common protocol version
+ * @retval -EUSERS the daemon serves --max-clients clients already
  * @retval -EPROTO the daemon answered nonsense
  * @retval -ENOMEM out of memory
  */
@@ -146,6 +147,17 @@ struct bs_client *bs_client_unref(struct bs_client *c);
  * @retval >0 bytes   @retval -EINVAL c is NULL
  */
 int64_t bs_client_max_buffer_size(struct bs_client *c);
+
+/** The daemon's limits, as its HELLO reply reported them. */
+struct bs_limits {
+        uint64_t max_buffer_size;        /**< one buffer: -EFBIG above */
+        uint64_t max_bytes_per_uid;      /**< live buffers of one uid: -EDQUOT */
+        uint32_t max_buffers_per_client; /**< buffers one client holds: -EMFILE */
+        uint32_t max_clients;            /**< clients served at once: -EUSERS */
+};
+
+/** Fill @p ret_limits. @retval 0 done @retval -EINVAL a NULL argument */
+int bs_client_get_limits(struct bs_client *c, struct bs_limits *ret_limits);
 
 /**
  * Export a new buffer: a zero-filled sealed memfd of @p size bytes rounded

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon/limits.c: parsing and each limit's boundary and errno. */
+#include "harness.h"
+
+#include <errno.h>
+
+#include "limits.h"
+
+static void sizes_parse_with_binary_suffixes(void **state)
+{
+        uint64_t v = 0xad;
+
+        assert_int_equal(limits_parse_size("4096", &v), 0);
+        assert_int_equal(v, 4096);
+        assert_int_equal(limits_parse_size("64K", &v), 0);
+        assert_int_equal(v, 64 << 10);
+        assert_int_equal(limits_parse_size("2G", &v), 0);
+        assert_int_equal(v, 2ull << 30);
+        v = 0xad;
+        assert_int_equal(limits_parse_size("", &v), -EINVAL);
+        assert_int_equal(limits_parse_size("-1", &v), -EINVAL);
+        assert_int_equal(limits_parse_size("12Q", &v), -EINVAL);
+        assert_int_equal(limits_parse_size("1KB", &v), -EINVAL);
+        assert_int_equal(limits_parse_size("99999999999999999999", &v), -ERANGE);
+        assert_int_equal(limits_parse_size("17000000000T", &v), -ERANGE);
+        assert_int_equal(v, 0xad); /* never clobbered on failure */
+}
+
+static void counts_parse_from_one(void **state)
+{
+        uint32_t v = 0xad;
+
+        assert_int_equal(limits_parse_count("3", &v), 0);
+        assert_int_equal(v, 3);
+        v = 0xad;
+        assert_int_equal(limits_parse_count("0", &v), -ERANGE);
+        assert_int_equal(limits_parse_count("4294967296", &v), -ERANGE);
+        assert_int_equal(limits_parse_count("3x", &v), -EINVAL);
+        assert_int_equal(v, 0xad);
+}
+
+static void each_limit_at_its_boundary(void **state)
+{
+        struct limits l = { .max_buffer_size = 100, .max_buffers_per_client = 2, .max_clients = 1,
+                            .max_bytes_per_uid = 1000 };
+
+        assert_int_equal(limits_check_size(&l, 0), -EINVAL);
+        assert_int_equal(limits_check_size(&l, 100), 0);
+        assert_int_equal(limits_check_size(&l, 101), -EFBIG);
+        assert_int_equal(limits_check_buffers(&l, 1), 0);
+        assert_int_equal(limits_check_buffers(&l, 2), -EMFILE);
+        assert_int_equal(limits_check_clients(&l, 0), 0);
+        assert_int_equal(limits_check_clients(&l, 1), -EUSERS);
+        assert_int_equal(limits_check_bytes(&l, 600, 400), 0);
+        assert_int_equal(limits_check_bytes(&l, 600, 401), -EDQUOT);
+        assert_int_equal(limits_check_bytes(&l, 0, UINT64_MAX), -EDQUOT); /* no overflow */
+}
+
+static void defaults_are_sane(void **state)
+{
+        struct limits l;
+
+        limits_init_default(&l);
+        assert_int_equal(l.max_buffer_size, LIMITS_DEFAULT_MAX_BUFFER_SIZE);
+        assert_true(l.max_buffers_per_client >= 15000); /* the benchmark's scale */
+        assert_true(l.max_clients >= 1000);
+        assert_true(l.max_bytes_per_uid >= (1ull << 30));
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, fx_base_setup, fx_base_teardown)
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                T(sizes_parse_with_binary_suffixes),
+                T(counts_parse_from_one),
+                T(each_limit_at_its_boundary),
+                T(defaults_are_sane),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
