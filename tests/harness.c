@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <grp.h>
 
 #include "fdpass.h"
@@ -65,6 +66,14 @@ int fx_base_teardown(void **state)
         free(fx);
         alarm(0);
         return leaked ? -1 : 0;
+}
+
+uint64_t test_now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 int test_wait_readable(int fd, int timeout_ms)

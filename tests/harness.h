@@ -79,6 +79,9 @@ int test_wait(pid_t pid);
                 }                                                              \
         } while (0)
 
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+uint64_t test_now_ms(void);
+
 /* Wait up to @timeout_ms for @fd to be readable: 0, or -ETIMEDOUT. */
 int test_wait_readable(int fd, int timeout_ms);
 
