@@ -10,7 +10,7 @@ static void demo_shows_both_directions(void **state)
         struct fx_daemon *fx = *state;
         const char *demo = getenv("BUFSHARE_DEMO");
         char cmd[512], line[512];
-        int summary = 0, intact = 0, answers = 0, status;
+        int summary = 0, intact = 0, answers = 0, readonly = 0, attached = 0, status;
         FILE *p;
 
         assert_non_null(demo);
@@ -22,13 +22,19 @@ static void demo_shows_both_directions(void **state)
                 intact += strstr(line, "pattern intact") != NULL;
                 answers += strstr(line, "reads back \"consumer") != NULL;
                 summary += strstr(line, "every consumer saw the producer's bytes") != NULL;
+                readonly += strstr(line, "read-only 1, writable map Permission denied, "
+                                         "write CPU access Permission denied") != NULL;
+                attached += strstr(line, "attached \"display\"") != NULL &&
+                            strstr(line, "16 segments") != NULL && strstr(line, "mapped") != NULL;
         }
         status = pclose(p);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
-        assert_int_equal(intact, 2 * 3);  /* two consumers, three buffers */
+        assert_int_equal(intact, 2 * 3); /* two consumers, three buffers, inside CPU access */
         assert_int_equal(answers, 3 * 2); /* the producer reads both answers back */
         assert_int_equal(summary, 1);
+        assert_int_equal(readonly, 2); /* each consumer's read-only view refuses writes */
+        assert_int_equal(attached, 2); /* each consumer attaches and maps a display */
 }
 
 int main(void)
