@@ -31,6 +31,7 @@ struct bs_client {
         bool reading;
         struct pending *pending;
         uint32_t next_serial;
+        unsigned n_async; /* requests sent without a waiter: their replies are dropped */
         int error; /* sticky: once set, every call returns it (STYLE C4) */
         uint32_t version;
         struct bs_limits limits;
@@ -67,3 +68,12 @@ int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep);
 
 /* client_call() for requests whose reply is a status and nothing else. */
 int client_call_status(struct bs_client *c, struct bs_msg *req);
+
+/*
+ * Send @req (RELEASE only) without waiting for its reply, which whoever
+ * reads next drops. With more than CLIENT_ASYNC_MAX such replies unread,
+ * it reads them first, so a client that only releases never fills the
+ * socket. Returns 0 or the sticky error.
+ */
+#define CLIENT_ASYNC_MAX 64
+int client_send_async(struct bs_client *c, struct bs_msg *req);

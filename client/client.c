@@ -49,6 +49,12 @@ static int read_one(struct bs_client *c, struct bs_msg *m)
  * A reply nobody waits for, or not a reply, breaks the connection. */
 static void deliver(struct bs_client *c, struct bs_msg *m)
 {
+        /* the reply to a release nobody waits for */
+        if ((m->hdr.flags & BS_MSG_REPLY) && m->hdr.opcode == BS_OP_RELEASE && c->n_async > 0) {
+                c->n_async--;
+                bs_msg_clear(m);
+                return;
+        }
         for (struct pending *p = c->pending; p; p = p->next) {
                 if (p->done || p->serial != m->hdr.serial)
                         continue;
@@ -60,6 +66,24 @@ static void deliver(struct bs_client *c, struct bs_msg *m)
         }
         bs_msg_clear(m);
         client_fail(c, -EPROTO);
+}
+
+/* With the lock held and nobody reading: read and deliver one message. */
+static void read_and_deliver(struct bs_client *c)
+{
+        struct bs_msg m;
+        int r;
+
+        c->reading = true;
+        pthread_mutex_unlock(&c->lock);
+        r = read_one(c, &m);
+        pthread_mutex_lock(&c->lock);
+        c->reading = false;
+        if (r < 0)
+                client_fail(c, r);
+        else
+                deliver(c, &m);
+        pthread_cond_broadcast(&c->cond);
 }
 
 int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
@@ -85,22 +109,10 @@ int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
         c->pending = &self;
 
         while (!self.done && c->error == 0) {
-                struct bs_msg m;
-
-                if (c->reading) {
+                if (c->reading)
                         pthread_cond_wait(&c->cond, &c->lock);
-                        continue;
-                }
-                c->reading = true;
-                pthread_mutex_unlock(&c->lock);
-                r = read_one(c, &m);
-                pthread_mutex_lock(&c->lock);
-                c->reading = false;
-                if (r < 0)
-                        client_fail(c, r);
                 else
-                        deliver(c, &m);
-                pthread_cond_broadcast(&c->cond);
+                        read_and_deliver(c);
         }
 
         for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next)
@@ -109,6 +121,32 @@ int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
                         break;
                 }
         r = self.done ? rep->body.status.status : c->error;
+out:
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+int client_send_async(struct bs_client *c, struct bs_msg *req)
+{
+        int r;
+
+        pthread_mutex_lock(&c->lock);
+        if (c->error < 0) {
+                r = c->error;
+                goto out;
+        }
+        if (c->next_serial == 0)
+                c->next_serial = 1;
+        req->hdr.serial = c->next_serial++;
+        r = bs_msg_send(c->fd, req);
+        if (r < 0) {
+                r = client_fail(c, r == -EAGAIN ? -EIO : r);
+                goto out;
+        }
+        c->n_async++;
+        while (c->n_async > CLIENT_ASYNC_MAX && !c->reading && c->error == 0)
+                read_and_deliver(c);
+        r = c->error;
 out:
         pthread_mutex_unlock(&c->lock);
         return r;
@@ -197,6 +235,19 @@ _public_ int bs_client_connect(const char *socket_path, struct bs_client **ret_c
 err_free:
         client_free(c);
         return r;
+}
+
+_public_ int bs_client_sync(struct bs_client *c)
+{
+        struct bs_msg req, rep;
+        int r;
+
+        bs_return_if(!c, -EINVAL);
+        /* any reply means the daemon processed everything sent before */
+        bs_msg_request(&req, BS_OP_LIST_HEAPS, 0);
+        r = client_call(c, &req, &rep);
+        bs_msg_clear(&rep);
+        return r < 0 ? r : 0;
 }
 
 _public_ struct bs_client *bs_client_ref(struct bs_client *c)

@@ -132,6 +132,15 @@ struct bs_buffer_info {
  */
 int bs_client_connect(const char *socket_path, struct bs_client **ret_client);
 
+/**
+ * Wait until the daemon has processed every request this client sent
+ * before, bs_buffer_put()'s releases included (they don't wait). Use it
+ * when another connection must see the effect, as wl_display_roundtrip().
+ * @retval 0 done  @retval -EINVAL c is NULL
+ * @retval -EPIPE,-ECONNRESET,-EPROTO the connection is broken
+ */
+int bs_client_sync(struct bs_client *c);
+
 /** Take a reference on @p c. Returns @p c. */
 struct bs_client *bs_client_ref(struct bs_client *c);
 
@@ -229,8 +238,9 @@ struct bs_buffer *bs_buffer_ref(struct bs_buffer *b);
 
 /**
  * Drop a reference on @p b; NULL-safe. The last one tells the daemon
- * (RELEASE) and closes the library's fd. Mappings stay valid until
- * bs_buffer_munmap().
+ * (RELEASE, without waiting for its answer: like dma_buf_put() it never
+ * blocks; bs_client_sync() waits) and closes the library's fd. Mappings
+ * stay valid until bs_buffer_munmap().
  * @return NULL, always: `b = bs_buffer_put(b);`
  */
 struct bs_buffer *bs_buffer_put(struct bs_buffer *b);

@@ -297,6 +297,7 @@ static void info_lives_while_any_reference_does(void **state)
 
         b = bs_buffer_put(b);
         assert_null(b);
+        assert_int_equal(bs_client_sync(exporter), 0); /* puts don't wait */
         assert_int_equal(bs_buffer_get_info(imported, &info), 0);
         assert_int_equal(info.n_refs, 1);
         assert_string_equal(info.name, "shared");
@@ -304,6 +305,7 @@ static void info_lives_while_any_reference_does(void **state)
         assert_int_equal(raw.n_refs, 1);
 
         imported = bs_buffer_put(imported);
+        assert_int_equal(bs_client_sync(importer_c), 0);
         assert_int_equal(test_raw_info(observer, id, &raw), -ENOENT);
 
         close(observer);
@@ -335,7 +337,8 @@ static int send_and_drop_producer(void *arg)
         child_check(fd >= 0);
         child_check(bs_buffer_id(b) > 0);
         uint64_t id = (uint64_t)bs_buffer_id(b);
-        bs_buffer_put(b); /* RELEASE answered: the daemon has forgotten it */
+        bs_buffer_put(b);
+        child_check(bs_client_sync(c) == 0); /* the daemon has forgotten it */
         bs_client_unref(c);
         child_check(write(a->sock, &id, sizeof(id)) == sizeof(id));
         child_check(test_send_fd(a->sock, fd) == 0);
@@ -445,6 +448,26 @@ static void killed_client_loses_all_its_references(void **state)
         close(sv[0]);
         close(sv[1]);
         bs_buffer_put(b);
+        bs_client_unref(c);
+}
+
+/* Releases don't wait for their replies; a client that puts many buffers
+ * in a row drains them itself, so it never blocks, and after a sync the
+ * daemon holds nothing. */
+static void many_puts_in_a_row_then_sync(void **state)
+{
+        struct fx_daemon *fx = fxd(state);
+        struct bs_client *c = connect_or_die(fx);
+        static struct bs_buffer *bufs[1000];
+        int baseline = test_count_fds_of(fx->daemon.pid);
+
+        for (int i = 0; i < 1000; i++)
+                assert_int_equal(bs_buffer_export(c, PAGE, NULL, NULL, &bufs[i]), 0);
+        assert_int_equal(test_count_fds_of(fx->daemon.pid), baseline + 1000);
+        for (int i = 0; i < 1000; i++)
+                bufs[i] = bs_buffer_put(bufs[i]);
+        assert_int_equal(bs_client_sync(c), 0);
+        assert_int_equal(test_count_fds_of(fx->daemon.pid), baseline);
         bs_client_unref(c);
 }
 
@@ -671,6 +694,7 @@ int main(void)
                 T(info_lives_while_any_reference_does),
                 T(fd_in_transit_outlives_the_producers_hold),
                 T(killed_client_loses_all_its_references),
+                T(many_puts_in_a_row_then_sync),
                 T(sealed_size_cannot_be_changed_by_a_client),
                 T(size_zero_is_einval),
                 cmocka_unit_test_setup_teardown(size_over_the_limit_is_efbig_and_touches_nothing,
