@@ -23,12 +23,12 @@
 
 #include <cmocka.h>
 
+#include "spawn.h"
+
 #define TEST_TIMEOUT_S 60
 
 /* Open fds of this process. */
 int test_count_open_fds(void);
-/* Open fds of process @pid, or -errno. */
-int test_count_fds_of(pid_t pid);
 
 /* The plain fixture: counts fds before, fails the test if any leaked. */
 struct fx_base {
@@ -37,21 +37,6 @@ struct fx_base {
 int fx_base_setup(void **state);
 int fx_base_teardown(void **state);
 
-/* A bufshared process of our own. */
-struct test_daemon {
-        pid_t pid;
-        char dir[64];
-        char socket[108];
-        bool socket_from_env; /* set before start: BUFSHARE_SOCKET, no --socket */
-        uid_t run_as;         /* set before start: run the daemon as this uid, if not 0 */
-};
-
-/* Start bufshared with @argv_extra (NULL-terminated, may be NULL) and wait
- * until it is ready. Returns 0 or -errno. */
-int test_daemon_start(struct test_daemon *d, const char *const *argv_extra);
-/* SIGTERM it and wait: returns its exit status (0 for a clean exit), and
- * checks that it removed its socket file (-EEXIST otherwise). */
-int test_daemon_stop(struct test_daemon *d);
 
 /* The fixture for integration tests: a daemon plus the fd check. */
 struct fx_daemon {
@@ -79,11 +64,7 @@ int test_wait(pid_t pid);
                 }                                                              \
         } while (0)
 
-/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
-uint64_t test_now_ms(void);
 
-/* Wait up to @timeout_ms for @fd to be readable: 0, or -ETIMEDOUT. */
-int test_wait_readable(int fd, int timeout_ms);
 
 /* Send @fd over @sock in a 1-byte message; receive one the same way. */
 int test_send_fd(int sock, int fd);

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+#include "spawn.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int test_count_dir(const char *path)
+{
+        DIR *d = opendir(path);
+        struct dirent *e;
+        int n = 0;
+
+        if (!d)
+                return -errno;
+        while ((e = readdir(d)))
+                if (e->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+int test_count_fds_of(pid_t pid)
+{
+        char path[64];
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+        return test_count_dir(path);
+}
+
+uint64_t test_now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int test_wait_readable(int fd, int timeout_ms)
+{
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int r;
+
+        do
+                r = poll(&p, 1, timeout_ms);
+        while (r < 0 && errno == EINTR);
+        if (r < 0)
+                return -errno;
+        return r == 0 ? -ETIMEDOUT : 0;
+}
+
+int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
+{
+        const char *bin = getenv("BUFSHARED");
+        char notify_path[108], buf[256];
+        const char *argv[32];
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int nfd, argc = 0, r;
+        ssize_t n;
+
+        if (!bin) {
+                fprintf(stderr, "BUFSHARED is not set: run the tests with meson test\n");
+                return -ENOENT;
+        }
+        snprintf(d->dir, sizeof(d->dir), "/tmp/bufshare-test-XXXXXX");
+        if (!mkdtemp(d->dir))
+                return -errno;
+        snprintf(d->socket, sizeof(d->socket), "%s/socket", d->dir);
+        snprintf(notify_path, sizeof(notify_path), "%s/notify", d->dir);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", notify_path);
+
+        nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (nfd < 0)
+                return -errno;
+        if (bind(nfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                r = -errno;
+                close(nfd);
+                return r;
+        }
+        /* a daemon of another uid needs its folder and the notify socket */
+        if (d->run_as && (chown(d->dir, d->run_as, (gid_t)-1) < 0 || chmod(notify_path, 0666) < 0)) {
+                r = -errno;
+                close(nfd);
+                return r;
+        }
+
+        argv[argc++] = bin;
+        if (!d->socket_from_env) {
+                argv[argc++] = "--socket";
+                argv[argc++] = d->socket;
+        }
+        for (; argv_extra && *argv_extra && argc < 30; argv_extra++)
+                argv[argc++] = *argv_extra;
+        argv[argc] = NULL;
+
+        d->pid = fork();
+        if (d->pid < 0) {
+                r = -errno;
+                close(nfd);
+                return r;
+        }
+        if (d->pid == 0) {
+                setenv("NOTIFY_SOCKET", notify_path, 1);
+                if (d->socket_from_env)
+                        setenv("BUFSHARE_SOCKET", d->socket, 1);
+                if (d->nofile) {
+                        struct rlimit rl = { d->nofile, d->nofile };
+                        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                                _exit(127);
+                }
+                if (d->run_as && (setgroups(0, NULL) < 0 || setresgid(d->run_as, d->run_as, d->run_as) < 0 ||
+                                  setresuid(d->run_as, d->run_as, d->run_as) < 0)) {
+                        fprintf(stderr, "running bufshared as uid %u: %s\n", (unsigned)d->run_as, strerror(errno));
+                        _exit(127);
+                }
+                unsetenv("LISTEN_FDS");
+                execv(bin, (char *const *)argv);
+                fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+                _exit(127);
+        }
+
+        /* wait for READY=1 (sd_notify); the daemon may send STATUS too */
+        for (;;) {
+                r = test_wait_readable(nfd, 10000);
+                if (r < 0)
+                        break;
+                n = recv(nfd, buf, sizeof(buf) - 1, 0);
+                if (n < 0) {
+                        r = -errno;
+                        break;
+                }
+                buf[n] = '\0';
+                if (strstr(buf, "READY=1")) {
+                        r = 0;
+                        break;
+                }
+        }
+        close(nfd);
+        unlink(notify_path);
+        if (r < 0) {
+                fprintf(stderr, "bufshared did not become ready: %s\n", strerror(-r));
+                kill(d->pid, SIGKILL);
+                waitpid(d->pid, NULL, 0);
+                return r;
+        }
+        return 0;
+}
+
+int test_daemon_stop(struct test_daemon *d)
+{
+        int status, r = 0;
+        struct stat st;
+
+        if (d->pid > 0) { /* else the test already stopped it */
+                kill(d->pid, SIGTERM);
+                if (waitpid(d->pid, &status, 0) < 0)
+                        return -errno;
+                d->pid = 0;
+                r = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        if (r == 0 && stat(d->socket, &st) == 0) {
+                fprintf(stderr, "bufshared left its socket %s behind\n", d->socket);
+                r = -EEXIST;
+        }
+        unlink(d->socket);
+        rmdir(d->dir);
+        return r;
+}
