@@ -68,8 +68,6 @@ static int handle_export(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
                 bs_msg_reply_error(rep, &req->hdr, fd_exhaustion(c, r));
                 return 0;
         }
-        c->server->fd_exhaustion_logged = false;
-
         fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0) {
                 r = errno == EMFILE || errno == ENFILE ? -ENFILE : -errno;
@@ -77,6 +75,7 @@ static int handle_export(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
                 bs_msg_reply_error(rep, &req->hdr, fd_exhaustion(c, r));
                 return 0;
         }
+        c->server->fd_exhaustion_logged = false; /* fds again: log the next shortage */
         rep->body.export_rep.id = b->ident.id;
         rep->body.export_rep.size = b->ident.size;
         bs_msg_add_fd(rep, fd);

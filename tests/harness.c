@@ -34,6 +34,9 @@ int fx_base_setup(void **state)
 int fx_base_teardown(void **state)
 {
         struct fx_base *fx = *state;
+
+        if (test_daemon_kill_all() > 0)
+                fprintf(stderr, "a daemon the test started was left running: killed\n");
         int now = test_count_open_fds(), leaked = now != fx->fds_before;
 
         if (leaked)

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
@@ -61,6 +62,39 @@ int test_wait_readable(int fd, int timeout_ms)
         return r == 0 ? -ETIMEDOUT : 0;
 }
 
+/* Daemons started and not yet stopped. */
+static pid_t live[16];
+
+static void live_add(pid_t pid)
+{
+        for (unsigned i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+                if (live[i] == 0) {
+                        live[i] = pid;
+                        return;
+                }
+}
+
+static void live_remove(pid_t pid)
+{
+        for (unsigned i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+                if (live[i] == pid)
+                        live[i] = 0;
+}
+
+int test_daemon_kill_all(void)
+{
+        int n = 0;
+
+        for (unsigned i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+                if (live[i] > 0) {
+                        kill(live[i], SIGKILL);
+                        waitpid(live[i], NULL, 0);
+                        live[i] = 0;
+                        n++;
+                }
+        return n;
+}
+
 int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
 {
         const char *bin = getenv("BUFSHARED");
@@ -78,6 +112,7 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
         if (!mkdtemp(d->dir))
                 return -errno;
         snprintf(d->socket, sizeof(d->socket), "%s/socket", d->dir);
+        snprintf(d->log_path, sizeof(d->log_path), "%s/log", d->dir);
         snprintf(notify_path, sizeof(notify_path), "%s/notify", d->dir);
         snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", notify_path);
 
@@ -115,6 +150,11 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                 setenv("NOTIFY_SOCKET", notify_path, 1);
                 if (d->socket_from_env)
                         setenv("BUFSHARE_SOCKET", d->socket, 1);
+                if (d->capture_log) {
+                        int lfd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                        if (lfd < 0 || dup2(lfd, STDERR_FILENO) < 0)
+                                _exit(127);
+                }
                 if (d->nofile) {
                         struct rlimit rl = { d->nofile, d->nofile };
                         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -149,7 +189,9 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
         }
         close(nfd);
         unlink(notify_path);
+        live_add(d->pid);
         if (r < 0) {
+                live_remove(d->pid);
                 fprintf(stderr, "bufshared did not become ready: %s\n", strerror(-r));
                 kill(d->pid, SIGKILL);
                 waitpid(d->pid, NULL, 0);
@@ -167,6 +209,7 @@ int test_daemon_stop(struct test_daemon *d)
                 kill(d->pid, SIGTERM);
                 if (waitpid(d->pid, &status, 0) < 0)
                         return -errno;
+                live_remove(d->pid);
                 d->pid = 0;
                 r = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
@@ -175,6 +218,7 @@ int test_daemon_stop(struct test_daemon *d)
                 r = -EEXIST;
         }
         unlink(d->socket);
+        unlink(d->log_path);
         rmdir(d->dir);
         return r;
 }

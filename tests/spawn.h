@@ -18,6 +18,8 @@ struct test_daemon {
         bool socket_from_env; /* set before start: BUFSHARE_SOCKET, no --socket */
         uid_t run_as;         /* set before start: run the daemon as this uid, if not 0 */
         unsigned nofile;      /* set before start: its RLIMIT_NOFILE (soft and hard), if not 0 */
+        bool capture_log;     /* set before start: its stderr goes to log_path */
+        char log_path[96];
 };
 
 /* Start bufshared with @argv_extra (NULL-terminated, may be NULL) and wait
@@ -26,6 +28,10 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra);
 /* SIGTERM it and wait: returns its exit status (0 for a clean exit), and
  * checks that it removed its socket file (-EEXIST otherwise). */
 int test_daemon_stop(struct test_daemon *d);
+
+/* SIGKILL every daemon started and not stopped: for teardowns, so that a
+ * test failing half-way leaves no daemon behind. Returns how many. */
+int test_daemon_kill_all(void);
 
 /* Entries of a folder but . and .., or -errno. */
 int test_count_dir(const char *path);

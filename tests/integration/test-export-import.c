@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "bufshare/bufshare.h"
 #include "message.h"
@@ -660,6 +661,55 @@ static void connect_without_daemon_fails_cleanly(void **state)
         assert_int_equal(bs_client_connect(NULL, NULL), -EINVAL);
 }
 
+/* Every buffer costs the daemon an fd. Out of them, it answers -EMFILE,
+ * logs it once, and serves everyone else; released buffers make room. */
+static void daemon_out_of_fds_answers_emfile_and_serves_the_rest(void **state)
+{
+        struct test_daemon d = { .nofile = 64, .capture_log = true };
+        struct bs_client *c, *other;
+        struct bs_buffer *bufs[64] = { 0 }, *b = NULL, *ob = NULL;
+        struct bs_buffer_info info;
+        char line[512];
+        int n = 0, r = 0, logged = 0;
+        FILE *log;
+
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        assert_int_equal(bs_client_connect(d.socket, &c), 0);
+        assert_int_equal(bs_client_connect(d.socket, &other), 0);
+        assert_int_equal(bs_buffer_export(other, PAGE, NULL, "other", &ob), 0);
+        while (n < 64 && (r = bs_buffer_export(c, PAGE, NULL, NULL, &bufs[n])) == 0)
+                n++;
+        assert_int_equal(r, -EMFILE);
+        assert_true(n > 40); /* 64 minus what the daemon itself holds */
+        for (int i = 0; i < 3; i++) /* again and again: still -EMFILE, one log line */
+                assert_int_equal(bs_buffer_export(other, PAGE, NULL, NULL, &b), -EMFILE);
+        assert_null(b);
+
+        /* everyone else is still served */
+        assert_int_equal(bs_buffer_get_info(ob, &info), 0);
+        assert_string_equal(info.name, "other");
+        assert_int_equal(bs_buffer_set_name(bufs[0], "still-here"), 0);
+
+        /* a release makes room */
+        bufs[n - 1] = bs_buffer_put(bufs[n - 1]);
+        assert_int_equal(bs_client_sync(c), 0);
+        assert_int_equal(bs_buffer_export(other, PAGE, NULL, NULL, &b), 0);
+
+        bs_buffer_put(b);
+        for (int i = 0; i < n; i++)
+                bs_buffer_put(bufs[i]);
+        bs_buffer_put(ob);
+        bs_client_unref(other);
+        bs_client_unref(c);
+        log = fopen(d.log_path, "re");
+        assert_non_null(log);
+        while (fgets(line, sizeof(line), log))
+                logged += strstr(line, "out of file descriptors") != NULL;
+        fclose(log);
+        assert_int_equal(logged, 1);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
 /* The default socket path: BUFSHARE_SOCKET for both sides, then SIGINT
  * stops the daemon cleanly and removes the socket. */
 static void default_socket_from_the_environment_and_sigint(void **state)
@@ -677,10 +727,13 @@ static void default_socket_from_the_environment_and_sigint(void **state)
         bs_client_unref(c);
 
         kill(d.pid, SIGINT);
-        assert_int_equal(test_wait(d.pid), 0);
+        /* wait for its exit without reaping it: test_daemon_stop() does */
+        siginfo_t si;
+        assert_int_equal(waitid(P_PID, (id_t)d.pid, &si, WEXITED | WNOWAIT), 0);
+        assert_int_equal(si.si_code, CLD_EXITED);
+        assert_int_equal(si.si_status, 0);
         assert_int_equal(access(d.socket, F_OK), -1); /* removed */
         assert_int_equal(errno, ENOENT);
-        d.pid = 0;
         assert_int_equal(test_daemon_stop(&d), 0);
 }
 
@@ -708,6 +761,8 @@ int main(void)
                 T(dead_daemon_gives_a_sticky_error),
                 cmocka_unit_test_setup_teardown(connect_without_daemon_fails_cleanly, fx_base_setup,
                                                 fx_base_teardown),
+                cmocka_unit_test_setup_teardown(daemon_out_of_fds_answers_emfile_and_serves_the_rest,
+                                                fx_base_setup, fx_base_teardown),
                 cmocka_unit_test_setup_teardown(default_socket_from_the_environment_and_sigint,
                                                 fx_base_setup, fx_base_teardown),
         };
