@@ -61,24 +61,20 @@ static int handle_export(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
 {
         const struct bs_export_req *e = &req->body.export_req;
         struct buffer *b;
-        int r, fd;
+        int r;
 
         r = registry_export(c->server->registry, &c->holder, e->size, e->heap, e->name, &b);
         if (r < 0) {
                 bs_msg_reply_error(rep, &req->hdr, fd_exhaustion(c, r));
                 return 0;
         }
-        fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0) {
-                r = errno == EMFILE || errno == ENFILE ? -ENFILE : -errno;
-                registry_release(c->server->registry, &c->holder, b->ident.id, false);
-                bs_msg_reply_error(rep, &req->hdr, fd_exhaustion(c, r));
-                return 0;
-        }
         c->server->fd_exhaustion_logged = false; /* fds again: log the next shortage */
         rep->body.export_rep.id = b->ident.id;
         rep->body.export_rep.size = b->ident.size;
-        bs_msg_add_fd(rep, fd);
+        /* lent, not dup'ed: SCM_RIGHTS copies it, and the buffer outlives
+         * the reply (only this connection holds it, and a connection's
+         * queued replies go before its references) */
+        bs_msg_lend_fd(rep, b->fd);
         log_debug("client %llu exported buffer %llu, %llu bytes", (unsigned long long)c->id,
                   (unsigned long long)b->ident.id, (unsigned long long)b->ident.size);
         return 0;

@@ -269,14 +269,14 @@ static bool ref_writable(const struct ref *ref)
         return ref && ref->count > ref->ro_count;
 }
 
-static struct buffer *buffer_new(int fd, const struct buffer_ident *ident)
+static struct buffer *buffer_new(int fd, const struct buffer_ident *ident, bool readonly_inode)
 {
         struct buffer *b = calloc(1, sizeof(*b));
         if (!b)
                 return NULL;
         b->fd = fd;
         b->ident = *ident;
-        b->readonly_inode = heap_inode_readonly(fd);
+        b->readonly_inode = readonly_inode;
         list_init(&b->refs);
         list_init(&b->attachments);
         return b;
@@ -347,7 +347,7 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
         id.ino = st.st_ino;
         ident_set_exporter(&id, h);
 
-        b = buffer_new(fd, &id);
+        b = buffer_new(fd, &id, true); /* heap_alloc() made it 0444 */
         if (!b)
                 return -ENOMEM;
         TAKE_FD(fd);
@@ -390,7 +390,7 @@ static int buffer_register_again(struct registry *r, struct holder *h, int *fd, 
                 ident_set_exporter(&id, h);
         }
 
-        b = buffer_new(*fd, &id);
+        b = buffer_new(*fd, &id, heap_inode_readonly(*fd));
         if (!b)
                 return -ENOMEM;
         if (readonly && !b->readonly_inode) {
@@ -467,7 +467,7 @@ int registry_export_memfd(struct registry *r, struct holder *h, int fd_, const c
         snprintf(id.heap, sizeof(id.heap), "adopted");
         ident_set_exporter(&id, h);
 
-        b = buffer_new(fd, &id);
+        b = buffer_new(fd, &id, readonly_inode);
         if (!b)
                 return -ENOMEM;
         TAKE_FD(fd);

@@ -204,12 +204,14 @@ static void conn_free(struct conn *c)
 
         if (!c)
                 return;
-        registry_holder_drop(c->server->registry, &c->holder);
+        /* queued replies first: they may lend the fds of buffers that only
+         * this connection's references keep alive */
         list_for_each_safe(pos, tmp, &c->outq) {
                 struct outmsg *o = container_of(pos, struct outmsg, link);
                 bs_msg_clear(&o->msg);
                 free(o);
         }
+        registry_holder_drop(c->server->registry, &c->holder);
         if (c->rev)
                 event_free(c->rev);
         if (c->wev)

@@ -85,7 +85,7 @@ ssize_t bs_fdpass_recv(int sock, void *data, size_t len, int *fds, unsigned max_
                 mh.msg_controllen = 0;
         }
         do
-                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;

@@ -26,7 +26,9 @@ int bs_fdpass_send(int sock, const void *data, size_t len, const int *fds, unsig
  * the fds, which the caller then owns, in @fds and their count in
  * @ret_n_fds. A truncated datagram or fd list (MSG_TRUNC, MSG_CTRUNC),
  * more fds than @max_fds, or a control message other than SCM_RIGHTS is
- * -EPROTO. Non-blocking sockets give -EAGAIN when nothing is queued.
+ * -EPROTO. It blocks on a blocking socket (one syscall for a client
+ * waiting for its reply); a non-blocking one gives -EAGAIN when nothing
+ * is queued.
  */
 ssize_t bs_fdpass_recv(int sock, void *data, size_t len, int *fds, unsigned max_fds,
                        unsigned *ret_n_fds);

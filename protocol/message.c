@@ -173,9 +173,10 @@ void bs_msg_init(struct bs_msg *m)
 void bs_msg_clear(struct bs_msg *m)
 {
         for (unsigned i = 0; i < BS_MAX_FDS; i++)
-                m->fds[i] = safe_close(m->fds[i]);
+                m->fds[i] = (m->borrowed & (1u << i)) ? -EBADF : safe_close(m->fds[i]);
         m->n_fds = 0;
         m->hdr.n_fds = 0;
+        m->borrowed = 0;
 }
 
 void bs_msg_request(struct bs_msg *m, enum bs_opcode op, uint32_t serial)
@@ -207,6 +208,16 @@ void bs_msg_reply_error(struct bs_msg *m, const struct bs_msg_header *req, int s
         m->hdr.flags = BS_MSG_REPLY;
         m->hdr.serial = req->serial;
         m->body.status.status = status < 0 ? status : -EIO;
+}
+
+int bs_msg_lend_fd(struct bs_msg *m, int fd)
+{
+        if (m->n_fds >= BS_MAX_FDS)
+                return -E2BIG;
+        m->borrowed |= 1u << m->n_fds;
+        m->fds[m->n_fds++] = fd;
+        m->hdr.n_fds = (uint8_t)m->n_fds;
+        return 0;
 }
 
 int bs_msg_add_fd(struct bs_msg *m, int fd)

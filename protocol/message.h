@@ -19,6 +19,7 @@ struct bs_msg {
         union bs_msg_body body;
         int fds[BS_MAX_FDS];
         unsigned n_fds;
+        unsigned borrowed; /* bit i: fds[i] is only lent, bs_msg_clear() leaves it open */
         size_t len; /* bytes received; >= sizeof(hdr) means hdr is usable */
 };
 _Static_assert(offsetof(struct bs_msg, body) == sizeof(struct bs_msg_header),
@@ -54,6 +55,10 @@ void bs_msg_reply_error(struct bs_msg *m, const struct bs_msg_header *req, int s
 /* Attach @fd (ownership moves to @m). Returns -E2BIG when full, and then
  * closes @fd so that it never leaks. */
 int bs_msg_add_fd(struct bs_msg *m, int fd);
+/* Attach @fd without ownership: it must stay open until @m is sent or
+ * cleared, and bs_msg_clear() leaves it open. Saves a dup and a close
+ * when the sender keeps the fd anyway (SCM_RIGHTS copies it). */
+int bs_msg_lend_fd(struct bs_msg *m, int fd);
 
 /*
  * Decode @len bytes that arrived with @n_fds fds into @ret (hdr, body and

@@ -124,13 +124,14 @@ static void peer_close_reads_as_zero(void **state)
         close(sv[1]);
 }
 
-static void empty_socket_is_eagain(void **state)
+static void empty_nonblocking_socket_is_eagain(void **state)
 {
         int sv[2], got[BS_MAX_FDS];
         unsigned n = 0;
         char buf[8];
 
         pair(sv);
+        assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
         assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n), -EAGAIN);
         close(sv[0]);
         close(sv[1]);
@@ -188,7 +189,7 @@ int main(void)
                 T(truncated_datagram_is_eproto_and_fds_closed),
                 T(credentials_cmsg_is_eproto),
                 T(peer_close_reads_as_zero),
-                T(empty_socket_is_eagain),
+                T(empty_nonblocking_socket_is_eagain),
                 T(msg_recv_closes_fds_of_a_malformed_message),
                 T(msg_roundtrip_with_fd),
         };
