@@ -249,19 +249,60 @@ static int decode_reply(const struct bs_op_desc *d, const struct bs_msg *m, size
         return d->rep_valid(&m->body) ? 0 : -EPROTO;
 }
 
+#define TRAILER_HEAD offsetof(struct bs_release_trailer, items)
+
+int bs_msg_add_release(struct bs_msg *m, uint64_t id, uint32_t flags)
+{
+        struct bs_release_trailer *t = &m->releases;
+
+        if (t->count >= BS_MAX_RELEASES)
+                return -E2BIG;
+        if (t->count == 0) {
+                m->hdr.flags |= BS_MSG_RELEASES;
+                m->hdr.size += TRAILER_HEAD;
+        }
+        t->items[t->count++] = (struct bs_release_item){ .id = id, .flags = flags };
+        m->hdr.size += sizeof(struct bs_release_item);
+        return 0;
+}
+
+/* Split off and check the releases a request carries after its body of
+ * @body bytes; @len is what is left of the datagram. */
+static int decode_releases(struct bs_msg *ret, const uint8_t *p, size_t len)
+{
+        struct bs_release_trailer *t = &ret->releases;
+
+        if (len < TRAILER_HEAD)
+                return -EPROTO;
+        memcpy(t, p, TRAILER_HEAD);
+        if (t->count == 0 || t->count > BS_MAX_RELEASES || t->reserved ||
+            len != TRAILER_HEAD + t->count * sizeof(struct bs_release_item))
+                return -EPROTO;
+        memcpy(t->items, p + TRAILER_HEAD, t->count * sizeof(struct bs_release_item));
+        for (unsigned i = 0; i < t->count; i++)
+                if ((t->items[i].flags & ~BS_WIRE_REF_READONLY) || t->items[i].reserved)
+                        return -EPROTO;
+        return 0;
+}
+
 int bs_msg_decode(struct bs_msg *ret, const void *data, size_t len, unsigned n_fds)
 {
         const struct bs_op_desc *d;
+        size_t body;
 
         ret->len = len;
         memset(&ret->hdr, 0, sizeof(ret->hdr));
         memset(&ret->body, 0, sizeof(ret->body));
+        memset(&ret->releases, 0, sizeof(ret->releases));
         if (len < sizeof(ret->hdr))
                 return -EPROTO;
         memcpy(&ret->hdr, data, sizeof(ret->hdr));
         if (len > BS_MSG_MAX_SIZE || ret->hdr.size != len)
                 return -EPROTO;
-        memcpy(&ret->body, (const char *)data + sizeof(ret->hdr), len - sizeof(ret->hdr));
+        body = len - sizeof(ret->hdr);
+        if (body > sizeof(ret->body))
+                body = sizeof(ret->body);
+        memcpy(&ret->body, (const char *)data + sizeof(ret->hdr), body);
 
         if (ret->hdr.flags & ~BS_MSG_FLAGS_VALID)
                 return -EPROTO;
@@ -269,6 +310,8 @@ int bs_msg_decode(struct bs_msg *ret, const void *data, size_t len, unsigned n_f
                 return -EPROTO;
         if (ret->hdr.n_fds != n_fds)
                 return -EPROTO;
+        if ((ret->hdr.flags & BS_MSG_REPLY) && (ret->hdr.flags & BS_MSG_RELEASES))
+                return -EPROTO; /* releases ride on requests only */
         d = bs_op_lookup(ret->hdr.opcode);
 
         /* an error reply echoes its request's opcode, even one the peer
@@ -281,7 +324,16 @@ int bs_msg_decode(struct bs_msg *ret, const void *data, size_t len, unsigned n_f
         if (ret->hdr.flags & BS_MSG_REPLY)
                 return decode_reply(d, ret, len);
 
-        if (len - sizeof(ret->hdr) != d->req_size || n_fds != d->req_fds)
+        body = len - sizeof(ret->hdr);
+        if (ret->hdr.flags & BS_MSG_RELEASES) {
+                if (body < d->req_size ||
+                    decode_releases(ret, (const uint8_t *)data + sizeof(ret->hdr) + d->req_size,
+                                    body - d->req_size) < 0)
+                        return -EPROTO;
+                body = d->req_size;
+                memset((char *)&ret->body + body, 0, sizeof(ret->body) - body);
+        }
+        if (body != d->req_size || n_fds != d->req_fds)
                 return -EPROTO;
         return d->req_valid(&ret->body) ? 0 : -EPROTO;
 }
@@ -292,7 +344,20 @@ int bs_msg_encode(const struct bs_msg *m, void *buf, size_t len)
                 return -EINVAL;
         if (len < m->hdr.size)
                 return -ENOBUFS;
+        size_t body = m->hdr.size - sizeof(m->hdr);
+
         memcpy(buf, &m->hdr, sizeof(m->hdr));
-        memcpy((char *)buf + sizeof(m->hdr), &m->body, m->hdr.size - sizeof(m->hdr));
+        if (m->hdr.flags & BS_MSG_RELEASES) {
+                size_t tail = TRAILER_HEAD + m->releases.count * sizeof(struct bs_release_item);
+                if (tail > body)
+                        return -EINVAL;
+                body -= tail;
+                memcpy((char *)buf + sizeof(m->hdr) + body, &m->releases, TRAILER_HEAD);
+                memcpy((char *)buf + sizeof(m->hdr) + body + TRAILER_HEAD, m->releases.items,
+                       m->releases.count * sizeof(struct bs_release_item));
+        }
+        if (body > sizeof(m->body))
+                return -EINVAL;
+        memcpy((char *)buf + sizeof(m->hdr), &m->body, body);
         return (int)m->hdr.size;
 }

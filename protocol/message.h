@@ -20,6 +20,7 @@ struct bs_msg {
         int fds[BS_MAX_FDS];
         unsigned n_fds;
         unsigned borrowed; /* bit i: fds[i] is only lent, bs_msg_clear() leaves it open */
+        struct bs_release_trailer releases; /* count 0 unless hdr.flags has BS_MSG_RELEASES */
         size_t len; /* bytes received; >= sizeof(hdr) means hdr is usable */
 };
 _Static_assert(offsetof(struct bs_msg, body) == sizeof(struct bs_msg_header),
@@ -59,6 +60,10 @@ int bs_msg_add_fd(struct bs_msg *m, int fd);
  * cleared, and bs_msg_clear() leaves it open. Saves a dup and a close
  * when the sender keeps the fd anyway (SCM_RIGHTS copies it). */
 int bs_msg_lend_fd(struct bs_msg *m, int fd);
+
+/* Append a release to request @m (sets BS_MSG_RELEASES and the size).
+ * Returns -E2BIG when BS_MAX_RELEASES are carried already. */
+int bs_msg_add_release(struct bs_msg *m, uint64_t id, uint32_t flags);
 
 /*
  * Decode @len bytes that arrived with @n_fds fds into @ret (hdr, body and

@@ -43,9 +43,10 @@ enum bs_opcode {
 #define BS_WIRE_INFO_MAX 8 /* entries of each list in an INFO reply */
 
 enum bs_msg_flags {
-        BS_MSG_REPLY = 1u << 0, /* a reply; its serial is its request's */
+        BS_MSG_REPLY = 1u << 0,    /* a reply; its serial is its request's */
+        BS_MSG_RELEASES = 1u << 1, /* requests only: releases follow the body */
 };
-#define BS_MSG_FLAGS_VALID (BS_MSG_REPLY)
+#define BS_MSG_FLAGS_VALID (BS_MSG_REPLY | BS_MSG_RELEASES)
 
 /* HELLO reply: what the daemon can do. No optional features in version 1. */
 #define BS_FEATURES_VALID 0ull
@@ -244,5 +245,28 @@ union bs_msg_body {
         struct bs_list_heaps_rep list_heaps_rep;
 };
 
+/*
+ * Releases carried by a request (BS_MSG_RELEASES), after its body: the
+ * references a client put since its last message, applied before the
+ * request itself. They save a datagram, and with it a wake-up of the
+ * daemon, per put. No reply of their own: one that fails is logged.
+ */
+#define BS_MAX_RELEASES 16
+
+struct bs_release_item {
+        uint64_t id;
+        uint32_t flags; /* BS_WIRE_REF_READONLY */
+        uint32_t reserved;
+};
+_Static_assert(sizeof(struct bs_release_item) == 16, "wire layout");
+
+struct bs_release_trailer {
+        uint32_t count; /* 1 .. BS_MAX_RELEASES; the datagram holds exactly these */
+        uint32_t reserved;
+        struct bs_release_item items[BS_MAX_RELEASES];
+};
+_Static_assert(offsetof(struct bs_release_trailer, items) == 8, "wire layout");
+
 /* The largest message either side may send. */
-#define BS_MSG_MAX_SIZE (sizeof(struct bs_msg_header) + sizeof(union bs_msg_body))
+#define BS_MSG_MAX_SIZE \
+        (sizeof(struct bs_msg_header) + sizeof(union bs_msg_body) + sizeof(struct bs_release_trailer))

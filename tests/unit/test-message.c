@@ -370,6 +370,67 @@ static void reply_fields_are_checked(void **state)
         assert_int_equal(decode(buf, len, 0), -EPROTO);
 }
 
+static void releases_ride_on_requests(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE], again[BS_MSG_MAX_SIZE];
+        struct bs_msg m, got;
+        int len;
+
+        bs_msg_request(&m, BS_OP_INFO, 5);
+        m.body.id_req.id = 9;
+        assert_int_equal(bs_msg_add_release(&m, 3, 0), 0);
+        assert_int_equal(bs_msg_add_release(&m, 4, BS_WIRE_REF_READONLY), 0);
+        len = bs_msg_encode(&m, buf, sizeof(buf));
+        assert_int_equal(len, sizeof(struct bs_msg_header) + sizeof(struct bs_id_req) + 8 + 2 * 16);
+        assert_int_equal(decode(buf, (size_t)len, 0), 0);
+        assert_int_equal(bs_msg_decode(&got, buf, (size_t)len, 0), 0);
+        assert_int_equal(got.body.id_req.id, 9);
+        assert_int_equal(got.releases.count, 2);
+        assert_int_equal(got.releases.items[1].id, 4);
+        assert_int_equal(got.releases.items[1].flags, BS_WIRE_REF_READONLY);
+        assert_int_equal(bs_msg_encode(&got, again, sizeof(again)), len);
+        assert_memory_equal(buf, again, (size_t)len);
+}
+
+static void release_trailer_rules(void **state)
+{
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        struct bs_msg m;
+        struct bs_release_trailer *t;
+        size_t body = sizeof(struct bs_msg_header) + sizeof(struct bs_id_req);
+        int len;
+
+        bs_msg_request(&m, BS_OP_INFO, 5);
+        for (int i = 0; i < BS_MAX_RELEASES; i++)
+                assert_int_equal(bs_msg_add_release(&m, (uint64_t)i + 1, 0), 0);
+        assert_int_equal(bs_msg_add_release(&m, 99, 0), -E2BIG);
+        len = bs_msg_encode(&m, buf, sizeof(buf));
+        assert_int_equal(decode(buf, (size_t)len, 0), 0);
+        t = (struct bs_release_trailer *)(buf + body);
+
+        t->count = BS_MAX_RELEASES + 1; /* more than allowed */
+        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
+        t->count = 0; /* the flag without releases */
+        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
+        t->count = BS_MAX_RELEASES - 1; /* a count that doesn't match the size */
+        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
+        t->count = BS_MAX_RELEASES;
+        t->reserved = 1;
+        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
+        t->reserved = 0;
+        t->items[3].flags = 2; /* unknown item flag */
+        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
+        t->items[3].flags = 0;
+        t->items[3].reserved = 7;
+        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
+        t->items[3].reserved = 0;
+        hdr_of(buf)->flags |= BS_MSG_REPLY; /* never on a reply */
+        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
+        hdr_of(buf)->flags = BS_MSG_RELEASES;
+        hdr_of(buf)->size = (uint32_t)body + 4; /* a trailer shorter than its head */
+        assert_int_equal(decode(buf, body + 4, 0), -EPROTO);
+}
+
 static void add_fd_past_the_limit_closes_it(void **state)
 {
         struct bs_msg m;
@@ -418,6 +479,8 @@ int main(void)
                 T(error_reply_is_status_only),
                 T(success_reply_needs_its_fds_and_size),
                 T(reply_fields_are_checked),
+                T(releases_ride_on_requests),
+                T(release_trailer_rules),
                 T(add_fd_past_the_limit_closes_it),
                 T(encode_refuses_small_buffers),
         };
