@@ -26,16 +26,10 @@ static struct bs_buffer *buffer_new(struct bs_client *c, int fd, uint64_t id, ui
 }
 
 /* Tell the daemon this reference is gone, without waiting: like
- * dma_buf_put(), a put never blocks on the daemon. A failure leaves
- * nothing to undo: a broken connection dropped every reference it held. */
+ * dma_buf_put(), a put never blocks on the daemon (see client_release()). */
 static void buffer_release(struct bs_client *c, uint64_t id, bool readonly)
 {
-        struct bs_msg req;
-
-        bs_msg_request(&req, BS_OP_RELEASE, 0);
-        req.body.release_req.id = id;
-        req.body.release_req.flags = readonly ? BS_WIRE_REF_READONLY : 0;
-        client_send_async(c, &req);
+        client_release(c, id, readonly ? BS_WIRE_REF_READONLY : 0);
 }
 
 _public_ int bs_buffer_export(struct bs_client *c, uint64_t size, const char *heap, const char *name,

@@ -32,6 +32,9 @@ struct bs_client {
         struct pending *pending;
         uint32_t next_serial;
         unsigned n_async; /* requests sent without a waiter: their replies are dropped */
+        /* puts not yet told: they ride on the next request (BS_MSG_RELEASES) */
+        struct bs_release_item deferred[BS_MAX_RELEASES];
+        unsigned n_deferred;
         int error; /* sticky: once set, every call returns it (STYLE C4) */
         uint32_t version;
         struct bs_limits limits;
@@ -70,10 +73,11 @@ int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep);
 int client_call_status(struct bs_client *c, struct bs_msg *req);
 
 /*
- * Send @req (RELEASE only) without waiting for its reply, which whoever
- * reads next drops. With more than CLIENT_ASYNC_MAX such replies unread,
- * it reads them first, so a client that only releases never fills the
- * socket. Returns 0 or the sticky error.
+ * A put: the release rides on the client's next request, so it costs no
+ * datagram and no wake-up of the daemon of its own. When BS_MAX_RELEASES
+ * are waiting, they go at once in a RELEASE whose reply nobody waits for
+ * (whoever reads next drops it; past CLIENT_ASYNC_MAX unread, the sender
+ * reads them itself, so a client that only puts never fills the socket).
  */
 #define CLIENT_ASYNC_MAX 64
-int client_send_async(struct bs_client *c, struct bs_msg *req);
+void client_release(struct bs_client *c, uint64_t id, uint32_t flags);

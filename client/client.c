@@ -68,6 +68,17 @@ static void deliver(struct bs_client *c, struct bs_msg *m)
         client_fail(c, -EPROTO);
 }
 
+/* With the lock held: move the deferred releases onto @req. */
+static void attach_deferred(struct bs_client *c, struct bs_msg *req)
+{
+        while (c->n_deferred > 0) {
+                const struct bs_release_item *it = &c->deferred[c->n_deferred - 1];
+                if (bs_msg_add_release(req, it->id, it->flags) < 0)
+                        break;
+                c->n_deferred--;
+        }
+}
+
 /* With the lock held and nobody reading: read and deliver one message. */
 static void read_and_deliver(struct bs_client *c)
 {
@@ -100,6 +111,7 @@ int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
         if (c->next_serial == 0)
                 c->next_serial = 1; /* 0 is never used: it is easy to forge */
         req->hdr.serial = self.serial = c->next_serial++;
+        attach_deferred(c, req);
         r = bs_msg_send(c->fd, req);
         if (r < 0) {
                 r = client_fail(c, r == -EAGAIN ? -EIO : r);
@@ -126,30 +138,35 @@ out:
         return r;
 }
 
-int client_send_async(struct bs_client *c, struct bs_msg *req)
+void client_release(struct bs_client *c, uint64_t id, uint32_t flags)
 {
-        int r;
+        struct bs_msg req;
 
         pthread_mutex_lock(&c->lock);
-        if (c->error < 0) {
-                r = c->error;
+        if (c->error < 0) /* a broken connection dropped every reference */
                 goto out;
-        }
+        c->deferred[c->n_deferred++] = (struct bs_release_item){ .id = id, .flags = flags };
+        if (c->n_deferred < BS_MAX_RELEASES)
+                goto out;
+
+        /* full: one RELEASE for the last, the others riding on it */
+        c->n_deferred--;
+        bs_msg_request(&req, BS_OP_RELEASE, 0);
+        req.body.release_req.id = c->deferred[c->n_deferred].id;
+        req.body.release_req.flags = c->deferred[c->n_deferred].flags;
+        attach_deferred(c, &req);
         if (c->next_serial == 0)
                 c->next_serial = 1;
-        req->hdr.serial = c->next_serial++;
-        r = bs_msg_send(c->fd, req);
-        if (r < 0) {
-                r = client_fail(c, r == -EAGAIN ? -EIO : r);
+        req.hdr.serial = c->next_serial++;
+        if (bs_msg_send(c->fd, &req) < 0) {
+                client_fail(c, -EPIPE);
                 goto out;
         }
         c->n_async++;
         while (c->n_async > CLIENT_ASYNC_MAX && !c->reading && c->error == 0)
                 read_and_deliver(c);
-        r = c->error;
 out:
         pthread_mutex_unlock(&c->lock);
-        return r;
 }
 
 int client_call_status(struct bs_client *c, struct bs_msg *req)

@@ -274,6 +274,20 @@ static const handler_fn handlers[BS_OP_COUNT] = {
         [BS_OP_LIST_HEAPS] = handle_list_heaps,
 };
 
+/* The puts a request carries happened before it: apply them first. They
+ * have no reply; one that names no reference of the client is its bug. */
+static void apply_releases(struct conn *c, const struct bs_release_trailer *t)
+{
+        for (unsigned i = 0; i < t->count; i++) {
+                const struct bs_release_item *it = &t->items[i];
+                int r = registry_release(c->server->registry, &c->holder, it->id,
+                                         it->flags & BS_WIRE_REF_READONLY);
+                if (r < 0)
+                        conn_log_bug(c, "carried a release of buffer %llu it holds no reference on",
+                                     (unsigned long long)it->id);
+        }
+}
+
 int dispatch_request(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
 {
         const struct bs_op_desc *d = bs_op_lookup(req->hdr.opcode);
@@ -294,5 +308,6 @@ int dispatch_request(struct conn *c, struct bs_msg *req, struct bs_msg *rep)
                 bs_msg_reply_error(rep, &req->hdr, -EOPNOTSUPP);
                 return 0;
         }
+        apply_releases(c, &req->releases);
         return handlers[req->hdr.opcode](c, req, rep);
 }

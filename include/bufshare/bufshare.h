@@ -134,8 +134,8 @@ int bs_client_connect(const char *socket_path, struct bs_client **ret_client);
 
 /**
  * Wait until the daemon has processed every request this client sent
- * before, bs_buffer_put()'s releases included (they don't wait). Use it
- * when another connection must see the effect, as wl_display_roundtrip().
+ * before, and every bs_buffer_put() so far. Use it when another
+ * connection must see the effect, as wl_display_roundtrip().
  * @retval 0 done  @retval -EINVAL c is NULL
  * @retval -EPIPE,-ECONNRESET,-EPROTO the connection is broken
  */
@@ -237,10 +237,13 @@ int bs_client_list_heaps(struct bs_client *c, char names[][BS_NAME_MAX], unsigne
 struct bs_buffer *bs_buffer_ref(struct bs_buffer *b);
 
 /**
- * Drop a reference on @p b; NULL-safe. The last one tells the daemon
- * (RELEASE, without waiting for its answer: like dma_buf_put() it never
- * blocks; bs_client_sync() waits) and closes the library's fd. Mappings
- * stay valid until bs_buffer_munmap().
+ * Drop a reference on @p b; NULL-safe. The last one closes the library's
+ * fd and releases the daemon's reference. Like dma_buf_put() it never
+ * blocks and costs no message of its own: the release rides on this
+ * client's next request (any call that talks to the daemon), goes at
+ * once when 16 are waiting, and bs_client_sync() sends it and waits.
+ * Closing the connection releases everything. Mappings stay valid until
+ * bs_buffer_munmap().
  * @return NULL, always: `b = bs_buffer_put(b);`
  */
 struct bs_buffer *bs_buffer_put(struct bs_buffer *b);
