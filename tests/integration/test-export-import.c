@@ -475,6 +475,44 @@ static void many_puts_in_a_row_then_sync(void **state)
         bs_client_unref(c);
 }
 
+/* A put costs no message of its own: it rides on the client's next
+ * request, which the daemon applies first. */
+static void a_put_rides_on_the_next_request(void **state)
+{
+        struct fx_daemon *fx = fxd(state);
+        struct bs_client *a = connect_or_die(fx), *other = connect_or_die(fx);
+        struct bs_buffer *b = NULL, *imp;
+        struct bs_buffer_info info;
+        int fd, raw;
+
+        assert_int_equal(bs_buffer_export(a, PAGE, NULL, NULL, &b), 0);
+        fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
+        assert_int_equal(bs_buffer_import(other, fd, &imp), 0);
+        close(fd);
+        b = bs_buffer_put(b);
+        assert_int_equal(bs_buffer_get_info(imp, &info), 0);
+        assert_int_equal(info.n_refs, 2); /* a has said nothing since */
+        assert_int_equal(bs_client_list_heaps(a, NULL, 0), 2); /* any request */
+        assert_int_equal(bs_buffer_get_info(imp, &info), 0);
+        assert_int_equal(info.n_refs, 1);
+
+        /* a raw peer carrying a release of nothing it holds: logged, the
+         * request still answered, nothing else touched */
+        raw = test_raw_connect_hello(fx->daemon.socket);
+        struct bs_msg req, rep;
+        bs_msg_request(&req, BS_OP_LIST_HEAPS, 7);
+        assert_int_equal(bs_msg_add_release(&req, (uint64_t)bs_buffer_id(imp), 0), 0);
+        assert_int_equal(test_raw_call(raw, &req, &rep), 0);
+        assert_int_equal(rep.body.list_heaps_rep.n_heaps, 2);
+        close(raw);
+        assert_int_equal(bs_buffer_get_info(imp, &info), 0);
+        assert_int_equal(info.n_refs, 1);
+
+        bs_buffer_put(imp);
+        bs_client_unref(other);
+        bs_client_unref(a);
+}
+
 /* ---- seals, sizes, zeroes, names ---- */
 
 static void sealed_size_cannot_be_changed_by_a_client(void **state)
@@ -751,6 +789,7 @@ int main(void)
                 T(fd_in_transit_outlives_the_producers_hold),
                 T(killed_client_loses_all_its_references),
                 T(many_puts_in_a_row_then_sync),
+                T(a_put_rides_on_the_next_request),
                 T(sealed_size_cannot_be_changed_by_a_client),
                 T(size_zero_is_einval),
                 cmocka_unit_test_setup_teardown(size_over_the_limit_is_efbig_and_touches_nothing,
