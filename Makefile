@@ -2,7 +2,7 @@
 # configures and builds by itself.
 BUILD ?= build
 
-.PHONY: all deps build demo test clean
+.PHONY: all deps build demo test bench clean
 
 all: build
 
@@ -20,6 +20,9 @@ demo: build
 
 test: deps
 	@scripts/test.sh
+
+bench: build
+	@scripts/bench.sh $(BUILD)
 
 clean:
 	rm -rf build build-sanitize
