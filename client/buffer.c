@@ -64,30 +64,40 @@ _public_ int bs_buffer_export(struct bs_client *c, uint64_t size, const char *he
         return 0;
 }
 
-_public_ int bs_buffer_import(struct bs_client *c, int fd, struct bs_buffer **ret_buffer)
+/*
+ * Send @req with a dup of @fd, and make a buffer of the reply: the dup
+ * becomes the library's own fd. For IMPORT and EXPORT_MEMFD, whose
+ * replies both start with status, flags, id and size.
+ */
+static int call_with_fd(struct bs_client *c, struct bs_msg *req, int fd, struct bs_buffer **ret_buffer)
 {
         _cleanup_close_ int own = -EBADF;
-        struct bs_msg req, rep;
+        struct bs_msg rep;
         struct bs_buffer *b;
+        uint64_t id, size;
         bool readonly;
         int r;
 
-        bs_return_if(!c || !ret_buffer, -EINVAL);
-        bs_return_if(fd < 0, -EBADF);
         own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (own < 0)
                 return -errno;
-
-        bs_msg_request(&req, BS_OP_IMPORT, 0);
-        bs_msg_add_fd(&req, own);
-        r = client_call(c, &req, &rep);
-        TAKE_FD(req.fds[0]); /* borrowed for the send; still `own` */
+        bs_msg_add_fd(req, own);
+        r = client_call(c, req, &rep);
+        TAKE_FD(req->fds[0]); /* lent for the send; still `own` */
         if (r < 0)
                 return r;
-        readonly = rep.body.import_rep.flags & BS_WIRE_REF_READONLY;
-        b = buffer_new(c, own, rep.body.import_rep.id, rep.body.import_rep.size, readonly);
+        if (req->hdr.opcode == BS_OP_IMPORT) {
+                readonly = rep.body.import_rep.flags & BS_WIRE_REF_READONLY;
+                id = rep.body.import_rep.id;
+                size = rep.body.import_rep.size;
+        } else {
+                readonly = false;
+                id = rep.body.export_rep.id;
+                size = rep.body.export_rep.size;
+        }
+        b = buffer_new(c, own, id, size, readonly);
         if (!b) {
-                buffer_release(c, rep.body.import_rep.id, readonly);
+                buffer_release(c, id, readonly);
                 return -ENOMEM;
         }
         TAKE_FD(own);
@@ -95,12 +105,20 @@ _public_ int bs_buffer_import(struct bs_client *c, int fd, struct bs_buffer **re
         return 0;
 }
 
+_public_ int bs_buffer_import(struct bs_client *c, int fd, struct bs_buffer **ret_buffer)
+{
+        struct bs_msg req;
+
+        bs_return_if(!c || !ret_buffer, -EINVAL);
+        bs_return_if(fd < 0, -EBADF);
+        bs_msg_request(&req, BS_OP_IMPORT, 0);
+        return call_with_fd(c, &req, fd, ret_buffer);
+}
+
 _public_ int bs_buffer_export_memfd(struct bs_client *c, int memfd, const char *name,
                                     struct bs_buffer **ret_buffer)
 {
-        _cleanup_close_ int own = -EBADF;
-        struct bs_msg req, rep;
-        struct bs_buffer *b;
+        struct bs_msg req;
         int r;
 
         bs_return_if(!c || !ret_buffer, -EINVAL);
@@ -109,23 +127,7 @@ _public_ int bs_buffer_export_memfd(struct bs_client *c, int memfd, const char *
         r = bs_string_set(req.body.export_memfd_req.name, BS_NAME_LEN, name);
         if (r < 0)
                 return r;
-        own = fcntl(memfd, F_DUPFD_CLOEXEC, 3);
-        if (own < 0)
-                return -errno;
-
-        bs_msg_add_fd(&req, own);
-        r = client_call(c, &req, &rep);
-        TAKE_FD(req.fds[0]); /* borrowed for the send; still `own` */
-        if (r < 0)
-                return r;
-        b = buffer_new(c, own, rep.body.export_rep.id, rep.body.export_rep.size, false);
-        if (!b) {
-                buffer_release(c, rep.body.export_rep.id, false);
-                return -ENOMEM;
-        }
-        TAKE_FD(own);
-        *ret_buffer = b;
-        return 0;
+        return call_with_fd(c, &req, memfd, ret_buffer);
 }
 
 _public_ struct bs_buffer *bs_buffer_ref(struct bs_buffer *b)

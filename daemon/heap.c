@@ -169,11 +169,9 @@ bool heap_inode_readonly(int fd)
         return fstat(fd, &st) == 0 && !(st.st_mode & 0222);
 }
 
-int heap_adopt(int fd, uint64_t max_size, uint64_t *ret_size, dev_t *ret_dev, ino_t *ret_ino,
-               bool *ret_readonly_inode)
+/* The seals of @fd if it is a memfd, else -EBADFD. */
+static int memfd_seals(int fd)
 {
-        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-        struct stat st;
         char name[256];
         int seals, r;
 
@@ -183,6 +181,18 @@ int heap_adopt(int fd, uint64_t max_size, uint64_t *ret_size, dev_t *ret_dev, in
         seals = fcntl(fd, F_GET_SEALS);
         if (seals < 0)
                 return errno == EINVAL ? -EBADFD : -errno;
+        return seals;
+}
+
+int heap_adopt(int fd, uint64_t max_size, uint64_t *ret_size, dev_t *ret_dev, ino_t *ret_ino,
+               bool *ret_readonly_inode)
+{
+        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+        struct stat st;
+        int seals = memfd_seals(fd);
+
+        if (seals < 0)
+                return seals;
         if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR)
                 return -EACCES; /* an exporter must be able to write it */
         if (!(seals & F_SEAL_SHRINK) || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
@@ -213,15 +223,10 @@ int heap_adopt(int fd, uint64_t max_size, uint64_t *ret_size, dev_t *ret_dev, in
 int heap_check_sealed(int fd, uint64_t *ret_size, dev_t *ret_dev, ino_t *ret_ino)
 {
         struct stat st;
-        char name[256];
-        int seals, r;
+        int seals = memfd_seals(fd);
 
-        r = memfd_name(fd, name, sizeof(name));
-        if (r < 0)
-                return r;
-        seals = fcntl(fd, F_GET_SEALS);
         if (seals < 0)
-                return errno == EINVAL ? -EBADFD : -errno; /* not a memfd */
+                return seals;
         if ((seals & HEAP_SEALS_REQUIRED) != HEAP_SEALS_REQUIRED)
                 return -EINVAL;
         if (fstat(fd, &st) < 0)

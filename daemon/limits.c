@@ -19,6 +19,16 @@ void limits_init_default(struct limits *l)
                 l->max_bytes_per_uid = 16ull << 30;
 }
 
+/* The decimal number @s starts with; @ret_end points past it. */
+static int parse_number(const char *s, unsigned long long *ret, char **ret_end)
+{
+        if (!s || !isdigit((unsigned char)*s))
+                return -EINVAL;
+        errno = 0;
+        *ret = strtoull(s, ret_end, 10);
+        return errno ? -errno : 0;
+}
+
 int limits_check_buffers(const struct limits *l, unsigned n_buffers)
 {
         return n_buffers >= l->max_buffers_per_client ? -EMFILE : 0;
@@ -38,13 +48,10 @@ int limits_parse_count(const char *s, uint32_t *ret)
 {
         unsigned long long v;
         char *end;
+        int r = parse_number(s, &v, &end);
 
-        if (!s || !isdigit((unsigned char)*s))
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno)
-                return -errno;
+        if (r < 0)
+                return r;
         if (*end)
                 return -EINVAL;
         if (v == 0 || v > UINT32_MAX)
@@ -67,13 +74,10 @@ int limits_parse_size(const char *s, uint64_t *ret)
         unsigned long long v;
         unsigned shift = 0;
         char *end;
+        int r = parse_number(s, &v, &end);
 
-        if (!s || !isdigit((unsigned char)*s))
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno)
-                return -errno;
+        if (r < 0)
+                return r;
         switch (*end) {
         case '\0': break;
         case 'K': case 'k': shift = 10; end++; break;

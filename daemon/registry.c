@@ -311,12 +311,30 @@ static int buffer_add(struct registry *r, struct holder *h, struct buffer *b, bo
         return ret;
 }
 
+/* A new buffer under the next id from @fd (taken on success) and @id,
+ * with @h's first reference. */
+static int buffer_create(struct registry *r, struct holder *h, int *fd, const struct buffer_ident *id,
+                         bool readonly_inode, struct buffer **ret)
+{
+        struct buffer *b = buffer_new(*fd, id, readonly_inode);
+        int ret_;
+
+        if (!b)
+                return -ENOMEM;
+        *fd = -EBADF;
+        ret_ = buffer_add(r, h, b, true, false);
+        if (ret_ < 0)
+                return ret_;
+        r->next_id++;
+        *ret = b;
+        return 0;
+}
+
 int registry_export(struct registry *r, struct holder *h, uint64_t size, const char *heap,
                     const char *name, struct buffer **ret)
 {
         _cleanup_close_ int fd = -EBADF;
         struct buffer_ident id = { .id = r->next_id };
-        struct buffer *b;
         struct stat st;
         int ret_;
 
@@ -347,16 +365,7 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
         id.ino = st.st_ino;
         ident_set_exporter(&id, h);
 
-        b = buffer_new(fd, &id, true); /* heap_alloc() made it 0444 */
-        if (!b)
-                return -ENOMEM;
-        TAKE_FD(fd);
-        ret_ = buffer_add(r, h, b, true, false);
-        if (ret_ < 0)
-                return ret_;
-        r->next_id++;
-        *ret = b;
-        return 0;
+        return buffer_create(r, h, &fd, &id, true /* heap_alloc() made it 0444 */, ret);
 }
 
 /* Register again a buffer whose fd was imported after its release. */
@@ -449,7 +458,6 @@ int registry_export_memfd(struct registry *r, struct holder *h, int fd_, const c
         _cleanup_close_ int fd = fd_;
         struct buffer_ident id = { .id = r->next_id };
         bool readonly_inode;
-        struct buffer *b;
         int ret_;
 
         if (fd < 0)
@@ -467,16 +475,7 @@ int registry_export_memfd(struct registry *r, struct holder *h, int fd_, const c
         snprintf(id.heap, sizeof(id.heap), "adopted");
         ident_set_exporter(&id, h);
 
-        b = buffer_new(fd, &id, readonly_inode);
-        if (!b)
-                return -ENOMEM;
-        TAKE_FD(fd);
-        ret_ = buffer_add(r, h, b, true, false);
-        if (ret_ < 0)
-                return ret_;
-        r->next_id++;
-        *ret = b;
-        return 0;
+        return buffer_create(r, h, &fd, &id, readonly_inode, ret);
 }
 
 int registry_release(struct registry *r, struct holder *h, uint64_t id, bool readonly)

@@ -50,7 +50,7 @@ int fx_base_teardown(void **state)
 
 
 
-int fx_daemon_setup(void **state)
+int fx_daemon_setup_args(void **state, const char *const *args)
 {
         struct fx_daemon *fx = calloc(1, sizeof(*fx));
 
@@ -58,12 +58,17 @@ int fx_daemon_setup(void **state)
                 return -1;
         alarm(TEST_TIMEOUT_S);
         fx->fds_before = test_count_open_fds();
-        if (test_daemon_start(&fx->daemon, NULL) < 0) {
+        if (test_daemon_start(&fx->daemon, args) < 0) {
                 free(fx);
                 return -1;
         }
         *state = fx;
         return 0;
+}
+
+int fx_daemon_setup(void **state)
+{
+        return fx_daemon_setup_args(state, NULL);
 }
 
 int fx_daemon_teardown(void **state)

@@ -44,6 +44,8 @@ struct fx_daemon {
         struct test_daemon daemon;
 };
 int fx_daemon_setup(void **state);
+/* fx_daemon_setup() with daemon flags @args (NULL-terminated). */
+int fx_daemon_setup_args(void **state, const char *const *args);
 int fx_daemon_teardown(void **state);
 
 /*
@@ -65,6 +67,13 @@ int test_wait(pid_t pid);
         } while (0)
 
 
+
+/* What a test's child process gets: the daemon's socket, and its end of a
+ * socketpair with the test. */
+struct test_peer {
+        const char *socket;
+        int sock;
+};
 
 /* Send @fd over @sock in a 1-byte message; receive one the same way. */
 int test_send_fd(int sock, int fd);

@@ -128,14 +128,9 @@ static void fd_access_flags(void **state)
         bs_client_unref(c);
 }
 
-struct other_uid_args {
-        const char *socket;
-        int sock;
-};
-
 static int other_uid_importer(void *arg)
 {
-        struct other_uid_args *a = arg;
+        struct test_peer *a = arg;
         struct bs_client *c = NULL;
         struct bs_buffer *b = NULL;
         int fd = test_recv_fd(a->sock), control, rfd;
@@ -178,7 +173,7 @@ static void readonly_importer_of_another_uid_cannot_escalate(void **state)
         pid_t pid;
 
         assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-        struct other_uid_args a = { fx->daemon.socket, sv[1] };
+        struct test_peer a = { fx->daemon.socket, sv[1] };
         pid = test_fork(other_uid_importer, &a);
         fd = bs_buffer_fd(b, O_RDONLY | O_CLOEXEC);
         assert_int_equal(test_send_fd(sv[0], fd), 0);
@@ -274,16 +269,11 @@ static void cpu_access_contract(void **state)
         bs_client_unref(c);
 }
 
-struct peer_args {
-        const char *socket;
-        int sock;
-};
-
 /* Imports the fd it is sent, begins read access, attaches and maps a
  * "gpu", says so, then waits for a word (or its death). */
 static int reader_peer(void *arg)
 {
-        struct peer_args *a = arg;
+        struct test_peer *a = arg;
         struct bs_client *c = NULL;
         struct bs_buffer *b = NULL;
         struct bs_attachment *att = NULL;
@@ -308,14 +298,14 @@ static int reader_peer(void *arg)
         return 0;
 }
 
-static pid_t start_reader(void **state, struct bs_buffer *b, int sv[2], struct peer_args *a)
+static pid_t start_reader(void **state, struct bs_buffer *b, int sv[2], struct test_peer *a)
 {
         pid_t pid;
         char ready;
         int fd;
 
         assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-        *a = (struct peer_args){ ((struct fx_daemon *)*state)->daemon.socket, sv[1] };
+        *a = (struct test_peer){ ((struct fx_daemon *)*state)->daemon.socket, sv[1] };
         pid = test_fork(reader_peer, a);
         fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
         assert_int_equal(test_send_fd(sv[0], fd), 0);
@@ -330,7 +320,7 @@ static void two_processes_in_cpu_access_at_once(void **state)
         struct bs_client *c = connect_or_die(state);
         struct bs_buffer *b = export_or_die(c, PAGE);
         struct bs_buffer_info info;
-        struct peer_args a;
+        struct test_peer a;
         int sv[2];
         pid_t pid;
 
@@ -359,7 +349,7 @@ static void killed_inside_cpu_access_and_attached_leaves_nothing(void **state)
         struct bs_client *c = connect_or_die(state);
         struct bs_buffer *b = export_or_die(c, PAGE);
         struct bs_buffer_info info;
-        struct peer_args a;
+        struct test_peer a;
         int sv[2];
         pid_t pid;
 
@@ -671,14 +661,7 @@ static int setup_limits(void **state)
 {
         static const char *const args[] = { "--max-buffers-per-client", "3", "--max-bytes-per-uid", "64K",
                                              "--max-clients", "4", NULL };
-        struct fx_daemon *fx = calloc(1, sizeof(*fx));
-
-        alarm(TEST_TIMEOUT_S);
-        fx->fds_before = test_count_open_fds();
-        if (test_daemon_start(&fx->daemon, args) < 0)
-                return -1;
-        *state = fx;
-        return 0;
+        return fx_daemon_setup_args(state, args);
 }
 
 static void limits_are_reported_in_hello(void **state)

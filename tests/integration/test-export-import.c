@@ -115,14 +115,10 @@ static void export_in_one_process_import_in_another(void **state)
 
 /* ---- coherence both ways, no call in between ---- */
 
-struct coherence_args {
-        const char *socket;
-        int sock; /* fd in, then one byte each way as a go signal */
-};
-
+/* The peer gets the fd, then one byte each way is the go signal. */
 static int coherence_peer(void *arg)
 {
-        struct coherence_args *a = arg;
+        struct test_peer *a = arg;
         struct bs_client *c = NULL;
         struct bs_buffer *b = NULL;
         volatile uint8_t *map;
@@ -157,7 +153,7 @@ static void mappings_are_coherent_both_ways(void **state)
         assert_int_equal(bs_buffer_export(c, PAGE, NULL, NULL, &b), 0);
         assert_int_equal(bs_buffer_mmap(b, 0, PAGE, BS_PROT_READ | BS_PROT_WRITE, (void **)&map), 0);
         assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-        struct coherence_args a = { fx->daemon.socket, sv[1] };
+        struct test_peer a = { fx->daemon.socket, sv[1] };
         pid = test_fork(coherence_peer, &a);
         fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
         assert_int_equal(test_send_fd(sv[0], fd), 0);
@@ -314,16 +310,11 @@ static void info_lives_while_any_reference_does(void **state)
         bs_client_unref(exporter);
 }
 
-struct drop_args {
-        const char *socket;
-        int sock;
-};
-
 /* Export, send the fd, drop every hold at once: like closing a dma-buf
  * right after sending it. */
 static int send_and_drop_producer(void *arg)
 {
-        struct drop_args *a = arg;
+        struct test_peer *a = arg;
         struct bs_client *c = NULL;
         struct bs_buffer *b = NULL;
         uint8_t *map;
@@ -358,7 +349,7 @@ static void fd_in_transit_outlives_the_producers_hold(void **state)
         int sv[2], fd;
 
         assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-        struct drop_args a = { fx->daemon.socket, sv[1] };
+        struct test_peer a = { fx->daemon.socket, sv[1] };
         assert_int_equal(test_wait(test_fork(send_and_drop_producer, &a)), 0);
         assert_int_equal(read(sv[0], &id, sizeof(id)), sizeof(id));
         fd = test_recv_fd(sv[0]);
@@ -380,14 +371,9 @@ static void fd_in_transit_outlives_the_producers_hold(void **state)
         bs_client_unref(c);
 }
 
-struct victim_args {
-        const char *socket;
-        int sock;
-};
-
 static int victim(void *arg)
 {
-        struct victim_args *a = arg;
+        struct test_peer *a = arg;
         struct bs_client *c = NULL;
         struct bs_buffer *own[3], *imported = NULL;
         uint64_t ids[3];
@@ -419,7 +405,7 @@ static void killed_client_loses_all_its_references(void **state)
         observer = test_raw_connect_hello(fx->daemon.socket);
         assert_int_equal(bs_buffer_export(c, PAGE, NULL, NULL, &b), 0);
         assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-        struct victim_args a = { fx->daemon.socket, sv[1] };
+        struct test_peer a = { fx->daemon.socket, sv[1] };
         pid = test_fork(victim, &a);
         fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
         assert_int_equal(test_send_fd(sv[0], fd), 0);
@@ -559,14 +545,7 @@ static void size_zero_is_einval(void **state)
 static int setup_small_limit(void **state)
 {
         static const char *const args[] = { "--max-buffer-size", "1M", NULL };
-        struct fx_daemon *fx = calloc(1, sizeof(*fx));
-
-        alarm(TEST_TIMEOUT_S);
-        fx->fds_before = test_count_open_fds();
-        if (test_daemon_start(&fx->daemon, args) < 0)
-                return -1;
-        *state = fx;
-        return 0;
+        return fx_daemon_setup_args(state, args);
 }
 
 static void size_over_the_limit_is_efbig_and_touches_nothing(void **state)
