@@ -338,6 +338,8 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
         struct stat st;
         int ret_;
 
+        if (!heap[0])
+                return -EINVAL; /* a missing field, not an unknown heap */
         ret_ = heap_lookup(heap);
         if (ret_ < 0)
                 return ret_;

@@ -119,8 +119,8 @@ void holder_init(struct holder *h, pid_t pid, uid_t uid, gid_t gid, const char *
 
 /*
  * A new buffer of @size bytes from @heap, named @name, and @h's reference
- * on it. -EINVAL for size 0, -EFBIG over the limit, -ENOENT for an unknown
- * heap, or the allocation's -errno; on error nothing is created.
+ * on it. -EINVAL for size 0 or no heap, -EFBIG over the limit, -ENOENT for
+ * an unknown heap, or the allocation's -errno; on error nothing is created.
  */
 int registry_export(struct registry *r, struct holder *h, uint64_t size, const char *heap,
                     const char *name, struct buffer **ret);

@@ -380,6 +380,59 @@ static void killed_inside_cpu_access_and_attached_leaves_nothing(void **state)
         bs_client_unref(c);
 }
 
+/* DESIGN §3: synchronisation is never implied by mapping or faulting.
+ * While this process is inside write CPU access, another maps, reads,
+ * writes and begins read access at once: nothing waits (and the
+ * per-test alarm would fail it if anything did). */
+static int mapper_peer(void *arg)
+{
+        struct test_peer *a = arg;
+        struct bs_client *c = NULL;
+        struct bs_buffer *b = NULL;
+        volatile uint8_t *p;
+        int fd = test_recv_fd(a->sock);
+
+        child_check(fd >= 0);
+        child_check(bs_client_connect(a->socket, &c) == 0);
+        child_check(bs_buffer_import(c, fd, &b) == 0);
+        close(fd);
+        child_check(bs_buffer_mmap(b, 0, PAGE, BS_PROT_READ | BS_PROT_WRITE, (void **)&p) == 0);
+        child_check(p[0] == 0x5a); /* the writer's byte, no sync in between */
+        p[1] = 0xa5;
+        child_check(bs_buffer_begin_cpu_access(b, BS_SYNC_READ) == 0);
+        child_check(bs_buffer_end_cpu_access(b, BS_SYNC_READ) == 0);
+        bs_buffer_munmap(b, (void *)p, PAGE);
+        bs_buffer_put(b);
+        bs_client_unref(c);
+        return 0;
+}
+
+static void mapping_never_waits_for_cpu_access(void **state)
+{
+        struct bs_client *c = connect_or_die(state);
+        struct bs_buffer *b = export_or_die(c, PAGE);
+        volatile uint8_t *p;
+        int sv[2], fd;
+
+        assert_int_equal(bs_buffer_vmap(b, (void **)&p), 0);
+        assert_int_equal(bs_buffer_begin_cpu_access(b, BS_SYNC_WRITE), 0);
+        p[0] = 0x5a;
+        assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+        struct test_peer a = { ((struct fx_daemon *)*state)->daemon.socket, sv[1] };
+        pid_t pid = test_fork(mapper_peer, &a);
+        fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
+        assert_int_equal(test_send_fd(sv[0], fd), 0);
+        close(fd);
+        assert_int_equal(test_wait(pid), 0);
+        assert_int_equal(p[1], 0xa5);
+        assert_int_equal(bs_buffer_end_cpu_access(b, BS_SYNC_WRITE), 0);
+        close(sv[0]);
+        close(sv[1]);
+        bs_buffer_vunmap(b, (void *)p);
+        bs_buffer_put(b);
+        bs_client_unref(c);
+}
+
 /* ---- vmap / kmap ---- */
 
 static void vmap_and_kmap(void **state)
@@ -863,6 +916,7 @@ int main(void)
                 T(cpu_access_contract),
                 T(two_processes_in_cpu_access_at_once),
                 T(killed_inside_cpu_access_and_attached_leaves_nothing),
+                T(mapping_never_waits_for_cpu_access),
                 T(vmap_and_kmap),
                 T(attachment_contract),
                 T(adopt_rules),

@@ -539,6 +539,35 @@ static void size_zero_is_einval(void **state)
         assert_null(b);
         assert_int_equal(bs_buffer_export(c, PAGE, "no-such-heap", NULL, &b), -ENOENT);
         assert_null(b);
+        assert_int_equal(bs_buffer_export(NULL, PAGE, NULL, NULL, &b), -EINVAL);
+        assert_int_equal(bs_buffer_export(c, PAGE, NULL, NULL, NULL), -EINVAL);
+        bs_client_unref(c);
+}
+
+/* DESIGN §3: an export with a missing or invalid field is -EINVAL and
+ * creates nothing, checked by the daemon too (a raw peer). */
+static void export_with_a_missing_field_creates_nothing(void **state)
+{
+        struct fx_daemon *fx = fxd(state);
+        struct bs_client *c = connect_or_die(fx);
+        struct bs_buffer *first = NULL, *next = NULL;
+        struct bs_msg req, rep;
+        int raw = test_raw_connect_hello(fx->daemon.socket);
+
+        assert_int_equal(bs_buffer_export(c, PAGE, NULL, NULL, &first), 0);
+        bs_msg_request(&req, BS_OP_EXPORT, 3);
+        req.body.export_req.size = 0; /* missing size */
+        strcpy(req.body.export_req.heap, "system");
+        assert_int_equal(test_raw_call(raw, &req, &rep), -EINVAL);
+        bs_msg_request(&req, BS_OP_EXPORT, 4);
+        req.body.export_req.size = PAGE; /* missing heap */
+        assert_int_equal(test_raw_call(raw, &req, &rep), -EINVAL);
+        assert_int_equal(rep.n_fds, 0);
+        close(raw);
+        assert_int_equal(bs_buffer_export(c, PAGE, NULL, NULL, &next), 0);
+        assert_int_equal(bs_buffer_id(next), bs_buffer_id(first) + 1); /* nothing was created */
+        bs_buffer_put(next);
+        bs_buffer_put(first);
         bs_client_unref(c);
 }
 
@@ -771,6 +800,7 @@ int main(void)
                 T(a_put_rides_on_the_next_request),
                 T(sealed_size_cannot_be_changed_by_a_client),
                 T(size_zero_is_einval),
+                T(export_with_a_missing_field_creates_nothing),
                 cmocka_unit_test_setup_teardown(size_over_the_limit_is_efbig_and_touches_nothing,
                                                 setup_small_limit, fx_daemon_teardown),
                 T(new_buffer_reads_back_zeroes),
