@@ -109,6 +109,32 @@ static void buffer_free(struct buffer *b)
         free(b);
 }
 
+/* Free @b but keep its fd for registry_flush(), or close it now if the
+ * list can't grow. */
+static void buffer_free_later(struct registry *r, struct buffer *b)
+{
+        if (r->n_closing == r->closing_cap) {
+                unsigned cap = r->closing_cap ? 2 * r->closing_cap : 64;
+                int *c = realloc(r->closing, cap * sizeof(*c));
+                if (!c) {
+                        buffer_free(b);
+                        return;
+                }
+                r->closing = c;
+                r->closing_cap = cap;
+        }
+        r->closing[r->n_closing++] = b->fd;
+        b->fd = -EBADF;
+        free(b);
+}
+
+void registry_flush(struct registry *r)
+{
+        for (unsigned i = 0; i < r->n_closing; i++)
+                safe_close(r->closing[i]);
+        r->n_closing = 0;
+}
+
 /* Remember @id so its fd can still be imported back under its id. */
 static void released_remember_ident(struct registry *r, const struct buffer_ident *id)
 {
@@ -184,7 +210,7 @@ static void buffer_maybe_release(struct registry *r, struct buffer *b)
         buffer_unindex(r, b);
         released_remember_ident(r, &b->ident);
         log_debug("buffer %llu released (last reference gone)", (unsigned long long)b->ident.id);
-        buffer_free(b);
+        buffer_free_later(r, b);
 }
 
 static struct ref *ref_find(struct buffer *b, const struct holder *h)
@@ -673,4 +699,7 @@ void registry_done(struct registry *r)
         hashmap_done(&r->released_by_inode);
         free(r->released);
         r->released = NULL;
+        registry_flush(r);
+        free(r->closing);
+        r->closing = NULL;
 }

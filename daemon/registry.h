@@ -109,6 +109,11 @@ struct registry {
         struct released *released;
         unsigned released_head, released_len;
         struct hashmap released_by_inode;
+        /* fds of released buffers, closed by registry_flush() once the
+         * reply that released them is on its way: freeing a memfd's
+         * inode costs ~2 us that no client should wait for */
+        int *closing;
+        unsigned n_closing, closing_cap;
 };
 
 int registry_init(struct registry *r, const struct limits *limits);
@@ -186,3 +191,6 @@ int registry_set_name(struct registry *r, struct holder *h, uint64_t id, const c
 
 /* Drop every reference @h holds: it went away. */
 void registry_holder_drop(struct registry *r, struct holder *h);
+
+/* Close the fds of buffers released since the last call. */
+void registry_flush(struct registry *r);

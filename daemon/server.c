@@ -171,6 +171,8 @@ static int conn_handle_one(struct conn *c)
         fatal = dispatch_request(c, &req, &rep);
         bs_msg_clear(&req);
         r = conn_send(c, &rep);
+        /* the reply is on its way: now free what the request released */
+        registry_flush(c->server->registry);
         if (r < 0 && r != -ENOMEM) {
                 conn_free(c);
                 return -1;
@@ -212,6 +214,7 @@ static void conn_free(struct conn *c)
                 free(o);
         }
         registry_holder_drop(c->server->registry, &c->holder);
+        registry_flush(c->server->registry);
         if (c->rev)
                 event_free(c->rev);
         if (c->wev)

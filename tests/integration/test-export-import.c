@@ -450,12 +450,13 @@ static void many_puts_in_a_row_then_sync(void **state)
 
         for (int i = 0; i < 1000; i++)
                 assert_int_equal(bs_buffer_export(c, PAGE, NULL, NULL, &bufs[i]), 0);
-        /* the daemon closes its copy of a sent fd just after the send: a
-         * round trip makes sure it has */
         assert_int_equal(bs_client_sync(c), 0);
         assert_int_equal(test_count_fds_of(fx->daemon.pid), baseline + 1000);
         for (int i = 0; i < 1000; i++)
                 bufs[i] = bs_buffer_put(bufs[i]);
+        assert_int_equal(bs_client_sync(c), 0);
+        /* the daemon closes released memfds just after its reply: one
+         * more round trip makes sure it has */
         assert_int_equal(bs_client_sync(c), 0);
         assert_int_equal(test_count_fds_of(fx->daemon.pid), baseline);
         bs_client_unref(c);
