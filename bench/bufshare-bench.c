@@ -79,6 +79,35 @@ static void pin(enum pin p, pid_t server)
         pin_pid(server, p == PIN_FREE ? -1 : p == PIN_TWO && two ? 1 : 0);
 }
 
+/* The cpu @pid last ran on (field 39 of /proc/PID/stat), or -1. */
+static int last_cpu(pid_t pid)
+{
+        char path[64], buf[1024], *p;
+        int cpu = -1, field = 1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')'))) {
+                /* fields after the command: state is field 3 */
+                for (p += 2, field = 3; *p && field < 39; p++)
+                        if (*p == ' ')
+                                field++;
+                cpu = atoi(p);
+        }
+        fclose(f);
+        return cpu;
+}
+
+/* Unpinned, where the scheduler runs the server decides the cost: count
+ * the rounds that ended with it on the client's cpu. */
+static int colocated(pid_t server)
+{
+        return last_cpu(server) == sched_getcpu();
+}
+
 /* ---- results ---- */
 
 static void result(const char *scenario, const char *variant, enum pin p, struct samples *s,
@@ -177,6 +206,8 @@ static void bench_export(struct bs_client *c)
                         struct samples s, f;
                         char variant[32];
 
+                        int with_daemon = 0, with_floor = 0;
+
                         samples_init(&s, n);
                         samples_init(&f, n);
                         for (int w = 0; w < n / 10 + 1; w++) { /* warm-up */
@@ -190,15 +221,27 @@ static void bench_export(struct bs_client *c)
                                         CHECK(export_cycle(c, sizes[i]));
                                         samples_add(&s, (double)(now_ns() - t) / 1000.0);
                                 }
+                                with_daemon += colocated(B.daemon.pid);
                                 pin(p, B.floor.pid);
                                 for (int k = 0; k < n / ROUNDS; k++) {
                                         uint64_t t = now_ns();
                                         CHECK(export_floor_cycle(sizes[i]));
                                         samples_add(&f, (double)(now_ns() - t) / 1000.0);
                                 }
+                                with_floor += colocated(B.floor.pid);
                         }
                         snprintf(variant, sizeof(variant), "%llu KiB", (unsigned long long)(sizes[i] / KiB));
-                        result("export", variant, p, &s, "memfd+seal+fd", &f, NULL, 0);
+                        result("export", variant, p, &s, "memfd+seal+fd", &f, p == PIN_FREE ? "rounds_colocated_daemon" : NULL,
+                               with_daemon);
+                        if (p == PIN_FREE) {
+                                printf("%-22s unpinned placement: the daemon ended %d of %d rounds on the client's "
+                                       "cpu, the floor's helper %d of %d\n", "", with_daemon, ROUNDS, with_floor,
+                                       ROUNDS);
+                                if (B.json)
+                                        fprintf(B.json, ",\n  {\"scenario\": \"export-placement\", \"variant\": \"%s\", "
+                                                "\"rounds\": %d, \"daemon_colocated\": %d, \"floor_colocated\": %d}",
+                                                variant, ROUNDS, with_daemon, with_floor);
+                        }
                         samples_free(&s);
                         samples_free(&f);
                 }
@@ -909,12 +952,17 @@ int main(int argc, char **argv)
                 setrlimit(RLIMIT_NOFILE, &rl);
         }
         setenv("BUFSHARED", daemon_path, 1);
+        if (floor_start(&B.floor) < 0) {
+                fprintf(stderr, "bufshare-bench: starting the floor's helper failed\n");
+                return 1;
+        }
         r = test_daemon_start(&B.daemon, NULL);
         if (r < 0) {
                 fprintf(stderr, "bufshare-bench: starting %s failed: %s\n", daemon_path, strerror(-r));
+                floor_stop(&B.floor);
                 return 1;
         }
-        if (floor_start(&B.floor) < 0 || bs_client_connect(B.daemon.socket, &c) < 0) {
+        if (bs_client_connect(B.daemon.socket, &c) < 0) {
                 fprintf(stderr, "bufshare-bench: setting up failed\n");
                 test_daemon_stop(&B.daemon);
                 return 1;
