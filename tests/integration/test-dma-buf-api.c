@@ -19,6 +19,7 @@
 
 #include "bufshare/bufshare.h"
 #include "message.h"
+#include "peer.h"
 
 #define PAGE 4096
 #define NOBODY 65534
@@ -279,12 +280,8 @@ static int reader_peer(void *arg)
         struct bs_attachment *att = NULL;
         const struct bs_sg_table *t;
         char go;
-        int fd = test_recv_fd(a->sock);
 
-        child_check(fd >= 0);
-        child_check(bs_client_connect(a->socket, &c) == 0);
-        child_check(bs_buffer_import(c, fd, &b) == 0);
-        close(fd);
+        child_check(test_peer_import(a, &c, &b) == 0);
         child_check(bs_buffer_begin_cpu_access(b, BS_SYNC_READ) == 0);
         child_check(bs_buffer_attach(b, "gpu", &att) == 0);
         child_check(bs_attachment_map(att, BS_DMA_BIDIRECTIONAL, &t) == 0);
@@ -364,13 +361,7 @@ static void killed_inside_cpu_access_and_attached_leaves_nothing(void **state)
 
         kill(pid, SIGKILL);
         assert_int_equal(test_wait(pid), 128 + SIGKILL);
-        /* The victim's hang-up and our requests arrive on different
-         * sockets, which epoll doesn't order: ask until the daemon has
-         * seen it (each ask is a round trip, bounded by the deadline). */
-        uint64_t deadline = test_now_ms() + 10000;
-        do
-                assert_int_equal(bs_buffer_get_info(b, &info), 0);
-        while (info.n_refs > 1 && test_now_ms() < deadline);
+        assert_int_equal(test_info_until_refs(b, 1, &info), 0);
         assert_int_equal(info.n_cpu_access, 0);
         assert_int_equal(info.n_attachments, 0);
         assert_int_equal(info.n_refs, 1);
@@ -390,12 +381,8 @@ static int mapper_peer(void *arg)
         struct bs_client *c = NULL;
         struct bs_buffer *b = NULL;
         volatile uint8_t *p;
-        int fd = test_recv_fd(a->sock);
 
-        child_check(fd >= 0);
-        child_check(bs_client_connect(a->socket, &c) == 0);
-        child_check(bs_buffer_import(c, fd, &b) == 0);
-        close(fd);
+        child_check(test_peer_import(a, &c, &b) == 0);
         child_check(bs_buffer_mmap(b, 0, PAGE, BS_PROT_READ | BS_PROT_WRITE, (void **)&p) == 0);
         child_check(p[0] == 0x5a); /* the writer's byte, no sync in between */
         p[1] = 0xa5;

@@ -17,6 +17,7 @@
 
 #include "bufshare/bufshare.h"
 #include "message.h"
+#include "peer.h"
 
 #define PAGE 4096
 
@@ -123,12 +124,8 @@ static int coherence_peer(void *arg)
         struct bs_buffer *b = NULL;
         volatile uint8_t *map;
         char go;
-        int fd = test_recv_fd(a->sock);
 
-        child_check(fd >= 0);
-        child_check(bs_client_connect(a->socket, &c) == 0);
-        child_check(bs_buffer_import(c, fd, &b) == 0);
-        close(fd);
+        child_check(test_peer_import(a, &c, &b) == 0);
         child_check(bs_buffer_mmap(b, 0, PAGE, BS_PROT_READ | BS_PROT_WRITE, (void **)&map) == 0);
         map[100] = 'C'; /* the parent reads it through its own mapping */
         child_check(write(a->sock, "w", 1) == 1);
@@ -377,11 +374,8 @@ static int victim(void *arg)
         struct bs_client *c = NULL;
         struct bs_buffer *own[3], *imported = NULL;
         uint64_t ids[3];
-        int fd = test_recv_fd(a->sock);
 
-        child_check(fd >= 0);
-        child_check(bs_client_connect(a->socket, &c) == 0);
-        child_check(bs_buffer_import(c, fd, &imported) == 0);
+        child_check(test_peer_import(a, &c, &imported) == 0);
         for (int i = 0; i < 3; i++) {
                 child_check(bs_buffer_export(c, PAGE, NULL, "victim", &own[i]) == 0);
                 ids[i] = (uint64_t)bs_buffer_id(own[i]);
@@ -420,13 +414,7 @@ static void killed_client_loses_all_its_references(void **state)
 
         kill(pid, SIGKILL);
         assert_int_equal(test_wait(pid), 128 + SIGKILL);
-        /* The victim's hang-up and our requests arrive on different
-         * sockets, which epoll doesn't order: ask until the daemon has
-         * seen it (each ask is a round trip, bounded by the deadline). */
-        uint64_t deadline = test_now_ms() + 10000;
-        do
-                assert_int_equal(bs_buffer_get_info(b, &info), 0);
-        while (info.n_refs > 1 && test_now_ms() < deadline);
+        assert_int_equal(test_info_until_refs(b, 1, &info), 0);
         assert_int_equal(info.n_refs, 1);
         for (int i = 0; i < 3; i++)
                 assert_int_equal(test_raw_info(observer, ids[i], &raw), -ENOENT);
