@@ -70,13 +70,23 @@ static void pin_pid(pid_t pid, int cpu)
         sched_setaffinity(pid, sizeof(set), &set);
 }
 
-/* Pin this process and @server for @p. */
+/* Pin this process and @server for @p. Unpinned, both first start from
+ * cpu 0, so that the daemon and the floor's helper begin every round from
+ * the same placement and the scheduler's choices, not their histories,
+ * decide where they go. */
 static void pin(enum pin p, pid_t server)
 {
         int two = sysconf(_SC_NPROCESSORS_ONLN) > 1;
 
-        pin_pid(0, p == PIN_FREE ? -1 : 0);
-        pin_pid(server, p == PIN_FREE ? -1 : p == PIN_TWO && two ? 1 : 0);
+        if (p == PIN_FREE) {
+                pin_pid(0, 0);
+                pin_pid(server, 0);
+                pin_pid(server, -1);
+                pin_pid(0, -1);
+                return;
+        }
+        pin_pid(0, 0);
+        pin_pid(server, p == PIN_TWO && two ? 1 : 0);
 }
 
 /* The cpu @pid last ran on (field 39 of /proc/PID/stat), or -1. */
