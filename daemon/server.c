@@ -34,7 +34,7 @@ void conn_log_bug(struct conn *c, const char *fmt, ...)
         char line[256];
         va_list ap;
 
-        if (!ratelimit_allow(&c->log_rl))
+        if (!ratelimit_allow(&c->log_rl) || !ratelimit_allow(&c->server->log_rl))
                 return;
         va_start(ap, fmt);
         vsnprintf(line, sizeof(line), fmt, ap);

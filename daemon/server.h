@@ -31,6 +31,9 @@ struct server {
         unsigned n_clients; /* connections that said HELLO: what --max-clients counts */
         uint64_t next_conn_id;
         bool fd_exhaustion_logged;
+        /* all clients' bug reports together: a peer that reconnects to
+         * get a fresh per-connection budget still can't flood the log */
+        struct ratelimit log_rl;
 };
 
 struct conn {
