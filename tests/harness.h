@@ -72,7 +72,8 @@ int test_wait(pid_t pid);
  * socketpair with the test. */
 struct test_peer {
         const char *socket;
-        int sock;
+        int sock;   /* the child's end */
+        int parent; /* the test's end */
 };
 
 /* Send @fd over @sock in a 1-byte message; receive one the same way. */

@@ -2,7 +2,34 @@
 #include "peer.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+pid_t test_peer_start(struct test_peer *a, const char *socket, int (*fn)(void *arg), struct bs_buffer *b,
+                      int fd_flags)
+{
+        int sv[2], fd, r;
+        pid_t pid;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        *a = (struct test_peer){ .socket = socket, .sock = sv[1], .parent = sv[0] };
+        pid = test_fork(fn, a);
+        if (pid < 0)
+                return -errno;
+        fd = bs_buffer_fd(b, fd_flags);
+        if (fd < 0)
+                return fd;
+        r = test_send_fd(a->parent, fd);
+        close(fd);
+        return r < 0 ? r : pid;
+}
+
+void test_peer_close(struct test_peer *a)
+{
+        close(a->sock);
+        close(a->parent);
+}
 
 int test_peer_import(const struct test_peer *a, struct bs_client **ret_client, struct bs_buffer **ret_buffer)
 {

@@ -6,6 +6,15 @@
 #include "harness.h"
 
 /*
+ * Start @fn(@a) in a child with a socketpair to it, and send it an fd on
+ * @b opened with @fd_flags. Returns the child's pid, or -errno. Undo with
+ * test_peer_close() once the child is waited for.
+ */
+pid_t test_peer_start(struct test_peer *a, const char *socket, int (*fn)(void *arg), struct bs_buffer *b,
+                      int fd_flags);
+void test_peer_close(struct test_peer *a);
+
+/*
  * In a child: receive the fd the test sends over @a->sock, connect to the
  * daemon and import it. Returns 0 with both, or -errno with neither.
  */

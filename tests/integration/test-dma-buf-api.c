@@ -170,18 +170,13 @@ static void readonly_importer_of_another_uid_cannot_escalate(void **state)
         struct fx_daemon *fx = *state;
         struct bs_client *c = connect_or_die(state);
         struct bs_buffer *b = export_or_die(c, PAGE);
-        int sv[2], fd;
+        struct test_peer a;
         pid_t pid;
 
-        assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-        struct test_peer a = { fx->daemon.socket, sv[1] };
-        pid = test_fork(other_uid_importer, &a);
-        fd = bs_buffer_fd(b, O_RDONLY | O_CLOEXEC);
-        assert_int_equal(test_send_fd(sv[0], fd), 0);
-        close(fd);
+        pid = test_peer_start(&a, fx->daemon.socket, other_uid_importer, b, O_RDONLY | O_CLOEXEC);
+        assert_true(pid > 0);
         assert_int_equal(test_wait(pid), 0);
-        close(sv[0]);
-        close(sv[1]);
+        test_peer_close(&a);
         bs_buffer_put(b);
         bs_client_unref(c);
 }
@@ -295,20 +290,16 @@ static int reader_peer(void *arg)
         return 0;
 }
 
-static pid_t start_reader(void **state, struct bs_buffer *b, int sv[2], struct test_peer *a)
+/* A reader_peer, once it says it is inside read access and mapped. */
+static pid_t start_reader(void **state, struct bs_buffer *b, struct test_peer *a)
 {
-        pid_t pid;
+        pid_t pid = test_peer_start(a, ((struct fx_daemon *)*state)->daemon.socket, reader_peer, b,
+                                    O_RDWR | O_CLOEXEC);
         char ready;
-        int fd;
 
-        assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-        *a = (struct test_peer){ ((struct fx_daemon *)*state)->daemon.socket, sv[1] };
-        pid = test_fork(reader_peer, a);
-        fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
-        assert_int_equal(test_send_fd(sv[0], fd), 0);
-        close(fd);
-        assert_int_equal(test_wait_readable(sv[0], 20000), 0);
-        assert_int_equal(read(sv[0], &ready, 1), 1);
+        assert_true(pid > 0);
+        assert_int_equal(test_wait_readable(a->parent, 20000), 0);
+        assert_int_equal(read(a->parent, &ready, 1), 1);
         return pid;
 }
 
@@ -318,25 +309,23 @@ static void two_processes_in_cpu_access_at_once(void **state)
         struct bs_buffer *b = export_or_die(c, PAGE);
         struct bs_buffer_info info;
         struct test_peer a;
-        int sv[2];
         pid_t pid;
 
         assert_int_equal(bs_buffer_begin_cpu_access(b, BS_SYNC_READ), 0);
-        pid = start_reader(state, b, sv, &a);
+        pid = start_reader(state, b, &a);
         assert_int_equal(bs_buffer_get_info(b, &info), 0);
         assert_int_equal(info.n_cpu_access, 2); /* read + read: both inside */
         assert_true((info.cpu_access[0].pid == getpid() && info.cpu_access[1].pid == pid) ||
                     (info.cpu_access[1].pid == getpid() && info.cpu_access[0].pid == pid));
         assert_int_equal(info.cpu_access[0].flags, BS_SYNC_READ);
         assert_int_equal(info.cpu_access[1].flags, BS_SYNC_READ);
-        assert_int_equal(write(sv[0], "g", 1), 1);
+        assert_int_equal(write(a.parent, "g", 1), 1);
         assert_int_equal(test_wait(pid), 0);
         assert_int_equal(bs_buffer_end_cpu_access(b, BS_SYNC_READ), 0);
         assert_int_equal(bs_buffer_get_info(b, &info), 0);
         assert_int_equal(info.n_cpu_access, 0);
         assert_int_equal(info.n_attachments, 0);
-        close(sv[0]);
-        close(sv[1]);
+        test_peer_close(&a);
         bs_buffer_put(b);
         bs_client_unref(c);
 }
@@ -347,10 +336,9 @@ static void killed_inside_cpu_access_and_attached_leaves_nothing(void **state)
         struct bs_buffer *b = export_or_die(c, PAGE);
         struct bs_buffer_info info;
         struct test_peer a;
-        int sv[2];
         pid_t pid;
 
-        pid = start_reader(state, b, sv, &a);
+        pid = start_reader(state, b, &a);
         assert_int_equal(bs_buffer_get_info(b, &info), 0);
         assert_int_equal(info.n_cpu_access, 1);
         assert_int_equal(info.n_attachments, 1);
@@ -365,8 +353,7 @@ static void killed_inside_cpu_access_and_attached_leaves_nothing(void **state)
         assert_int_equal(info.n_cpu_access, 0);
         assert_int_equal(info.n_attachments, 0);
         assert_int_equal(info.n_refs, 1);
-        close(sv[0]);
-        close(sv[1]);
+        test_peer_close(&a);
         bs_buffer_put(b);
         bs_client_unref(c);
 }
@@ -399,22 +386,18 @@ static void mapping_never_waits_for_cpu_access(void **state)
         struct bs_client *c = connect_or_die(state);
         struct bs_buffer *b = export_or_die(c, PAGE);
         volatile uint8_t *p;
-        int sv[2], fd;
+        struct test_peer a;
+        pid_t pid;
 
         assert_int_equal(bs_buffer_vmap(b, (void **)&p), 0);
         assert_int_equal(bs_buffer_begin_cpu_access(b, BS_SYNC_WRITE), 0);
         p[0] = 0x5a;
-        assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-        struct test_peer a = { ((struct fx_daemon *)*state)->daemon.socket, sv[1] };
-        pid_t pid = test_fork(mapper_peer, &a);
-        fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
-        assert_int_equal(test_send_fd(sv[0], fd), 0);
-        close(fd);
+        pid = test_peer_start(&a, ((struct fx_daemon *)*state)->daemon.socket, mapper_peer, b, O_RDWR | O_CLOEXEC);
+        assert_true(pid > 0);
         assert_int_equal(test_wait(pid), 0);
         assert_int_equal(p[1], 0xa5);
         assert_int_equal(bs_buffer_end_cpu_access(b, BS_SYNC_WRITE), 0);
-        close(sv[0]);
-        close(sv[1]);
+        test_peer_close(&a);
         bs_buffer_vunmap(b, (void *)p);
         bs_buffer_put(b);
         bs_client_unref(c);

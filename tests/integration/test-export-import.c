@@ -143,28 +143,23 @@ static void mappings_are_coherent_both_ways(void **state)
         struct bs_client *c = connect_or_die(fx);
         struct bs_buffer *b = NULL;
         volatile uint8_t *map;
-        int sv[2], fd;
+        struct test_peer a;
         char go;
         pid_t pid;
 
         assert_int_equal(bs_buffer_export(c, PAGE, NULL, NULL, &b), 0);
         assert_int_equal(bs_buffer_mmap(b, 0, PAGE, BS_PROT_READ | BS_PROT_WRITE, (void **)&map), 0);
-        assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-        struct test_peer a = { fx->daemon.socket, sv[1] };
-        pid = test_fork(coherence_peer, &a);
-        fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
-        assert_int_equal(test_send_fd(sv[0], fd), 0);
-        close(fd);
+        pid = test_peer_start(&a, fx->daemon.socket, coherence_peer, b, O_RDWR | O_CLOEXEC);
+        assert_true(pid > 0);
 
-        assert_int_equal(test_wait_readable(sv[0], 10000), 0);
-        assert_int_equal(read(sv[0], &go, 1), 1);
+        assert_int_equal(test_wait_readable(a.parent, 10000), 0);
+        assert_int_equal(read(a.parent, &go, 1), 1);
         assert_int_equal(map[100], 'C');
         map[200] = 'P';
-        assert_int_equal(write(sv[0], "p", 1), 1);
+        assert_int_equal(write(a.parent, "p", 1), 1);
         assert_int_equal(test_wait(pid), 0);
 
-        close(sv[0]);
-        close(sv[1]);
+        test_peer_close(&a);
         bs_buffer_munmap(b, (void *)map, PAGE);
         bs_buffer_put(b);
         bs_client_unref(c);
@@ -346,7 +341,7 @@ static void fd_in_transit_outlives_the_producers_hold(void **state)
         int sv[2], fd;
 
         assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-        struct test_peer a = { fx->daemon.socket, sv[1] };
+        struct test_peer a = { fx->daemon.socket, sv[1], sv[0] };
         assert_int_equal(test_wait(test_fork(send_and_drop_producer, &a)), 0);
         assert_int_equal(read(sv[0], &id, sizeof(id)), sizeof(id));
         fd = test_recv_fd(sv[0]);
@@ -393,19 +388,16 @@ static void killed_client_loses_all_its_references(void **state)
         struct bs_buffer_info info;
         struct bs_info_rep raw;
         uint64_t ids[3];
-        int sv[2], fd, observer;
+        struct test_peer a;
+        int observer;
         pid_t pid;
 
         observer = test_raw_connect_hello(fx->daemon.socket);
         assert_int_equal(bs_buffer_export(c, PAGE, NULL, NULL, &b), 0);
-        assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-        struct test_peer a = { fx->daemon.socket, sv[1] };
-        pid = test_fork(victim, &a);
-        fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
-        assert_int_equal(test_send_fd(sv[0], fd), 0);
-        close(fd);
-        assert_int_equal(test_wait_readable(sv[0], 10000), 0);
-        assert_int_equal(read(sv[0], ids, sizeof(ids)), sizeof(ids));
+        pid = test_peer_start(&a, fx->daemon.socket, victim, b, O_RDWR | O_CLOEXEC);
+        assert_true(pid > 0);
+        assert_int_equal(test_wait_readable(a.parent, 10000), 0);
+        assert_int_equal(read(a.parent, ids, sizeof(ids)), sizeof(ids));
 
         assert_int_equal(bs_buffer_get_info(b, &info), 0);
         assert_int_equal(info.n_refs, 2);
@@ -420,8 +412,7 @@ static void killed_client_loses_all_its_references(void **state)
                 assert_int_equal(test_raw_info(observer, ids[i], &raw), -ENOENT);
 
         close(observer);
-        close(sv[0]);
-        close(sv[1]);
+        test_peer_close(&a);
         bs_buffer_put(b);
         bs_client_unref(c);
 }
