@@ -38,9 +38,10 @@ void hashmap_done(struct hashmap *h)
         hashmap_init(h);
 }
 
-static int grow(struct hashmap *h)
+#define HASHMAP_MIN_CAP 64
+
+static int resize(struct hashmap *h, size_t ncap)
 {
-        size_t ncap = h->cap ? h->cap * 2 : 64;
         struct hm_slot *old = h->slots;
         size_t ocap = h->cap;
 
@@ -70,7 +71,7 @@ int hashmap_put(struct hashmap *h, struct hm_key k, void *value)
                 return -EINVAL;
         /* keep the load factor under 1/2 so probes stay short */
         if ((h->len + 1) * 2 > h->cap) {
-                int r = grow(h);
+                int r = resize(h, h->cap ? h->cap * 2 : HASHMAP_MIN_CAP);
                 if (r < 0)
                         return r;
         }
@@ -119,5 +120,10 @@ void *hashmap_remove(struct hashmap *h, struct hm_key k)
                         i = j;
                 }
         }
+        /* give memory back after a spike: halve below 1/8 full (not 1/4,
+         * so that a map at the edge doesn't resize on every put and remove);
+         * without memory for the smaller table, keep the larger one */
+        if (h->cap > HASHMAP_MIN_CAP && h->len * 8 < h->cap)
+                (void)resize(h, h->cap / 2);
         return value;
 }

@@ -2,8 +2,9 @@
 /*
  * An open-addressing hash map from a 128-bit key to a pointer, with linear
  * probing and backward-shift deletion: O(1) lookup, insert and remove, no
- * tombstones. The registry keys buffers by id ({id, 0}) and by inode
- * ({st_dev, st_ino}).
+ * tombstones. It doubles when half full and halves when under 1/8 full,
+ * so the memory of a spike is given back. The registry keys buffers by id
+ * ({id, 0}) and by inode ({st_dev, st_ino}).
  */
 #pragma once
 
@@ -30,5 +31,6 @@ void hashmap_done(struct hashmap *h);
 /* Returns 0, -EEXIST if @k is present, -ENOMEM. @value must not be NULL. */
 int hashmap_put(struct hashmap *h, struct hm_key k, void *value);
 void *hashmap_get(const struct hashmap *h, struct hm_key k);
-/* Returns the removed value, or NULL if @k was absent. */
+/* Returns the removed value, or NULL if @k was absent. Slots may move:
+ * don't remove while walking h->slots. */
 void *hashmap_remove(struct hashmap *h, struct hm_key k);
