@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -32,6 +33,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(line, sizeof(line), fmt, ap);
         va_end(ap);
+        /* the last line of defence: one event is one line, and no byte
+         * of it reaches a terminal as a control character */
+        for (char *p = line; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        *p = '?';
         fprintf(stderr, "bufshared: %s: %s\n", level_names[level], line);
         errno = saved;
 }
@@ -56,4 +62,29 @@ int ratelimit_allow(struct ratelimit *rl)
         }
         rl->tokens--;
         return 1;
+}
+
+int log_client_allowed(struct ratelimit *rl)
+{
+        static struct ratelimit all_clients;
+        return ratelimit_allow(rl) && ratelimit_allow(&all_clients);
+}
+
+void log_escape(char *dst, size_t len, const char *src)
+{
+        size_t o = 0;
+
+        if (len == 0)
+                return;
+        for (const unsigned char *p = (const unsigned char *)src; *p; p++) {
+                bool plain = *p >= 0x20 && *p < 0x7f && *p != '\\';
+                size_t need = plain ? 1 : 4;
+                if (o + need >= len)
+                        break;
+                if (plain)
+                        dst[o++] = (char)*p;
+                else
+                        o += (size_t)snprintf(dst + o, len - o, "\\x%02x", *p);
+        }
+        dst[o] = '\0';
 }

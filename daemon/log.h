@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util.h"
@@ -29,3 +30,14 @@ struct ratelimit {
 
 /* true if one more line may be logged now (and counts it). */
 int ratelimit_allow(struct ratelimit *rl);
+
+/* true if a line about a client's misbehaviour may be logged: within
+ * its own budget @rl and within one budget for all clients together, so
+ * that a peer reconnecting for a fresh budget still can't flood the log. */
+int log_client_allowed(struct ratelimit *rl);
+
+/* Copy @src into @dst (@len bytes) with every byte outside printable
+ * ASCII, and the backslash, written as \xHH: names and process names
+ * come from clients and must not forge log lines or send escapes to a
+ * terminal. Truncates to fit; always NUL-terminated. */
+void log_escape(char *dst, size_t len, const char *src);
