@@ -397,12 +397,13 @@ static int consumer_main(struct handover *h, const char *socket_path)
         pin_pid(0, sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0);
         if (h->m == M_BUFSHARE) {
                 char byte;
+                int damage;
                 struct bs_buffer_info info;
                 fd_set set;
                 FD_ZERO(&set);
                 FD_SET(h->ctl, &set);
                 select(h->ctl + 1, &set, NULL, NULL, NULL);
-                if (bs_fdpass_recv(h->ctl, &byte, 1, &fd, 1, &n_fds) != 1 || n_fds != 1 ||
+                if (bs_fdpass_recv(h->ctl, &byte, 1, &fd, 1, &n_fds, &damage) != 1 || damage < 0 || n_fds != 1 ||
                     bs_client_connect(socket_path, &c) < 0 || bs_buffer_import(c, fd, &b) < 0 ||
                     bs_buffer_vmap(b, (void **)&h->buf) < 0 || bs_buffer_get_info(b, &info) < 0)
                         return 1;

@@ -25,11 +25,12 @@ _Static_assert(sizeof(struct floor_msg) == 64, "a 64-byte message");
 static ssize_t recv_blocking(int sock, struct floor_msg *m, int *fd)
 {
         unsigned n_fds = 0;
+        int damage;
         ssize_t n;
 
         *fd = -1;
         for (;;) {
-                n = bs_fdpass_recv(sock, m, sizeof(*m), fd, 1, &n_fds);
+                n = bs_fdpass_recv(sock, m, sizeof(*m), fd, 1, &n_fds, &damage);
                 if (n != -EAGAIN)
                         break;
                 fd_set set;

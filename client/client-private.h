@@ -11,31 +11,44 @@
 
 #define _public_ __attribute__((visibility("default")))
 
+/* The default of every call's timeout; BUFSHARE_TIMEOUT_MS overrides it. */
+#define CLIENT_DEFAULT_TIMEOUT_MS 25000
+
 /* A request waiting for its reply, matched by serial. */
 struct pending {
         uint32_t serial;
         uint16_t opcode;
         bool done;
+        int status; /* set with done when the reply can't be handed over */
         struct bs_msg *rep;
+        pthread_cond_t cond; /* signalled for this request's reply only */
         struct pending *next;
 };
 
 struct bs_client {
         atomic_uint refs;
-        int fd;
-        /* Any number of threads may have requests in flight. Each sends
-         * under the lock; whichever finds no reader becomes the reader
-         * and hands every reply to its waiter by serial (the xcb model). */
+        int fd; /* non-blocking */
+        /*
+         * Two locks, neither ever held while waiting for the daemon:
+         *  - lock: the pending requests, who reads, the sticky error.
+         *    Any number of threads may have requests in flight; whichever
+         *    finds no reader becomes the reader and hands each reply to its
+         *    own waiter (the xcb model), waking only that one.
+         *  - send_lock: the socket's sending side and the releases that
+         *    could not be sent yet. Held only around non-blocking sends, so
+         *    that bs_buffer_put() never waits for anything.
+         */
         pthread_mutex_t lock;
-        pthread_cond_t cond;
         bool reading;
         struct pending *pending;
         uint32_t next_serial;
-        unsigned n_async; /* requests sent without a waiter: their replies are dropped */
-        /* puts not yet told: they ride on the next request (BS_MSG_RELEASES) */
-        struct bs_release_item deferred[BS_MAX_RELEASES];
-        unsigned n_deferred;
         int error; /* sticky: once set, every call returns it (STYLE C4) */
+        int timeout_ms; /* each call's, < 0: none */
+
+        pthread_mutex_t send_lock;
+        struct bs_release_req *queued; /* puts the socket had no room for */
+        unsigned n_queued, queued_cap;
+
         uint32_t version;
         struct bs_limits limits;
 };
@@ -62,10 +75,11 @@ struct bs_attachment {
 uint64_t client_page_size(void);
 
 /*
- * Send @req (its fds stay @req's) and wait for its reply in @rep.
- * Returns the reply's status (0, or the daemon's negative errno), or the
- * client's sticky error when the connection broke. On success @rep owns
- * any fds the reply carried.
+ * Send @req (its fds stay @req's) and wait for its reply in @rep, at most
+ * the client's timeout. Returns the reply's status (0, or the daemon's
+ * negative errno), or the client's sticky error when the connection broke
+ * (-ETIMEDOUT when the daemon did not answer in time). On success @rep
+ * owns any fds the reply carried.
  */
 int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep);
 
@@ -73,11 +87,9 @@ int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep);
 int client_call_status(struct bs_client *c, struct bs_msg *req);
 
 /*
- * A put: the release rides on the client's next request, so it costs no
- * datagram and no wake-up of the daemon of its own. When BS_MAX_RELEASES
- * are waiting, they go at once in a RELEASE whose reply nobody waits for
- * (whoever reads next drops it; past CLIENT_ASYNC_MAX unread, the sender
- * reads them itself, so a client that only puts never fills the socket).
+ * A put: one RELEASE that asks for no reply, sent at once with one
+ * non-blocking sendmsg. If the socket has no room (a daemon that stopped
+ * reading), it is queued and goes before this client's next message.
+ * Never blocks.
  */
-#define CLIENT_ASYNC_MAX 64
 void client_release(struct bs_client *c, uint64_t id, uint32_t flags);

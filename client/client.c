@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client-private.h"
@@ -13,11 +16,15 @@
 #include "socket-path.h"
 #include "util.h"
 
-/* Remember the first fatal error; every later call reports it. */
+/* Remember the first fatal error and wake every waiter; every later
+ * call reports it. With the lock held. */
 static int client_fail(struct bs_client *c, int error)
 {
-        if (c->error == 0)
+        if (c->error == 0) {
                 c->error = error;
+                for (struct pending *p = c->pending; p; p = p->next)
+                        pthread_cond_signal(&p->cond);
+        }
         return c->error;
 }
 
@@ -30,143 +37,260 @@ uint64_t client_page_size(void)
         return page;
 }
 
-/* Receive one message, blocking; called without the lock. */
-static int read_one(struct bs_client *c, struct bs_msg *m)
+static uint64_t now_ms(void)
 {
-        struct pollfd p = { .fd = c->fd, .events = POLLIN };
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left until @deadline (UINT64_MAX: none), for poll(). */
+static int ms_left(uint64_t deadline)
+{
+        uint64_t now;
+
+        if (deadline == UINT64_MAX)
+                return -1;
+        now = now_ms();
+        if (now >= deadline)
+                return 0;
+        return deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);
+}
+
+static uint64_t deadline_of(const struct bs_client *c)
+{
+        return c->timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)c->timeout_ms;
+}
+
+/* Wait until @fd has @events or @deadline passes: 0, -ETIMEDOUT, -errno. */
+static int wait_fd(int fd, short events, uint64_t deadline)
+{
+        struct pollfd p = { .fd = fd, .events = events };
+        int r;
+
+        do
+                r = poll(&p, 1, ms_left(deadline));
+        while (r < 0 && errno == EINTR);
+        if (r < 0)
+                return -errno;
+        return r == 0 ? -ETIMEDOUT : 0;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+static int send_release(struct bs_client *c, const struct bs_release_req *rel)
+{
+        struct bs_msg m;
+        int r;
+
+        bs_msg_request(&m, BS_OP_RELEASE, 0);
+        m.hdr.flags = BS_MSG_NO_REPLY;
+        m.body.release_req = *rel;
+        r = bs_msg_send(c->fd, &m);
+        return r;
+}
+
+/* With send_lock held: send the queued releases, in order, until the
+ * socket is full. 0 when none is left, -EAGAIN, or -errno. */
+static int flush_releases(struct bs_client *c)
+{
+        unsigned sent = 0;
+        int r = 0;
+
+        while (sent < c->n_queued) {
+                r = send_release(c, &c->queued[sent]);
+                if (r < 0)
+                        break;
+                sent++;
+        }
+        memmove(c->queued, c->queued + sent, (c->n_queued - sent) * sizeof(*c->queued));
+        c->n_queued -= sent;
+        return r;
+}
+
+static void queue_release(struct bs_client *c, const struct bs_release_req *rel)
+{
+        if (c->n_queued == c->queued_cap) {
+                unsigned cap = c->queued_cap ? 2 * c->queued_cap : 16;
+                struct bs_release_req *q = realloc(c->queued, cap * sizeof(*q));
+                if (!q)
+                        return; /* the reference goes when the connection closes */
+                c->queued = q;
+                c->queued_cap = cap;
+        }
+        c->queued[c->n_queued++] = *rel;
+}
+
+void client_release(struct bs_client *c, uint64_t id, uint32_t flags)
+{
+        struct bs_release_req rel = { .id = id, .flags = flags };
+        int r;
+
+        pthread_mutex_lock(&c->send_lock);
+        r = flush_releases(c);
+        if (r == 0)
+                r = send_release(c, &rel);
+        if (r == -EAGAIN)
+                queue_release(c, &rel);
+        /* another error: the connection is broken, and closing it will
+         * drop the reference; the next call reports the error */
+        pthread_mutex_unlock(&c->send_lock);
+}
+
+/* Send @req after the queued releases, waiting at most until @deadline
+ * for room in the socket, never with a lock held while waiting. */
+static int send_request(struct bs_client *c, const struct bs_msg *req, uint64_t deadline)
+{
         int r;
 
         for (;;) {
-                r = bs_msg_recv(c->fd, m);
+                pthread_mutex_lock(&c->send_lock);
+                r = flush_releases(c);
+                if (r == 0)
+                        r = bs_msg_send(c->fd, req);
+                pthread_mutex_unlock(&c->send_lock);
                 if (r != -EAGAIN)
                         return r;
-                if (poll(&p, 1, -1) < 0 && errno != EINTR)
-                        return -errno;
+                r = wait_fd(c->fd, POLLOUT, deadline);
+                if (r < 0)
+                        return r;
         }
 }
 
-/* With the lock held: hand @m to the request waiting for its serial.
- * A reply nobody waits for, or not a reply, breaks the connection. */
-static void deliver(struct bs_client *c, struct bs_msg *m)
+/* ---- receiving -------------------------------------------------------- */
+
+/* A reply whose fds this process could not take (out of fds): its
+ * request fails with -EMFILE, and a reference the daemon made for it is
+ * given back. */
+static void deliver_unreceivable(struct bs_client *c, struct pending *p, const struct bs_msg *m)
 {
-        /* the reply to a release nobody waits for */
-        if ((m->hdr.flags & BS_MSG_REPLY) && m->hdr.opcode == BS_OP_RELEASE && c->n_async > 0) {
-                c->n_async--;
-                bs_msg_clear(m);
-                return;
-        }
+        p->status = -EMFILE;
+        p->done = true;
+        if (m->hdr.opcode == BS_OP_EXPORT && m->body.status.status == 0 && m->body.export_rep.id)
+                client_release(c, m->body.export_rep.id, 0);
+}
+
+/* With the lock held: hand @m, received with @r, to the request waiting
+ * for its serial. A reply nobody waits for, or not a reply, breaks the
+ * connection. */
+static void deliver(struct bs_client *c, struct bs_msg *m, int r)
+{
         for (struct pending *p = c->pending; p; p = p->next) {
                 if (p->done || p->serial != m->hdr.serial)
                         continue;
                 if (!(m->hdr.flags & BS_MSG_REPLY) || m->hdr.opcode != p->opcode)
                         break;
-                *p->rep = *m;
-                p->done = true;
+                if (r == -EMFILE) {
+                        deliver_unreceivable(c, p, m);
+                } else {
+                        *p->rep = *m;
+                        p->done = true;
+                }
+                pthread_cond_signal(&p->cond);
                 return;
         }
         bs_msg_clear(m);
         client_fail(c, -EPROTO);
 }
 
-/* With the lock held: move the deferred releases onto @req. */
-static void attach_deferred(struct bs_client *c, struct bs_msg *req)
-{
-        while (c->n_deferred > 0) {
-                const struct bs_release_item *it = &c->deferred[c->n_deferred - 1];
-                if (bs_msg_add_release(req, it->id, it->flags) < 0)
-                        break;
-                c->n_deferred--;
-        }
-}
-
-/* With the lock held and nobody reading: read and deliver one message. */
-static void read_and_deliver(struct bs_client *c)
+/* With the lock held and nobody reading: read one message, waiting at
+ * most until @deadline, and deliver it. */
+static void read_and_deliver(struct bs_client *c, uint64_t deadline)
 {
         struct bs_msg m;
         int r;
 
         c->reading = true;
         pthread_mutex_unlock(&c->lock);
-        r = read_one(c, &m);
+        while ((r = bs_msg_recv(c->fd, &m)) == -EAGAIN) {
+                r = wait_fd(c->fd, POLLIN, deadline);
+                if (r < 0)
+                        break;
+        }
         pthread_mutex_lock(&c->lock);
         c->reading = false;
-        if (r < 0)
-                client_fail(c, r);
+        if (r == 0 || (r == -EMFILE && m.len >= sizeof(m.hdr)))
+                deliver(c, &m, r);
         else
-                deliver(c, &m);
-        pthread_cond_broadcast(&c->cond);
+                client_fail(c, r == -EAGAIN ? -EIO : r);
+}
+
+/* With the lock held: wait on @self's own condition until @deadline. */
+static int wait_own(struct bs_client *c, struct pending *self, uint64_t deadline)
+{
+        struct timespec ts;
+
+        if (deadline == UINT64_MAX) {
+                pthread_cond_wait(&self->cond, &c->lock);
+                return 0;
+        }
+        ts.tv_sec = (time_t)(deadline / 1000);
+        ts.tv_nsec = (long)(deadline % 1000) * 1000000;
+        return pthread_cond_timedwait(&self->cond, &c->lock, &ts) == ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
+static void pending_remove(struct bs_client *c, struct pending *self)
+{
+        for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next)
+                if (*pp == self) {
+                        *pp = self->next;
+                        break;
+                }
+        /* hand the reader's role on to one waiter, not to all */
+        if (!c->reading)
+                for (struct pending *p = c->pending; p; p = p->next)
+                        if (!p->done) {
+                                pthread_cond_signal(&p->cond);
+                                break;
+                        }
 }
 
 int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
 {
         struct pending self = { .opcode = req->hdr.opcode, .rep = rep };
+        uint64_t deadline = deadline_of(c);
+        pthread_condattr_t attr;
         int r;
 
         bs_msg_init(rep);
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&self.cond, &attr);
+        pthread_condattr_destroy(&attr);
+
         pthread_mutex_lock(&c->lock);
         if (c->error < 0) {
                 r = c->error;
+                pthread_mutex_unlock(&c->lock);
                 goto out;
         }
         if (c->next_serial == 0)
                 c->next_serial = 1; /* 0 is never used: it is easy to forge */
         req->hdr.serial = self.serial = c->next_serial++;
-        attach_deferred(c, req);
-        r = bs_msg_send(c->fd, req);
-        if (r < 0) {
-                r = client_fail(c, r == -EAGAIN ? -EIO : r);
-                goto out;
-        }
         self.next = c->pending;
         c->pending = &self;
-
-        while (!self.done && c->error == 0) {
-                if (c->reading)
-                        pthread_cond_wait(&c->cond, &c->lock);
-                else
-                        read_and_deliver(c);
-        }
-
-        for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next)
-                if (*pp == &self) {
-                        *pp = self.next;
-                        break;
-                }
-        r = self.done ? rep->body.status.status : c->error;
-out:
         pthread_mutex_unlock(&c->lock);
-        return r;
-}
 
-void client_release(struct bs_client *c, uint64_t id, uint32_t flags)
-{
-        struct bs_msg req;
+        r = send_request(c, req, deadline);
 
         pthread_mutex_lock(&c->lock);
-        if (c->error < 0) /* a broken connection dropped every reference */
-                goto out;
-        c->deferred[c->n_deferred++] = (struct bs_release_item){ .id = id, .flags = flags };
-        if (c->n_deferred < BS_MAX_RELEASES)
-                goto out;
-
-        /* full: one RELEASE for the last, the others riding on it */
-        c->n_deferred--;
-        bs_msg_request(&req, BS_OP_RELEASE, 0);
-        req.body.release_req.id = c->deferred[c->n_deferred].id;
-        req.body.release_req.flags = c->deferred[c->n_deferred].flags;
-        attach_deferred(c, &req);
-        if (c->next_serial == 0)
-                c->next_serial = 1;
-        req.hdr.serial = c->next_serial++;
-        if (bs_msg_send(c->fd, &req) < 0) {
-                client_fail(c, -EPIPE);
-                goto out;
+        if (r < 0)
+                client_fail(c, r == -EAGAIN ? -EIO : r);
+        while (!self.done && c->error == 0) {
+                if (!c->reading)
+                        read_and_deliver(c, deadline);
+                else if (wait_own(c, &self, deadline) < 0 && !self.done)
+                        client_fail(c, -ETIMEDOUT);
         }
-        c->n_async++;
-        while (c->n_async > CLIENT_ASYNC_MAX && !c->reading && c->error == 0)
-                read_and_deliver(c);
-out:
+        pending_remove(c, &self);
+        if (!self.done)
+                r = c->error;
+        else
+                r = self.status < 0 ? self.status : rep->body.status.status;
         pthread_mutex_unlock(&c->lock);
+out:
+        pthread_cond_destroy(&self.cond);
+        return r;
 }
 
 int client_call_status(struct bs_client *c, struct bs_msg *req)
@@ -178,10 +302,13 @@ int client_call_status(struct bs_client *c, struct bs_msg *req)
         return r;
 }
 
+/* ---- connecting --------------------------------------------------------- */
+
 static void client_free(struct bs_client *c)
 {
         safe_close(c->fd);
-        pthread_cond_destroy(&c->cond);
+        free(c->queued);
+        pthread_mutex_destroy(&c->send_lock);
         pthread_mutex_destroy(&c->lock);
         free(c);
 }
@@ -209,6 +336,41 @@ static int client_hello(struct bs_client *c)
         return 0;
 }
 
+/* BUFSHARE_TIMEOUT_MS, or the default: a number of ms, or -1 for none. */
+static int timeout_from_env(void)
+{
+        const char *s = getenv("BUFSHARE_TIMEOUT_MS");
+        char *end;
+        long v;
+
+        if (!s || !*s)
+                return CLIENT_DEFAULT_TIMEOUT_MS;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno || *end || v < -1 || v > INT_MAX)
+                return CLIENT_DEFAULT_TIMEOUT_MS;
+        return (int)v;
+}
+
+/* connect() on a unix socket waits while the daemon's backlog is full:
+ * bound it with SO_SNDTIMEO, which unix sockets apply to connect. */
+static int connect_timed(int fd, const struct sockaddr_un *sa, int len, int timeout_ms)
+{
+        struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+        int r;
+
+        if (timeout_ms >= 0 && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+                return -errno;
+        do
+                r = connect(fd, (const struct sockaddr *)sa, (socklen_t)len);
+        while (r < 0 && errno == EINTR);
+        if (r < 0)
+                return errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+                return -errno;
+        return 0;
+}
+
 _public_ int bs_client_connect(const char *socket_path, struct bs_client **ret_client)
 {
         char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -232,17 +394,17 @@ _public_ int bs_client_connect(const char *socket_path, struct bs_client **ret_c
                 return -ENOMEM;
         atomic_init(&c->refs, 1);
         pthread_mutex_init(&c->lock, NULL);
-        pthread_cond_init(&c->cond, NULL);
+        pthread_mutex_init(&c->send_lock, NULL);
         c->next_serial = 1;
+        c->timeout_ms = timeout_from_env();
         c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (c->fd < 0) {
                 r = -errno;
                 goto err_free;
         }
-        if (connect(c->fd, (struct sockaddr *)&sa, (socklen_t)len) < 0) {
-                r = -errno;
+        r = connect_timed(c->fd, &sa, len, c->timeout_ms);
+        if (r < 0)
                 goto err_free;
-        }
         r = client_hello(c);
         if (r < 0)
                 goto err_free;
@@ -254,14 +416,27 @@ err_free:
         return r;
 }
 
+_public_ int bs_client_set_timeout(struct bs_client *c, int timeout_ms)
+{
+        bs_return_if(!c || timeout_ms < -1, -EINVAL);
+        pthread_mutex_lock(&c->lock);
+        c->timeout_ms = timeout_ms;
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+}
+
 _public_ int bs_client_sync(struct bs_client *c)
 {
         struct bs_msg req, rep;
         int r;
 
         bs_return_if(!c, -EINVAL);
-        /* any reply means the daemon processed everything sent before */
-        bs_msg_request(&req, BS_OP_LIST_HEAPS, 0);
+        /* any reply means the daemon processed everything sent before;
+         * SYNC's also means it freed what was released */
+        if (c->version >= 2)
+                bs_msg_request(&req, BS_OP_SYNC, 0);
+        else
+                bs_msg_request(&req, BS_OP_LIST_HEAPS, 0);
         r = client_call(c, &req, &rep);
         bs_msg_clear(&rep);
         return r < 0 ? r : 0;
@@ -287,9 +462,45 @@ _public_ int64_t bs_client_max_buffer_size(struct bs_client *c)
         return (int64_t)c->limits.max_buffer_size;
 }
 
+/* The limits HELLO does not carry, asked once. */
+static int client_fetch_limits(struct bs_client *c)
+{
+        const struct bs_limits_rep *l;
+        struct bs_msg req, rep;
+        int r;
+
+        if (c->version < 2 || c->limits.max_buffers_per_uid)
+                return 0;
+        bs_msg_request(&req, BS_OP_LIMITS, 0);
+        r = client_call(c, &req, &rep);
+        if (r < 0)
+                return r;
+        l = &rep.body.limits_rep;
+        pthread_mutex_lock(&c->lock);
+        c->limits.max_buffer_size = l->max_buffer_size;
+        c->limits.max_bytes_per_uid = l->max_bytes_per_uid;
+        c->limits.max_buffers_per_client = l->max_buffers_per_client;
+        c->limits.max_clients = l->max_clients;
+        c->limits.max_buffers_per_uid = l->max_buffers_per_uid;
+        c->limits.max_connections_per_uid = l->max_connections_per_uid;
+        c->limits.max_attachments_per_client = l->max_attachments_per_client;
+        c->limits.max_fences_per_client = l->max_fences_per_client;
+        c->limits.max_waiters_per_client = l->max_waiters_per_client;
+        c->limits.max_waiters_per_fence = l->max_waiters_per_fence;
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+}
+
 _public_ int bs_client_get_limits(struct bs_client *c, struct bs_limits *ret_limits)
 {
+        int r;
+
         bs_return_if(!c || !ret_limits, -EINVAL);
+        r = client_fetch_limits(c);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&c->lock);
         *ret_limits = c->limits;
+        pthread_mutex_unlock(&c->lock);
         return 0;
 }

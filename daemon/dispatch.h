@@ -1,17 +1,39 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Requests to registry calls: one handler per opcode, exactly one reply
+ * Requests to registry calls: one handler per opcode, at most one reply
  * per request. Handlers run only on messages message.c has validated.
+ * Dispatch knows nothing of sockets: it is handed the session and what
+ * every request may need, and says what to do with the reply.
  */
 #pragma once
 
+#include <stdbool.h>
+
+#include "limits.h"
 #include "message.h"
-#include "server.h"
+#include "registry.h"
+#include "session.h"
+
+/* What every request may need; set up once by main. */
+struct dispatch {
+        struct registry *registry;
+        const struct limits *limits;
+        bool fd_exhaustion_logged; /* until an export succeeds again */
+};
+
+enum dispatch_result {
+        DISPATCH_REPLY = 0, /* send @rep (it may carry an error status) */
+        DISPATCH_SILENT = 1 /* the request asked for no reply */
+};
 
 /*
- * Handle @req from @c and fill @rep. Returns 0 when the connection may go
- * on (the reply may still carry an error status), or a negative errno when
- * the request broke the protocol and the connection must close after the
- * reply is sent.
+ * Handle @req from @s and fill @rep. Returns an enum dispatch_result, or
+ * a negative errno when the request broke the protocol: then send @rep
+ * (an error reply) and close the connection.
  */
-int dispatch_request(struct conn *c, struct bs_msg *req, struct bs_msg *rep);
+int dispatch_request(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep);
+
+/* Fill @rep to answer @req, whose fds could not be received because the
+ * daemon is out of fds: -EMFILE, logged once per shortage. */
+void dispatch_out_of_fds(struct dispatch *d, struct session *s, const struct bs_msg *req,
+                         struct bs_msg *rep);

@@ -2,6 +2,7 @@
 #include "heap.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -126,115 +127,5 @@ int heap_alloc(const char *heap, uint64_t id, uint64_t size, int *ret_fd, uint64
 
         *ret_fd = TAKE_FD(fd);
         *ret_size = rounded;
-        return 0;
-}
-
-/* The memfd's name, from the /proc/self/fd link "/memfd:NAME (deleted)". */
-static int memfd_name(int fd, char *buf, size_t len)
-{
-        static const char prefix[] = "/memfd:";
-        char path[64], link[256];
-        ssize_t n;
-
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-        n = readlink(path, link, sizeof(link) - 1);
-        if (n < 0)
-                return errno == ENOENT ? -EBADF : -errno;
-        link[n] = '\0';
-        if (strncmp(link, prefix, sizeof(prefix) - 1) != 0)
-                return -EBADFD;
-        snprintf(buf, len, "%s", link + sizeof(prefix) - 1);
-        return 0;
-}
-
-int heap_memfd_id(int fd, uint64_t *ret_id)
-{
-        unsigned long long id;
-        char name[256];
-        int r, end = 0;
-
-        r = memfd_name(fd, name, sizeof(name));
-        if (r < 0)
-                return r;
-        if (sscanf(name, "bufshare:%llu%n", &id, &end) < 1 || id == 0 ||
-            (name[end] != '\0' && strcmp(name + end, " (deleted)") != 0))
-                return -ENOENT;
-        *ret_id = id;
-        return 0;
-}
-
-bool heap_inode_readonly(int fd)
-{
-        struct stat st;
-        return fstat(fd, &st) == 0 && !(st.st_mode & 0222);
-}
-
-/* The seals of @fd if it is a memfd, else -EBADFD. */
-static int memfd_seals(int fd)
-{
-        char name[256];
-        int seals, r;
-
-        r = memfd_name(fd, name, sizeof(name));
-        if (r < 0)
-                return r;
-        seals = fcntl(fd, F_GET_SEALS);
-        if (seals < 0)
-                return errno == EINVAL ? -EBADFD : -errno;
-        return seals;
-}
-
-int heap_adopt(int fd, uint64_t max_size, uint64_t *ret_size, dev_t *ret_dev, ino_t *ret_ino,
-               bool *ret_readonly_inode)
-{
-        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-        struct stat st;
-        int seals = memfd_seals(fd);
-
-        if (seals < 0)
-                return seals;
-        if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR)
-                return -EACCES; /* an exporter must be able to write it */
-        if (!(seals & F_SEAL_SHRINK) || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
-                return -EINVAL;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (st.st_size <= 0 || (uint64_t)st.st_size % page != 0)
-                return -EINVAL;
-        if ((uint64_t)st.st_size > max_size)
-                return -EFBIG;
-        if (seals & F_SEAL_SEAL) {
-                /* sealed for good: fine only if it can't grow either */
-                if (!(seals & F_SEAL_GROW))
-                        return -EINVAL;
-        } else if (fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-                return -errno;
-        }
-        /* best effort: an inode the daemon can't chmod just can't give
-         * read-only views (-EPERM when one is asked for) */
-        (void)fchmod(fd, 0444);
-        *ret_size = (uint64_t)st.st_size;
-        *ret_dev = st.st_dev;
-        *ret_ino = st.st_ino;
-        *ret_readonly_inode = heap_inode_readonly(fd);
-        return 0;
-}
-
-int heap_check_sealed(int fd, uint64_t *ret_size, dev_t *ret_dev, ino_t *ret_ino)
-{
-        struct stat st;
-        int seals = memfd_seals(fd);
-
-        if (seals < 0)
-                return seals;
-        if ((seals & HEAP_SEALS_REQUIRED) != HEAP_SEALS_REQUIRED)
-                return -EINVAL;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (st.st_size <= 0)
-                return -EINVAL;
-        *ret_size = (uint64_t)st.st_size;
-        *ret_dev = st.st_dev;
-        *ret_ino = st.st_ino;
         return 0;
 }

@@ -6,11 +6,8 @@
  */
 #pragma once
 
-#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-#define HEAP_SEALS_REQUIRED (F_SEAL_SHRINK | F_SEAL_GROW)
 
 /*
  * The heaps, like dma-heap's: "system" (memfd) and "system-huge" (memfd
@@ -32,34 +29,3 @@ int heap_lookup(const char *name);
  * can't be mistaken for a client's -EMFILE limit.
  */
 int heap_alloc(const char *heap, uint64_t id, uint64_t size, int *ret_fd, uint64_t *ret_size);
-
-/*
- * Adopt a caller's memfd, with udmabuf's rules: -EBADFD if @fd is no
- * memfd; -EACCES if it is not open read-write; -EINVAL without F_SEAL_SHRINK, with F_SEAL_WRITE or
- * F_SEAL_FUTURE_WRITE, with a size that is 0 or not a page multiple, or
- * when it can still grow but takes no more seals. Then F_SEAL_GROW and
- * F_SEAL_SEAL are added (so no writable importer can add a write seal
- * and lock the exporter out) and the inode is made 0444 if the daemon
- * may. Returns 0 with size, inode, and whether the inode is read-only.
- * @max_size is checked before anything is changed (-EFBIG).
- */
-int heap_adopt(int fd, uint64_t max_size, uint64_t *ret_size, dev_t *ret_dev, ino_t *ret_ino,
-               bool *ret_readonly_inode);
-
-/* true if no one but root and the owner can reopen @fd writable. */
-bool heap_inode_readonly(int fd);
-
-/*
- * Check that @fd is a memfd whose size can't change (it carries
- * F_SEAL_SHRINK and F_SEAL_GROW), the rule for importing a buffer the
- * registry doesn't know. Returns 0 with its size, device and inode;
- * -EBADFD for anything but a memfd; -EINVAL if it lacks the seals.
- */
-int heap_check_sealed(int fd, uint64_t *ret_size, dev_t *ret_dev, ino_t *ret_ino);
-
-/*
- * The id in the name of a memfd the daemon created ("bufshare:ID").
- * Returns 0 with the id, -EBADFD if @fd is no memfd, -ENOENT if it is a
- * memfd of another name.
- */
-int heap_memfd_id(int fd, uint64_t *ret_id);

@@ -6,13 +6,26 @@
 #include <stdlib.h>
 #include <sys/sysinfo.h>
 
-void limits_init_default(struct limits *l)
+static uint32_t at_least_one(uint64_t v)
 {
+        return v == 0 ? 1 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+void limits_init_default(struct limits *l, uint64_t fd_limit)
+{
+        uint64_t f = fd_limit > 2 * LIMITS_FD_RESERVE ? fd_limit - LIMITS_FD_RESERVE : LIMITS_FD_RESERVE;
         struct sysinfo si;
 
         l->max_buffer_size = LIMITS_DEFAULT_MAX_BUFFER_SIZE;
-        l->max_buffers_per_client = LIMITS_DEFAULT_MAX_BUFFERS_PER_CLIENT;
-        l->max_clients = LIMITS_DEFAULT_MAX_CLIENTS;
+        l->max_clients = at_least_one(f / 8 < LIMITS_DEFAULT_MAX_CLIENTS ? f / 8 : LIMITS_DEFAULT_MAX_CLIENTS);
+        l->max_connections_per_uid = at_least_one(l->max_clients / 2);
+        l->max_buffers_per_client = at_least_one(f / 4);
+        l->max_buffers_per_uid = at_least_one(f / 2);
+        l->max_attachments_per_client = LIMITS_DEFAULT_MAX_ATTACHMENTS_PER_CLIENT;
+        l->max_fences_per_client = LIMITS_DEFAULT_MAX_FENCES_PER_CLIENT;
+        l->max_waiters_per_client = at_least_one(f / 16);
+        l->max_waiters_per_fence = at_least_one(f / 8);
+        l->hello_timeout_ms = LIMITS_DEFAULT_HELLO_TIMEOUT_MS;
         if (sysinfo(&si) == 0)
                 l->max_bytes_per_uid = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
         else
@@ -34,14 +47,21 @@ int limits_check_buffers(const struct limits *l, unsigned n_buffers)
         return n_buffers >= l->max_buffers_per_client ? -EMFILE : 0;
 }
 
-int limits_check_bytes(const struct limits *l, uint64_t used, uint64_t size)
+int limits_check_bytes(const struct limits *l, uint64_t used, uint32_t n_buffers, uint64_t size)
 {
+        if (n_buffers >= l->max_buffers_per_uid)
+                return -EDQUOT;
         return used > l->max_bytes_per_uid || size > l->max_bytes_per_uid - used ? -EDQUOT : 0;
 }
 
-int limits_check_clients(const struct limits *l, unsigned n_clients)
+int limits_check_connections(const struct limits *l, unsigned n_conns, unsigned n_uid_conns)
 {
-        return n_clients >= l->max_clients ? -EUSERS : 0;
+        return n_conns >= l->max_clients || n_uid_conns >= l->max_connections_per_uid ? -EUSERS : 0;
+}
+
+int limits_check_attachments(const struct limits *l, unsigned n)
+{
+        return n >= l->max_attachments_per_client ? -EMFILE : 0;
 }
 
 int limits_parse_count(const char *s, uint32_t *ret)

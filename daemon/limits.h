@@ -3,33 +3,65 @@
  * The daemon's limits (DESIGN.md §7). Every request is checked against
  * them before anything is touched: nothing else is evicted, moved or
  * slowed, and the daemon goes on serving everyone else.
+ *
+ * Each object a client can make the daemon keep has a limit: references
+ * (buffers per client), what a uid pays for (bytes and buffers), its
+ * connections, attachments, fences and sync-file waiters. The defaults
+ * are cut from the daemon's own fd limit, because buffers, connections
+ * and waiters each cost the daemon one fd: no client and no uid can take
+ * every fd, however it spreads its requests over connections.
  */
 #pragma once
 
 #include <stdint.h>
 
 struct limits {
-        uint64_t max_buffer_size;        /* bytes in one buffer: -EFBIG */
-        uint32_t max_buffers_per_client; /* buffers one client holds: -EMFILE */
-        uint32_t max_clients;            /* connections in all: -EUSERS */
-        uint64_t max_bytes_per_uid;      /* bytes of live buffers per uid: -EDQUOT */
+        uint64_t max_buffer_size;            /* bytes in one buffer: -EFBIG */
+        uint64_t max_bytes_per_uid;          /* bytes a uid pays for: -EDQUOT */
+        uint32_t max_buffers_per_client;     /* buffers one connection references: -EMFILE */
+        uint32_t max_buffers_per_uid;        /* buffers a uid pays for: -EDQUOT */
+        uint32_t max_clients;                /* connections in all, counted at accept: -EUSERS */
+        uint32_t max_connections_per_uid;    /* connections of one uid: -EUSERS */
+        uint32_t max_attachments_per_client; /* attachments of one connection: -EMFILE */
+        uint32_t max_fences_per_client;      /* unsignalled fences of one connection: -EMFILE */
+        uint32_t max_waiters_per_client;     /* pending sync files of one connection: -EMFILE */
+        uint32_t max_waiters_per_fence;      /* pending sync files on one fence: -ENOSPC */
+        uint32_t hello_timeout_ms;           /* from accept to HELLO, else disconnected */
 };
 
 #define LIMITS_DEFAULT_MAX_BUFFER_SIZE (4ull << 30) /* 4 GiB */
-#define LIMITS_DEFAULT_MAX_BUFFERS_PER_CLIENT 65536u
-#define LIMITS_DEFAULT_MAX_CLIENTS 4096u
-/* the default bytes per uid is the machine's RAM plus swap */
+#define LIMITS_DEFAULT_MAX_CLIENTS 4096u             /* at most; less with few fds */
+#define LIMITS_DEFAULT_MAX_ATTACHMENTS_PER_CLIENT 1024u
+#define LIMITS_DEFAULT_MAX_FENCES_PER_CLIENT 4096u
+#define LIMITS_DEFAULT_HELLO_TIMEOUT_MS 10000u
+/* fds the daemon keeps for itself: listener, event loop, signals, log, D-Bus, CUSE */
+#define LIMITS_FD_RESERVE 64u
 
-void limits_init_default(struct limits *l);
+/*
+ * The defaults for a daemon that may open @fd_limit fds (its
+ * RLIMIT_NOFILE), with F = @fd_limit - LIMITS_FD_RESERVE:
+ *   max_clients                 min(4096, F / 8)
+ *   max_connections_per_uid     max_clients / 2
+ *   max_buffers_per_client      F / 4
+ *   max_buffers_per_uid         F / 2
+ *   max_waiters_per_client      F / 16
+ *   max_waiters_per_fence       F / 8
+ * and the machine's RAM plus swap as max_bytes_per_uid. Each is at least 1.
+ */
+void limits_init_default(struct limits *l, uint64_t fd_limit);
 
 /* -EINVAL for an empty buffer, -EFBIG for one over the size limit. */
 int limits_check_size(const struct limits *l, uint64_t size);
 /* -EMFILE if a client holding @n_buffers may not take one more. */
 int limits_check_buffers(const struct limits *l, unsigned n_buffers);
-/* -EDQUOT if a uid using @used bytes may not take @size more. */
-int limits_check_bytes(const struct limits *l, uint64_t used, uint64_t size);
-/* -EUSERS if @n_clients connections are already served. */
-int limits_check_clients(const struct limits *l, unsigned n_clients);
+/* -EDQUOT if a uid paying for @used bytes in @n_buffers buffers may not
+ * pay for one more of @size bytes. */
+int limits_check_bytes(const struct limits *l, uint64_t used, uint32_t n_buffers, uint64_t size);
+/* -EUSERS if @n_conns connections in all, or @n_uid_conns of one uid, are
+ * open already. */
+int limits_check_connections(const struct limits *l, unsigned n_conns, unsigned n_uid_conns);
+/* -EMFILE if a client with @n attachments may not make one more. */
+int limits_check_attachments(const struct limits *l, unsigned n);
 
 /* Parse "64M", "4096", "2G" (binary suffixes K, M, G, T). 0 or -EINVAL/-ERANGE. */
 int limits_parse_size(const char *s, uint64_t *ret);

@@ -14,7 +14,9 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "dispatch.h"
 #include "limits.h"
+#include "listen.h"
 #include "log.h"
 #include "registry.h"
 #include "server.h"
@@ -23,6 +25,8 @@
 
 struct options {
         char socket_path[108];
+        bool socket_default; /* the default path: its folder may be created */
+        mode_t socket_mode;
         struct limits limits;
 };
 
@@ -34,34 +38,82 @@ static void usage(FILE *f)
                 "  -s, --socket PATH            listen on PATH (default: $BUFSHARE_SOCKET,\n"
                 "                               $XDG_RUNTIME_DIR/bufshare/socket, or\n"
                 "                               /run/bufshare/socket as root)\n"
+                "      --socket-mode MODE       the socket file's mode, octal (default 0666)\n"
                 "      --max-buffer-size SIZE   largest buffer, e.g. 64M (default 4G): -EFBIG\n"
-                "      --max-buffers-per-client N  buffers one client may hold (default 65536): -EMFILE\n"
-                "      --max-bytes-per-uid SIZE bytes of live buffers per uid (default RAM + swap): -EDQUOT\n"
-                "      --max-clients N          clients served at once (default 4096): -EUSERS\n"
+                "      --max-buffers-per-client N  buffers one client may hold: -EMFILE\n"
+                "      --max-buffers-per-uid N  buffers one uid may pay for: -EDQUOT\n"
+                "      --max-bytes-per-uid SIZE bytes one uid may pay for (default RAM + swap): -EDQUOT\n"
+                "      --max-clients N          connections in all: -EUSERS\n"
+                "      --max-connections-per-uid N  connections of one uid: -EUSERS\n"
+                "      --max-attachments-per-client N  attachments of one client (default 1024): -EMFILE\n"
+                "      --hello-timeout MS       a new connection's time to say HELLO (default 10000)\n"
                 "  -v, --verbose                log every client and buffer event\n"
                 "  -h, --help                   this text\n"
-                "      --version                the version\n");
+                "      --version                the version\n"
+                "Counts without a default above are cut from the daemon's fd limit\n"
+                "(RLIMIT_NOFILE), so that no client and no uid can take every fd.\n");
 }
 
-static int parse_options(int argc, char **argv, struct options *o)
+static int parse_count(const char *flag, const char *arg, uint32_t *ret)
 {
-        enum { OPT_MAX_BUFFER_SIZE = 256, OPT_MAX_BUFFERS, OPT_MAX_BYTES, OPT_MAX_CLIENTS, OPT_VERSION };
+        if (limits_parse_count(arg, ret) < 0) {
+                log_error("%s %s: not a count from 1 to 4294967295", flag, arg);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int parse_size(const char *flag, const char *arg, uint64_t *ret)
+{
+        uint64_t v;
+
+        if (limits_parse_size(arg, &v) < 0 || v == 0) {
+                log_error("%s %s: not a size (e.g. 4096, 64M, 2G)", flag, arg);
+                return -EINVAL;
+        }
+        *ret = v;
+        return 0;
+}
+
+static int parse_options(int argc, char **argv, uint64_t fd_limit, struct options *o)
+{
+        enum {
+                OPT_MAX_BUFFER_SIZE = 256,
+                OPT_MAX_BUFFERS,
+                OPT_MAX_BUFFERS_UID,
+                OPT_MAX_BYTES,
+                OPT_MAX_CLIENTS,
+                OPT_MAX_CONNS_UID,
+                OPT_MAX_ATTACHMENTS,
+                OPT_HELLO_TIMEOUT,
+                OPT_SOCKET_MODE,
+                OPT_VERSION,
+        };
         static const struct option longopts[] = {
                 { "socket", required_argument, NULL, 's' },
+                { "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
                 { "max-buffer-size", required_argument, NULL, OPT_MAX_BUFFER_SIZE },
                 { "max-buffers-per-client", required_argument, NULL, OPT_MAX_BUFFERS },
+                { "max-buffers-per-uid", required_argument, NULL, OPT_MAX_BUFFERS_UID },
                 { "max-bytes-per-uid", required_argument, NULL, OPT_MAX_BYTES },
                 { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+                { "max-connections-per-uid", required_argument, NULL, OPT_MAX_CONNS_UID },
+                { "max-attachments-per-client", required_argument, NULL, OPT_MAX_ATTACHMENTS },
+                { "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
         };
+        bool clients_set = false, conns_set = false;
+        char *end;
         int c, r;
 
-        limits_init_default(&o->limits);
+        limits_init_default(&o->limits, fd_limit);
         o->socket_path[0] = '\0';
+        o->socket_mode = 0666;
         while ((c = getopt_long(argc, argv, "s:vh", longopts, NULL)) >= 0) {
+                r = 0;
                 switch (c) {
                 case 's':
                         if (strlen(optarg) >= sizeof(o->socket_path)) {
@@ -71,31 +123,40 @@ static int parse_options(int argc, char **argv, struct options *o)
                         }
                         snprintf(o->socket_path, sizeof(o->socket_path), "%s", optarg);
                         break;
-                case OPT_MAX_BUFFER_SIZE:
-                        r = limits_parse_size(optarg, &o->limits.max_buffer_size);
-                        if (r < 0 || o->limits.max_buffer_size == 0) {
-                                log_error("--max-buffer-size %s: not a size (e.g. 4096, 64M, 2G)", optarg);
+                case OPT_SOCKET_MODE:
+                        errno = 0;
+                        o->socket_mode = (mode_t)strtoul(optarg, &end, 8);
+                        if (errno || !*optarg || *end || o->socket_mode > 0777) {
+                                log_error("--socket-mode %s: not an octal mode (e.g. 0660)", optarg);
                                 return -EINVAL;
                         }
+                        break;
+                case OPT_MAX_BUFFER_SIZE:
+                        r = parse_size("--max-buffer-size", optarg, &o->limits.max_buffer_size);
                         break;
                 case OPT_MAX_BYTES:
-                        r = limits_parse_size(optarg, &o->limits.max_bytes_per_uid);
-                        if (r < 0 || o->limits.max_bytes_per_uid == 0) {
-                                log_error("--max-bytes-per-uid %s: not a size (e.g. 1G)", optarg);
-                                return -EINVAL;
-                        }
+                        r = parse_size("--max-bytes-per-uid", optarg, &o->limits.max_bytes_per_uid);
                         break;
                 case OPT_MAX_BUFFERS:
-                        if (limits_parse_count(optarg, &o->limits.max_buffers_per_client) < 0) {
-                                log_error("--max-buffers-per-client %s: not a count from 1", optarg);
-                                return -EINVAL;
-                        }
+                        r = parse_count("--max-buffers-per-client", optarg, &o->limits.max_buffers_per_client);
+                        break;
+                case OPT_MAX_BUFFERS_UID:
+                        r = parse_count("--max-buffers-per-uid", optarg, &o->limits.max_buffers_per_uid);
                         break;
                 case OPT_MAX_CLIENTS:
-                        if (limits_parse_count(optarg, &o->limits.max_clients) < 0) {
-                                log_error("--max-clients %s: not a count from 1", optarg);
-                                return -EINVAL;
-                        }
+                        r = parse_count("--max-clients", optarg, &o->limits.max_clients);
+                        clients_set = true;
+                        break;
+                case OPT_MAX_CONNS_UID:
+                        r = parse_count("--max-connections-per-uid", optarg, &o->limits.max_connections_per_uid);
+                        conns_set = true;
+                        break;
+                case OPT_MAX_ATTACHMENTS:
+                        r = parse_count("--max-attachments-per-client", optarg,
+                                        &o->limits.max_attachments_per_client);
+                        break;
+                case OPT_HELLO_TIMEOUT:
+                        r = parse_count("--hello-timeout", optarg, &o->limits.hello_timeout_ms);
                         break;
                 case 'v':
                         log_set_level(LOG_LVL_DEBUG);
@@ -110,66 +171,106 @@ static int parse_options(int argc, char **argv, struct options *o)
                         usage(stderr);
                         return -EINVAL;
                 }
+                if (r < 0)
+                        return r;
         }
         if (optind < argc) {
                 log_error("unexpected argument: %s", argv[optind]);
                 return -EINVAL;
         }
+        /* a --max-clients alone also bounds each uid's share of it */
+        if (clients_set && !conns_set)
+                o->limits.max_connections_per_uid = o->limits.max_clients;
         if (!o->socket_path[0]) {
+                const char *env = getenv("BUFSHARE_SOCKET");
                 r = bs_socket_path_default(o->socket_path, sizeof(o->socket_path));
                 if (r < 0) {
                         log_error("no socket path: set --socket, BUFSHARE_SOCKET or XDG_RUNTIME_DIR (%s)",
                                   strerror(-r));
                         return r;
                 }
+                o->socket_default = !(env && *env);
         }
         return 0;
 }
 
-/* Every buffer costs the daemon one fd: take all the kernel allows. */
-static void raise_fd_limit(void)
+/* Every buffer costs the daemon one fd: take all the kernel allows, and
+ * return what that is. */
+static uint64_t raise_fd_limit(void)
 {
         struct rlimit rl;
 
-        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
-                return;
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-                log_warn("raising RLIMIT_NOFILE to %llu failed: %s", (unsigned long long)rl.rlim_max,
-                         strerror(errno));
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return 1024;
+        if (rl.rlim_cur < rl.rlim_max) {
+                rlim_t want = rl.rlim_max;
+                rl.rlim_cur = want;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+                        log_warn("raising RLIMIT_NOFILE to %llu failed: %s", (unsigned long long)want,
+                                 strerror(errno));
+                        getrlimit(RLIMIT_NOFILE, &rl);
+                }
+        }
+        return rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : (uint64_t)rl.rlim_cur;
 }
 
-static void signal_cb(evutil_socket_t sig, short what, void *data)
+struct daemon_state {
+        struct event_base *base;
+        struct registry *registry;
+        struct server *server;
+};
+
+static void stop_cb(evutil_socket_t sig, short what, void *data)
 {
+        struct daemon_state *st = data;
         (void)what;
         log_info("%s received, exiting", strsignal((int)sig));
-        event_base_loopbreak(data);
+        event_base_loopbreak(st->base);
+}
+
+/* SIGHUP: nothing to reload yet, and never a reason to die. SIGUSR1 and
+ * SIGUSR2: a line of counts. */
+static void status_cb(evutil_socket_t sig, short what, void *data)
+{
+        struct daemon_state *st = data;
+        (void)what;
+        if (sig == SIGHUP) {
+                log_info("SIGHUP: no configuration to reload");
+                return;
+        }
+        log_info("status: %llu buffers, %llu bytes, %u connections, %llu exported, %llu released",
+                 (unsigned long long)st->registry->n_buffers, (unsigned long long)st->registry->n_bytes,
+                 st->server->n_conns, (unsigned long long)st->registry->stats.exported,
+                 (unsigned long long)st->registry->stats.released);
 }
 
 int main(int argc, char **argv)
 {
+        static const int stop_signals[] = { SIGTERM, SIGINT };
+        static const int status_signals[] = { SIGHUP, SIGUSR1, SIGUSR2 };
+        struct event *signals[ELEMENTSOF(stop_signals) + ELEMENTSOF(status_signals)] = {};
         struct options opts;
         struct registry registry;
-        struct server server;
-        struct event_base *base = NULL;
-        struct event *sigterm = NULL, *sigint = NULL;
+        struct dispatch dispatch = { .registry = &registry };
+        struct server server = { .listen_fd = -EBADF };
+        struct daemon_state st = { .registry = &registry, .server = &server };
         bool own_socket = false;
-        int listen_fd = -EBADF, n, r;
+        int listen_fd = -EBADF, r;
+        uint64_t fd_limit;
 
-        if (parse_options(argc, argv, &opts) < 0)
-                return 2;
         signal(SIGPIPE, SIG_IGN);
-        raise_fd_limit();
+        fd_limit = raise_fd_limit();
+        if (parse_options(argc, argv, fd_limit, &opts) < 0)
+                return 2;
+        dispatch.limits = &opts.limits;
 
-        n = sd_listen_fds(1);
-        if (n > 1) {
-                log_error("systemd passed %d sockets, expected 1", n);
+        listen_fd = listen_systemd();
+        if (listen_fd < 0)
                 return 1;
-        } else if (n == 1) {
-                listen_fd = SD_LISTEN_FDS_START;
+        if (listen_fd > 0) {
                 log_info("listening on the socket systemd passed");
         } else {
-                listen_fd = server_listen_path(opts.socket_path);
+                listen_fd = listen_path(opts.socket_path, opts.socket_default, opts.socket_mode);
                 if (listen_fd < 0) {
                         log_error("listening on %s failed: %s", opts.socket_path, strerror(-listen_fd));
                         return 1;
@@ -183,40 +284,46 @@ int main(int argc, char **argv)
                 log_error("registry: %s", strerror(-r));
                 goto out_socket;
         }
-        base = event_base_new();
-        if (!base) {
+        st.base = event_base_new();
+        if (!st.base) {
                 log_error("event_base_new failed");
                 r = -ENOMEM;
                 goto out_registry;
         }
-        r = server_init(&server, base, &registry, &opts.limits, listen_fd);
+        r = server_init(&server, st.base, &dispatch, listen_fd);
         listen_fd = -EBADF; /* the server owns it now */
         if (r < 0) {
                 log_error("server: %s", strerror(-r));
                 goto out_server;
         }
-        sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
-        sigint = evsignal_new(base, SIGINT, signal_cb, base);
-        if (!sigterm || !sigint || event_add(sigterm, NULL) < 0 || event_add(sigint, NULL) < 0) {
-                log_error("signal handlers: out of memory");
-                r = -ENOMEM;
-                goto out_server;
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
+                bool stop = i < ELEMENTSOF(stop_signals);
+                int sig = stop ? stop_signals[i] : status_signals[i - ELEMENTSOF(stop_signals)];
+                signals[i] = evsignal_new(st.base, sig, stop ? stop_cb : status_cb, &st);
+                if (!signals[i] || event_add(signals[i], NULL) < 0) {
+                        log_error("signal handlers: out of memory");
+                        r = -ENOMEM;
+                        goto out_server;
+                }
         }
 
-        log_info("limits: buffer %llu bytes, %u buffers per client, %llu bytes per uid, %u clients",
+        log_info("limits: buffer %llu bytes; per client %u buffers, %u attachments; per uid %u buffers, "
+                 "%llu bytes, %u connections; %u connections in all (fd limit %llu)",
                  (unsigned long long)opts.limits.max_buffer_size, opts.limits.max_buffers_per_client,
-                 (unsigned long long)opts.limits.max_bytes_per_uid, opts.limits.max_clients);
+                 opts.limits.max_attachments_per_client, opts.limits.max_buffers_per_uid,
+                 (unsigned long long)opts.limits.max_bytes_per_uid, opts.limits.max_connections_per_uid,
+                 opts.limits.max_clients, (unsigned long long)fd_limit);
         sd_notify(0, "READY=1\nSTATUS=serving");
-        r = event_base_dispatch(base) < 0 ? -EIO : 0;
+        r = event_base_dispatch(st.base) < 0 ? -EIO : 0;
         sd_notify(0, "STOPPING=1");
 
 out_server:
-        if (sigterm)
-                event_free(sigterm);
-        if (sigint)
-                event_free(sigint);
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++)
+                if (signals[i])
+                        event_free(signals[i]);
         server_done(&server);
-        event_base_free(base);
+        if (st.base)
+                event_base_free(st.base);
 out_registry:
         registry_done(&registry);
 out_socket:

@@ -3,17 +3,23 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "admission.h"
 #include "heap.h"
 #include "log.h"
+#include "memfd.h"
+#include "registry-internal.h"
 #include "util.h"
+
+/* A payer that could not be charged (out of memory when the payer moved). */
+#define NO_PAYER ((uid_t)-1)
 
 static struct hm_key id_key(uint64_t id)
 {
@@ -23,6 +29,11 @@ static struct hm_key id_key(uint64_t id)
 static struct hm_key inode_key(dev_t dev, ino_t ino)
 {
         return (struct hm_key){ (uint64_t)dev, (uint64_t)ino };
+}
+
+static struct hm_key ref_key(uint64_t buffer_id, uint64_t holder_id)
+{
+        return (struct hm_key){ buffer_id, holder_id };
 }
 
 static uint64_t now_realtime_ns(void)
@@ -38,68 +49,34 @@ int registry_init(struct registry *r, const struct limits *limits)
         r->limits = limits;
         r->next_id = 1;
         r->next_attachment_id = 1;
+        r->next_holder_id = 1;
         hashmap_init(&r->by_id);
         hashmap_init(&r->by_inode);
+        hashmap_init(&r->refs);
         hashmap_init(&r->attachments);
-        hashmap_init(&r->uid_bytes);
-        hashmap_init(&r->released_by_inode);
-        r->released = calloc(REGISTRY_RELEASED_MAX, sizeof(*r->released));
-        return r->released ? 0 : -ENOMEM;
+        charge_init(&r->charge);
+        released_init(&r->released, RELEASED_PER_UID);
+        return 0;
 }
 
-void holder_init(struct holder *h, pid_t pid, uid_t uid, gid_t gid, const char *comm)
+void registry_holder_init(struct registry *r, struct holder *h, pid_t pid, uid_t uid, gid_t gid,
+                          const char *comm)
 {
         memset(h, 0, sizeof(*h));
+        h->id = r->next_holder_id++;
         h->pid = pid;
         h->uid = uid;
         h->gid = gid;
         snprintf(h->comm, sizeof(h->comm), "%s", comm ? comm : "");
         list_init(&h->refs);
-        list_init(&h->attachments);
 }
 
-struct uid_usage {
-        uint64_t bytes;
-};
-
-uint64_t registry_uid_bytes(struct registry *r, uid_t uid)
+struct charge_usage registry_uid_usage(struct registry *r, uid_t uid)
 {
-        struct uid_usage *u = hashmap_get(&r->uid_bytes, id_key(uid));
-        return u ? u->bytes : 0;
+        return charge_usage_of(&r->charge, uid);
 }
 
-/* Charge @bytes to @uid, within its limit. */
-static int uid_charge(struct registry *r, uid_t uid, uint64_t bytes)
-{
-        struct uid_usage *u = hashmap_get(&r->uid_bytes, id_key(uid));
-        int ret = limits_check_bytes(r->limits, u ? u->bytes : 0, bytes);
-
-        if (ret < 0)
-                return ret;
-        if (!u) {
-                u = calloc(1, sizeof(*u));
-                if (!u)
-                        return -ENOMEM;
-                ret = hashmap_put(&r->uid_bytes, id_key(uid), u);
-                if (ret < 0) {
-                        free(u);
-                        return ret;
-                }
-        }
-        u->bytes += bytes;
-        return 0;
-}
-
-static void uid_uncharge(struct registry *r, uid_t uid, uint64_t bytes)
-{
-        struct uid_usage *u = hashmap_get(&r->uid_bytes, id_key(uid));
-
-        if (!u)
-                return;
-        u->bytes -= bytes;
-        if (u->bytes == 0)
-                free(hashmap_remove(&r->uid_bytes, id_key(uid)));
-}
+/* ---- buffers in and out of the indexes ---------------------------- */
 
 static void buffer_free(struct buffer *b)
 {
@@ -133,166 +110,12 @@ void registry_flush(struct registry *r)
         for (unsigned i = 0; i < r->n_closing; i++)
                 safe_close(r->closing[i]);
         r->n_closing = 0;
-}
-
-/* Remember @id so its fd can still be imported back under its id. */
-static void released_remember_ident(struct registry *r, const struct buffer_ident *id)
-{
-        struct released *e, *prev;
-        unsigned slot;
-
-        if (r->released_len == REGISTRY_RELEASED_MAX) {
-                /* the ring is full: forget the oldest */
-                e = &r->released[r->released_head];
-                if (hashmap_get(&r->released_by_inode, inode_key(e->ident.dev, e->ident.ino)) == e)
-                        hashmap_remove(&r->released_by_inode, inode_key(e->ident.dev, e->ident.ino));
-                r->released_head = (r->released_head + 1) % REGISTRY_RELEASED_MAX;
-                r->released_len--;
+        /* after a spike of releases, give the list's memory back */
+        if (r->closing_cap > 1024) {
+                free(r->closing);
+                r->closing = NULL;
+                r->closing_cap = 0;
         }
-        slot = (r->released_head + r->released_len) % REGISTRY_RELEASED_MAX;
-        e = &r->released[slot];
-        /* an older entry for a reused inode number is replaced */
-        prev = hashmap_remove(&r->released_by_inode, inode_key(id->dev, id->ino));
-        if (prev)
-                prev->ident.id = 0;
-        e->ident = *id;
-        if (hashmap_put(&r->released_by_inode, inode_key(id->dev, id->ino), e) < 0)
-                e->ident.id = 0; /* out of memory: it just comes back as adopted */
-        r->released_len++;
-}
-
-/* Take @dev/@ino out of the released table; its entry stays in the ring
- * with id 0, which marks it dead. */
-static struct released *released_take(struct registry *r, dev_t dev, ino_t ino)
-{
-        struct released *e = hashmap_remove(&r->released_by_inode, inode_key(dev, ino));
-        return e && e->ident.id ? e : NULL;
-}
-
-/* Put a new buffer into both indexes and charge its bytes to its
- * exporter's uid; on error none of it is done. */
-static int buffer_index(struct registry *r, struct buffer *b)
-{
-        int ret = uid_charge(r, b->ident.exporter_uid, b->ident.size);
-        if (ret < 0)
-                return ret;
-        ret = hashmap_put(&r->by_id, id_key(b->ident.id), b);
-        if (ret < 0)
-                goto err_uncharge;
-        ret = hashmap_put(&r->by_inode, inode_key(b->ident.dev, b->ident.ino), b);
-        if (ret < 0)
-                goto err_by_id;
-        r->n_buffers++;
-        r->n_bytes += b->ident.size;
-        return 0;
-
-err_by_id:
-        hashmap_remove(&r->by_id, id_key(b->ident.id));
-err_uncharge:
-        uid_uncharge(r, b->ident.exporter_uid, b->ident.size);
-        return ret;
-}
-
-static void buffer_unindex(struct registry *r, struct buffer *b)
-{
-        hashmap_remove(&r->by_id, id_key(b->ident.id));
-        hashmap_remove(&r->by_inode, inode_key(b->ident.dev, b->ident.ino));
-        uid_uncharge(r, b->ident.exporter_uid, b->ident.size);
-        r->n_buffers--;
-        r->n_bytes -= b->ident.size;
-}
-
-/* The only way out of the registry (STYLE D2). */
-static void buffer_maybe_release(struct registry *r, struct buffer *b)
-{
-        if (b->n_refs > 0)
-                return;
-        buffer_unindex(r, b);
-        released_remember_ident(r, &b->ident);
-        log_debug("buffer %llu released (last reference gone)", (unsigned long long)b->ident.id);
-        buffer_free_later(r, b);
-}
-
-static struct ref *ref_find(struct buffer *b, const struct holder *h)
-{
-        struct list *pos, *tmp;
-
-        list_for_each_safe(pos, tmp, &b->refs) {
-                struct ref *ref = container_of(pos, struct ref, buffer_link);
-                if (ref->holder == h)
-                        return ref;
-        }
-        return NULL;
-}
-
-static void attachment_free(struct registry *r, struct attachment *a)
-{
-        hashmap_remove(&r->attachments, id_key(a->id));
-        list_remove(&a->buffer_link);
-        list_remove(&a->holder_link);
-        free(a);
-}
-
-/* @h's last reference on @b went: its attachments on @b go with it. */
-static void holder_detach_buffer(struct registry *r, struct holder *h, struct buffer *b)
-{
-        struct list *pos, *tmp;
-
-        list_for_each_safe(pos, tmp, &b->attachments) {
-                struct attachment *a = container_of(pos, struct attachment, buffer_link);
-                if (a->holder == h)
-                        attachment_free(r, a);
-        }
-}
-
-/* One more reference for @h on @b; -EMFILE if @b is new to @h and @h
- * holds its limit of buffers already. */
-static int ref_add(struct registry *r, struct buffer *b, struct holder *h, bool readonly)
-{
-        struct ref *ref = ref_find(b, h);
-
-        if (!ref) {
-                int ret = limits_check_buffers(r->limits, h->n_buffers);
-                if (ret < 0)
-                        return ret;
-                ref = calloc(1, sizeof(*ref));
-                if (!ref)
-                        return -ENOMEM;
-                ref->buffer = b;
-                ref->holder = h;
-                list_insert_tail(&b->refs, &ref->buffer_link);
-                list_insert_tail(&h->refs, &ref->holder_link);
-                h->n_buffers++;
-        }
-        ref->count++;
-        if (readonly)
-                ref->ro_count++;
-        b->n_refs++;
-        return 0;
-}
-
-/* Drop @n of @ref's references, @n_ro of them read-only; when none is
- * left, @ref goes with its CPU access and its holder's attachments. */
-static void ref_drop(struct registry *r, struct ref *ref, unsigned n, unsigned n_ro)
-{
-        struct buffer *b = ref->buffer;
-
-        ref->count -= n;
-        ref->ro_count -= n_ro;
-        b->n_refs -= n;
-        if (ref->count == 0) {
-                holder_detach_buffer(r, ref->holder, b);
-                list_remove(&ref->buffer_link);
-                list_remove(&ref->holder_link);
-                ref->holder->n_buffers--;
-                free(ref);
-        }
-        buffer_maybe_release(r, b);
-}
-
-static bool ref_writable(const struct ref *ref)
-{
-        return ref && ref->count > ref->ro_count;
 }
 
 static struct buffer *buffer_new(int fd, const struct buffer_ident *ident, bool readonly_inode)
@@ -303,10 +126,210 @@ static struct buffer *buffer_new(int fd, const struct buffer_ident *ident, bool 
         b->fd = fd;
         b->ident = *ident;
         b->readonly_inode = readonly_inode;
+        b->payer = NO_PAYER;
         list_init(&b->refs);
+        list_init(&b->readonly_refs);
+        list_init(&b->cpu_refs);
         list_init(&b->attachments);
         return b;
 }
+
+/* Put @b into both indexes and make @payer pay for it; on error none of
+ * it is done. Limits were checked by the caller. */
+static int buffer_index(struct registry *r, struct buffer *b, uid_t payer)
+{
+        int ret = hashmap_put(&r->by_id, id_key(b->ident.id), b);
+        if (ret < 0)
+                return ret;
+        ret = hashmap_put(&r->by_inode, inode_key(b->ident.dev, b->ident.ino), b);
+        if (ret < 0)
+                goto err_by_id;
+        ret = charge_pay(&r->charge, payer, b->ident.size);
+        if (ret < 0)
+                goto err_by_inode;
+        b->payer = payer;
+        r->n_buffers++;
+        r->n_bytes += b->ident.size;
+        return 0;
+
+err_by_inode:
+        hashmap_remove(&r->by_inode, inode_key(b->ident.dev, b->ident.ino));
+err_by_id:
+        hashmap_remove(&r->by_id, id_key(b->ident.id));
+        return ret;
+}
+
+static void buffer_unindex(struct registry *r, struct buffer *b)
+{
+        hashmap_remove(&r->by_id, id_key(b->ident.id));
+        hashmap_remove(&r->by_inode, inode_key(b->ident.dev, b->ident.ino));
+        if (b->payer != NO_PAYER)
+                charge_refund(&r->charge, b->payer, b->ident.size);
+        r->n_buffers--;
+        r->n_bytes -= b->ident.size;
+}
+
+/* The only way out of the registry (STYLE D2). */
+static void buffer_maybe_release(struct registry *r, struct buffer *b)
+{
+        uid_t payer = b->payer;
+
+        if (b->n_refs > 0)
+                return;
+        buffer_unindex(r, b);
+        released_remember(&r->released, payer, &b->ident);
+        r->stats.released++;
+        if (r->observer.released)
+                r->observer.released(r->observer.userdata, &b->ident);
+        log_debug("buffer %llu released (last reference gone)", (unsigned long long)b->ident.id);
+        buffer_free_later(r, b);
+}
+
+/* ---- who pays ------------------------------------------------------ */
+
+/* Move @b's charge to @uid, within limits or not (see charge.h). */
+static void payer_move(struct registry *r, struct buffer *b, uid_t uid)
+{
+        if (b->payer == uid)
+                return;
+        if (b->payer != NO_PAYER)
+                charge_refund(&r->charge, b->payer, b->ident.size);
+        b->payer = charge_pay(&r->charge, uid, b->ident.size) < 0 ? NO_PAYER : uid;
+}
+
+/* The uid that should pay for @b once a holder of @gone_uid left it:
+ * the exporter's while one of its clients holds it, else the longest
+ * holder's (the oldest reference: b->refs is in order of arrival). */
+static void payer_after_leave(struct registry *r, struct buffer *b, uid_t gone_uid)
+{
+        if (b->n_holders == 0 || b->payer != gone_uid ||
+            charge_holders(&r->charge, b->ident.id, gone_uid) > 0)
+                return;
+        if (charge_holders(&r->charge, b->ident.id, b->ident.exporter_uid) > 0)
+                payer_move(r, b, b->ident.exporter_uid);
+        else
+                payer_move(r, b, container_of(b->refs.next, struct ref, buffer_link)->holder->uid);
+}
+
+/* ---- references ---------------------------------------------------- */
+
+struct ref *registry_ref_find(struct registry *r, const struct buffer *b, const struct holder *h)
+{
+        return hashmap_get(&r->refs, ref_key(b->ident.id, h->id));
+}
+
+struct ref *registry_ref_of(struct registry *r, const struct holder *h, uint64_t id)
+{
+        return id ? hashmap_get(&r->refs, ref_key(id, h->id)) : NULL;
+}
+
+bool ref_writable(const struct ref *ref)
+{
+        return ref && ref->count > ref->ro_count;
+}
+
+/* Check that @h may take its first reference on @b: its own limit, and,
+ * when that makes the exporter's uid pay again, that uid's quota. */
+static int ref_admit(struct registry *r, const struct buffer *b, const struct holder *h)
+{
+        int ret = limits_check_buffers(r->limits, h->n_buffers);
+
+        if (ret < 0)
+                return ret;
+        if (h->uid == b->ident.exporter_uid && b->payer != h->uid)
+                return charge_check(&r->charge, r->limits, h->uid, b->ident.size);
+        return 0;
+}
+
+/* One more reference for @h on @b. Limits are the caller's (ref_admit()). */
+static int ref_add(struct registry *r, struct buffer *b, struct holder *h, bool readonly)
+{
+        struct ref *ref = registry_ref_find(r, b, h);
+        int ret;
+
+        if (!ref) {
+                ref = calloc(1, sizeof(*ref));
+                if (!ref)
+                        return -ENOMEM;
+                ref->buffer = b;
+                ref->holder = h;
+                list_init(&ref->attachments);
+                list_init(&ref->readonly_link);
+                list_init(&ref->cpu_link);
+                ret = hashmap_put(&r->refs, ref_key(b->ident.id, h->id), ref);
+                if (ret < 0) {
+                        free(ref);
+                        return ret;
+                }
+                ret = charge_hold(&r->charge, b->ident.id, h->uid);
+                if (ret < 0) {
+                        hashmap_remove(&r->refs, ref_key(b->ident.id, h->id));
+                        free(ref);
+                        return ret;
+                }
+                list_insert_tail(&b->refs, &ref->buffer_link);
+                list_insert_tail(&h->refs, &ref->holder_link);
+                h->n_buffers++;
+                b->n_holders++;
+                if (h->uid == b->ident.exporter_uid)
+                        payer_move(r, b, h->uid);
+        }
+        ref->count++;
+        b->n_refs++;
+        if (readonly && ref->ro_count++ == 0) {
+                list_insert_tail(&b->readonly_refs, &ref->readonly_link);
+                b->n_readonly++;
+        }
+        return 0;
+}
+
+static void ref_cpu_update(struct ref *ref, bool was_inside)
+{
+        bool inside = ref->cpu_read || ref->cpu_write;
+
+        if (inside == was_inside)
+                return;
+        if (inside) {
+                list_insert_tail(&ref->buffer->cpu_refs, &ref->cpu_link);
+                ref->buffer->n_cpu_access++;
+        } else {
+                list_remove(&ref->cpu_link);
+                ref->buffer->n_cpu_access--;
+        }
+}
+
+/* Drop @n of @ref's references, @n_ro of them read-only; when none is
+ * left, @ref goes with its CPU access and attachments. */
+static void ref_drop(struct registry *r, struct ref *ref, unsigned n, unsigned n_ro)
+{
+        struct buffer *b = ref->buffer;
+        struct holder *h = ref->holder;
+
+        ref->count -= n;
+        b->n_refs -= n;
+        if (n_ro && (ref->ro_count -= n_ro) == 0) {
+                list_remove(&ref->readonly_link);
+                b->n_readonly--;
+        }
+        if (ref->count == 0) {
+                attachments_drop_ref(r, ref);
+                if (ref->cpu_read || ref->cpu_write) {
+                        ref->cpu_read = ref->cpu_write = 0;
+                        ref_cpu_update(ref, true);
+                }
+                hashmap_remove(&r->refs, ref_key(b->ident.id, h->id));
+                list_remove(&ref->buffer_link);
+                list_remove(&ref->holder_link);
+                h->n_buffers--;
+                b->n_holders--;
+                free(ref);
+                charge_unhold(&r->charge, b->ident.id, h->uid);
+                payer_after_leave(r, b, h->uid);
+        }
+        buffer_maybe_release(r, b);
+}
+
+/* ---- new buffers ---------------------------------------------------- */
 
 static void ident_set_exporter(struct buffer_ident *id, const struct holder *h)
 {
@@ -316,44 +339,36 @@ static void ident_set_exporter(struct buffer_ident *id, const struct holder *h)
         id->created_ns = now_realtime_ns();
 }
 
-/* Index @b and give @h its first reference; on error @b is freed, its fd
- * closed only if @owns_fd. */
-static int buffer_add(struct registry *r, struct holder *h, struct buffer *b, bool owns_fd,
-                      bool readonly)
+/* Register a buffer for @ident on @fd (taken on success), paid for by
+ * @h's uid, with @h's first reference. Limits were checked by the caller. */
+static int buffer_register(struct registry *r, struct holder *h, int *fd, const struct buffer_ident *ident,
+                           bool readonly_inode, bool readonly_ref, struct buffer **ret)
 {
-        int ret = limits_check_buffers(r->limits, h->n_buffers);
-
-        if (ret == 0)
-                ret = buffer_index(r, b);
-        if (ret == 0) {
-                ret = ref_add(r, b, h, readonly);
-                if (ret == 0)
-                        return 0;
-                buffer_unindex(r, b);
-        }
-        if (!owns_fd)
-                b->fd = -EBADF;
-        buffer_free(b);
-        return ret;
-}
-
-/* A new buffer under the next id from @fd (taken on success) and @id,
- * with @h's first reference. */
-static int buffer_create(struct registry *r, struct holder *h, int *fd, const struct buffer_ident *id,
-                         bool readonly_inode, struct buffer **ret)
-{
-        struct buffer *b = buffer_new(*fd, id, readonly_inode);
+        struct buffer *b = buffer_new(*fd, ident, readonly_inode);
         int ret_;
 
         if (!b)
                 return -ENOMEM;
-        *fd = -EBADF;
-        ret_ = buffer_add(r, h, b, true, false);
+        ret_ = buffer_index(r, b, h->uid);
         if (ret_ < 0)
-                return ret_;
-        r->next_id++;
+                goto err_free;
+        ret_ = ref_add(r, b, h, readonly_ref);
+        if (ret_ < 0)
+                goto err_unindex;
+        if (ident->id == r->next_id)
+                r->next_id++;
+        *fd = -EBADF; /* the buffer owns it now */
+        if (r->observer.created)
+                r->observer.created(r->observer.userdata, b);
         *ret = b;
         return 0;
+
+err_unindex:
+        buffer_unindex(r, b);
+err_free:
+        b->fd = -EBADF; /* still the caller's */
+        buffer_free(b);
+        return ret_;
 }
 
 int registry_export(struct registry *r, struct holder *h, uint64_t size, const char *heap,
@@ -375,16 +390,19 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
         if (bs_string_set(id.name, sizeof(id.name), name) < 0)
                 return -EINVAL;
         snprintf(id.heap, sizeof(id.heap), "%s", heap);
-        /* refused before anything is allocated (a rough check on the
-         * requested size; the rounded one is charged below) */
+        /* refused before anything is allocated (on the requested size; the
+         * rounded one is checked again below, before anyone sees it) */
         ret_ = limits_check_buffers(r->limits, h->n_buffers);
         if (ret_ < 0)
                 return ret_;
-        ret_ = limits_check_bytes(r->limits, registry_uid_bytes(r, h->uid), size);
+        ret_ = charge_check(&r->charge, r->limits, h->uid, size);
         if (ret_ < 0)
                 return ret_;
 
         ret_ = heap_alloc(heap, id.id, size, &fd, &id.size);
+        if (ret_ < 0)
+                return ret_;
+        ret_ = charge_check(&r->charge, r->limits, h->uid, id.size);
         if (ret_ < 0)
                 return ret_;
         if (fstat(fd, &st) < 0)
@@ -393,60 +411,102 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
         id.ino = st.st_ino;
         ident_set_exporter(&id, h);
 
-        return buffer_create(r, h, &fd, &id, true /* heap_alloc() made it 0444 */, ret);
+        ret_ = buffer_register(r, h, &fd, &id, true /* heap_alloc() made it 0444 */, false, ret);
+        if (ret_ == 0)
+                r->stats.exported++;
+        return ret_;
 }
 
-/* Register again a buffer whose fd was imported after its release. */
-static int buffer_register_again(struct registry *r, struct holder *h, int *fd, bool readonly,
-                                 struct buffer **ret)
+/* The checks every admitted memfd passes before it changes (admission.h):
+ * its size, the client's buffers and the uid's quota. */
+static int admit_limits(struct registry *r, const struct holder *h, const struct admission *a)
 {
-        struct buffer_ident id = {};
-        struct released *old;
-        struct buffer *b;
-        uint64_t memfd_id = 0;
+        int ret = limits_check_size(r->limits, a->size);
+
+        if (ret == 0)
+                ret = limits_check_buffers(r->limits, h->n_buffers);
+        if (ret == 0)
+                ret = charge_check(&r->charge, r->limits, h->uid, a->size);
+        return ret;
+}
+
+/*
+ * Admit the memfd @fd the registry does not host, as @ident (whose id,
+ * name and heap the caller set), for @h, imported or adopted (@adopt: it
+ * must be writable): every check first, then the seals, then the mode. A memfd refused before admission_seal() is left
+ * as it was; one that grew meanwhile is checked again at its real size.
+ */
+static int buffer_admit(struct registry *r, struct holder *h, int *fd, struct buffer_ident *ident,
+                        bool readonly_ref, bool adopt, struct buffer **ret)
+{
+        struct admission a;
         int ret_;
 
-        ret_ = heap_check_sealed(*fd, &id.size, &id.dev, &id.ino);
+        ret_ = admission_check(*fd, &a);
         if (ret_ < 0)
                 return ret_;
-        if (limits_check_size(r->limits, id.size) < 0)
-                return -EFBIG;
+        if (adopt && !a.writable)
+                return -EACCES; /* an exporter must be able to write it */
+        ret_ = admit_limits(r, h, &a);
+        if (ret_ < 0)
+                return ret_;
+        ret_ = admission_seal(*fd, &a);
+        if (ret_ > 0) /* its creator grew it while we looked */
+                ret_ = admit_limits(r, h, &a);
+        if (ret_ < 0)
+                return ret_;
+        if (ident->size && ident->size != a.size)
+                return -ESTALE; /* a remembered identity of another size */
+        admission_protect(*fd, &a);
+        if (readonly_ref && !a.readonly_inode) {
+                admission_unprotect(*fd, &a);
+                return -EPERM; /* this inode could be reopened writable */
+        }
+        ident->size = a.size;
+        ident->dev = a.dev;
+        ident->ino = a.ino;
+        ret_ = buffer_register(r, h, fd, ident, a.readonly_inode, readonly_ref, ret);
+        if (ret_ < 0)
+                admission_unprotect(*fd, &a);
+        return ret_;
+}
 
-        old = released_take(r, id.dev, id.ino);
-        /* trust the old identity only if the memfd still carries its name:
-         * an inode number can be reused by an unrelated memfd */
-        if (old && (heap_memfd_id(*fd, &memfd_id) < 0 || memfd_id != old->ident.id ||
-                    old->ident.size != id.size))
-                old = NULL;
-        if (old) {
-                id = old->ident;
-                old->ident.id = 0;
-        } else {
+/* Register the buffer behind @fd, which the registry does not host: with
+ * its old identity if it was released recently (and still carries its
+ * name, an inode number can be reused), else as adopted. */
+static int buffer_revive(struct registry *r, struct holder *h, int *fd, const struct stat *st,
+                         bool readonly, struct buffer **ret)
+{
+        struct buffer_ident id = {};
+        uint64_t memfd_id = 0;
+        bool old = false;
+        uid_t old_payer;
+        int ret_ = 0;
+
+        if (released_take(&r->released, st->st_dev, st->st_ino, &id, &old_payer) == 0) {
+                old = memfd_bufshare_id(*fd, &memfd_id) == 0 && memfd_id == id.id &&
+                      (uint64_t)st->st_size == id.size;
+                if (old)
+                        ret_ = buffer_admit(r, h, fd, &id, readonly, false, ret);
+                if (!old || ret_ < 0) {
+                        /* not ours after all, or refused: remember it as it was */
+                        released_remember(&r->released, old_payer, &id);
+                        if (old)
+                                return ret_;
+                }
+        }
+        if (!old) {
+                memset(&id, 0, sizeof(id));
                 id.id = r->next_id;
                 snprintf(id.heap, sizeof(id.heap), "adopted");
                 ident_set_exporter(&id, h);
+                ret_ = buffer_admit(r, h, fd, &id, readonly, false, ret);
+                if (ret_ < 0)
+                        return ret_;
         }
-
-        b = buffer_new(*fd, &id, heap_inode_readonly(*fd));
-        if (!b)
-                return -ENOMEM;
-        if (readonly && !b->readonly_inode) {
-                b->fd = -EBADF;
-                buffer_free(b);
-                return -EPERM;
-        }
-        ret_ = buffer_add(r, h, b, false, readonly);
-        if (ret_ < 0) {
-                if (old)
-                        released_remember_ident(r, &id);
-                return ret_;
-        }
-        if (!old)
-                r->next_id++;
+        r->stats.revived++;
         log_info("buffer %llu registered again from an imported fd (%s)", (unsigned long long)id.id,
                  old ? "recently released" : "adopted");
-        *fd = -EBADF; /* the buffer owns it now */
-        *ret = b;
         return 0;
 }
 
@@ -464,17 +524,23 @@ int registry_import(struct registry *r, struct holder *h, int fd_, struct buffer
         fl = fcntl(fd, F_GETFL);
         if (fl < 0 || fstat(fd, &st) < 0)
                 return -errno;
+        if ((fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
+                return -EBADF; /* grants no read access: not a capability */
         /* the fd is the capability: a read-only fd gives a read-only reference */
         readonly = (fl & O_ACCMODE) == O_RDONLY;
         b = hashmap_get(&r->by_inode, inode_key(st.st_dev, st.st_ino));
-        if (!b)
-                ret_ = buffer_register_again(r, h, &fd, readonly, &b);
-        else if (readonly && !b->readonly_inode)
+        if (!b) {
+                ret_ = buffer_revive(r, h, &fd, &st, readonly, &b);
+        } else if (readonly && !b->readonly_inode) {
                 ret_ = -EPERM; /* this inode could be reopened writable */
-        else
-                ret_ = ref_add(r, b, h, readonly);
+        } else {
+                ret_ = registry_ref_find(r, b, h) ? 0 : ref_admit(r, b, h);
+                if (ret_ == 0)
+                        ret_ = ref_add(r, b, h, readonly);
+        }
         if (ret_ < 0)
                 return ret_;
+        r->stats.imported++;
         *ret = b;
         *ret_readonly = readonly;
         return 0;
@@ -485,35 +551,31 @@ int registry_export_memfd(struct registry *r, struct holder *h, int fd_, const c
 {
         _cleanup_close_ int fd = fd_;
         struct buffer_ident id = { .id = r->next_id };
-        bool readonly_inode;
+        struct stat st;
         int ret_;
 
         if (fd < 0)
                 return -EBADF;
         if (bs_string_set(id.name, sizeof(id.name), name) < 0)
                 return -EINVAL;
-        ret_ = limits_check_buffers(r->limits, h->n_buffers);
-        if (ret_ < 0)
-                return ret_;
-        ret_ = heap_adopt(fd, r->limits->max_buffer_size, &id.size, &id.dev, &id.ino, &readonly_inode);
-        if (ret_ < 0)
-                return ret_;
-        if (hashmap_get(&r->by_inode, inode_key(id.dev, id.ino)))
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (hashmap_get(&r->by_inode, inode_key(st.st_dev, st.st_ino)))
                 return -EEXIST;
         snprintf(id.heap, sizeof(id.heap), "adopted");
         ident_set_exporter(&id, h);
-
-        return buffer_create(r, h, &fd, &id, readonly_inode, ret);
+        ret_ = buffer_admit(r, h, &fd, &id, false, true, ret);
+        if (ret_ == 0)
+                r->stats.adopted++;
+        return ret_;
 }
+
+/* ---- references, CPU access, names, info ---------------------------- */
 
 int registry_release(struct registry *r, struct holder *h, uint64_t id, bool readonly)
 {
-        struct buffer *b = hashmap_get(&r->by_id, id_key(id));
-        struct ref *ref;
+        struct ref *ref = registry_ref_of(r, h, id);
 
-        if (!b)
-                return -ENOENT;
-        ref = ref_find(b, h);
         if (!ref || (readonly ? ref->ro_count == 0 : !ref_writable(ref)))
                 return -ENOENT;
         ref_drop(r, ref, 1, readonly ? 1 : 0);
@@ -524,13 +586,14 @@ int registry_release(struct registry *r, struct holder *h, uint64_t id, bool rea
 
 int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint32_t flags, bool begin)
 {
-        struct buffer *b = hashmap_get(&r->by_id, id_key(id));
-        struct ref *ref = b ? ref_find(b, h) : NULL;
+        struct ref *ref = registry_ref_of(r, h, id);
+        bool was_inside;
 
         if (flags == 0 || (flags & ~SYNC_VALID))
                 return -EINVAL;
         if (!ref)
                 return -ENOENT;
+        was_inside = ref->cpu_read || ref->cpu_write;
         if (!begin) {
                 if (((flags & BS_WIRE_SYNC_READ) && ref->cpu_read == 0) ||
                     ((flags & BS_WIRE_SYNC_WRITE) && ref->cpu_write == 0))
@@ -539,98 +602,23 @@ int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint3
                         ref->cpu_read--;
                 if (flags & BS_WIRE_SYNC_WRITE)
                         ref->cpu_write--;
+                ref_cpu_update(ref, was_inside);
                 return 0;
         }
         if ((flags & BS_WIRE_SYNC_WRITE) && !ref_writable(ref))
                 return -EACCES;
-        /* The one wait point: once fences exist, a write waits here for
-         * every unsignalled fence, a read for write fences. Several
-         * readers and writers may be inside at once, as with dma-buf:
-         * begin/end bracket CPU access for synchronisation, they don't
-         * lock. */
+        /* Several readers and writers may be inside at once, as with
+         * dma-buf: begin/end bracket CPU access for synchronisation, they
+         * don't lock. The counts are bounded by what a 32-bit counter
+         * holds: past that, -EOVERFLOW. */
+        if (((flags & BS_WIRE_SYNC_READ) && ref->cpu_read == UINT32_MAX) ||
+            ((flags & BS_WIRE_SYNC_WRITE) && ref->cpu_write == UINT32_MAX))
+                return -EOVERFLOW;
         if (flags & BS_WIRE_SYNC_READ)
                 ref->cpu_read++;
         if (flags & BS_WIRE_SYNC_WRITE)
                 ref->cpu_write++;
-        return 0;
-}
-
-int registry_attach(struct registry *r, struct holder *h, uint64_t id, const char *device,
-                    uint64_t max_segment, struct attachment **ret)
-{
-        struct buffer *b = hashmap_get(&r->by_id, id_key(id));
-        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-        struct attachment *a;
-        int ret_;
-
-        if (!b || !ref_find(b, h))
-                return -ENOENT;
-        if (!device[0] || strlen(device) >= BS_NAME_LEN || max_segment % page != 0)
-                return -EINVAL;
-        a = calloc(1, sizeof(*a));
-        if (!a)
-                return -ENOMEM;
-        a->id = r->next_attachment_id;
-        a->buffer = b;
-        a->holder = h;
-        a->max_segment = max_segment;
-        snprintf(a->device, sizeof(a->device), "%s", device);
-        ret_ = hashmap_put(&r->attachments, id_key(a->id), a);
-        if (ret_ < 0) {
-                free(a);
-                return ret_;
-        }
-        r->next_attachment_id++;
-        list_insert_tail(&b->attachments, &a->buffer_link);
-        list_insert_tail(&h->attachments, &a->holder_link);
-        *ret = a;
-        return 0;
-}
-
-static struct attachment *attachment_find(struct registry *r, struct holder *h, uint64_t id)
-{
-        struct attachment *a = hashmap_get(&r->attachments, id_key(id));
-        return a && a->holder == h ? a : NULL;
-}
-
-int registry_detach(struct registry *r, struct holder *h, uint64_t attachment_id)
-{
-        struct attachment *a = attachment_find(r, h, attachment_id);
-
-        if (!a)
-                return -ENOENT;
-        attachment_free(r, a);
-        return 0;
-}
-
-int registry_map_attachment(struct registry *r, struct holder *h, uint64_t attachment_id,
-                            uint32_t direction)
-{
-        struct attachment *a = attachment_find(r, h, attachment_id);
-
-        if (!a)
-                return -ENOENT;
-        if (direction > DIR_FROM_DEVICE)
-                return -EINVAL;
-        if (a->mapped)
-                return -EBUSY;
-        /* a device that writes needs a writable reference */
-        if (direction != DIR_TO_DEVICE && !ref_writable(ref_find(a->buffer, h)))
-                return -EACCES;
-        a->mapped = true;
-        a->direction = (uint8_t)direction;
-        return 0;
-}
-
-int registry_unmap_attachment(struct registry *r, struct holder *h, uint64_t attachment_id)
-{
-        struct attachment *a = attachment_find(r, h, attachment_id);
-
-        if (!a)
-                return -ENOENT;
-        if (!a->mapped)
-                return -EINVAL;
-        a->mapped = false;
+        ref_cpu_update(ref, was_inside);
         return 0;
 }
 
@@ -640,7 +628,7 @@ int registry_find(struct registry *r, const struct holder *h, uint64_t id, struc
 
         if (!b)
                 return -ENOENT;
-        if (h->uid != 0 && h->uid != b->ident.exporter_uid && !ref_find(b, h))
+        if (h->uid != 0 && h->uid != b->ident.exporter_uid && !registry_ref_find(r, b, h))
                 return -ENOENT;
         *ret = b;
         return 0;
@@ -648,25 +636,61 @@ int registry_find(struct registry *r, const struct holder *h, uint64_t id, struc
 
 int registry_set_name(struct registry *r, struct holder *h, uint64_t id, const char *name)
 {
-        struct buffer *b = hashmap_get(&r->by_id, id_key(id));
-        struct ref *ref = b ? ref_find(b, h) : NULL;
+        struct ref *ref = registry_ref_of(r, h, id);
 
         if (!ref)
                 return -ENOENT;
         if (!ref_writable(ref))
                 return -EACCES;
-        if (strlen(name) >= BS_NAME_LEN)
-                return -EINVAL;
-        bs_string_set(b->ident.name, sizeof(b->ident.name), name);
+        return bs_string_set(ref->buffer->ident.name, sizeof(ref->buffer->ident.name), name);
+}
+
+int registry_get_info(struct registry *r, const struct holder *h, uint64_t id, struct registry_info *ret)
+{
+        struct buffer *b;
+        struct list *pos;
+        unsigned n;
+        int ret_;
+
+        ret_ = registry_find(r, h, id, &b);
+        if (ret_ < 0)
+                return ret_;
+        memset(ret, 0, sizeof(*ret));
+        ret->ident = b->ident;
+        ret->payer = b->payer;
+        ret->n_refs = b->n_refs;
+        ret->n_holders = b->n_holders;
+        ret->n_readonly = b->n_readonly;
+        ret->n_cpu_access = b->n_cpu_access;
+        ret->n_attachments = b->n_attachments;
+
+        n = 0;
+        for (pos = b->readonly_refs.next; pos != &b->readonly_refs && n < REGISTRY_INFO_MAX; pos = pos->next)
+                ret->readonly[n++] = container_of(pos, struct ref, readonly_link)->holder->pid;
+        n = 0;
+        for (pos = b->cpu_refs.next; pos != &b->cpu_refs && n < REGISTRY_INFO_MAX; pos = pos->next, n++) {
+                const struct ref *ref = container_of(pos, struct ref, cpu_link);
+                ret->cpu_access[n].pid = ref->holder->pid;
+                ret->cpu_access[n].flags = (ref->cpu_read ? BS_WIRE_SYNC_READ : 0) |
+                                           (ref->cpu_write ? BS_WIRE_SYNC_WRITE : 0);
+        }
+        n = 0;
+        for (pos = b->attachments.next; pos != &b->attachments && n < REGISTRY_INFO_MAX; pos = pos->next, n++) {
+                const struct attachment *a = container_of(pos, struct attachment, buffer_link);
+                memcpy(ret->attachments[n].device, a->device, sizeof(a->device));
+                ret->attachments[n].pid = a->ref->holder->pid;
+                ret->attachments[n].mapped = a->mapped;
+                ret->attachments[n].direction = a->mapped ? a->direction : 0;
+        }
         return 0;
 }
+
+/* ---- holders going away, and the end ------------------------------- */
 
 void registry_holder_drop(struct registry *r, struct holder *h)
 {
         struct list *pos, *tmp;
 
-        list_for_each_safe(pos, tmp, &h->attachments)
-                attachment_free(r, container_of(pos, struct attachment, holder_link));
         list_for_each_safe(pos, tmp, &h->refs) {
                 struct ref *ref = container_of(pos, struct ref, holder_link);
                 ref_drop(r, ref, ref->count, ref->ro_count);
@@ -675,31 +699,29 @@ void registry_holder_drop(struct registry *r, struct holder *h)
 
 void registry_done(struct registry *r)
 {
-        for (size_t i = 0; i < r->by_id.cap; i++) {
-                struct buffer *b = r->by_id.slots[i].value;
+        /* holders were dropped first, so every buffer is gone already;
+         * whatever is left (a front end that didn't) is freed here */
+        for (size_t i = 0; i < r->refs.cap; i++) {
+                struct ref *ref = r->refs.slots[i].value;
                 struct list *pos, *tmp;
 
-                if (!b)
+                if (!ref)
                         continue;
-                list_for_each_safe(pos, tmp, &b->attachments)
-                        attachment_free(r, container_of(pos, struct attachment, buffer_link));
-                list_for_each_safe(pos, tmp, &b->refs) {
-                        struct ref *ref = container_of(pos, struct ref, buffer_link);
-                        list_remove(&ref->holder_link);
-                        free(ref);
-                }
-                buffer_free(b);
+                list_for_each_safe(pos, tmp, &ref->attachments)
+                        free(container_of(pos, struct attachment, ref_link));
+                list_remove(&ref->holder_link);
+                free(ref);
         }
-        for (size_t i = 0; i < r->uid_bytes.cap; i++)
-                free(r->uid_bytes.slots[i].value);
-        hashmap_done(&r->uid_bytes);
+        for (size_t i = 0; i < r->by_id.cap; i++)
+                buffer_free(r->by_id.slots[i].value);
+        hashmap_done(&r->refs);
         hashmap_done(&r->attachments);
         hashmap_done(&r->by_id);
         hashmap_done(&r->by_inode);
-        hashmap_done(&r->released_by_inode);
-        free(r->released);
-        r->released = NULL;
+        charge_done(&r->charge);
+        released_done(&r->released);
         registry_flush(r);
         free(r->closing);
         r->closing = NULL;
+        r->closing_cap = 0;
 }

@@ -1,17 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The registry: every buffer the daemon hosts, who holds references to
- * it, and the recently released ones. It knows nothing of sockets: the
- * socket server, and later the CUSE and D-Bus front ends, all call it on
- * behalf of a struct holder.
+ * The registry: every buffer the daemon hosts and who holds references
+ * to it. It knows nothing of sockets: the socket protocol, and later the
+ * CUSE device and D-Bus, all call it on behalf of a struct holder.
  *
  * Lifecycle (dma-buf's words in brackets):
  *   registry_export()   a new sealed memfd and the exporter's reference
  *   registry_import()   a reference for whoever presents the fd  [dma_buf_get]
  *   registry_release()  drops one reference                       [dma_buf_put]
- *   registry_holder_drop() drops every reference of a holder that went away
+ *   registry_holder_drop() drops everything of a holder that went away
  * A buffer leaves the registry when its last reference goes
  * [dma_buf_release]; fds and mappings that processes hold stay valid.
+ *
+ * Cost: no operation walks a list a client can grow. References are
+ * found through a table keyed by (buffer, holder); info reads counters
+ * and the first few entries of per-kind lists; a holder that goes away
+ * walks only its own objects, each bounded by a limit.
+ *
+ * Files: registry.c (buffers, references, CPU access, who pays),
+ * attachment.c (attachments), released.c (identities of released
+ * buffers), charge.c (per-uid accounting), admission.c (memfds the daemon
+ * did not create).
  */
 #pragma once
 
@@ -19,65 +28,61 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "charge.h"
 #include "hashmap.h"
+#include "ident.h"
 #include "limits.h"
 #include "list.h"
+#include "released.h"
 #include "wire.h"
 
-/* Whoever holds references: a socket connection, later an open CUSE file. */
+/* Whoever holds references: a socket connection, an open CUSE file. */
 struct holder {
+        uint64_t id; /* unique while the daemon runs: set by registry_holder_init() */
         pid_t pid;
         uid_t uid;
         gid_t gid;
         char comm[BS_COMM_LEN];
         struct list refs;        /* struct ref.holder_link */
-        struct list attachments; /* struct attachment.holder_link */
         unsigned n_buffers;      /* distinct buffers referenced */
-};
-
-/* Who a buffer is: what the registry remembers after its release too. */
-struct buffer_ident {
-        uint64_t id;
-        uint64_t size;
-        dev_t dev;
-        ino_t ino;
-        char name[BS_NAME_LEN];
-        char heap[BS_NAME_LEN];
-        pid_t exporter_pid;
-        uid_t exporter_uid;
-        char exporter_comm[BS_COMM_LEN];
-        uint64_t created_ns;
+        unsigned n_attachments;
 };
 
 struct buffer {
         struct buffer_ident ident;
-        int fd;                  /* the daemon's own fd on the memfd */
-        bool readonly_inode;     /* mode 0444: read-only views are safe */
-        unsigned n_refs;         /* sum of every ref's count */
-        struct list refs;        /* struct ref.buffer_link */
-        struct list attachments; /* struct attachment.buffer_link */
+        int fd;              /* the daemon's own fd on the memfd */
+        bool readonly_inode; /* mode 0444: read-only views are safe */
+        uid_t payer;         /* the one uid charged for it (charge.h) */
+        unsigned n_refs;     /* every reference of every holder */
+        unsigned n_holders;  /* holders with at least one */
+        struct list refs;    /* struct ref.buffer_link, oldest first */
+        /* what info lists, kept as it changes so that info walks nothing */
+        struct list readonly_refs; /* refs with ro_count > 0 */
+        struct list cpu_refs;      /* refs inside CPU access */
+        struct list attachments;   /* struct attachment.buffer_link */
+        unsigned n_readonly, n_cpu_access, n_attachments;
 };
 
-/* One holder's references on one buffer, and its CPU access. */
+/* One holder's references on one buffer, its CPU access and attachments. */
 struct ref {
         struct buffer *buffer;
         struct holder *holder;
         unsigned count;    /* all references, read-only ones included */
         unsigned ro_count; /* those from a read-only fd */
         unsigned cpu_read, cpu_write; /* open begin_cpu_access per flag */
-        struct list buffer_link, holder_link;
+        struct list buffer_link, holder_link, readonly_link, cpu_link;
+        struct list attachments; /* struct attachment.ref_link */
 };
 
 /* A "device" attached to a buffer by a holder of a reference on it. */
 struct attachment {
         uint64_t id;
-        struct buffer *buffer;
-        struct holder *holder;
+        struct ref *ref;
         char device[BS_NAME_LEN];
         uint64_t max_segment;
         bool mapped;
         uint8_t direction; /* enum dma_data_direction, while mapped */
-        struct list buffer_link, holder_link;
+        struct list ref_link, buffer_link;
 };
 
 enum dma_direction { /* the kernel's enum dma_data_direction values */
@@ -86,29 +91,31 @@ enum dma_direction { /* the kernel's enum dma_data_direction values */
         DIR_FROM_DEVICE = 2,
 };
 
-/* What the registry remembers of a buffer after its release, so that an
- * fd still in transit can import it back under its id and name. id 0
- * marks an entry that was taken back or replaced. */
-struct released {
-        struct buffer_ident ident;
+/* Told of buffers arriving and leaving (D-Bus signals, statistics). */
+struct registry_observer {
+        void (*created)(void *userdata, const struct buffer *b);
+        void (*released)(void *userdata, const struct buffer_ident *ident);
+        void *userdata;
 };
 
-#define REGISTRY_RELEASED_MAX 1024
+/* Counters since the daemon started. */
+struct registry_stats {
+        uint64_t exported, imported, adopted, revived, released;
+        uint64_t refused; /* requests answered with an error */
+};
 
 struct registry {
         const struct limits *limits;
         struct hashmap by_id;       /* {id, 0} -> struct buffer */
         struct hashmap by_inode;    /* {dev, ino} -> struct buffer */
+        struct hashmap refs;        /* {buffer id, holder id} -> struct ref */
         struct hashmap attachments; /* {id, 0} -> struct attachment */
-        struct hashmap uid_bytes;   /* {uid, 0} -> struct uid_usage */
-        uint64_t next_id;
-        uint64_t next_attachment_id;
-        uint64_t n_buffers;
-        uint64_t n_bytes;
-        /* a ring of recently released buffers, and its index by inode */
-        struct released *released;
-        unsigned released_head, released_len;
-        struct hashmap released_by_inode;
+        struct charge charge;
+        struct released_table released;
+        uint64_t next_id, next_attachment_id, next_holder_id;
+        uint64_t n_buffers, n_bytes;
+        struct registry_stats stats;
+        struct registry_observer observer;
         /* fds of released buffers, closed by registry_flush() once the
          * reply that released them is on its way: freeing a memfd's
          * inode costs ~2 us that no client should wait for */
@@ -120,31 +127,40 @@ int registry_init(struct registry *r, const struct limits *limits);
 /* Frees every buffer; holders must have been dropped first. */
 void registry_done(struct registry *r);
 
-void holder_init(struct holder *h, pid_t pid, uid_t uid, gid_t gid, const char *comm);
+/* A holder with no references yet, and its id. */
+void registry_holder_init(struct registry *r, struct holder *h, pid_t pid, uid_t uid, gid_t gid,
+                          const char *comm);
+/* Drop everything @h holds: it went away. Costs what @h holds, nothing more. */
+void registry_holder_drop(struct registry *r, struct holder *h);
 
 /*
  * A new buffer of @size bytes from @heap, named @name, and @h's reference
- * on it. -EINVAL for size 0 or no heap, -EFBIG over the limit, -ENOENT for
- * an unknown heap, or the allocation's -errno; on error nothing is created.
+ * on it, paid for by @h's uid. -EINVAL for size 0, no heap or a long
+ * name; -EFBIG over the size limit; -ENOENT for an unknown heap; -EMFILE
+ * over the client's buffers; -EDQUOT over its uid's; -ENFILE when the
+ * daemon is out of fds; on error nothing is created.
  */
 int registry_export(struct registry *r, struct holder *h, uint64_t size, const char *heap,
                     const char *name, struct buffer **ret);
 
 /*
  * A reference for @h on the buffer whose memfd @fd is. @fd is consumed:
- * kept if the buffer must be registered again, closed otherwise.
- * A buffer unknown to the registry is registered again (with its old id
- * and name if it was released recently, else with a new id) provided @fd
- * is a memfd sealed against shrink and grow: -EBADFD if it is no memfd,
- * -EINVAL without the seals.
+ * kept if the buffer must be registered, closed otherwise. A read-only
+ * fd gives a read-only reference (-EPERM if the inode could be reopened
+ * writable). A buffer the registry does not host (released while the fd
+ * travelled, or never hosted) is admitted under admission.h's rules and
+ * paid for by @h's uid: with its old identity if its uid's recent
+ * releases have it, else as an adopted buffer with a new id.
+ * -EBADF for an fd not open for reading; -EMFILE, -EDQUOT over a limit.
  */
 int registry_import(struct registry *r, struct holder *h, int fd, struct buffer **ret,
                     bool *ret_readonly);
 
 /*
- * Adopt the caller's memfd @fd as a new buffer (udmabuf's rules, see
- * heap_adopt()), and @h's reference on it. @fd is consumed. -EEXIST if
- * the registry already has this memfd: import it instead.
+ * Adopt the caller's memfd @fd as a new buffer (udmabuf's rules,
+ * admission.h), and @h's reference on it. @fd is consumed. -EACCES if it
+ * is not open read-write, -EEXIST if the registry hosts it already
+ * (import it instead). A refused memfd is left as it was.
  */
 int registry_export_memfd(struct registry *r, struct holder *h, int fd, const char *name,
                           struct buffer **ret);
@@ -158,13 +174,13 @@ int registry_release(struct registry *r, struct holder *h, uint64_t id, bool rea
  * Begin (@begin) or end CPU access to @id with BS_WIRE_SYNC_* @flags.
  * -EINVAL for empty or unknown flags, or an end without a matching
  * begin; -EACCES for write access without a writable reference;
- * -ENOENT without any reference. Fences, once they exist, are waited
- * for here and only here: a write waits for all, a read for writers.
+ * -ENOENT without any reference.
  */
 int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint32_t flags, bool begin);
 
 /* Attach @device to @id (@h must hold a reference). -EINVAL for an empty
- * name or a @max_segment that is not a page multiple. */
+ * name or a @max_segment that is not a page multiple; -EMFILE over the
+ * client's attachments. */
 int registry_attach(struct registry *r, struct holder *h, uint64_t id, const char *device,
                     uint64_t max_segment, struct attachment **ret);
 /* Detach (unmapping first if mapped). -ENOENT unless @h made it. */
@@ -177,9 +193,6 @@ int registry_map_attachment(struct registry *r, struct holder *h, uint64_t attac
 /* -EINVAL if not mapped. */
 int registry_unmap_attachment(struct registry *r, struct holder *h, uint64_t attachment_id);
 
-/* Bytes of live buffers charged to @uid. */
-uint64_t registry_uid_bytes(struct registry *r, uid_t uid);
-
 /*
  * The buffer @id as @h may see it: @h holds a reference, or is root, or
  * has the exporter's uid. -ENOENT otherwise (an id alone grants nothing).
@@ -189,8 +202,31 @@ int registry_find(struct registry *r, const struct holder *h, uint64_t id, struc
 /* Rename @id; @h must hold a reference (-ENOENT), a writable one (-EACCES). */
 int registry_set_name(struct registry *r, struct holder *h, uint64_t id, const char *name);
 
-/* Drop every reference @h holds: it went away. */
-void registry_holder_drop(struct registry *r, struct holder *h);
+/* What info reports of a buffer: counters, and the first entries of each list. */
+#define REGISTRY_INFO_MAX BS_WIRE_INFO_MAX
+struct registry_info {
+        struct buffer_ident ident;
+        uid_t payer;
+        uint32_t n_refs, n_holders;
+        uint32_t n_readonly, n_attachments, n_cpu_access;
+        pid_t readonly[REGISTRY_INFO_MAX];
+        struct {
+                pid_t pid;
+                uint32_t flags; /* BS_WIRE_SYNC_* */
+        } cpu_access[REGISTRY_INFO_MAX];
+        struct {
+                char device[BS_NAME_LEN];
+                pid_t pid;
+                bool mapped;
+                uint8_t direction;
+        } attachments[REGISTRY_INFO_MAX];
+};
+/* registry_find() and then fill @ret; never walks more than
+ * REGISTRY_INFO_MAX entries of any list. */
+int registry_get_info(struct registry *r, const struct holder *h, uint64_t id, struct registry_info *ret);
+
+/* What @uid pays for now. */
+struct charge_usage registry_uid_usage(struct registry *r, uid_t uid);
 
 /* Close the fds of buffers released since the last call. */
 void registry_flush(struct registry *r);

@@ -1,68 +1,40 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The socket front end: a listening SOCK_SEQPACKET socket on the libevent
- * loop, one struct conn per client with its credentials (SO_PEERCRED, taken
- * once at accept), a queue of replies waiting for the socket to drain, and
- * one sticky fate: a protocol error answers once, then closes.
+ * The socket front end: the listening SOCK_SEQPACKET socket on the
+ * libevent loop, and every connection from accept to close (connection.c
+ * holds each one's state). Connections are counted at accept, in all and
+ * per uid, before HELLO: one over a limit gets its first request answered
+ * with -EUSERS and is closed; past a few such, new ones are closed at once.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "connection.h"
+#include "dispatch.h"
+#include "hashmap.h"
 #include "list.h"
-#include "log.h"
-#include "message.h"
-#include "registry.h"
 
 struct event_base;
 struct event;
 
 struct server {
-        struct event_base *base;
-        struct registry *registry;
+        struct conn_owner owner; /* what every connection sees of us */
+        struct dispatch *dispatch;
         const struct limits *limits;
         int listen_fd;
         struct event *listen_ev;
         struct event *accept_retry_ev; /* accept paused after EMFILE */
-        struct list conns;
-        unsigned n_conns;   /* connections */
-        unsigned n_clients; /* connections that said HELLO: what --max-clients counts */
-        uint64_t next_conn_id;
+        struct list conns;        /* struct conn.link */
+        unsigned n_conns;         /* connections counted against the limits */
+        unsigned n_refusing;      /* over a limit, waiting to be told so */
+        struct hashmap uid_conns; /* {uid, 0} -> struct uid_conns */
         bool fd_exhaustion_logged;
-        /* all clients' bug reports together: a peer that reconnects to
-         * get a fresh per-connection budget still can't flood the log */
-        struct ratelimit log_rl;
-};
-
-struct conn {
-        struct server *server;
-        struct list link;
-        uint64_t id;
-        int fd;
-        struct event *rev, *wev;
-        struct holder holder;
-        uint32_t version; /* 0 until HELLO */
-        char name[BS_NAME_LEN];
-        struct list outq; /* struct outmsg */
-        bool closing;     /* answered a protocol error: flush, then close */
-        struct ratelimit log_rl;
+        struct ratelimit refuse_rl;
 };
 
 /* Set up @s on @base serving @listen_fd (owned from now on). */
-int server_init(struct server *s, struct event_base *base, struct registry *registry,
-                const struct limits *limits, int listen_fd);
+int server_init(struct server *s, struct event_base *base, struct dispatch *dispatch, int listen_fd);
 /* Close every connection (dropping its references) and the listener. */
 void server_done(struct server *s);
-
-/*
- * A listening socket at @path: its directory is created if missing, a
- * stale socket file (nobody listening) replaced, a live one refused with
- * -EADDRINUSE. The file appears only once the socket listens, so its
- * existence means a client can connect. Returns the fd or -errno.
- */
-int server_listen_path(const char *path);
-
-/* Log a client's misbehaviour, rate-limited per connection. */
-void conn_log_bug(struct conn *c, const char *fmt, ...) _printf_(2, 3);

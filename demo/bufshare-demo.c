@@ -113,14 +113,15 @@ static int consumer(const char *socket_path, unsigned k, int sock)
         struct bs_client *c = NULL;
         int fds[N_BUFFERS + 1], ok = 1, r;
         unsigned n_fds = 0;
+        int damage = 0;
         char byte;
         ssize_t n;
 
         snprintf(who, sizeof(who), "consumer %u", k);
         struct pollfd p = { .fd = sock, .events = POLLIN };
         poll(&p, 1, 10000); /* bs_fdpass_recv doesn't block */
-        n = bs_fdpass_recv(sock, &byte, 1, fds, N_BUFFERS + 1, &n_fds);
-        if (n <= 0 || n_fds != N_BUFFERS + 1) {
+        n = bs_fdpass_recv(sock, &byte, 1, fds, N_BUFFERS + 1, &n_fds, &damage);
+        if (n <= 0 || damage < 0 || n_fds != N_BUFFERS + 1) {
                 step(who, "receiving the fds failed: %s (%zd bytes, %u fds)", n < 0 ? strerror((int)-n) : "short", n, n_fds);
                 return 1;
         }

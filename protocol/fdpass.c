@@ -60,46 +60,40 @@ static void close_all_fds(struct msghdr *mh)
 }
 
 ssize_t bs_fdpass_recv(int sock, void *data, size_t len, int *fds, unsigned max_fds,
-                       unsigned *ret_n_fds)
+                       unsigned *ret_n_fds, int *ret_damage)
 {
         union {
                 struct cmsghdr align;
-                /* room for one more fd than allowed is not needed: the
-                 * kernel sets MSG_CTRUNC when more arrive than fit */
-                char buf[CMSG_SPACE(BS_MAX_FDS * sizeof(int))];
+                /* room for one fd more than allowed: a peer that sends
+                 * exactly one too many is told apart from an install
+                 * failure, which leaves room unused (see below) */
+                char buf[CMSG_SPACE((BS_MAX_FDS + 1) * sizeof(int))];
         } ctl;
         struct iovec iov = { .iov_base = data, .iov_len = len };
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = ctl.buf,
-                .msg_controllen = CMSG_SPACE((max_fds < BS_MAX_FDS ? max_fds : BS_MAX_FDS) *
-                                             sizeof(int)),
-        };
-        unsigned n_fds = 0;
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf };
+        unsigned n_fds = 0, installed = 0, room;
         bool bad = false;
         ssize_t n;
 
-        if (max_fds == 0) {
-                mh.msg_control = NULL;
-                mh.msg_controllen = 0;
-        }
+        if (max_fds > BS_MAX_FDS)
+                max_fds = BS_MAX_FDS;
+        mh.msg_controllen = CMSG_SPACE((max_fds + 1) * sizeof(int));
+        room = (unsigned)((mh.msg_controllen - CMSG_LEN(0)) / sizeof(int));
+        *ret_n_fds = 0;
+        *ret_damage = 0;
         do
                 n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;
 
-        if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-                close_all_fds(&mh);
-                return -EPROTO;
-        }
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
                 if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
                         bad = true;
                         continue;
                 }
                 size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                installed += (unsigned)k;
                 if (n_fds + k > max_fds) {
                         bad = true;
                         continue;
@@ -107,9 +101,18 @@ ssize_t bs_fdpass_recv(int sock, void *data, size_t len, int *fds, unsigned max_
                 memcpy(fds + n_fds, CMSG_DATA(c), k * sizeof(int));
                 n_fds += (unsigned)k;
         }
-        if (bad) {
+        /* The kernel sets MSG_CTRUNC both when more fds came than fit and
+         * when it could not install one in this process (EMFILE): it stops
+         * at the first failure, so a failure leaves room unused. */
+        if ((mh.msg_flags & MSG_CTRUNC) && !(mh.msg_flags & MSG_TRUNC) && !bad && installed < room)
+                *ret_damage = -EMFILE;
+        else if (bad || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+                *ret_damage = -EPROTO;
+        if (*ret_damage < 0) {
                 close_all_fds(&mh);
-                return -EPROTO;
+                for (unsigned i = 0; i < n_fds; i++)
+                        fds[i] = -EBADF;
+                return n;
         }
         *ret_n_fds = n_fds;
         return n;

@@ -21,14 +21,17 @@
 int bs_fdpass_send(int sock, const void *data, size_t len, const int *fds, unsigned n_fds);
 
 /*
- * Receive one datagram of at most @len bytes and at most @max_fds fds.
- * On success returns the byte count (0 means the peer closed) and stores
- * the fds, which the caller then owns, in @fds and their count in
- * @ret_n_fds. A truncated datagram or fd list (MSG_TRUNC, MSG_CTRUNC),
- * more fds than @max_fds, or a control message other than SCM_RIGHTS is
- * -EPROTO. It blocks on a blocking socket (one syscall for a client
- * waiting for its reply); a non-blocking one gives -EAGAIN when nothing
- * is queued.
+ * Receive one datagram of at most @len bytes and at most @max_fds fds
+ * (at most BS_MAX_FDS). Returns the byte count (0 means the peer closed)
+ * or a transport error: -EAGAIN on a non-blocking socket with nothing
+ * queued, another -errno. It blocks on a blocking socket.
+ * *@ret_damage says whether the datagram arrived whole:
+ *   0        the fds are in @fds, their count in *@ret_n_fds; the caller owns them;
+ *   -EPROTO  truncated (MSG_TRUNC, MSG_CTRUNC), more fds than @max_fds, or a
+ *            control message other than SCM_RIGHTS: the peer's fault;
+ *   -EMFILE  this process ran out of fds while the kernel installed them.
+ * When damaged, every fd that arrived is closed already and *@ret_n_fds is 0,
+ * but the bytes are returned, so that a reply can still name the serial.
  */
 ssize_t bs_fdpass_recv(int sock, void *data, size_t len, int *fds, unsigned max_fds,
-                       unsigned *ret_n_fds);
+                       unsigned *ret_n_fds, int *ret_damage);

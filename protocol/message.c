@@ -121,33 +121,51 @@ static bool set_name_req_valid(const union bs_msg_body *b)
         return STR_OK(b->set_name_req.name);
 }
 
-#define OP(op_, name_, req_, rep_, req_fds_, rep_fds_, reqv_, repv_)            \
+static bool sync_req_valid(const union bs_msg_body *b)
+{
+        return b->sync_req.flags == 0;
+}
+
+static bool limits_req_valid(const union bs_msg_body *b)
+{
+        return b->limits_req.flags == 0;
+}
+
+static bool limits_rep_valid(const union bs_msg_body *b)
+{
+        return b->limits_rep.reserved == 0 && b->limits_rep.reserved2 == 0;
+}
+
+#define OP(op_, since_, name_, req_, rep_, req_fds_, rep_fds_, reqv_, repv_) \
         [op_] = {                                                              \
                 .name = name_,                                                 \
-                .since = 1,                                                    \
+                .since = since_,                                               \
                 .req_size = sizeof(struct req_),                               \
                 .rep_size = sizeof(struct rep_),                               \
                 .req_fds = req_fds_,                                           \
                 .rep_fds = rep_fds_,                                           \
+                .oneway_ok = (op_) == BS_OP_RELEASE,                           \
                 .req_valid = reqv_,                                            \
                 .rep_valid = repv_,                                            \
         }
 
 static const struct bs_op_desc ops[BS_OP_COUNT] = {
-        OP(BS_OP_HELLO, "hello", bs_hello_req, bs_hello_rep, 0, 0, hello_req_valid, hello_rep_valid),
-        OP(BS_OP_EXPORT, "export", bs_export_req, bs_export_rep, 0, 1, export_req_valid, export_rep_valid),
-        OP(BS_OP_IMPORT, "import", bs_import_req, bs_import_rep, 1, 0, import_req_valid, import_rep_valid),
-        OP(BS_OP_RELEASE, "release", bs_release_req, bs_status_rep, 0, 0, release_req_valid, status_rep_valid),
-        OP(BS_OP_INFO, "info", bs_id_req, bs_info_rep, 0, 0, any_valid, info_rep_valid),
-        OP(BS_OP_SET_NAME, "set-name", bs_set_name_req, bs_status_rep, 0, 0, set_name_req_valid, status_rep_valid),
-        OP(BS_OP_EXPORT_MEMFD, "export-memfd", bs_export_memfd_req, bs_export_rep, 1, 0, export_memfd_req_valid, export_rep_valid),
-        OP(BS_OP_BEGIN_CPU_ACCESS, "begin-cpu-access", bs_cpu_access_req, bs_status_rep, 0, 0, cpu_access_req_valid, status_rep_valid),
-        OP(BS_OP_END_CPU_ACCESS, "end-cpu-access", bs_cpu_access_req, bs_status_rep, 0, 0, cpu_access_req_valid, status_rep_valid),
-        OP(BS_OP_ATTACH, "attach", bs_attach_req, bs_attach_rep, 0, 0, attach_req_valid, attach_rep_valid),
-        OP(BS_OP_DETACH, "detach", bs_id_req, bs_status_rep, 0, 0, any_valid, status_rep_valid),
-        OP(BS_OP_MAP_ATTACHMENT, "map-attachment", bs_map_attachment_req, bs_status_rep, 0, 0, map_attachment_req_valid, status_rep_valid),
-        OP(BS_OP_UNMAP_ATTACHMENT, "unmap-attachment", bs_id_req, bs_status_rep, 0, 0, any_valid, status_rep_valid),
-        OP(BS_OP_LIST_HEAPS, "list-heaps", bs_list_heaps_req, bs_list_heaps_rep, 0, 0, list_heaps_req_valid, list_heaps_rep_valid),
+        OP(BS_OP_HELLO, 1, "hello", bs_hello_req, bs_hello_rep, 0, 0, hello_req_valid, hello_rep_valid),
+        OP(BS_OP_EXPORT, 1, "export", bs_export_req, bs_export_rep, 0, 1, export_req_valid, export_rep_valid),
+        OP(BS_OP_IMPORT, 1, "import", bs_import_req, bs_import_rep, 1, 0, import_req_valid, import_rep_valid),
+        OP(BS_OP_RELEASE, 1, "release", bs_release_req, bs_status_rep, 0, 0, release_req_valid, status_rep_valid),
+        OP(BS_OP_INFO, 1, "info", bs_id_req, bs_info_rep, 0, 0, any_valid, info_rep_valid),
+        OP(BS_OP_SET_NAME, 1, "set-name", bs_set_name_req, bs_status_rep, 0, 0, set_name_req_valid, status_rep_valid),
+        OP(BS_OP_EXPORT_MEMFD, 1, "export-memfd", bs_export_memfd_req, bs_export_rep, 1, 0, export_memfd_req_valid, export_rep_valid),
+        OP(BS_OP_BEGIN_CPU_ACCESS, 1, "begin-cpu-access", bs_cpu_access_req, bs_status_rep, 0, 0, cpu_access_req_valid, status_rep_valid),
+        OP(BS_OP_END_CPU_ACCESS, 1, "end-cpu-access", bs_cpu_access_req, bs_status_rep, 0, 0, cpu_access_req_valid, status_rep_valid),
+        OP(BS_OP_ATTACH, 1, "attach", bs_attach_req, bs_attach_rep, 0, 0, attach_req_valid, attach_rep_valid),
+        OP(BS_OP_DETACH, 1, "detach", bs_id_req, bs_status_rep, 0, 0, any_valid, status_rep_valid),
+        OP(BS_OP_MAP_ATTACHMENT, 1, "map-attachment", bs_map_attachment_req, bs_status_rep, 0, 0, map_attachment_req_valid, status_rep_valid),
+        OP(BS_OP_UNMAP_ATTACHMENT, 1, "unmap-attachment", bs_id_req, bs_status_rep, 0, 0, any_valid, status_rep_valid),
+        OP(BS_OP_LIST_HEAPS, 1, "list-heaps", bs_list_heaps_req, bs_list_heaps_rep, 0, 0, list_heaps_req_valid, list_heaps_rep_valid),
+        OP(BS_OP_SYNC, 2, "sync", bs_sync_req, bs_status_rep, 0, 0, sync_req_valid, status_rep_valid),
+        OP(BS_OP_LIMITS, 2, "limits", bs_limits_req, bs_limits_rep, 0, 0, limits_req_valid, limits_rep_valid),
 };
 
 const struct bs_op_desc *bs_op_lookup(uint16_t opcode)
@@ -249,60 +267,16 @@ static int decode_reply(const struct bs_op_desc *d, const struct bs_msg *m, size
         return d->rep_valid(&m->body) ? 0 : -EPROTO;
 }
 
-#define TRAILER_HEAD offsetof(struct bs_release_trailer, items)
-
-int bs_msg_add_release(struct bs_msg *m, uint64_t id, uint32_t flags)
-{
-        struct bs_release_trailer *t = &m->releases;
-
-        if (t->count >= BS_MAX_RELEASES)
-                return -E2BIG;
-        if (t->count == 0) {
-                m->hdr.flags |= BS_MSG_RELEASES;
-                m->hdr.size += TRAILER_HEAD;
-        }
-        t->items[t->count++] = (struct bs_release_item){ .id = id, .flags = flags };
-        m->hdr.size += sizeof(struct bs_release_item);
-        return 0;
-}
-
-/* Split off and check the releases a request carries after its body of
- * @body bytes; @len is what is left of the datagram. */
-static int decode_releases(struct bs_msg *ret, const uint8_t *p, size_t len)
-{
-        struct bs_release_trailer *t = &ret->releases;
-
-        if (len < TRAILER_HEAD)
-                return -EPROTO;
-        memcpy(t, p, TRAILER_HEAD);
-        if (t->count == 0 || t->count > BS_MAX_RELEASES || t->reserved ||
-            len != TRAILER_HEAD + t->count * sizeof(struct bs_release_item))
-                return -EPROTO;
-        memcpy(t->items, p + TRAILER_HEAD, t->count * sizeof(struct bs_release_item));
-        for (unsigned i = 0; i < t->count; i++)
-                if ((t->items[i].flags & ~BS_WIRE_REF_READONLY) || t->items[i].reserved)
-                        return -EPROTO;
-        return 0;
-}
-
 int bs_msg_decode(struct bs_msg *ret, const void *data, size_t len, unsigned n_fds)
 {
         const struct bs_op_desc *d;
         size_t body;
 
-        ret->len = len;
-        memset(&ret->hdr, 0, sizeof(ret->hdr));
-        memset(&ret->body, 0, sizeof(ret->body));
-        memset(&ret->releases, 0, sizeof(ret->releases));
+        bs_msg_peek(ret, data, len);
         if (len < sizeof(ret->hdr))
                 return -EPROTO;
-        memcpy(&ret->hdr, data, sizeof(ret->hdr));
         if (len > BS_MSG_MAX_SIZE || ret->hdr.size != len)
                 return -EPROTO;
-        body = len - sizeof(ret->hdr);
-        if (body > sizeof(ret->body))
-                body = sizeof(ret->body);
-        memcpy(&ret->body, (const char *)data + sizeof(ret->hdr), body);
 
         if (ret->hdr.flags & ~BS_MSG_FLAGS_VALID)
                 return -EPROTO;
@@ -310,8 +284,6 @@ int bs_msg_decode(struct bs_msg *ret, const void *data, size_t len, unsigned n_f
                 return -EPROTO;
         if (ret->hdr.n_fds != n_fds)
                 return -EPROTO;
-        if ((ret->hdr.flags & BS_MSG_REPLY) && (ret->hdr.flags & BS_MSG_RELEASES))
-                return -EPROTO; /* releases ride on requests only */
         d = bs_op_lookup(ret->hdr.opcode);
 
         /* an error reply echoes its request's opcode, even one the peer
@@ -322,20 +294,26 @@ int bs_msg_decode(struct bs_msg *ret, const void *data, size_t len, unsigned n_f
         if (!d)
                 return -EPROTO;
         if (ret->hdr.flags & BS_MSG_REPLY)
-                return decode_reply(d, ret, len);
+                return (ret->hdr.flags & BS_MSG_NO_REPLY) ? -EPROTO : decode_reply(d, ret, len);
 
+        if ((ret->hdr.flags & BS_MSG_NO_REPLY) && !d->oneway_ok)
+                return -EPROTO;
         body = len - sizeof(ret->hdr);
-        if (ret->hdr.flags & BS_MSG_RELEASES) {
-                if (body < d->req_size ||
-                    decode_releases(ret, (const uint8_t *)data + sizeof(ret->hdr) + d->req_size,
-                                    body - d->req_size) < 0)
-                        return -EPROTO;
-                body = d->req_size;
-                memset((char *)&ret->body + body, 0, sizeof(ret->body) - body);
-        }
         if (body != d->req_size || n_fds != d->req_fds)
                 return -EPROTO;
         return d->req_valid(&ret->body) ? 0 : -EPROTO;
+}
+
+void bs_msg_peek(struct bs_msg *ret, const void *data, size_t len)
+{
+        size_t hdr = len < sizeof(ret->hdr) ? len : sizeof(ret->hdr);
+        size_t body = len - hdr < sizeof(ret->body) ? len - hdr : sizeof(ret->body);
+
+        ret->len = len;
+        memset(&ret->hdr, 0, sizeof(ret->hdr));
+        memset(&ret->body, 0, sizeof(ret->body));
+        memcpy(&ret->hdr, data, hdr);
+        memcpy(&ret->body, (const char *)data + hdr, body);
 }
 
 int bs_msg_encode(const struct bs_msg *m, void *buf, size_t len)
@@ -344,20 +322,9 @@ int bs_msg_encode(const struct bs_msg *m, void *buf, size_t len)
                 return -EINVAL;
         if (len < m->hdr.size)
                 return -ENOBUFS;
-        size_t body = m->hdr.size - sizeof(m->hdr);
-
-        memcpy(buf, &m->hdr, sizeof(m->hdr));
-        if (m->hdr.flags & BS_MSG_RELEASES) {
-                size_t tail = TRAILER_HEAD + m->releases.count * sizeof(struct bs_release_item);
-                if (tail > body)
-                        return -EINVAL;
-                body -= tail;
-                memcpy((char *)buf + sizeof(m->hdr) + body, &m->releases, TRAILER_HEAD);
-                memcpy((char *)buf + sizeof(m->hdr) + body + TRAILER_HEAD, m->releases.items,
-                       m->releases.count * sizeof(struct bs_release_item));
-        }
-        if (body > sizeof(m->body))
+        if (m->hdr.size - sizeof(m->hdr) > sizeof(m->body))
                 return -EINVAL;
-        memcpy((char *)buf + sizeof(m->hdr), &m->body, body);
+        memcpy(buf, &m->hdr, sizeof(m->hdr));
+        memcpy((char *)buf + sizeof(m->hdr), &m->body, m->hdr.size - sizeof(m->hdr));
         return (int)m->hdr.size;
 }

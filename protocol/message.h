@@ -20,7 +20,6 @@ struct bs_msg {
         int fds[BS_MAX_FDS];
         unsigned n_fds;
         unsigned borrowed; /* bit i: fds[i] is only lent, bs_msg_clear() leaves it open */
-        struct bs_release_trailer releases; /* count 0 unless hdr.flags has BS_MSG_RELEASES */
         size_t len; /* bytes received; >= sizeof(hdr) means hdr is usable */
 };
 _Static_assert(offsetof(struct bs_msg, body) == sizeof(struct bs_msg_header),
@@ -34,6 +33,7 @@ struct bs_op_desc {
         uint16_t rep_size; /* body bytes of a successful reply */
         uint8_t req_fds;   /* fds the request carries */
         uint8_t rep_fds;   /* fds a successful reply carries */
+        bool oneway_ok;    /* the request may carry BS_MSG_NO_REPLY */
         bool (*req_valid)(const union bs_msg_body *b);
         bool (*rep_valid)(const union bs_msg_body *b);
 };
@@ -61,10 +61,6 @@ int bs_msg_add_fd(struct bs_msg *m, int fd);
  * when the sender keeps the fd anyway (SCM_RIGHTS copies it). */
 int bs_msg_lend_fd(struct bs_msg *m, int fd);
 
-/* Append a release to request @m (sets BS_MSG_RELEASES and the size).
- * Returns -E2BIG when BS_MAX_RELEASES are carried already. */
-int bs_msg_add_release(struct bs_msg *m, uint64_t id, uint32_t flags);
-
 /*
  * Decode @len bytes that arrived with @n_fds fds into @ret (hdr, body and
  * len; fds are the caller's business). Strict: exact sizes, zero reserved
@@ -73,6 +69,10 @@ int bs_msg_add_release(struct bs_msg *m, uint64_t id, uint32_t flags);
  * Returns 0, or -EPROTO for any malformed message.
  */
 int bs_msg_decode(struct bs_msg *ret, const void *data, size_t len, unsigned n_fds);
+
+/* Copy whatever of a header and body @data holds into @ret, unchecked,
+ * and set ret->len: for answering a message that can't be decoded. */
+void bs_msg_peek(struct bs_msg *ret, const void *data, size_t len);
 
 /* Copy the wire form of @m into @buf. Returns the byte count, or -ENOBUFS. */
 int bs_msg_encode(const struct bs_msg *m, void *buf, size_t len);

@@ -15,13 +15,17 @@ int bs_msg_recv(int sock, struct bs_msg *m)
                 char bytes[BS_MSG_MAX_SIZE + 1];
         } buf;
         unsigned n_fds = 0;
+        int damage, r;
         ssize_t n;
-        int r;
 
         bs_msg_init(m);
-        n = bs_fdpass_recv(sock, buf.bytes, sizeof(buf.bytes), m->fds, BS_MAX_FDS, &n_fds);
+        n = bs_fdpass_recv(sock, buf.bytes, sizeof(buf.bytes), m->fds, BS_MAX_FDS, &n_fds, &damage);
         if (n < 0)
                 return (int)n;
+        if (damage < 0) {
+                bs_msg_peek(m, buf.bytes, (size_t)n);
+                return damage;
+        }
         m->n_fds = n_fds;
         if (n == 0 && n_fds == 0)
                 return -ECONNRESET;

@@ -10,8 +10,11 @@
 /*
  * Receive and decode one message into @m (initialised here). Returns 0;
  * -EAGAIN when nothing is queued; -ECONNRESET when the peer closed;
- * -EPROTO for a malformed message, with every fd it carried closed and
- * m->hdr usable for an error reply when m->len >= sizeof(m->hdr).
+ * -EPROTO for a malformed message; -EMFILE when its fds could not be
+ * installed because this process is out of fds (not the peer's fault).
+ * On -EPROTO and -EMFILE every fd it carried is closed, no fd number is
+ * left in @m, and m->hdr (unchecked) is usable for an error reply when
+ * m->len >= sizeof(m->hdr).
  */
 int bs_msg_recv(int sock, struct bs_msg *m);
 

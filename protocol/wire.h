@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BS_PROTOCOL_VERSION 1 /* highest version this build speaks */
+#define BS_PROTOCOL_VERSION 2 /* highest version this build speaks */
 #define BS_MAX_FDS 4          /* more fds than this in one message: -EPROTO */
 #define BS_NAME_LEN 32        /* like DMA_BUF_NAME_LEN, NUL included */
 #define BS_COMM_LEN 16        /* like TASK_COMM_LEN */
@@ -31,6 +31,9 @@ enum bs_opcode {
         BS_OP_MAP_ATTACHMENT = 12,
         BS_OP_UNMAP_ATTACHMENT = 13,
         BS_OP_LIST_HEAPS = 14,
+        /* version 2 */
+        BS_OP_SYNC = 15,
+        BS_OP_LIMITS = 16,
         BS_OP_COUNT,
 };
 
@@ -43,10 +46,11 @@ enum bs_opcode {
 #define BS_WIRE_INFO_MAX 8 /* entries of each list in an INFO reply */
 
 enum bs_msg_flags {
-        BS_MSG_REPLY = 1u << 0,    /* a reply; its serial is its request's */
-        BS_MSG_RELEASES = 1u << 1, /* requests only: releases follow the body */
+        BS_MSG_REPLY = 1u << 0, /* a reply; its serial is its request's */
+        /* bit 1 was version 1's "releases follow the body": refused */
+        BS_MSG_NO_REPLY = 1u << 2, /* since 2, RELEASE only: answer nothing */
 };
-#define BS_MSG_FLAGS_VALID (BS_MSG_REPLY | BS_MSG_RELEASES)
+#define BS_MSG_FLAGS_VALID (BS_MSG_REPLY | BS_MSG_NO_REPLY)
 
 /* HELLO reply: what the daemon can do. No optional features in version 1. */
 #define BS_FEATURES_VALID 0ull
@@ -224,6 +228,35 @@ struct bs_set_name_req {
 };
 _Static_assert(sizeof(struct bs_set_name_req) == 40, "wire layout");
 
+struct bs_sync_req { /* since 2 */
+        uint64_t flags; /* must be 0 */
+};
+_Static_assert(sizeof(struct bs_sync_req) == 8, "wire layout");
+
+struct bs_limits_req { /* since 2 */
+        uint64_t flags; /* must be 0 */
+};
+_Static_assert(sizeof(struct bs_limits_req) == 8, "wire layout");
+
+/* Every limit the daemon enforces (DESIGN.md §7); 0 = not limited. */
+struct bs_limits_rep { /* since 2 */
+        int32_t status;
+        uint32_t reserved;
+        uint64_t max_buffer_size;            /* one buffer: -EFBIG */
+        uint64_t max_bytes_per_uid;          /* bytes a uid pays for: -EDQUOT */
+        uint32_t max_buffers_per_client;     /* references of one connection: -EMFILE */
+        uint32_t max_buffers_per_uid;        /* buffers a uid pays for: -EDQUOT */
+        uint32_t max_clients;                /* connections in all: -EUSERS */
+        uint32_t max_connections_per_uid;    /* connections of one uid: -EUSERS */
+        uint32_t max_attachments_per_client; /* attachments of one connection: -EMFILE */
+        uint32_t max_fences_per_client;      /* unsignalled fences of one connection: -EMFILE */
+        uint32_t max_waiters_per_client;     /* pending sync files of one connection: -EMFILE */
+        uint32_t max_waiters_per_fence;      /* pending sync files on one fence: -ENOSPC */
+        uint32_t hello_timeout_ms;           /* a connection's time to say HELLO */
+        uint32_t reserved2;
+};
+_Static_assert(sizeof(struct bs_limits_rep) == 64, "wire layout");
+
 union bs_msg_body {
         struct bs_status_rep status;
         struct bs_hello_req hello_req;
@@ -243,30 +276,10 @@ union bs_msg_body {
         struct bs_map_attachment_req map_attachment_req;
         struct bs_list_heaps_req list_heaps_req;
         struct bs_list_heaps_rep list_heaps_rep;
+        struct bs_sync_req sync_req;
+        struct bs_limits_req limits_req;
+        struct bs_limits_rep limits_rep;
 };
-
-/*
- * Releases carried by a request (BS_MSG_RELEASES), after its body: the
- * references a client put since its last message, applied before the
- * request itself. They save a datagram, and with it a wake-up of the
- * daemon, per put. No reply of their own: one that fails is logged.
- */
-#define BS_MAX_RELEASES 16
-
-struct bs_release_item {
-        uint64_t id;
-        uint32_t flags; /* BS_WIRE_REF_READONLY */
-        uint32_t reserved;
-};
-_Static_assert(sizeof(struct bs_release_item) == 16, "wire layout");
-
-struct bs_release_trailer {
-        uint32_t count; /* 1 .. BS_MAX_RELEASES; the datagram holds exactly these */
-        uint32_t reserved;
-        struct bs_release_item items[BS_MAX_RELEASES];
-};
-_Static_assert(offsetof(struct bs_release_trailer, items) == 8, "wire layout");
 
 /* The largest message either side may send. */
-#define BS_MSG_MAX_SIZE \
-        (sizeof(struct bs_msg_header) + sizeof(union bs_msg_body) + sizeof(struct bs_release_trailer))
+#define BS_MSG_MAX_SIZE (sizeof(struct bs_msg_header) + sizeof(union bs_msg_body))

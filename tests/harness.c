@@ -117,14 +117,16 @@ int test_recv_fd(int sock)
         unsigned n_fds = 0;
         char byte;
         ssize_t n;
-        int fd = -EBADF, r;
+        int fd = -EBADF, r, damage;
 
         r = test_wait_readable(sock, 10000);
         if (r < 0)
                 return r;
-        n = bs_fdpass_recv(sock, &byte, 1, &fd, 1, &n_fds);
+        n = bs_fdpass_recv(sock, &byte, 1, &fd, 1, &n_fds, &damage);
         if (n < 0)
                 return (int)n;
+        if (damage < 0)
+                return damage;
         if (n_fds != 1)
                 return -EBADMSG;
         return fd;

@@ -22,13 +22,19 @@
  * Errors: every function returns 0 (or a non-negative value) on success
  * and a negative errno on failure; no error path leaks an fd, a mapping
  * or a reference. Once the connection to the daemon breaks, every call
- * that needs it returns the same sticky error (-EPIPE, -ECONNRESET or
- * -EPROTO); handles stay valid to put, and mappings stay valid.
+ * that needs it returns the same sticky error (-EPIPE, -ECONNRESET,
+ * -EPROTO, or -ETIMEDOUT for a daemon that stopped answering); handles
+ * stay valid to put, and mappings stay valid.
+ *
+ * Blocking: a call that talks to the daemon waits for its reply at most
+ * the client's timeout (bs_client_set_timeout(), 25 s by default, or
+ * $BUFSHARE_TIMEOUT_MS), connecting included; bs_buffer_put() and
+ * bs_buffer_ref() never wait for anything.
  *
  * Threads: one bs_client may be used by many threads at once. Requests
- * are pipelined and every reply is matched to its request by serial; a
- * buffer's reference count is atomic. A handle must not be put by one
- * thread while another still uses it.
+ * are pipelined and every reply is matched to its request by serial, and
+ * only its own caller is woken; a buffer's reference count is atomic. A
+ * handle must not be put by one thread while another still uses it.
  * The library never logs and never raises signals (SIGPIPE included).
  */
 #ifndef BUFSHARE_H
@@ -125,8 +131,11 @@ struct bs_buffer_info {
  * @retval -ENXIO no path given and no default applies
  * @retval -ENAMETOOLONG the path does not fit a unix socket address
  * @retval -ENOENT,-ECONNREFUSED no daemon at the path
+ * @retval -ETIMEDOUT the daemon did not answer within the timeout
+ *         ($BUFSHARE_TIMEOUT_MS, or 25 s)
  * @retval -EPROTONOSUPPORT the daemon speaks no common protocol version
- * @retval -EUSERS the daemon serves --max-clients clients already
+ * @retval -EUSERS the daemon serves as many connections as it may, in
+ *         all or of this uid (--max-clients, --max-connections-per-uid)
  * @retval -EPROTO the daemon answered nonsense
  * @retval -ENOMEM out of memory
  */
@@ -134,12 +143,24 @@ int bs_client_connect(const char *socket_path, struct bs_client **ret_client);
 
 /**
  * Wait until the daemon has processed every request this client sent
- * before, and every bs_buffer_put() so far. Use it when another
- * connection must see the effect, as wl_display_roundtrip().
+ * before, and every bs_buffer_put() so far, and has freed what they
+ * released (its own fds on buffers nobody holds any more are closed).
+ * Use it when another connection must see the effect, as
+ * wl_display_roundtrip().
  * @retval 0 done  @retval -EINVAL c is NULL
- * @retval -EPIPE,-ECONNRESET,-EPROTO the connection is broken
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_client_sync(struct bs_client *c);
+
+/**
+ * How long each call waits for the daemon's reply before the connection
+ * is given up with -ETIMEDOUT (sticky). Default: $BUFSHARE_TIMEOUT_MS,
+ * else 25000 ms.
+ * @param timeout_ms  milliseconds, 0 for calls that only succeed when the
+ *                    reply is there at once, -1 to wait forever
+ * @retval 0 done  @retval -EINVAL c is NULL or timeout_ms < -1
+ */
+int bs_client_set_timeout(struct bs_client *c, int timeout_ms);
 
 /** Take a reference on @p c. Returns @p c. */
 struct bs_client *bs_client_ref(struct bs_client *c);
@@ -157,15 +178,30 @@ struct bs_client *bs_client_unref(struct bs_client *c);
  */
 int64_t bs_client_max_buffer_size(struct bs_client *c);
 
-/** The daemon's limits, as its HELLO reply reported them. */
+/**
+ * The daemon's limits. A uid pays for each buffer one of its clients
+ * exported while it holds it, else for the buffers its clients hold
+ * longest (see README, "Who pays"). The fields after max_clients are 0
+ * from a daemon that speaks protocol version 1 only.
+ */
 struct bs_limits {
         uint64_t max_buffer_size;        /**< one buffer: -EFBIG above */
-        uint64_t max_bytes_per_uid;      /**< live buffers of one uid: -EDQUOT */
+        uint64_t max_bytes_per_uid;      /**< bytes one uid pays for: -EDQUOT */
         uint32_t max_buffers_per_client; /**< buffers one client holds: -EMFILE */
-        uint32_t max_clients;            /**< clients served at once: -EUSERS */
+        uint32_t max_clients;            /**< connections in all: -EUSERS */
+        uint32_t max_buffers_per_uid;    /**< buffers one uid pays for: -EDQUOT */
+        uint32_t max_connections_per_uid; /**< connections of one uid: -EUSERS */
+        uint32_t max_attachments_per_client; /**< attachments of one client: -EMFILE */
+        uint32_t max_fences_per_client;  /**< unsignalled fences of one client: -EMFILE */
+        uint32_t max_waiters_per_client; /**< pending sync files of one client: -EMFILE */
+        uint32_t max_waiters_per_fence;  /**< pending sync files on one fence: -ENOSPC */
 };
 
-/** Fill @p ret_limits. @retval 0 done @retval -EINVAL a NULL argument */
+/**
+ * Fill @p ret_limits (the first call asks the daemon).
+ * @retval 0 done @retval -EINVAL a NULL argument
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
+ */
 int bs_client_get_limits(struct bs_client *c, struct bs_limits *ret_limits);
 
 /**
@@ -182,7 +218,8 @@ int bs_client_get_limits(struct bs_client *c, struct bs_limits *ret_limits);
  * @retval -ENOENT unknown heap
  * @retval -EMFILE this client holds --max-buffers-per-client buffers, or
  *         the daemon ran out of file descriptors
- * @retval -EDQUOT the uid's buffers would pass --max-bytes-per-uid
+ * @retval -EDQUOT the uid would pay for more than --max-bytes-per-uid
+ *         bytes or --max-buffers-per-uid buffers
  * @retval -ENOMEM out of memory (here or in the daemon), or for
  *         "system-huge", not enough free huge pages (vm.nr_hugepages)
  * @retval -EPIPE,-ECONNRESET,-EPROTO the connection is broken
@@ -193,16 +230,24 @@ int bs_buffer_export(struct bs_client *c, uint64_t size, const char *heap, const
 /**
  * Import the buffer behind @p fd (a reference on it, like dma_buf_get()).
  * @p fd stays the caller's. Works even if every other reference was
- * dropped while the fd travelled: the daemon registers the buffer again.
+ * dropped while the fd travelled: the daemon registers the buffer again,
+ * with its id and name if its uid released it recently, and this
+ * client's uid pays for it. A memfd the daemon never hosted is admitted
+ * under exactly the rules of bs_buffer_export_memfd(), except that a
+ * read-only fd is fine when it needs no seal added.
  * A read-only fd (see bs_buffer_fd()) gives a read-only reference.
  * @retval 0 done, *ret_buffer set
- * @retval -EBADF fd is not open
+ * @retval -EBADF fd is not open, or not open for reading (O_PATH, O_WRONLY)
  * @retval -EBADFD fd is not a memfd
- * @retval -EINVAL a NULL argument, or a memfd not sealed against shrink and grow
+ * @retval -EINVAL a NULL argument; or a memfd the daemon does not host
+ *         without F_SEAL_SHRINK, with F_SEAL_WRITE or F_SEAL_FUTURE_WRITE,
+ *         sealed with F_SEAL_SEAL but not F_SEAL_GROW, or whose size is 0
+ *         or not a multiple of the page size
+ * @retval -EACCES a read-only fd on a memfd the daemon would have to seal
  * @retval -EPERM a read-only fd on an inode that others could reopen writable
- * @retval -EFBIG an adopted memfd over the size limit
+ * @retval -EFBIG a memfd over the size limit
  * @retval -EMFILE,-EDQUOT over a limit, as for bs_buffer_export()
- * @retval -EPIPE,-ECONNRESET,-EPROTO the connection is broken
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_buffer_import(struct bs_client *c, int fd, struct bs_buffer **ret_buffer);
 
@@ -210,7 +255,10 @@ int bs_buffer_import(struct bs_client *c, int fd, struct bs_buffer **ret_buffer)
  * Adopt the caller's memfd as a buffer, as udmabuf does: the whole file,
  * since an fd can't be narrowed to a range. The daemon adds F_SEAL_GROW
  * and F_SEAL_SEAL, so no writable importer can add a write seal later and
- * lock the exporter out, and makes the inode mode 0444 if it may.
+ * lock the exporter out, and makes the inode mode 0444 if it may. Every
+ * check comes first: a refused memfd is left exactly as it was (one that
+ * its creator grows during the call is sealed, then checked at its real
+ * size).
  * @p memfd stays the caller's (opened read-write).
  * @retval 0 done, *ret_buffer set (heap "adopted")
  * @retval -EBADFD memfd is not a memfd
@@ -218,7 +266,8 @@ int bs_buffer_import(struct bs_client *c, int fd, struct bs_buffer **ret_buffer)
  *         F_SEAL_FUTURE_WRITE; size 0 or not a multiple of the page size;
  *         can still grow but takes no more seals; a NULL argument or a
  *         name of BS_NAME_MAX bytes or more
- * @retval -EACCES memfd is not open for reading and writing
+ * @retval -EBADF not open, or an O_PATH or O_WRONLY fd
+ * @retval -EACCES memfd is open read-only
  * @retval -EEXIST the daemon already hosts this memfd: import it
  * @retval -EFBIG,-EMFILE,-EDQUOT over a limit
  */
@@ -238,11 +287,12 @@ struct bs_buffer *bs_buffer_ref(struct bs_buffer *b);
 
 /**
  * Drop a reference on @p b; NULL-safe. The last one closes the library's
- * fd and releases the daemon's reference. Like dma_buf_put() it never
- * blocks and costs no message of its own: the release rides on this
- * client's next request (any call that talks to the daemon), goes at
- * once when 16 are waiting, and bs_client_sync() sends it and waits.
- * Closing the connection releases everything. Mappings stay valid until
+ * fd and tells the daemon at once, in one message that gets no reply.
+ * Like dma_buf_put() it never blocks: if the daemon's socket has no room
+ * (a daemon that stopped reading), the release waits in the library and
+ * goes before this client's next message. After bs_client_sync() the
+ * daemon has applied it and freed what it released. Closing the
+ * connection releases everything. Mappings stay valid until
  * bs_buffer_munmap().
  * @return NULL, always: `b = bs_buffer_put(b);`
  */

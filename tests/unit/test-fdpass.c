@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "fdpass.h"
@@ -33,11 +34,13 @@ static void fds_arrive_cloexec(void **state)
 {
         int sv[2], fds[2] = { devnull(), devnull() }, got[BS_MAX_FDS];
         unsigned n = 0;
+        int damage = 0;
         char buf[8];
 
         pair(sv);
         assert_int_equal(bs_fdpass_send(sv[0], "hi", 2, fds, 2), 0);
-        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n), 2);
+        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n, &damage), 2);
+        assert_int_equal(damage, 0);
         assert_int_equal(n, 2);
         for (unsigned i = 0; i < n; i++) {
                 assert_true(fcntl(got[i], F_GETFD) & FD_CLOEXEC);
@@ -53,6 +56,7 @@ static void too_many_fds_is_eproto_and_all_closed(void **state)
 {
         int sv[2], fds[BS_MAX_FDS + 2], got[BS_MAX_FDS];
         unsigned n = 0;
+        int damage = 0;
         char buf[8];
 
         pair(sv);
@@ -61,7 +65,9 @@ static void too_many_fds_is_eproto_and_all_closed(void **state)
         raw_send(sv[0], "x", 1, fds, ELEMENTSOF(fds));
         for (unsigned i = 0; i < ELEMENTSOF(fds); i++)
                 close(fds[i]);
-        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n), -EPROTO);
+        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n, &damage), 1);
+        assert_int_equal(damage, -EPROTO);
+        assert_int_equal(n, 0);
         close(sv[0]);
         close(sv[1]);
         /* the fixture fails the test if any received fd stayed open */
@@ -71,11 +77,14 @@ static void fds_beyond_the_callers_max_are_eproto(void **state)
 {
         int sv[2], fds[2] = { devnull(), devnull() }, got[1];
         unsigned n = 0;
+        int damage = 0;
         char buf[8];
 
         pair(sv);
         assert_int_equal(bs_fdpass_send(sv[0], "x", 1, fds, 2), 0);
-        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, 1, &n), -EPROTO);
+        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, 1, &n, &damage), 1);
+        assert_int_equal(damage, -EPROTO);
+        assert_int_equal(n, 0);
         close(fds[0]);
         close(fds[1]);
         close(sv[0]);
@@ -87,11 +96,45 @@ static void truncated_datagram_is_eproto_and_fds_closed(void **state)
         int sv[2], fd = devnull(), got[BS_MAX_FDS];
         char big[256] = { 0 }, buf[16];
         unsigned n = 0;
+        int damage = 0;
 
         pair(sv);
         assert_int_equal(bs_fdpass_send(sv[0], big, sizeof(big), &fd, 1), 0);
         close(fd);
-        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n), -EPROTO);
+        /* the bytes that fit still come back, so a reply can name the serial */
+        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n, &damage), sizeof(buf));
+        assert_int_equal(damage, -EPROTO);
+        assert_int_equal(n, 0);
+        close(sv[0]);
+        close(sv[1]);
+}
+
+/* The kernel says MSG_CTRUNC both for a peer that sent too many fds and
+ * for a receiver that is out of fds: the second is -EMFILE, not the
+ * peer's fault, and the bytes still arrive. */
+static void out_of_fds_is_emfile_not_eproto(void **state)
+{
+        int sv[2], fd = devnull(), got[BS_MAX_FDS], damage = 0;
+        struct rlimit old, low;
+        unsigned n = 7;
+        char buf[8];
+
+        pair(sv);
+        assert_int_equal(bs_fdpass_send(sv[0], "abc", 3, &fd, 1), 0);
+        close(fd);
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+        low = old;
+        int lowest_free = fcntl(sv[0], F_DUPFD_CLOEXEC, 0);
+        assert_true(lowest_free >= 0);
+        close(lowest_free);
+        low.rlim_cur = (rlim_t)lowest_free; /* no fd number left to give */
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+        ssize_t r = bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n, &damage);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+        assert_int_equal(r, 3);
+        assert_int_equal(damage, -EMFILE);
+        assert_int_equal(n, 0);
+        assert_memory_equal(buf, "abc", 3);
         close(sv[0]);
         close(sv[1]);
 }
@@ -100,6 +143,7 @@ static void credentials_cmsg_is_eproto(void **state)
 {
         int sv[2], one = 1, got[BS_MAX_FDS];
         unsigned n = 0;
+        int damage = 0;
         char buf[8];
 
         pair(sv);
@@ -107,7 +151,9 @@ static void credentials_cmsg_is_eproto(void **state)
         assert_int_equal(bs_fdpass_send(sv[0], "x", 1, NULL, 0), 0);
         /* with SO_PASSCRED the kernel attaches SCM_CREDENTIALS, which the
          * control buffer sized for fds alone can't hold */
-        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n), -EPROTO);
+        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n, &damage), 1);
+        assert_int_equal(damage, -EPROTO);
+        assert_int_equal(n, 0);
         close(sv[0]);
         close(sv[1]);
 }
@@ -116,11 +162,13 @@ static void peer_close_reads_as_zero(void **state)
 {
         int sv[2], got[BS_MAX_FDS];
         unsigned n = 0;
+        int damage = 0;
         char buf[8];
 
         pair(sv);
         close(sv[0]);
-        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n), 0);
+        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n, &damage), 0);
+        assert_int_equal(damage, 0);
         close(sv[1]);
 }
 
@@ -128,11 +176,13 @@ static void empty_nonblocking_socket_is_eagain(void **state)
 {
         int sv[2], got[BS_MAX_FDS];
         unsigned n = 0;
+        int damage = 0;
         char buf[8];
 
         pair(sv);
         assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
-        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n), -EAGAIN);
+        assert_int_equal(bs_fdpass_recv(sv[1], buf, sizeof(buf), got, BS_MAX_FDS, &n, &damage), -EAGAIN);
+        assert_int_equal(damage, 0);
         close(sv[0]);
         close(sv[1]);
 }
@@ -187,6 +237,7 @@ int main(void)
                 T(too_many_fds_is_eproto_and_all_closed),
                 T(fds_beyond_the_callers_max_are_eproto),
                 T(truncated_datagram_is_eproto_and_fds_closed),
+                T(out_of_fds_is_emfile_not_eproto),
                 T(credentials_cmsg_is_eproto),
                 T(peer_close_reads_as_zero),
                 T(empty_nonblocking_socket_is_eagain),

@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "limits.h"
+#include "util.h"
 
 static void sizes_parse_with_binary_suffixes(void **state)
 {
@@ -41,30 +42,58 @@ static void counts_parse_from_one(void **state)
 
 static void each_limit_at_its_boundary(void **state)
 {
-        struct limits l = { .max_buffer_size = 100, .max_buffers_per_client = 2, .max_clients = 1,
-                            .max_bytes_per_uid = 1000 };
+        struct limits l = { .max_buffer_size = 100, .max_buffers_per_client = 2, .max_clients = 2,
+                            .max_connections_per_uid = 1, .max_bytes_per_uid = 1000,
+                            .max_buffers_per_uid = 3, .max_attachments_per_client = 4 };
 
         assert_int_equal(limits_check_size(&l, 0), -EINVAL);
         assert_int_equal(limits_check_size(&l, 100), 0);
         assert_int_equal(limits_check_size(&l, 101), -EFBIG);
         assert_int_equal(limits_check_buffers(&l, 1), 0);
         assert_int_equal(limits_check_buffers(&l, 2), -EMFILE);
-        assert_int_equal(limits_check_clients(&l, 0), 0);
-        assert_int_equal(limits_check_clients(&l, 1), -EUSERS);
-        assert_int_equal(limits_check_bytes(&l, 600, 400), 0);
-        assert_int_equal(limits_check_bytes(&l, 600, 401), -EDQUOT);
-        assert_int_equal(limits_check_bytes(&l, 0, UINT64_MAX), -EDQUOT); /* no overflow */
+        assert_int_equal(limits_check_connections(&l, 1, 0), 0);
+        assert_int_equal(limits_check_connections(&l, 2, 0), -EUSERS);
+        assert_int_equal(limits_check_connections(&l, 1, 1), -EUSERS);
+        assert_int_equal(limits_check_bytes(&l, 600, 2, 400), 0);
+        assert_int_equal(limits_check_bytes(&l, 600, 2, 401), -EDQUOT);
+        assert_int_equal(limits_check_bytes(&l, 600, 3, 1), -EDQUOT); /* the uid's buffer count */
+        assert_int_equal(limits_check_bytes(&l, 0, 0, UINT64_MAX), -EDQUOT); /* no overflow */
+        assert_int_equal(limits_check_attachments(&l, 3), 0);
+        assert_int_equal(limits_check_attachments(&l, 4), -EMFILE);
 }
 
 static void defaults_are_sane(void **state)
 {
         struct limits l;
 
-        limits_init_default(&l);
+        limits_init_default(&l, 20000);
         assert_int_equal(l.max_buffer_size, LIMITS_DEFAULT_MAX_BUFFER_SIZE);
-        assert_true(l.max_buffers_per_client >= 15000); /* the benchmark's scale */
         assert_true(l.max_clients >= 1000);
         assert_true(l.max_bytes_per_uid >= (1ull << 30));
+        assert_true(l.hello_timeout_ms > 0);
+}
+
+/* Buffers, connections and waiters each cost the daemon an fd: the
+ * defaults must leave every fd budget out of reach of one client and of
+ * one uid, at any fd limit. */
+static void defaults_fit_the_fd_limit(void **state)
+{
+        static const uint64_t fd_limits[] = { 256, 1024, 20000, 1u << 20 };
+
+        for (unsigned i = 0; i < ELEMENTSOF(fd_limits); i++) {
+                uint64_t f = fd_limits[i], budget = f - LIMITS_FD_RESERVE;
+                struct limits l;
+
+                limits_init_default(&l, f);
+                assert_true(l.max_buffers_per_client >= 1 && l.max_buffers_per_client < budget / 2);
+                assert_true(l.max_buffers_per_uid < budget);
+                assert_true(l.max_clients <= budget / 8 && l.max_clients <= LIMITS_DEFAULT_MAX_CLIENTS);
+                assert_true(l.max_connections_per_uid < l.max_clients || l.max_clients == 1);
+                assert_true(l.max_waiters_per_client < budget / 8);
+                /* one uid's buffers, connections and waiters together */
+                assert_true((uint64_t)l.max_buffers_per_uid + l.max_connections_per_uid +
+                                    l.max_waiters_per_client < budget);
+        }
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_base_setup, fx_base_teardown)
@@ -76,6 +105,7 @@ int main(void)
                 T(counts_parse_from_one),
                 T(each_limit_at_its_boundary),
                 T(defaults_are_sane),
+                T(defaults_fit_the_fd_limit),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,6 +31,8 @@ static size_t valid_request(enum bs_opcode op, uint8_t *buf, unsigned *n_fds)
                 m.hdr.n_fds = 1;
                 break;
         case BS_OP_LIST_HEAPS:
+        case BS_OP_SYNC:
+        case BS_OP_LIMITS:
                 break;
         case BS_OP_ATTACH:
                 m.body.attach_req.id = 3;
@@ -370,65 +372,37 @@ static void reply_fields_are_checked(void **state)
         assert_int_equal(decode(buf, len, 0), -EPROTO);
 }
 
-static void releases_ride_on_requests(void **state)
-{
-        uint8_t buf[BS_MSG_MAX_SIZE], again[BS_MSG_MAX_SIZE];
-        struct bs_msg m, got;
-        int len;
-
-        bs_msg_request(&m, BS_OP_INFO, 5);
-        m.body.id_req.id = 9;
-        assert_int_equal(bs_msg_add_release(&m, 3, 0), 0);
-        assert_int_equal(bs_msg_add_release(&m, 4, BS_WIRE_REF_READONLY), 0);
-        len = bs_msg_encode(&m, buf, sizeof(buf));
-        assert_int_equal(len, sizeof(struct bs_msg_header) + sizeof(struct bs_id_req) + 8 + 2 * 16);
-        assert_int_equal(decode(buf, (size_t)len, 0), 0);
-        assert_int_equal(bs_msg_decode(&got, buf, (size_t)len, 0), 0);
-        assert_int_equal(got.body.id_req.id, 9);
-        assert_int_equal(got.releases.count, 2);
-        assert_int_equal(got.releases.items[1].id, 4);
-        assert_int_equal(got.releases.items[1].flags, BS_WIRE_REF_READONLY);
-        assert_int_equal(bs_msg_encode(&got, again, sizeof(again)), len);
-        assert_memory_equal(buf, again, (size_t)len);
-}
-
-static void release_trailer_rules(void **state)
+/* A put is a RELEASE that asks for no reply (since version 2); no other
+ * request may ask that, no reply may carry it, and version 1's bit 1
+ * ("releases follow") is refused. */
+static void no_reply_rules(void **state)
 {
         uint8_t buf[BS_MSG_MAX_SIZE];
         struct bs_msg m;
-        struct bs_release_trailer *t;
-        size_t body = sizeof(struct bs_msg_header) + sizeof(struct bs_id_req);
         int len;
 
-        bs_msg_request(&m, BS_OP_INFO, 5);
-        for (int i = 0; i < BS_MAX_RELEASES; i++)
-                assert_int_equal(bs_msg_add_release(&m, (uint64_t)i + 1, 0), 0);
-        assert_int_equal(bs_msg_add_release(&m, 99, 0), -E2BIG);
+        bs_msg_request(&m, BS_OP_RELEASE, 5);
+        m.hdr.flags = BS_MSG_NO_REPLY;
+        m.body.release_req.id = 9;
         len = bs_msg_encode(&m, buf, sizeof(buf));
         assert_int_equal(decode(buf, (size_t)len, 0), 0);
-        t = (struct bs_release_trailer *)(buf + body);
+        hdr_of(buf)->flags = BS_MSG_NO_REPLY | BS_MSG_REPLY;
+        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
+        hdr_of(buf)->flags = 1u << 1;
+        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
 
-        t->count = BS_MAX_RELEASES + 1; /* more than allowed */
+        bs_msg_request(&m, BS_OP_INFO, 5);
+        m.hdr.flags = BS_MSG_NO_REPLY;
+        len = bs_msg_encode(&m, buf, sizeof(buf));
         assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
-        t->count = 0; /* the flag without releases */
-        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
-        t->count = BS_MAX_RELEASES - 1; /* a count that doesn't match the size */
-        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
-        t->count = BS_MAX_RELEASES;
-        t->reserved = 1;
-        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
-        t->reserved = 0;
-        t->items[3].flags = 2; /* unknown item flag */
-        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
-        t->items[3].flags = 0;
-        t->items[3].reserved = 7;
-        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
-        t->items[3].reserved = 0;
-        hdr_of(buf)->flags |= BS_MSG_REPLY; /* never on a reply */
-        assert_int_equal(decode(buf, (size_t)len, 0), -EPROTO);
-        hdr_of(buf)->flags = BS_MSG_RELEASES;
-        hdr_of(buf)->size = (uint32_t)body + 4; /* a trailer shorter than its head */
-        assert_int_equal(decode(buf, body + 4, 0), -EPROTO);
+}
+
+static void version_2_opcodes_say_since(void **state)
+{
+        assert_int_equal(bs_op_lookup(BS_OP_LIST_HEAPS)->since, 1);
+        assert_int_equal(bs_op_lookup(BS_OP_SYNC)->since, 2);
+        assert_int_equal(bs_op_lookup(BS_OP_LIMITS)->since, 2);
+        assert_null(bs_op_lookup(BS_OP_COUNT));
 }
 
 static void add_fd_past_the_limit_closes_it(void **state)
@@ -479,8 +453,8 @@ int main(void)
                 T(error_reply_is_status_only),
                 T(success_reply_needs_its_fds_and_size),
                 T(reply_fields_are_checked),
-                T(releases_ride_on_requests),
-                T(release_trailer_rules),
+                T(no_reply_rules),
+                T(version_2_opcodes_say_since),
                 T(add_fd_past_the_limit_closes_it),
                 T(encode_refuses_small_buffers),
         };

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The registry (daemon/registry.c): reference counting, release, holders
- * going away, importing back an fd whose buffer was released. */
+/* The registry (daemon/registry.c, attachment.c, released.c, charge.c,
+ * admission.c): reference counting, release, holders going away,
+ * importing back an fd whose buffer was released, admitting foreign
+ * memfds, who pays, and every per-client bound. */
 #include "harness.h"
 
 #include <errno.h>
@@ -9,8 +11,11 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "admission.h"
 #include "heap.h"
+#include "memfd.h"
 #include "registry.h"
+#include "util.h"
 
 struct fx {
         int fds_before;
@@ -25,12 +30,12 @@ static int setup(void **state)
 
         alarm(TEST_TIMEOUT_S);
         fx->fds_before = test_count_open_fds();
-        limits_init_default(&fx->limits);
+        limits_init_default(&fx->limits, 20000);
         fx->limits.max_buffer_size = 1 << 20;
         if (registry_init(&fx->reg, &fx->limits) < 0)
                 return -1;
-        holder_init(&fx->a, 100, 1000, 1000, "alice");
-        holder_init(&fx->b, 200, 2000, 2000, "bob");
+        registry_holder_init(&fx->reg, &fx->a, 100, 1000, 1000, "alice");
+        registry_holder_init(&fx->reg, &fx->b, 200, 2000, 2000, "bob");
         *state = fx;
         return 0;
 }
@@ -68,7 +73,7 @@ static void export_creates_one_reference_on_a_sealed_memfd(void **state)
                          F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
         assert_int_equal(fstat(b->fd, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0444);
-        assert_int_equal(heap_memfd_id(b->fd, &id), 0);
+        assert_int_equal(memfd_bufshare_id(b->fd, &id), 0);
         assert_int_equal(id, b->ident.id);
         assert_int_equal(fx->reg.n_buffers, 1);
         assert_int_equal(fx->a.n_buffers, 1);
@@ -166,11 +171,6 @@ static void import_refuses_what_is_not_a_sealed_memfd(void **state)
         assert_int_equal(ftruncate(fd, 4096), 0);
         assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b, &ro), -EINVAL);
 
-        fd = memfd_create("shrink-only", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        assert_int_equal(ftruncate(fd, 4096), 0);
-        assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
-        assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b, &ro), -EINVAL);
-
         assert_null(b);
         assert_int_equal(fx->reg.n_buffers, 0);
         /* every fd was consumed: the fixture checks none leaked */
@@ -210,7 +210,7 @@ static void find_shows_a_buffer_only_to_who_may_see_it(void **state)
         struct holder root;
         struct buffer *b, *found = NULL;
 
-        holder_init(&root, 1, 0, 0, "root");
+        registry_holder_init(&fx->reg, &root, 1, 0, 0, "root");
         assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
         assert_int_equal(registry_find(&fx->reg, &fx->a, b->ident.id, &found), 0);
         assert_ptr_equal(found, b);
@@ -236,14 +236,231 @@ static void set_name_needs_a_reference_and_a_short_name(void **state)
         assert_string_equal(b->ident.name, long_name);
 }
 
-static void released_table_is_bounded(void **state)
+/* A memfd of @size bytes with @seals, open read-write. */
+static int memfd_with(uint64_t size, int seals)
+{
+        int fd = memfd_create("outsider", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, (off_t)size), 0);
+        if (seals)
+                assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
+        return fd;
+}
+
+static int reopen(int fd, int flags)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        return open(path, flags | O_CLOEXEC);
+}
+
+/* Hole 3: a memfd the daemon never hosted is admitted under the
+ * adoption rules, whether it comes by import or by adoption. */
+static void import_of_a_foreign_memfd_follows_the_adoption_rules(void **state)
+{
+        struct fx *fx = *state;
+        struct buffer *b = NULL;
+        int fd, keep;
+
+        /* write-sealed: refused, never a writable reference */
+        fd = memfd_with(4096, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+        assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b, &ro), -EINVAL);
+        fd = memfd_with(4096, F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE);
+        assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b, &ro), -EINVAL);
+        /* not a page multiple */
+        fd = memfd_with(5000, F_SEAL_SHRINK | F_SEAL_GROW);
+        assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b, &ro), -EINVAL);
+        /* sealed for good but still able to grow */
+        fd = memfd_with(4096, F_SEAL_SHRINK | F_SEAL_SEAL);
+        assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b, &ro), -EINVAL);
+        /* an O_PATH fd grants nothing */
+        keep = memfd_with(4096, F_SEAL_SHRINK | F_SEAL_GROW);
+        assert_int_equal(registry_import(&fx->reg, &fx->a, reopen(keep, O_PATH), &b, &ro), -EBADF);
+        /* a read-only fd that needs sealing: the seals can't be added through it */
+        assert_int_equal(registry_import(&fx->reg, &fx->a, reopen(keep, O_RDONLY), &b, &ro), -EACCES);
+        assert_null(b);
+        assert_int_equal(fx->reg.n_buffers, 0);
+
+        /* accepted: the daemon adds F_SEAL_GROW and F_SEAL_SEAL, so nobody
+         * can add a write seal later and lock the other holders out */
+        fd = memfd_with(8192, F_SEAL_SHRINK);
+        assert_int_equal(registry_import(&fx->reg, &fx->a, fcntl(fd, F_DUPFD_CLOEXEC, 3), &b, &ro), 0);
+        assert_int_equal(fcntl(fd, F_GET_SEALS) & (F_SEAL_GROW | F_SEAL_SEAL), F_SEAL_GROW | F_SEAL_SEAL);
+        assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), -1);
+        assert_int_equal(errno, EPERM);
+        assert_int_equal(b->ident.size, 8192);
+        close(fd);
+        close(keep);
+}
+
+static void assert_untouched(int fd, int seals, mode_t mode)
+{
+        struct stat st;
+
+        assert_int_equal(fcntl(fd, F_GET_SEALS), seals);
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_int_equal(st.st_mode & 07777, mode);
+}
+
+/* Hole 2: a refused adoption or import changes nothing, whatever refused it. */
+static void a_refused_memfd_is_left_as_it_was(void **state)
+{
+        struct fx *fx = *state;
+        struct buffer *b, *b2;
+        struct stat st;
+        int fd;
+
+        fd = memfd_with(8192, F_SEAL_SHRINK);
+        assert_int_equal(fstat(fd, &st), 0);
+
+        fx->limits.max_buffer_size = 4096; /* -EFBIG */
+        assert_int_equal(registry_export_memfd(&fx->reg, &fx->a, fcntl(fd, F_DUPFD_CLOEXEC, 3), "", &b), -EFBIG);
+        assert_int_equal(registry_import(&fx->reg, &fx->a, fcntl(fd, F_DUPFD_CLOEXEC, 3), &b, &ro), -EFBIG);
+        assert_untouched(fd, F_SEAL_SHRINK, st.st_mode & 07777);
+        fx->limits.max_buffer_size = 1 << 20;
+
+        fx->limits.max_bytes_per_uid = 4096; /* -EDQUOT */
+        assert_int_equal(registry_export_memfd(&fx->reg, &fx->a, fcntl(fd, F_DUPFD_CLOEXEC, 3), "", &b), -EDQUOT);
+        assert_untouched(fd, F_SEAL_SHRINK, st.st_mode & 07777);
+        fx->limits.max_bytes_per_uid = 1ull << 40;
+
+        fx->limits.max_buffers_per_client = 1; /* -EMFILE */
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b2), 0);
+        assert_int_equal(registry_export_memfd(&fx->reg, &fx->a, fcntl(fd, F_DUPFD_CLOEXEC, 3), "", &b), -EMFILE);
+        assert_untouched(fd, F_SEAL_SHRINK, st.st_mode & 07777);
+        fx->limits.max_buffers_per_client = 100;
+
+        /* -EEXIST: the daemon hosts it already */
+        assert_int_equal(registry_export_memfd(&fx->reg, &fx->a, fcntl(fd, F_DUPFD_CLOEXEC, 3), "", &b), 0);
+        assert_int_equal(registry_export_memfd(&fx->reg, &fx->b, fcntl(fd, F_DUPFD_CLOEXEC, 3), "", &b2), -EEXIST);
+        assert_int_equal(fx->reg.n_buffers, 2);
+        close(fd);
+}
+
+/* Hole 1: the size is read again once it can no longer change, and every
+ * check on it is made on that size. */
+static void a_memfd_grown_during_admission_is_checked_at_its_real_size(void **state)
+{
+        struct admission a;
+        int fd = memfd_with(4096, F_SEAL_SHRINK);
+
+        assert_int_equal(admission_check(fd, &a), 0);
+        assert_int_equal(a.size, 4096);
+        /* its creator grows it between the check and the seal */
+        assert_int_equal(ftruncate(fd, 8ll << 30), 0);
+        assert_int_equal(admission_seal(fd, &a), 1);
+        assert_int_equal(a.size, 8ull << 30);
+        assert_int_equal(ftruncate(fd, 16ll << 30), -1); /* and now it can't */
+        close(fd);
+}
+
+/* Hole 4: attachments are bounded per client, and a holder going away
+ * frees exactly its own. */
+static void attachments_are_bounded_per_client(void **state)
+{
+        struct fx *fx = *state;
+        struct buffer *b, *tmp;
+        struct attachment *att;
+        struct registry_info info;
+
+        fx->limits.max_attachments_per_client = 3;
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
+        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(b->fd, F_DUPFD_CLOEXEC, 3), &tmp, &ro), 0);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(registry_attach(&fx->reg, &fx->a, b->ident.id, "gpu", 0, &att), 0);
+        assert_int_equal(registry_attach(&fx->reg, &fx->a, b->ident.id, "gpu", 0, &att), -EMFILE);
+        assert_int_equal(registry_attach(&fx->reg, &fx->b, b->ident.id, "display", 0, &att), 0);
+        assert_int_equal(registry_get_info(&fx->reg, &fx->b, b->ident.id, &info), 0);
+        assert_int_equal(info.n_attachments, 4);
+        registry_holder_drop(&fx->reg, &fx->a);
+        assert_int_equal(registry_get_info(&fx->reg, &fx->b, b->ident.id, &info), 0);
+        assert_int_equal(info.n_attachments, 1);
+        assert_string_equal(info.attachments[0].device, "display");
+        assert_int_equal(fx->a.n_attachments, 0);
+}
+
+/* Hole 7: a uid never pays for a buffer none of its clients holds. */
+static void the_payer_follows_the_holders(void **state)
+{
+        struct fx *fx = *state;
+        struct buffer *b, *tmp;
+        struct holder c;
+        uint64_t id;
+        int keep;
+
+        registry_holder_init(&fx->reg, &c, 300, 3000, 3000, "carol");
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
+        id = b->ident.id;
+        keep = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
+        assert_int_equal(registry_uid_usage(&fx->reg, 1000).bytes, 4096);
+        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(keep, F_DUPFD_CLOEXEC, 3), &tmp, &ro), 0);
+        assert_int_equal(registry_import(&fx->reg, &c, fcntl(keep, F_DUPFD_CLOEXEC, 3), &tmp, &ro), 0);
+        /* the exporter pays while it holds it */
+        assert_int_equal(registry_uid_usage(&fx->reg, 1000).bytes, 4096);
+        assert_int_equal(registry_uid_usage(&fx->reg, 2000).bytes, 0);
+        /* then the longest holder */
+        assert_int_equal(registry_release(&fx->reg, &fx->a, id, false), 0);
+        assert_int_equal(registry_uid_usage(&fx->reg, 1000).bytes, 0);
+        assert_int_equal(registry_uid_usage(&fx->reg, 2000).bytes, 4096);
+        assert_int_equal(registry_uid_usage(&fx->reg, 3000).bytes, 0);
+        registry_holder_drop(&fx->reg, &fx->b);
+        assert_int_equal(registry_uid_usage(&fx->reg, 2000).bytes, 0);
+        assert_int_equal(registry_uid_usage(&fx->reg, 3000).bytes, 4096);
+        /* the exporter's uid takes it back when one of its clients holds it again */
+        assert_int_equal(registry_import(&fx->reg, &fx->a, fcntl(keep, F_DUPFD_CLOEXEC, 3), &tmp, &ro), 0);
+        assert_int_equal(registry_uid_usage(&fx->reg, 1000).bytes, 4096);
+        assert_int_equal(registry_uid_usage(&fx->reg, 3000).bytes, 0);
+        registry_holder_drop(&fx->reg, &fx->a);
+        registry_holder_drop(&fx->reg, &c);
+        assert_int_equal(fx->reg.n_buffers, 0);
+        assert_int_equal(registry_uid_usage(&fx->reg, 3000).bytes, 0);
+
+        /* released while in transit: whoever imports it now pays, and
+         * the uid that released it doesn't */
+        assert_int_equal(registry_import(&fx->reg, &fx->b, keep, &b, &ro), 0);
+        assert_int_equal(b->ident.id, id);
+        assert_int_equal(registry_uid_usage(&fx->reg, 2000).bytes, 4096);
+        assert_int_equal(registry_uid_usage(&fx->reg, 1000).bytes, 0);
+        assert_int_equal(registry_uid_usage(&fx->reg, 3000).bytes, 0);
+}
+
+/* A buffer revived for a uid over its quota is refused, and its identity
+ * kept for a later import. */
+static void a_revival_over_quota_is_refused_and_forgets_nothing(void **state)
+{
+        struct fx *fx = *state;
+        struct buffer *b, *b2;
+        uint64_t id;
+        int keep;
+
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 8192, "system", "kept", &b), 0);
+        id = b->ident.id;
+        keep = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
+        assert_int_equal(registry_release(&fx->reg, &fx->a, id, false), 0);
+        fx->limits.max_bytes_per_uid = 4096;
+        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(keep, F_DUPFD_CLOEXEC, 3), &b2, &ro), -EDQUOT);
+        fx->limits.max_bytes_per_uid = 1ull << 40;
+        assert_int_equal(registry_import(&fx->reg, &fx->b, keep, &b2, &ro), 0);
+        assert_int_equal(b2->ident.id, id);
+        assert_string_equal(b2->ident.name, "kept");
+}
+
+/* Hole 11: each uid has its own ring of released identities. */
+static void released_identities_are_kept_per_uid(void **state)
 {
         struct fx *fx = *state;
         struct buffer *b;
-        uint64_t first_id = 0;
-        int first_fd = -1;
+        uint64_t victim_id, first_id = 0;
+        int victim_fd, first_fd = -1;
 
-        for (int i = 0; i < REGISTRY_RELEASED_MAX + 1; i++) {
+        assert_int_equal(registry_export(&fx->reg, &fx->b, 4096, "system", "victim", &b), 0);
+        victim_id = b->ident.id;
+        victim_fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
+        assert_int_equal(registry_release(&fx->reg, &fx->b, victim_id, false), 0);
+
+        /* another uid releases more than a ring holds */
+        for (int i = 0; i < RELEASED_PER_UID + 1; i++) {
                 assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
                 if (i == 0) {
                         first_id = b->ident.id;
@@ -251,11 +468,46 @@ static void released_table_is_bounded(void **state)
                 }
                 assert_int_equal(registry_release(&fx->reg, &fx->a, b->ident.id, false), 0);
         }
-        assert_int_equal(fx->reg.released_len, REGISTRY_RELEASED_MAX);
-        /* the oldest was forgotten: it comes back adopted, under a new id */
-        assert_int_equal(registry_import(&fx->reg, &fx->b, first_fd, &b, &ro), 0);
+        assert_int_equal(fx->reg.released.n_entries, RELEASED_PER_UID + 1);
+        /* its own oldest was forgotten: it comes back adopted */
+        assert_int_equal(registry_import(&fx->reg, &fx->a, first_fd, &b, &ro), 0);
         assert_true(b->ident.id != first_id);
         assert_string_equal(b->ident.heap, "adopted");
+        /* the victim's was not */
+        assert_int_equal(registry_import(&fx->reg, &fx->b, victim_fd, &b, &ro), 0);
+        assert_int_equal(b->ident.id, victim_id);
+        assert_string_equal(b->ident.name, "victim");
+}
+
+/* Info reads counters and the first entries: the totals are right past
+ * what it lists. */
+static void info_counts_past_what_it_lists(void **state)
+{
+        struct fx *fx = *state;
+        struct holder h[REGISTRY_INFO_MAX + 2];
+        struct registry_info info;
+        struct buffer *b, *tmp;
+        int ro_fd;
+
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
+        ro_fd = reopen(b->fd, O_RDONLY);
+        for (unsigned i = 0; i < ELEMENTSOF(h); i++) {
+                registry_holder_init(&fx->reg, &h[i], 1000 + (pid_t)i, 5000, 5000, "ro");
+                assert_int_equal(registry_import(&fx->reg, &h[i], fcntl(ro_fd, F_DUPFD_CLOEXEC, 3), &tmp, &ro), 0);
+                assert_true(ro);
+                assert_int_equal(registry_cpu_access(&fx->reg, &h[i], b->ident.id, BS_WIRE_SYNC_READ, true), 0);
+        }
+        assert_int_equal(registry_get_info(&fx->reg, &fx->a, b->ident.id, &info), 0);
+        assert_int_equal(info.n_readonly, ELEMENTSOF(h));
+        assert_int_equal(info.n_cpu_access, ELEMENTSOF(h));
+        assert_int_equal(info.readonly[0], 1000);
+        assert_int_equal(info.cpu_access[REGISTRY_INFO_MAX - 1].pid, 1000 + REGISTRY_INFO_MAX - 1);
+        for (unsigned i = 0; i < ELEMENTSOF(h); i++)
+                registry_holder_drop(&fx->reg, &h[i]);
+        assert_int_equal(registry_get_info(&fx->reg, &fx->a, b->ident.id, &info), 0);
+        assert_int_equal(info.n_readonly, 0);
+        assert_int_equal(info.n_cpu_access, 0);
+        close(ro_fd);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -273,7 +525,14 @@ int main(void)
                 T(ids_are_never_reused),
                 T(find_shows_a_buffer_only_to_who_may_see_it),
                 T(set_name_needs_a_reference_and_a_short_name),
-                T(released_table_is_bounded),
+                T(import_of_a_foreign_memfd_follows_the_adoption_rules),
+                T(a_refused_memfd_is_left_as_it_was),
+                T(a_memfd_grown_during_admission_is_checked_at_its_real_size),
+                T(attachments_are_bounded_per_client),
+                T(the_payer_follows_the_holders),
+                T(a_revival_over_quota_is_refused_and_forgets_nothing),
+                T(released_identities_are_kept_per_uid),
+                T(info_counts_past_what_it_lists),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+#include "charge.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+struct charge_hold {
+        unsigned n;
+};
+
+static struct hm_key uid_key(uid_t uid)
+{
+        return (struct hm_key){ uid, 0 };
+}
+
+static struct hm_key hold_key(uint64_t id, uid_t uid)
+{
+        return (struct hm_key){ id, uid };
+}
+
+void charge_init(struct charge *c)
+{
+        hashmap_init(&c->usage);
+        hashmap_init(&c->holds);
+}
+
+static void free_values(struct hashmap *h)
+{
+        for (size_t i = 0; i < h->cap; i++)
+                free(h->slots[i].value);
+        hashmap_done(h);
+}
+
+void charge_done(struct charge *c)
+{
+        free_values(&c->usage);
+        free_values(&c->holds);
+}
+
+struct charge_usage charge_usage_of(const struct charge *c, uid_t uid)
+{
+        const struct charge_usage *u = hashmap_get(&c->usage, uid_key(uid));
+        return u ? *u : (struct charge_usage){ 0, 0 };
+}
+
+int charge_check(const struct charge *c, const struct limits *l, uid_t uid, uint64_t bytes)
+{
+        struct charge_usage u = charge_usage_of(c, uid);
+        return limits_check_bytes(l, u.bytes, u.buffers, bytes);
+}
+
+int charge_pay(struct charge *c, uid_t uid, uint64_t bytes)
+{
+        struct charge_usage *u = hashmap_get(&c->usage, uid_key(uid));
+        int r;
+
+        if (!u) {
+                u = calloc(1, sizeof(*u));
+                if (!u)
+                        return -ENOMEM;
+                r = hashmap_put(&c->usage, uid_key(uid), u);
+                if (r < 0) {
+                        free(u);
+                        return r;
+                }
+        }
+        u->bytes += bytes;
+        u->buffers++;
+        return 0;
+}
+
+void charge_refund(struct charge *c, uid_t uid, uint64_t bytes)
+{
+        struct charge_usage *u = hashmap_get(&c->usage, uid_key(uid));
+
+        if (!u)
+                return;
+        u->bytes -= bytes;
+        u->buffers--;
+        if (u->buffers == 0)
+                free(hashmap_remove(&c->usage, uid_key(uid)));
+}
+
+int charge_hold(struct charge *c, uint64_t id, uid_t uid)
+{
+        struct charge_hold *h = hashmap_get(&c->holds, hold_key(id, uid));
+        int r;
+
+        if (!h) {
+                h = calloc(1, sizeof(*h));
+                if (!h)
+                        return -ENOMEM;
+                r = hashmap_put(&c->holds, hold_key(id, uid), h);
+                if (r < 0) {
+                        free(h);
+                        return r;
+                }
+        }
+        return (int)++h->n;
+}
+
+unsigned charge_unhold(struct charge *c, uint64_t id, uid_t uid)
+{
+        struct charge_hold *h = hashmap_get(&c->holds, hold_key(id, uid));
+        unsigned n;
+
+        if (!h)
+                return 0;
+        n = --h->n;
+        if (n == 0)
+                free(hashmap_remove(&c->holds, hold_key(id, uid)));
+        return n;
+}
+
+unsigned charge_holders(const struct charge *c, uint64_t id, uid_t uid)
+{
+        const struct charge_hold *h = hashmap_get(&c->holds, hold_key(id, uid));
+        return h ? h->n : 0;
+}

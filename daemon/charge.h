@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Who pays for a buffer (DESIGN.md §2): exactly one uid is charged for
+ * each live buffer, the exporter's while one of its clients holds a
+ * reference, otherwise the longest holder's. A uid never pays for a
+ * buffer none of its clients holds. This file keeps the two tables that
+ * rule needs, both O(1): what each uid pays for, and how many holders of
+ * each uid a buffer has. The registry decides who the payer is.
+ */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hashmap.h"
+#include "limits.h"
+
+struct charge {
+        struct hashmap usage; /* {uid, 0} -> struct charge_usage */
+        struct hashmap holds; /* {buffer id, uid} -> struct charge_hold */
+};
+
+struct charge_usage {
+        uint64_t bytes;   /* bytes of the buffers the uid pays for */
+        uint32_t buffers; /* how many */
+};
+
+void charge_init(struct charge *c);
+void charge_done(struct charge *c);
+
+/* What @uid pays for now (zeroes for a uid that pays for nothing). */
+struct charge_usage charge_usage_of(const struct charge *c, uid_t uid);
+
+/* -EDQUOT if @uid may not pay for one more buffer of @bytes. */
+int charge_check(const struct charge *c, const struct limits *l, uid_t uid, uint64_t bytes);
+
+/* Make @uid pay for a buffer of @bytes, within limits or not (a payer
+ * that changes because others left can't be refused). 0 or -ENOMEM. */
+int charge_pay(struct charge *c, uid_t uid, uint64_t bytes);
+/* Stop @uid paying for a buffer of @bytes. */
+void charge_refund(struct charge *c, uid_t uid, uint64_t bytes);
+
+/* One more holder of @uid on buffer @id: the new count, or -ENOMEM. */
+int charge_hold(struct charge *c, uint64_t id, uid_t uid);
+/* One holder of @uid fewer on buffer @id: how many are left. */
+unsigned charge_unhold(struct charge *c, uint64_t id, uid_t uid);
+/* How many holders of @uid buffer @id has. */
+unsigned charge_holders(const struct charge *c, uint64_t id, uid_t uid);

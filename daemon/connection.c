@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+#include "connection.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "msgio.h"
+#include "util.h"
+
+/* Messages handled per wake-up before other clients get their turn. */
+#define CONN_BATCH 32
+/* What a small reply costs in the socket's send buffer (the skb's
+ * truesize, ~770 bytes on x86-64); the kernel doubles what we ask. */
+#define CONN_SNDBUF (CONN_REPLIES_IN_FLIGHT * 768 / 2)
+
+struct outmsg {
+        struct list link;
+        struct bs_msg msg;
+};
+
+static void conn_close_after_flush(struct conn *c);
+
+/* Reading stops while replies wait: a client that doesn't read its
+ * replies can't make the daemon queue without bound. */
+static void conn_update_events(struct conn *c)
+{
+        if (list_empty(&c->outq)) {
+                event_del(c->wev);
+                if (!c->closing)
+                        event_add(c->rev, NULL);
+        } else {
+                event_del(c->rev);
+                event_add(c->wev, NULL);
+        }
+}
+
+/* Send queued replies. Returns 0, or -errno when the connection is dead. */
+static int conn_flush(struct conn *c)
+{
+        while (!list_empty(&c->outq)) {
+                struct outmsg *o = container_of(c->outq.next, struct outmsg, link);
+                int r = bs_msg_send(c->fd, &o->msg);
+                if (r == -EAGAIN)
+                        return 0;
+                list_remove(&o->link);
+                bs_msg_clear(&o->msg);
+                free(o);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Make @m own every fd it only borrows: a queued reply must not depend
+ * on a buffer that a later request may release. */
+static int msg_own_fds(struct bs_msg *m)
+{
+        for (unsigned i = 0; i < m->n_fds; i++) {
+                if (!(m->borrowed & (1u << i)))
+                        continue;
+                int fd = fcntl(m->fds[i], F_DUPFD_CLOEXEC, 3);
+                if (fd < 0)
+                        return -errno;
+                m->fds[i] = fd;
+                m->borrowed &= ~(1u << i);
+        }
+        return 0;
+}
+
+/* Send @m or queue it; @m's fds move to the queue or are closed. Returns
+ * 0, or -errno when the reply can't be delivered: then the connection
+ * must close, or its client would wait for that reply forever. */
+static int conn_send(struct conn *c, struct bs_msg *m)
+{
+        struct outmsg *o;
+        int r;
+
+        if (list_empty(&c->outq)) {
+                r = bs_msg_send(c->fd, m);
+                if (r != -EAGAIN) {
+                        bs_msg_clear(m);
+                        return r;
+                }
+        }
+        r = msg_own_fds(m);
+        o = r < 0 ? NULL : malloc(sizeof(*o));
+        if (!o) {
+                log_warn("client %llu: queueing a reply failed (%s): disconnecting",
+                         (unsigned long long)c->session.holder.id, strerror(r < 0 ? -r : ENOMEM));
+                bs_msg_clear(m);
+                return r < 0 ? r : -ENOMEM;
+        }
+        o->msg = *m;
+        bs_msg_init(m); /* the fds are the queue's now */
+        list_insert_tail(&c->outq, &o->link);
+        return 0;
+}
+
+static void conn_write_cb(evutil_socket_t fd, short what, void *data)
+{
+        struct conn *c = data;
+        (void)fd;
+        (void)what;
+
+        if (conn_flush(c) < 0 || (c->closing && list_empty(&c->outq))) {
+                conn_free(c);
+                return;
+        }
+        conn_update_events(c);
+}
+
+/* A message that can't be taken as it is: the peer's fault (-EPROTO)
+ * or the daemon's lack of fds (-EMFILE). Returns 1 to go on reading,
+ * -1 if @c is closing. */
+static int conn_handle_damaged(struct conn *c, struct bs_msg *req, int r)
+{
+        struct bs_msg rep;
+        bool has_hdr = req->len >= sizeof(req->hdr);
+
+        if (r == -EMFILE && has_hdr && !(req->hdr.flags & BS_MSG_REPLY)) {
+                /* not the client's fault: answer and keep it */
+                if (req->hdr.flags & BS_MSG_NO_REPLY)
+                        return 1;
+                dispatch_out_of_fds(c->owner->dispatch, &c->session, req, &rep);
+                if (conn_send(c, &rep) < 0) {
+                        conn_free(c);
+                        return -1;
+                }
+                return 1;
+        }
+        session_log_bug(&c->session, "malformed message (%zu bytes, opcode %u, %u fds): disconnecting",
+                        req->len, has_hdr ? req->hdr.opcode : 0, has_hdr ? req->hdr.n_fds : 0);
+        if (has_hdr) {
+                bs_msg_reply_error(&rep, &req->hdr, -EPROTO);
+                if (conn_send(c, &rep) < 0) {
+                        conn_free(c);
+                        return -1;
+                }
+        }
+        conn_close_after_flush(c);
+        return -1;
+}
+
+/* One message; returns 1 to go on reading, 0 to stop, -1 if @c is gone
+ * or closing. */
+static int conn_handle_one(struct conn *c)
+{
+        struct dispatch *d = c->owner->dispatch;
+        struct bs_msg req, rep;
+        int r, result;
+
+        r = bs_msg_recv(c->fd, &req);
+        if (r == -EAGAIN)
+                return 0;
+        if (r == -EPROTO || r == -EMFILE)
+                return conn_handle_damaged(c, &req, r);
+        if (r < 0) { /* the peer hung up, or the socket broke */
+                if (r != -ECONNRESET)
+                        log_debug("client %llu: receive failed: %s",
+                                  (unsigned long long)c->session.holder.id, strerror(-r));
+                conn_free(c);
+                return -1;
+        }
+
+        if (c->refuse < 0) {
+                /* over a connection limit: one answer, then goodbye */
+                bs_msg_reply_error(&rep, &req.hdr, c->refuse);
+                result = c->refuse;
+        } else {
+                result = dispatch_request(d, &c->session, &req, &rep);
+        }
+        bs_msg_clear(&req);
+        if (result != DISPATCH_SILENT && conn_send(c, &rep) < 0) {
+                conn_free(c);
+                return -1;
+        }
+        /* the reply is on its way: now free what the request released */
+        registry_flush(d->registry);
+        if (result < 0) {
+                conn_close_after_flush(c);
+                return -1;
+        }
+        if (c->deadline && c->session.version != 0) {
+                event_free(c->deadline); /* HELLO said in time */
+                c->deadline = NULL;
+        }
+        return list_empty(&c->outq) ? 1 : 0;
+}
+
+static void conn_read_cb(evutil_socket_t fd, short what, void *data)
+{
+        struct conn *c = data;
+        (void)fd;
+        (void)what;
+
+        for (int i = 0; i < CONN_BATCH; i++) {
+                int r = conn_handle_one(c);
+                if (r < 0)
+                        return;
+                if (r == 0)
+                        break;
+        }
+        conn_update_events(c);
+}
+
+static void conn_deadline_cb(evutil_socket_t fd, short what, void *data)
+{
+        struct conn *c = data;
+        (void)fd;
+        (void)what;
+
+        if (c->refuse == 0)
+                session_log_bug(&c->session, "no HELLO within %u ms: disconnecting",
+                                c->owner->dispatch->limits->hello_timeout_ms);
+        conn_free(c);
+}
+
+/* After the replies drain, close: used once a protocol error is answered. */
+static void conn_close_after_flush(struct conn *c)
+{
+        c->closing = true;
+        event_del(c->rev);
+        if (list_empty(&c->outq))
+                conn_free(c);
+        else
+                conn_update_events(c);
+}
+
+void conn_free(struct conn *c)
+{
+        struct list *pos, *tmp;
+
+        if (!c)
+                return;
+        list_for_each_safe(pos, tmp, &c->outq) {
+                struct outmsg *o = container_of(pos, struct outmsg, link);
+                bs_msg_clear(&o->msg);
+                free(o);
+        }
+        registry_holder_drop(c->owner->dispatch->registry, &c->session.holder);
+        registry_flush(c->owner->dispatch->registry);
+        if (c->rev)
+                event_free(c->rev);
+        if (c->wev)
+                event_free(c->wev);
+        if (c->deadline)
+                event_free(c->deadline);
+        safe_close(c->fd);
+        log_debug("client %llu disconnected", (unsigned long long)c->session.holder.id);
+        c->owner->closed(c->owner->userdata, c);
+        free(c);
+}
+
+int conn_new(const struct conn_owner *o, int fd_, const struct ucred *cred, const char *comm, int refuse,
+             unsigned hello_timeout_ms, struct conn **ret)
+{
+        _cleanup_close_ int fd = fd_;
+        struct timeval tv = { hello_timeout_ms / 1000, (hello_timeout_ms % 1000) * 1000 };
+        int sndbuf = CONN_SNDBUF;
+        struct conn *c;
+
+        /* best effort: the kernel's minimum and maximum still apply */
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        registry_holder_init(o->dispatch->registry, &c->session.holder, cred->pid, cred->uid, cred->gid,
+                             comm);
+        c->owner = o;
+        c->refuse = refuse;
+        list_init(&c->outq);
+        list_init(&c->link);
+        c->fd = TAKE_FD(fd);
+        c->rev = event_new(o->base, c->fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+        c->wev = event_new(o->base, c->fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
+        c->deadline = evtimer_new(o->base, conn_deadline_cb, c);
+        if (!c->rev || !c->wev || !c->deadline || event_add(c->rev, NULL) < 0 ||
+            evtimer_add(c->deadline, &tv) < 0) {
+                if (c->rev)
+                        event_free(c->rev);
+                if (c->wev)
+                        event_free(c->wev);
+                if (c->deadline)
+                        event_free(c->deadline);
+                safe_close(c->fd);
+                free(c);
+                return -ENOMEM;
+        }
+        *ret = c;
+        return 0;
+}

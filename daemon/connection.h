@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One client connection on the libevent loop: its socket, the replies
+ * waiting for it to drain, its HELLO deadline, and one sticky fate: a
+ * protocol error is answered once, then the connection closes.
+ *
+ * Bounded by construction: the daemon reads from a connection only while
+ * none of its replies waits in the daemon, and the socket's send buffer
+ * holds about CONN_REPLIES_IN_FLIGHT small replies, so a client that
+ * pipelines requests without reading its replies stops being read after
+ * that many (each export it made still counts against its limits).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "dispatch.h"
+#include "list.h"
+#include "session.h"
+
+struct event_base;
+struct event;
+struct conn;
+
+#define CONN_REPLIES_IN_FLIGHT 64
+
+/* The front end that owns connections, as a connection sees it. */
+struct conn_owner {
+        struct event_base *base;
+        struct dispatch *dispatch;
+        /* @c is about to be freed (its holder was dropped already) */
+        void (*closed)(void *userdata, struct conn *c);
+        void *userdata;
+};
+
+struct conn {
+        struct session session;
+        const struct conn_owner *owner;
+        struct list link; /* the owner's list */
+        int fd;
+        struct event *rev, *wev, *deadline;
+        struct list outq; /* struct outmsg */
+        bool closing;     /* answered a protocol error: flush, then close */
+        int refuse;       /* < 0: answer the first request with it, then close */
+};
+
+/*
+ * A connection on @fd (taken, closed on error) from the peer @cred, that
+ * must say HELLO within @hello_timeout_ms. With @refuse < 0 (over a
+ * connection limit), its first request is answered with @refuse and it
+ * closes. Returns 0 with the connection in *@ret, or -errno.
+ */
+int conn_new(const struct conn_owner *o, int fd, const struct ucred *cred, const char *comm, int refuse,
+             unsigned hello_timeout_ms, struct conn **ret);
+
+/* Close @c at once: its holder's references drop, owner->closed() runs. */
+void conn_free(struct conn *c);
