@@ -97,6 +97,8 @@ static int flush_releases(struct bs_client *c)
         unsigned sent = 0;
         int r = 0;
 
+        if (c->n_queued == 0)
+                return 0;
         while (sent < c->n_queued) {
                 r = send_release(c, &c->queued[sent]);
                 if (r < 0)
