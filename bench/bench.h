@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bufshare-bench's shared parts: the run's state, where processes run
+ * (place.c), results as a table and JSON (report.c), and the scenarios
+ * main.c runs, one file each (bench-*.c).
+ *
+ * Every scenario measures bufshare beside a floor in the same run,
+ * alternating the two in ROUNDS rounds after a warm-up so that drift hits
+ * both alike. Pinning is said on every row: "same" (client and server on
+ * cpu 0), "two" (client cpu 0, server cpu 1), "free" (unpinned, what users
+ * get; the row says where the scheduler put the server).
+ */
+#pragma once
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "floor.h"
+#include "spawn.h"
+#include "stats.h"
+
+struct bs_client;
+
+#define KiB (1ull << 10)
+#define MiB (1ull << 20)
+#define ROUNDS 10 /* bufshare and floor alternate this many times */
+
+enum pin { PIN_SAME, PIN_TWO, PIN_FREE };
+extern const char *const pin_names[];
+/* Unpinned first: a process's last cpu steers where the scheduler wakes
+ * it, so "free" is measured before pinning gives either side a history. */
+extern const enum pin pin_order[3];
+#define FOR_EACH_PIN(p) \
+        for (size_t p##_i = 0; p##_i < 3 && ((p) = pin_order[p##_i], 1); p##_i++)
+
+/* The run. */
+struct bench {
+        int quick;
+        FILE *json;
+        const char *plot_dir;
+        struct test_daemon daemon;
+        struct floor_server floor;
+        int n_json;
+        int failures;
+};
+extern struct bench B;
+
+/* ---- place.c: pinning and placement ---- */
+
+/* Pin @pid (0: this process) to @cpu, or to every cpu if @cpu < 0. */
+void pin_pid(pid_t pid, int cpu);
+/* Pin this process and @server for @p; see place.c for "free". */
+void pin(enum pin p, pid_t server);
+/* The cpu @pid last ran on, or -1. */
+int last_cpu(pid_t pid);
+/* 1 if @server last ran on the cpu this process runs on. */
+int colocated(pid_t server);
+
+/* Shared anonymous memory, inherited by forked workers; NULL on failure. */
+void *shared_alloc(size_t bytes);
+
+/* What forked workers report, in shared_alloc() memory. */
+struct shared_run {
+        double *lat; /* one slot per cycle */
+        int *errors; /* one per worker */
+        long *ops;   /* one per worker */
+};
+
+/* ---- report.c: results ---- */
+
+/* A section's title and the table's column names. */
+void header(const char *title);
+/* One row of the table and one JSON record: @s against the floor @f
+ * (may be NULL), with an optional extra figure. */
+void result(const char *scenario, const char *variant, enum pin p, struct samples *s, const char *floor_name,
+            struct samples *f, const char *extra_key, double extra);
+/* A JSON record of its own: @fmt gives the fields between the braces. */
+void json_record(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define CHECK(expr)                                                                        \
+        do {                                                                               \
+                int r_ = (expr);                                                           \
+                if (r_ < 0) {                                                              \
+                        fprintf(stderr, "bufshare-bench: %s failed: %s\n", #expr, strerror(-r_)); \
+                        B.failures++;                                                      \
+                        return;                                                            \
+                }                                                                          \
+        } while (0)
+
+/* ---- the scenarios, in the order main() runs them ---- */
+
+void bench_export(struct bs_client *c);
+void bench_roundtrips(struct bs_client *c);
+void bench_handover(struct bs_client *c, FILE *plot);
+void bench_bandwidth(struct bs_client *c);
+void bench_live_buffers(struct bs_client *c, FILE *plot);
+void bench_concurrent_clients(void);
+void bench_throughput(void);
+
+/* export + map + touch one byte + unmap + put: one cycle of scenario 1,
+ * also what scenario 6 measures at scale. */
+int export_cycle(struct bs_client *c, uint64_t size);
