@@ -25,20 +25,33 @@ int export_cycle(struct bs_client *c, uint64_t size)
         return r;
 }
 
-static int export_floor_cycle(uint64_t size)
+struct export_arg {
+        struct bs_client *c;
+        uint64_t size;
+};
+
+static int export_op(void *arg)
 {
+        struct export_arg *a = arg;
+
+        return export_cycle(a->c, a->size);
+}
+
+static int export_floor_op(void *arg)
+{
+        struct export_arg *a = arg;
         volatile uint8_t *p;
-        int fd = floor_export(&B.floor, size);
+        int fd = floor_export(&B.floor, a->size);
 
         if (fd < 0)
                 return fd;
-        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        p = mmap(NULL, a->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED) {
                 close(fd);
                 return -errno;
         }
         p[0] = 1;
-        munmap((void *)p, size);
+        munmap((void *)p, a->size);
         close(fd);
         return 0;
 }
@@ -47,52 +60,27 @@ void bench_export(struct bs_client *c)
 {
         static const uint64_t sizes[] = { 4 * KiB, 1 * MiB, 64 * MiB };
         int n = B.quick ? 20 : 3000;
-
         enum pin p;
 
         header("1. export + map + touch one byte + unmap + put, against memfd+seals+SCM_RIGHTS from a helper");
         FOR_EACH_PIN(p) {
                 for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-                        struct samples s, f;
+                        struct export_arg arg = { c, sizes[i] };
+                        struct side s = { .op = export_op, .arg = &arg, .server = B.daemon.pid };
+                        struct side f = { .op = export_floor_op, .arg = &arg, .server = B.floor.pid };
                         char variant[32];
+                        int r = compare_rounds(p, &s, &f, n);
 
-                        int with_daemon = 0, with_floor = 0;
-
-                        samples_init(&s, n);
-                        samples_init(&f, n);
-                        for (int w = 0; w < n / 10 + 1; w++) { /* warm-up */
-                                CHECK(export_cycle(c, sizes[i]));
-                                CHECK(export_floor_cycle(sizes[i]));
-                        }
-                        for (int round = 0; round < ROUNDS; round++) {
-                                pin(p, B.daemon.pid);
-                                for (int k = 0; k < n / ROUNDS; k++) {
-                                        uint64_t t = now_ns();
-                                        CHECK(export_cycle(c, sizes[i]));
-                                        samples_add(&s, (double)(now_ns() - t) / 1000.0);
-                                }
-                                with_daemon += colocated(B.daemon.pid);
-                                pin(p, B.floor.pid);
-                                for (int k = 0; k < n / ROUNDS; k++) {
-                                        uint64_t t = now_ns();
-                                        CHECK(export_floor_cycle(sizes[i]));
-                                        samples_add(&f, (double)(now_ns() - t) / 1000.0);
-                                }
-                                with_floor += colocated(B.floor.pid);
-                        }
                         snprintf(variant, sizeof(variant), "%llu KiB", (unsigned long long)(sizes[i] / KiB));
-                        result("export", variant, p, &s, "memfd+seal+fd", &f, p == PIN_FREE ? "rounds_colocated_daemon" : NULL,
-                               with_daemon);
-                        if (p == PIN_FREE) {
-                                printf("%-22s unpinned placement: the daemon ended %d of %d rounds on the client's "
-                                       "cpu, the floor's helper %d of %d\n", "", with_daemon, ROUNDS, with_floor,
-                                       ROUNDS);
-                                json_record("\"scenario\": \"export-placement\", \"variant\": \"%s\", "
-                                            "\"rounds\": %d, \"daemon_colocated\": %d, \"floor_colocated\": %d",
-                                            variant, ROUNDS, with_daemon, with_floor);
+                        if (r == 0) {
+                                result("export", variant, p, &s.s, "memfd+seal+fd", &f.s,
+                                       p == PIN_FREE ? "rounds_colocated_daemon" : NULL, s.colocated);
+                                report_placement(p, "export", variant, "rounds", ROUNDS, "daemon", s.colocated,
+                                                 "floor", f.colocated);
                         }
-                        samples_free(&s);
-                        samples_free(&f);
+                        samples_free(&s.s);
+                        samples_free(&f.s);
+                        CHECK(r);
                 }
         }
         pin(PIN_FREE, B.daemon.pid);

@@ -58,6 +58,24 @@ int last_cpu(pid_t pid);
 /* 1 if @server last ran on the cpu this process runs on. */
 int colocated(pid_t server);
 
+/* One side of a comparison: an operation, timed one call at a time. */
+struct side {
+        int (*op)(void *arg); /* 0 or -errno */
+        void *arg;
+        pid_t server;         /* pinned with this process for each of its rounds */
+        struct samples s;     /* microseconds, one per call */
+        int colocated;        /* rounds that ended with the server on this process's cpu */
+};
+
+/*
+ * Time @a and @b @n times each under @p: a warm-up of n/10 + 1 calls of
+ * each, then ROUNDS rounds of n/ROUNDS calls of @a and of @b, pinning
+ * before each (for "free": both start from this process's cpu, then the
+ * scheduler decides). Initializes both sides' samples (the caller frees
+ * them, also on failure). Returns 0 or the first call's -errno.
+ */
+int compare_rounds(enum pin p, struct side *a, struct side *b, int n);
+
 /* Shared anonymous memory, inherited by forked workers; NULL on failure. */
 void *shared_alloc(size_t bytes);
 
@@ -76,6 +94,12 @@ void header(const char *title);
  * (may be NULL), with an optional extra figure. */
 void result(const char *scenario, const char *variant, enum pin p, struct samples *s, const char *floor_name,
             struct samples *f, const char *extra_key, double extra);
+/* Under "free", where the scheduler put each side's server: a line under
+ * the table and a JSON record "@scenario-placement" with "@unit": @total
+ * and "@a_key_colocated" / "@b_key_colocated" counts (@b_key may be NULL).
+ * Nothing for pinned runs. */
+void report_placement(enum pin p, const char *scenario, const char *variant, const char *unit, int total,
+                      const char *a_key, int a, const char *b_key, int b);
 /* A JSON record of its own: @fmt gives the fields between the braces. */
 void json_record(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -92,7 +116,8 @@ void json_record(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ---- the scenarios, in the order main() runs them ---- */
 
 void bench_export(struct bs_client *c);
-void bench_roundtrips(struct bs_client *c);
+void bench_import(struct bs_client *c);
+void bench_info(struct bs_client *c);
 void bench_handover(struct bs_client *c, FILE *plot);
 void bench_bandwidth(struct bs_client *c);
 void bench_live_buffers(struct bs_client *c, FILE *plot);

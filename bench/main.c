@@ -99,7 +99,8 @@ int main(int argc, char **argv)
                B.quick ? "quick run," : "", (int)B.daemon.pid, sysconf(_SC_NPROCESSORS_ONLN));
 
         bench_export(c);
-        bench_roundtrips(c);
+        bench_import(c);
+        bench_info(c);
         bench_handover(c, handover_dat);
         bench_bandwidth(c);
         bench_live_buffers(c, scale_dat);

@@ -77,3 +77,40 @@ void *shared_alloc(size_t bytes)
         void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         return p == MAP_FAILED ? NULL : p;
 }
+
+static int time_calls(struct side *x, int count, int keep)
+{
+        for (int k = 0; k < count; k++) {
+                uint64_t t = now_ns();
+                int r = x->op(x->arg);
+
+                if (r < 0)
+                        return r;
+                if (keep)
+                        samples_add(&x->s, (double)(now_ns() - t) / 1000.0);
+        }
+        return 0;
+}
+
+int compare_rounds(enum pin p, struct side *a, struct side *b, int n)
+{
+        int r;
+
+        samples_init(&a->s, (size_t)n);
+        samples_init(&b->s, (size_t)n);
+        a->colocated = b->colocated = 0;
+        pin(p, a->server);
+        if ((r = time_calls(a, n / 10 + 1, 0)) < 0 || (r = time_calls(b, n / 10 + 1, 0)) < 0)
+                return r;
+        for (int round = 0; round < ROUNDS; round++) {
+                pin(p, a->server);
+                if ((r = time_calls(a, n / ROUNDS, 1)) < 0)
+                        return r;
+                a->colocated += colocated(a->server);
+                pin(p, b->server);
+                if ((r = time_calls(b, n / ROUNDS, 1)) < 0)
+                        return r;
+                b->colocated += colocated(b->server);
+        }
+        return 0;
+}

@@ -57,3 +57,22 @@ void header(const char *title)
         printf("\n== %s\n%-22s %-16s %-5s %9s %9s %9s  %-18s %9s %6s\n", title, "scenario", "variant", "pin",
                "p50 us", "p99 us", "p99.9 us", "floor", "floor p50", "ratio");
 }
+
+void report_placement(enum pin p, const char *scenario, const char *variant, const char *unit, int total,
+                      const char *a_key, int a, const char *b_key, int b)
+{
+        if (p != PIN_FREE)
+                return;
+        printf("%-22s unpinned placement: the %s ended %d of %d %s on the client's cpu", "", a_key, a, total, unit);
+        if (b_key)
+                printf(", the %s %d of %d", b_key, b, total);
+        printf("\n");
+        if (!B.json)
+                return;
+        json_begin();
+        fprintf(B.json, "\"scenario\": \"%s-placement\", \"variant\": \"%s\", \"%s\": %d, \"%s_colocated\": %d",
+                scenario, variant, unit, total, a_key, a);
+        if (b_key)
+                fprintf(B.json, ", \"%s_colocated\": %d", b_key, b);
+        fprintf(B.json, "}");
+}
