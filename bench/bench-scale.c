@@ -64,7 +64,8 @@ void bench_live_buffers(struct bs_client *c, FILE *plot)
                 snprintf(variant, sizeof(variant), "%d live", levels[l]);
                 result("export-at-scale", variant, PIN_SAME, &s, "export at 10 live", &base, NULL, 0);
                 if (plot)
-                        fprintf(plot, "%d %g %g\n", levels[l], samples_pct(&s, 50), samples_pct(&s, 99));
+                        fprintf(plot, "%d %g %g\n", levels[l], samples_pct(&s, 50),
+                                samples_have_pct(&s, 99) ? samples_pct(&s, 99) : samples_max(&s));
                 samples_free(&s);
         }
         pin(PIN_FREE, B.daemon.pid);

@@ -4,7 +4,8 @@
  *
  * It starts its own bufshared on a private socket and the floor's helper
  * of raw syscalls, runs the scenarios (bench-*.c, see bench.h) and prints
- * p50, p99, p99.9 and the ratio to the floor's p50.
+ * p50, p99 and p99.9 (or the max, labelled so, where there are too few
+ * samples for them) and the ratio to the floor's p50.
  *
  * Usage: bufshare-bench [--quick] [--json FILE] [--plot-dir DIR] [--daemon PATH]
  */
@@ -87,7 +88,7 @@ int main(int argc, char **argv)
                 snprintf(path, sizeof(path), "%s/handover.dat", B.plot_dir);
                 handover_dat = fopen(path, "we");
                 if (scale_dat)
-                        fprintf(scale_dat, "# live_buffers export_p50_us export_p99_us\n");
+                        fprintf(scale_dat, "# live_buffers export_p50_us export_p99_us (the max below 1000 samples)\n");
                 if (handover_dat)
                         fprintf(handover_dat, "# frame_MiB bufshare_p50_us unix_stream_p50_us pipe_p50_us shm_p50_us\n");
         }
