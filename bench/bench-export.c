@@ -76,7 +76,7 @@ void bench_export(struct bs_client *c)
                                 result("export", variant, p, &s.s, "memfd+seal+fd", &f.s,
                                        p == PIN_FREE ? "rounds_colocated_daemon" : NULL, s.colocated);
                                 report_placement(p, "export", variant, "rounds", ROUNDS, "daemon", s.colocated,
-                                                 "floor", f.colocated);
+                                                 "floor", f.colocated, NULL);
                         }
                         samples_free(&s.s);
                         samples_free(&f.s);

@@ -1,21 +1,159 @@
 /* SPDX-License-Identifier: MIT */
-/* 4. frame handover: from the producer done writing a frame to the
- * consumer able to read it, bufshare against copies and shm per frame. */
+/*
+ * 4. frame handover: from the producer done writing a frame to the
+ * consumer able to read it (frame.h), bufshare against the floor a
+ * shared-memory user would write (a pre-mapped memfd pool and a one-byte
+ * message), copies through a socket and a pipe, and shm_open per frame.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/select.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bufshare/bufshare.h"
 #include "fdpass.h"
-#include "bench.h"
+#include "frame.h"
 
-enum method { M_BUFSHARE, M_STREAM, M_PIPE, M_SHM, M_COUNT };
-static const char *const method_names[] = { "bufshare", "unix-stream copy", "pipe copy", "shm_open+mmap" };
+/* ---- frames in place: write, then say which slot ---- */
+
+static int slots_write(struct frame_end *e, uint8_t v)
+{
+        frame_fill(e, e->map[e->slot], v);
+        return 0;
+}
+
+static int slots_publish(struct frame_end *e)
+{
+        uint8_t slot = (uint8_t)e->slot;
+
+        e->slot = e->slot + 1 < FRAME_SLOTS && e->map[e->slot + 1] ? e->slot + 1 : 0;
+        return bs_fdpass_send(e->link, &slot, 1, NULL, 0);
+}
+
+static int slots_take(struct frame_end *e, const uint8_t **ret_p)
+{
+        uint8_t slot;
+        int r = frame_recv(e->link, &slot, 1, NULL, 0);
+
+        if (r < 0)
+                return r;
+        if (slot >= FRAME_SLOTS || !e->map[slot])
+                return -EPROTO;
+        *ret_p = e->map[slot];
+        return 0;
+}
+
+/* bufshare, as its docs say to use it: one buffer exported, mapped and
+ * handed over once; then each frame is a one-byte message (there is no
+ * fence or pool API yet to say "frame ready"). */
+static int bufshare_producer_init(struct frame_end *e)
+{
+        int fd, r = bs_client_connect(B.daemon.socket, &e->c);
+
+        if (r == 0)
+                r = bs_buffer_export(e->c, e->size, NULL, "frame", &e->b);
+        if (r == 0)
+                r = bs_buffer_vmap(e->b, (void **)&e->map[0]);
+        if (r < 0)
+                return r;
+        memset(e->map[0], 0, e->size); /* every page faulted before timing */
+        fd = bs_buffer_fd(e->b, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return fd;
+        r = bs_fdpass_send(e->link, "B", 1, &fd, 1);
+        close(fd);
+        return r;
+}
+
+static int bufshare_consumer_init(struct frame_end *e)
+{
+        char byte;
+        int fd, r = frame_recv(e->link, &byte, 1, &fd, 1);
+
+        if (r < 0)
+                return r;
+        r = bs_client_connect(B.daemon.socket, &e->c);
+        if (r == 0)
+                r = bs_buffer_import(e->c, fd, &e->b);
+        close(fd);
+        if (r == 0)
+                r = bs_buffer_vmap(e->b, (void **)&e->map[0]);
+        if (r == 0)
+                frame_sum(e, e->map[0]); /* map once, fault once */
+        return r;
+}
+
+const struct frame_method frame_bufshare = {
+        .name = "bufshare",
+        .producer_init = bufshare_producer_init,
+        .write = slots_write,
+        .publish = slots_publish,
+        .consumer_init = bufshare_consumer_init,
+        .take = slots_take,
+};
+
+/* The floor: FRAME_SLOTS sealed memfds, mapped on both sides once. */
+static int pool_producer_init(struct frame_end *e)
+{
+        int fds[FRAME_SLOTS], r = 0;
+        unsigned n;
+
+        for (n = 0; n < FRAME_SLOTS; n++) {
+                void *p;
+
+                fds[n] = floor_memfd(e->size);
+                if (fds[n] < 0) {
+                        r = fds[n];
+                        break;
+                }
+                p = mmap(NULL, e->size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[n], 0);
+                if (p == MAP_FAILED) {
+                        r = -errno;
+                        n++; /* close this one too */
+                        break;
+                }
+                memset(p, 0, e->size);
+                e->map[n] = p;
+        }
+        if (r == 0)
+                r = bs_fdpass_send(e->link, "P", 1, fds, FRAME_SLOTS);
+        while (n > 0)
+                close(fds[--n]);
+        return r;
+}
+
+static int pool_consumer_init(struct frame_end *e)
+{
+        int fds[FRAME_SLOTS], r;
+        char byte;
+
+        r = frame_recv(e->link, &byte, 1, fds, FRAME_SLOTS);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < FRAME_SLOTS; i++) {
+                void *p = mmap(NULL, e->size, PROT_READ, MAP_SHARED, fds[i], 0);
+
+                if (p == MAP_FAILED)
+                        r = -errno;
+                else
+                        frame_sum(e, e->map[i] = p);
+                close(fds[i]);
+        }
+        return r < 0 ? r : 0;
+}
+
+static const struct frame_method frame_pool = {
+        .name = "memfd pool+1B",
+        .producer_init = pool_producer_init,
+        .write = slots_write,
+        .publish = slots_publish,
+        .consumer_init = pool_consumer_init,
+        .take = slots_take,
+};
+
+/* ---- copies: a one-byte message, then the frame through a socket or a pipe ---- */
 
 static int write_full(int fd, const uint8_t *p, size_t n)
 {
@@ -45,230 +183,210 @@ static int read_full(int fd, uint8_t *p, size_t n)
         return 0;
 }
 
-static uint64_t sum_bytes(const volatile uint8_t *p, size_t n)
+static int local_buffer(struct frame_end *e)
 {
-        const volatile uint64_t *q = (const volatile uint64_t *)p;
-        uint64_t s = 0;
-
-        for (size_t i = 0; i < n / 8; i++)
-                s += q[i];
-        return s;
-}
-
-struct handover {
-        enum method m;
-        size_t size;
-        int frames;
-        int ctl;      /* SEQPACKET: fds, names, "go" and acks */
-        int data;     /* stream socket or pipe end */
-        uint8_t *buf; /* a mapping, or a local buffer */
-};
-
-/* The consumer: gets each frame, reads every byte, acks with the time it
- * could start reading. */
-static int consumer_main(struct handover *h, const char *socket_path)
-{
-        struct bs_client *c = NULL;
-        struct bs_buffer *b = NULL;
-        uint8_t *local = NULL;
-        unsigned n_fds;
-        int fd = -1;
-
-        pin_pid(0, sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0);
-        if (h->m == M_BUFSHARE) {
-                char byte;
-                struct bs_buffer_info info;
-                fd_set set;
-                FD_ZERO(&set);
-                FD_SET(h->ctl, &set);
-                select(h->ctl + 1, &set, NULL, NULL, NULL);
-                if (bs_fdpass_recv(h->ctl, &byte, 1, &fd, 1, &n_fds) != 1 || n_fds != 1 ||
-                    bs_client_connect(socket_path, &c) < 0 || bs_buffer_import(c, fd, &b) < 0 ||
-                    bs_buffer_vmap(b, (void **)&h->buf) < 0 || bs_buffer_get_info(b, &info) < 0)
-                        return 1;
-                close(fd);
-                sum_bytes(h->buf, h->size); /* map once, fault once */
-        } else if (h->m != M_SHM) {
-                local = malloc(h->size);
-                memset(local, 0, h->size);
-        }
-        for (int f = 0; f < h->frames; f++) {
-                char name[64];
-                uint64_t t1, s;
-                ssize_t n;
-
-                do
-                        n = recv(h->ctl, name, sizeof(name), 0);
-                while (n < 0 && errno == EINTR);
-                if (n <= 0)
-                        return 1;
-                if (h->m == M_BUFSHARE) {
-                        t1 = now_ns();
-                        s = sum_bytes(h->buf, h->size);
-                } else if (h->m == M_SHM) {
-                        int sfd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
-                        uint8_t *p = sfd < 0 ? MAP_FAILED : mmap(NULL, h->size, PROT_READ, MAP_SHARED, sfd, 0);
-                        if (p == MAP_FAILED)
-                                return 1;
-                        t1 = now_ns();
-                        s = sum_bytes(p, h->size);
-                        munmap(p, h->size);
-                        close(sfd);
-                        shm_unlink(name);
-                } else {
-                        if (read_full(h->data, local, h->size) < 0)
-                                return 1;
-                        t1 = now_ns();
-                        s = sum_bytes(local, h->size);
-                }
-                uint64_t ack[2] = { t1, s };
-                if (send(h->ctl, ack, sizeof(ack), MSG_NOSIGNAL) != sizeof(ack))
-                        return 1;
-        }
-        if (b)
-                bs_buffer_vunmap(b, h->buf);
-        bs_buffer_put(b);
-        bs_client_unref(c);
-        free(local);
+        e->local = malloc(e->size);
+        if (!e->local)
+                return -ENOMEM;
+        memset(e->local, 0, e->size);
         return 0;
 }
 
-/* One method at one size: latency samples and throughput in GB/s. */
-static int run_handover(struct bs_client *c, enum method m, size_t size, int frames, struct samples *lat,
-                        double *gbps)
+/* @fds[0] stays here (the producer writes it), @fds[1] goes to the consumer. */
+static int copy_producer_init(struct frame_end *e, int fds[2])
 {
-        struct handover h = { .m = m, .size = size, .frames = frames, .data = -1 };
-        struct bs_buffer *b = NULL;
-        int sv[2], dv[2] = { -1, -1 }, status, r = 0;
-        uint64_t total = 0;
-        pid_t pid;
+        int r = bs_fdpass_send(e->link, "C", 1, &fds[1], 1);
 
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        close(fds[1]);
+        e->data = fds[0];
+        return r < 0 ? r : local_buffer(e);
+}
+
+static int stream_producer_init(struct frame_end *e)
+{
+        int sv[2];
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
-        if (m == M_STREAM && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dv) < 0)
+        return copy_producer_init(e, sv);
+}
+
+static int pipe_producer_init(struct frame_end *e)
+{
+        int pv[2];
+
+        if (pipe2(pv, O_CLOEXEC) < 0)
                 return -errno;
-        if (m == M_PIPE) {
-                if (pipe2(dv, O_CLOEXEC) < 0)
-                        return -errno;
-                fcntl(dv[1], F_SETPIPE_SZ, 1 << 20);
-                int t = dv[0]; /* dv[1] is the producer's, as with the socketpair */
-                dv[0] = dv[1];
-                dv[1] = t;
-        }
-        fflush(stdout);
-        pid = fork();
-        if (pid == 0) {
-                close(sv[0]);
-                if (dv[0] >= 0)
-                        close(dv[0]);
-                h.ctl = sv[1];
-                h.data = dv[1];
-                _exit(consumer_main(&h, B.daemon.socket));
-        }
-        close(sv[1]);
-        if (dv[1] >= 0)
-                close(dv[1]);
-        h.ctl = sv[0];
-        h.data = dv[0];
-        pin_pid(0, 0);
+        fcntl(pv[1], F_SETPIPE_SZ, 1 << 20);
+        return copy_producer_init(e, (int[]){ pv[1], pv[0] });
+}
 
-        if (m == M_BUFSHARE) {
-                /* export once, map once, pass the fd once */
-                r = bs_buffer_export(c, size, NULL, "frame", &b);
-                if (r == 0)
-                        r = bs_buffer_vmap(b, (void **)&h.buf);
-                if (r == 0) {
-                        int fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
-                        memset(h.buf, 0, size);
-                        r = bs_fdpass_send(h.ctl, "F", 1, &fd, 1);
-                        close(fd);
-                }
-        } else if (m != M_SHM) {
-                h.buf = malloc(size);
-                memset(h.buf, 0, size);
-        }
-        for (int f = 0; r == 0 && f < frames; f++) {
-                char name[64] = "frame";
-                uint64_t start = now_ns(), t0, ack[2];
+static int copy_write(struct frame_end *e, uint8_t v)
+{
+        frame_fill(e, e->local, v);
+        return 0;
+}
 
-                if (m == M_SHM) {
-                        snprintf(name, sizeof(name), "/bufshare-bench-%d-%d", (int)getpid(), f);
-                        int sfd = shm_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-                        uint8_t *p = MAP_FAILED;
-                        if (sfd >= 0 && ftruncate(sfd, (off_t)size) == 0)
-                                p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
-                        if (p == MAP_FAILED) {
-                                r = -errno;
-                                break;
-                        }
-                        memset(p, f + 1, size);
-                        munmap(p, size);
-                        close(sfd);
-                        t0 = now_ns();
-                        send(h.ctl, name, strlen(name) + 1, MSG_NOSIGNAL);
-                } else {
-                        memset(h.buf, f + 1, size);
-                        t0 = now_ns();
-                        send(h.ctl, name, strlen(name) + 1, MSG_NOSIGNAL);
-                        if (m != M_BUFSHARE && write_full(h.data, h.buf, size) < 0) {
-                                r = -EPIPE;
-                                break;
-                        }
-                }
-                if (recv(h.ctl, ack, sizeof(ack), 0) != sizeof(ack)) {
-                        r = -EPIPE;
-                        break;
-                }
-                uint64_t expect = (uint64_t)(uint8_t)(f + 1) * 0x0101010101010101ull * (size / 8);
-                if (ack[1] != expect) /* the consumer read the bytes of this frame */
-                        r = -EBADMSG;
-                samples_add(lat, (double)(ack[0] - t0) / 1000.0);
-                total += now_ns() - start;
-        }
-        close(h.ctl);
-        if (h.data >= 0)
-                close(h.data);
-        waitpid(pid, &status, 0);
-        if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
-                r = -ECHILD;
-        if (m == M_BUFSHARE) {
-                if (h.buf)
-                        bs_buffer_vunmap(b, h.buf);
-                bs_buffer_put(b);
+static int copy_publish(struct frame_end *e)
+{
+        int r = bs_fdpass_send(e->link, "C", 1, NULL, 0);
+
+        return r < 0 ? r : write_full(e->data, e->local, e->size);
+}
+
+static int copy_consumer_init(struct frame_end *e)
+{
+        char byte;
+        int r = frame_recv(e->link, &byte, 1, &e->data, 1);
+
+        return r < 0 ? r : local_buffer(e);
+}
+
+static int copy_take(struct frame_end *e, const uint8_t **ret_p)
+{
+        char byte;
+        int r = frame_recv(e->link, &byte, 1, NULL, 0);
+
+        if (r >= 0)
+                r = read_full(e->data, e->local, e->size);
+        *ret_p = e->local;
+        return r < 0 ? r : 0;
+}
+
+static const struct frame_method frame_stream = {
+        .name = "unix-stream copy",
+        .producer_init = stream_producer_init,
+        .write = copy_write,
+        .publish = copy_publish,
+        .consumer_init = copy_consumer_init,
+        .take = copy_take,
+};
+
+static const struct frame_method frame_pipe = {
+        .name = "pipe copy",
+        .producer_init = pipe_producer_init,
+        .write = copy_write,
+        .publish = copy_publish,
+        .consumer_init = copy_consumer_init,
+        .take = copy_take,
+};
+
+/* ---- shm_open per frame: a new object, mapped on both sides, every frame ---- */
+
+static int nothing(struct frame_end *e)
+{
+        return 0;
+}
+
+static int shm_write(struct frame_end *e, uint8_t v)
+{
+        static unsigned n;
+        uint8_t *p = MAP_FAILED;
+        int fd, r = 0;
+
+        snprintf(e->name, sizeof(e->name), "/bufshare-bench-%s-%u", e->tag, n++);
+        fd = shm_open(e->name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0 && ftruncate(fd, (off_t)e->size) == 0)
+                p = mmap(NULL, e->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) {
+                r = -errno;
+                shm_unlink(e->name);
         } else {
-                free(m == M_SHM ? NULL : h.buf);
+                frame_fill(e, p, v);
+                munmap(p, e->size);
         }
-        pin_pid(0, -1);
-        *gbps = total ? (double)size * frames / (double)total : 0; /* bytes per ns = GB/s */
+        if (fd >= 0)
+                close(fd);
         return r;
 }
 
-void bench_handover(struct bs_client *c, FILE *plot)
+static int shm_publish(struct frame_end *e)
+{
+        return bs_fdpass_send(e->link, e->name, strlen(e->name) + 1, NULL, 0);
+}
+
+static int shm_take(struct frame_end *e, const uint8_t **ret_p)
+{
+        uint8_t *p = MAP_FAILED;
+        int fd, r = frame_recv(e->link, e->name, sizeof(e->name) - 1, NULL, 0);
+
+        if (r < 0)
+                return r;
+        e->name[r] = '\0';
+        fd = shm_open(e->name, O_RDONLY | O_CLOEXEC, 0);
+        if (fd >= 0)
+                p = mmap(NULL, e->size, PROT_READ, MAP_SHARED, fd, 0);
+        r = p == MAP_FAILED ? -errno : 0;
+        if (fd >= 0)
+                close(fd);
+        *ret_p = p;
+        return r;
+}
+
+static void shm_release(struct frame_end *e, const uint8_t *p)
+{
+        munmap((void *)p, e->size);
+        shm_unlink(e->name);
+}
+
+static const struct frame_method frame_shm = {
+        .name = "shm_open+mmap",
+        .producer_init = nothing,
+        .write = shm_write,
+        .publish = shm_publish,
+        .consumer_init = nothing,
+        .take = shm_take,
+        .release = shm_release,
+};
+
+/* ---- the scenario ---- */
+
+enum method { M_BUFSHARE, M_STREAM, M_PIPE, M_SHM, M_POOL, M_COUNT }; /* handover.dat's column order */
+static const struct frame_method *const methods[M_COUNT] = { &frame_bufshare, &frame_stream, &frame_pipe,
+                                                             &frame_shm, &frame_pool };
+
+static void report_size(size_t size, enum pin p, struct frame_pair *fps, FILE *plot)
+{
+        for (enum method m = 0; m < M_COUNT; m++) {
+                struct frame_pair *fp = &fps[m];
+                const char *floor_name = m == M_BUFSHARE ? frame_pool.name : m == M_POOL ? NULL : "bufshare";
+                struct samples *f = m == M_BUFSHARE ? &fps[M_POOL].lat : m == M_POOL ? NULL : &fps[M_BUFSHARE].lat;
+                char variant[48];
+
+                snprintf(variant, sizeof(variant), "%zu KiB %s", (size_t)(size / KiB), fp->m->name);
+                result("handover", variant, p, &fp->lat, floor_name, f, "GBps", frame_pair_gbps(fp, size));
+                report_placement(p, "handover", variant, "frames", fp->frames, "consumer", fp->colocated, NULL);
+        }
+        if (plot && p == PIN_TWO)
+                fprintf(plot, "%g %g %g %g %g %g\n", (double)size / (double)MiB, samples_pct(&fps[M_BUFSHARE].lat, 50),
+                        samples_pct(&fps[M_STREAM].lat, 50), samples_pct(&fps[M_PIPE].lat, 50),
+                        samples_pct(&fps[M_SHM].lat, 50), samples_pct(&fps[M_POOL].lat, 50));
+}
+
+void bench_handover(struct bs_client *c)
 {
         static const size_t sizes[] = { 4 * KiB, 1 * MiB, 64 * MiB };
-        int frames[] = { 2000, 200, 12 };
+        static const int frames[] = { 2000, 200, 12 };
+        static const enum pin pins[] = { PIN_FREE, PIN_TWO };
 
-        header("4. frame handover (producer cpu 0 writes, consumer cpu 1 reads every byte): "
-               "latency from producer done to consumer may read; ratio = method / bufshare");
+        header("4. frame handover (producer writes every byte, consumer reads every byte; \"two\": producer cpu 0, "
+               "consumer cpu 1): latency from producer done to consumer may read; bufshare against a pre-mapped "
+               "memfd pool + 1-byte message, the others against bufshare");
         for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-                struct samples s[M_COUNT];
-                double gbps[M_COUNT];
-                char variant[48];
-                int n = B.quick ? 3 : frames[i];
+                struct frame_pair fps[M_COUNT] = { 0 };
+                int n = B.quick ? 3 : frames[i], r = 0;
+                size_t started = 0;
 
-                for (enum method m = 0; m < M_COUNT; m++) {
-                        samples_init(&s[m], n);
-                        CHECK(run_handover(c, m, sizes[i], n, &s[m], &gbps[m]));
+                for (; started < M_COUNT && r == 0; started++)
+                        r = frame_pair_start(&fps[started], methods[started], sizes[i], FRAME_ALL, 0);
+                for (size_t k = 0; k < sizeof(pins) / sizeof(pins[0]) && r == 0; k++) {
+                        r = frame_pairs_compare(fps, M_COUNT, pins[k], n, n / 10 + 1);
+                        if (r == 0)
+                                report_size(sizes[i], pins[k], fps, B.handover_dat);
                 }
-                for (enum method m = 0; m < M_COUNT; m++) {
-                        snprintf(variant, sizeof(variant), "%zu KiB %s", (size_t)(sizes[i] / KiB), method_names[m]);
-                        result("handover", variant, PIN_TWO, &s[m], m == M_BUFSHARE ? NULL : "bufshare",
-                               m == M_BUFSHARE ? NULL : &s[M_BUFSHARE], "GBps", gbps[m]);
-                }
-                if (plot)
-                        fprintf(plot, "%g %g %g %g %g\n", (double)sizes[i] / (double)MiB, samples_pct(&s[0], 50),
-                                samples_pct(&s[1], 50), samples_pct(&s[2], 50), samples_pct(&s[3], 50));
-                for (enum method m = 0; m < M_COUNT; m++)
-                        samples_free(&s[m]);
+                while (started > 0)
+                        if (frame_pair_stop(&fps[--started]) < 0 && r == 0)
+                                r = -ECHILD;
+                CHECK(r);
         }
 }

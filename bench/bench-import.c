@@ -49,7 +49,7 @@ void bench_import(struct bs_client *c)
                 if (r == 0) {
                         result("import", "4 KiB", p, &s.s, "fd round trip", &f.s, NULL, 0);
                         report_placement(p, "import", "4 KiB", "rounds", ROUNDS, "daemon", s.colocated, "floor",
-                                         f.colocated);
+                                         f.colocated, NULL);
                 }
                 samples_free(&s.s);
                 samples_free(&f.s);

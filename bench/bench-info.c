@@ -44,7 +44,7 @@ void bench_info(struct bs_client *c)
                         if (r == 0) {
                                 result(ops[i].name, "-", p, &s.s, "64 B ping-pong", &f.s, NULL, 0);
                                 report_placement(p, ops[i].name, "-", "rounds", ROUNDS, "daemon", s.colocated,
-                                                 "floor", f.colocated);
+                                                 "floor", f.colocated, NULL);
                         }
                         samples_free(&s.s);
                         samples_free(&f.s);

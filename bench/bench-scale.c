@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bufshare/bufshare.h"
@@ -26,51 +25,63 @@ static long daemon_rss_bytes(void)
         return kb * 1024;
 }
 
-void bench_live_buffers(struct bs_client *c, FILE *plot)
+static int export_4k(void *c)
+{
+        return export_cycle(c, 4 * KiB);
+}
+
+void bench_live_buffers(struct bs_client *c)
 {
         static const int levels_full[] = { 10, 1000, 5000, 15000 };
         static const int levels_quick[] = { 10, 100 };
+        static const enum pin pins[] = { PIN_FREE, PIN_SAME };
         const int *levels = B.quick ? levels_quick : levels_full;
         int n_levels = B.quick ? 2 : 4, held = 0, n = B.quick ? 20 : 3000;
         int top = levels[n_levels - 1];
         struct bs_buffer **bufs = calloc((size_t)top, sizeof(*bufs));
-        struct samples base;
+        struct samples base[2] = { 0 }; /* at 10 live, per pin */
+        double p50[2] = { 0 }, p99 = 0;
         long rss0;
-        int fds0;
+        int fds0, r = 0;
 
-        header("6a. export p50 with live buffers held (one client, same cpu); ratio = p50 / p50 at 10");
+        header("6a. export + map + touch + unmap + put (4 KiB) with live buffers held by the client; "
+               "ratio = p50 / p50 at 10 live with the same pinning");
+        samples_init(&base[0], 1);
+        samples_init(&base[1], 1);
         CHECK(bs_client_sync(c));
         rss0 = daemon_rss_bytes();
         fds0 = test_count_fds_of(B.daemon.pid);
-        samples_init(&base, 1);
-        pin(PIN_SAME, B.daemon.pid);
-        for (int l = 0; l < n_levels; l++) {
-                struct samples s;
+        for (int l = 0; l < n_levels && r == 0; l++) {
                 char variant[32];
 
-                while (held < levels[l])
-                        CHECK(bs_buffer_export(c, 4 * KiB, NULL, NULL, &bufs[held++]));
-                samples_init(&s, n);
-                for (int k = 0; k < n / 10; k++) /* warm-up */
-                        CHECK(export_cycle(c, 4 * KiB));
-                for (int k = 0; k < n; k++) {
-                        uint64_t t = now_ns();
-                        CHECK(export_cycle(c, 4 * KiB));
-                        samples_add(&s, (double)(now_ns() - t) / 1000.0);
-                }
-                if (l == 0)
-                        for (size_t i = 0; i < s.n; i++)
-                                samples_add(&base, s.v[i]);
+                while (held < levels[l] && r == 0)
+                        if ((r = bs_buffer_export(c, 4 * KiB, NULL, NULL, &bufs[held])) == 0)
+                                held++;
                 snprintf(variant, sizeof(variant), "%d live", levels[l]);
-                result("export-at-scale", variant, PIN_SAME, &s, "export at 10 live", &base, NULL, 0);
-                if (plot)
-                        fprintf(plot, "%d %g %g\n", levels[l], samples_pct(&s, 50),
-                                samples_have_pct(&s, 99) ? samples_pct(&s, 99) : samples_max(&s));
-                samples_free(&s);
+                for (size_t k = 0; k < 2 && r == 0; k++) {
+                        struct side s = { .op = export_4k, .arg = c, .server = B.daemon.pid };
+
+                        r = compare_rounds(pins[k], &s, NULL, n);
+                        if (r == 0 && l == 0)
+                                for (size_t i = 0; i < s.s.n; i++)
+                                        samples_add(&base[k], s.s.v[i]);
+                        if (r == 0) {
+                                result("export-at-scale", variant, pins[k], &s.s, "export at 10 live", &base[k],
+                                       NULL, 0);
+                                report_placement(pins[k], "export-at-scale", variant, "rounds", ROUNDS, "daemon",
+                                                 s.colocated, NULL);
+                                p50[k] = samples_pct(&s.s, 50);
+                                p99 = samples_have_pct(&s.s, 99) ? samples_pct(&s.s, 99) : samples_max(&s.s);
+                        }
+                        samples_free(&s.s);
+                }
+                if (B.scale_dat && r == 0)
+                        fprintf(B.scale_dat, "%d %g %g %g\n", levels[l], p50[1], p99, p50[0]);
         }
         pin(PIN_FREE, B.daemon.pid);
-        CHECK(bs_client_sync(c));
-        {
+        if (r == 0)
+                r = bs_client_sync(c);
+        if (r == 0) {
                 long rss = daemon_rss_bytes();
                 int fds = test_count_fds_of(B.daemon.pid);
                 double per = (double)(rss - rss0) / held;
@@ -85,7 +96,9 @@ void bench_live_buffers(struct bs_client *c, FILE *plot)
         for (int i = 0; i < held; i++)
                 bs_buffer_put(bufs[i]);
         free(bufs);
-        samples_free(&base);
+        samples_free(&base[0]);
+        samples_free(&base[1]);
+        CHECK(r);
         CHECK(bs_client_sync(c));
 }
 
@@ -132,15 +145,16 @@ static int worker_clients(int w, int n_clients, int cycles, struct shared_run *s
         return 0;
 }
 
-void bench_concurrent_clients(void)
+void bench_concurrent_clients(struct bs_client *c)
 {
         static const int counts_full[] = { 1, 10, 100, 1000 };
         static const int counts_quick[] = { 1, 10 };
         const int *counts = B.quick ? counts_quick : counts_full;
         int n_counts = B.quick ? 2 : 4;
 
-        header("6b. concurrent clients, each doing export + import + put cycles (unpinned); "
-               "latency per cycle, ops/s in all");
+        header("6b. concurrent clients (20 processes at most), each doing export + import + put cycles "
+               "(unpinned); latency per cycle, ops/s in all; placement: the daemon against the first process, "
+               "looked at every 10 ms");
         for (int ci = 0; ci < n_counts; ci++) {
                 int n = counts[ci], workers = n < 20 ? n : 20, per = n / workers;
                 int cycles = B.quick ? 2 : (n >= 1000 ? 3 : 4000 / n > 2 ? 4000 / n : 2);
@@ -150,7 +164,7 @@ void bench_concurrent_clients(void)
                 struct samples s;
                 pid_t pids[20];
                 long ops = 0;
-                int errors = 0;
+                int errors, looks, coloc;
                 char variant[32];
                 uint64_t t0 = now_ns();
 
@@ -160,12 +174,7 @@ void bench_concurrent_clients(void)
                         if (pids[w] == 0)
                                 _exit(worker_clients(w, per, cycles, &sr));
                 }
-                for (int w = 0; w < workers; w++) {
-                        int status;
-                        waitpid(pids[w], &status, 0);
-                        if (!WIFEXITED(status) || WEXITSTATUS(status))
-                                errors++;
-                }
+                errors = wait_workers(pids, workers, B.daemon.pid, &looks, &coloc);
                 uint64_t wall = now_ns() - t0;
                 samples_init(&s, slots);
                 for (int w = 0; w < workers; w++) {
@@ -177,6 +186,7 @@ void bench_concurrent_clients(void)
                 snprintf(variant, sizeof(variant), "%d clients", workers * per);
                 result("concurrent-clients", variant, PIN_FREE, &s, NULL, NULL, "ops_per_s",
                        (double)ops / ((double)wall / 1e9));
+                report_placement(PIN_FREE, "concurrent-clients", variant, "samples", looks, "daemon", coloc, NULL);
                 if (errors) {
                         printf("%-22s %d errors with %d clients\n", "", errors, n);
                         B.failures++;

@@ -2,7 +2,6 @@
 /* 7. throughput: operations per second from several client processes. */
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bufshare/bufshare.h"
@@ -40,18 +39,20 @@ static int throughput_worker(int w, int import, double seconds, struct shared_ru
         return 0;
 }
 
-void bench_throughput(void)
+void bench_throughput(struct bs_client *c)
 {
         static const int procs[] = { 1, 2, 4 };
         double seconds = B.quick ? 0.05 : 1.0;
 
-        printf("\n== 7. throughput: operations per second from client processes (unpinned)\n");
+        printf("\n== 7. throughput: operations per second from client processes (unpinned); placement: the "
+               "daemon against the first process, looked at every 10 ms\n");
         for (int import = 0; import <= 1; import++)
                 for (size_t pi = 0; pi < 3; pi++) {
                         struct shared_run sr = { NULL, shared_alloc(64 * sizeof(int)), shared_alloc(64 * sizeof(long)) };
                         long ops = 0;
-                        int errors = 0;
+                        int errors, looks, coloc;
                         pid_t pids[4];
+                        char variant[32];
                         uint64_t t0 = now_ns();
 
                         for (int w = 0; w < procs[pi]; w++) {
@@ -60,10 +61,8 @@ void bench_throughput(void)
                                 if (pids[w] == 0)
                                         _exit(throughput_worker(w, import, seconds, &sr));
                         }
+                        errors = wait_workers(pids, procs[pi], B.daemon.pid, &looks, &coloc);
                         for (int w = 0; w < procs[pi]; w++) {
-                                int status;
-                                waitpid(pids[w], &status, 0);
-                                errors += !WIFEXITED(status) || WEXITSTATUS(status);
                                 ops += sr.ops[w];
                                 errors += sr.errors[w];
                         }
@@ -73,6 +72,8 @@ void bench_throughput(void)
                         json_record("\"scenario\": \"throughput\", \"variant\": \"%s\", \"processes\": %d, "
                                     "\"ops_per_s\": %.1f, \"errors\": %d",
                                     import ? "import+put" : "export+put", procs[pi], rate, errors);
+                        snprintf(variant, sizeof(variant), "%s %d", import ? "import+put" : "export+put", procs[pi]);
+                        report_placement(PIN_FREE, "throughput", variant, "samples", looks, "daemon", coloc, NULL);
                         B.failures += errors;
                         munmap(sr.errors, 64 * sizeof(int));
                         munmap(sr.ops, 64 * sizeof(long));

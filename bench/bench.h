@@ -40,6 +40,7 @@ struct bench {
         int quick;
         FILE *json;
         const char *plot_dir;
+        FILE *scale_dat, *handover_dat; /* for plot.gp, with --plot-dir */
         struct test_daemon daemon;
         struct floor_server floor;
         int n_json;
@@ -51,7 +52,10 @@ extern struct bench B;
 
 /* Pin @pid (0: this process) to @cpu, or to every cpu if @cpu < 0. */
 void pin_pid(pid_t pid, int cpu);
-/* Pin this process and @server for @p; see place.c for "free". */
+/* Pin @client (0: this process) to cpu 0 and @server to cpu 0 ("same") or
+ * 1 ("two"); for "free", both to cpu 0 and then to every cpu. */
+void pin_pair(enum pin p, pid_t client, pid_t server);
+/* pin_pair() with this process as the client. */
 void pin(enum pin p, pid_t server);
 /* The cpu @pid last ran on, or -1. */
 int last_cpu(pid_t pid);
@@ -68,13 +72,26 @@ struct side {
 };
 
 /*
- * Time @a and @b @n times each under @p: a warm-up of n/10 + 1 calls of
- * each, then ROUNDS rounds of n/ROUNDS calls of @a and of @b, pinning
- * before each (for "free": both start from this process's cpu, then the
- * scheduler decides). Initializes both sides' samples (the caller frees
- * them, also on failure). Returns 0 or the first call's -errno.
+ * Time @a and @b (may be NULL) @n times each under @p: a warm-up of
+ * n/10 + 1 calls of each, then ROUNDS rounds of n/ROUNDS calls of @a and
+ * of @b, pinning before each (for "free": both start from this process's
+ * cpu, then the scheduler decides). Initializes the sides' samples (the
+ * caller frees them, also on failure). Returns 0 or the first -errno.
  */
 int compare_rounds(enum pin p, struct side *a, struct side *b, int n);
+
+/* In a forked child: close every fd from 3 up but the @n (at most 8) in @keep. */
+void close_fds_except(const int *keep, size_t n);
+/* Wait up to @timeout_ms for the child @pid to end, else SIGKILL it (its
+ * process group if @group) and reap it. Returns its exit status (128 +
+ * signal if killed by one), -ETIMEDOUT if it had to be killed, or -errno. */
+int wait_or_kill(pid_t pid, int timeout_ms, int group);
+
+/* Reap the @n (at most 64) forked workers in @pids, meanwhile looking
+ * every 10 ms where the scheduler runs @server: *ret_samples looks, in
+ * *ret_colocated of which it was on the first worker's cpu. Returns how
+ * many workers failed (killed, or a non-zero exit). */
+int wait_workers(const pid_t *pids, int n, pid_t server, int *ret_samples, int *ret_colocated);
 
 /* Shared anonymous memory, inherited by forked workers; NULL on failure. */
 void *shared_alloc(size_t bytes);
@@ -94,12 +111,13 @@ void header(const char *title);
  * (may be NULL), with an optional extra figure. */
 void result(const char *scenario, const char *variant, enum pin p, struct samples *s, const char *floor_name,
             struct samples *f, const char *extra_key, double extra);
-/* Under "free", where the scheduler put each side's server: a line under
- * the table and a JSON record "@scenario-placement" with "@unit": @total
- * and "@a_key_colocated" / "@b_key_colocated" counts (@b_key may be NULL).
- * Nothing for pinned runs. */
-void report_placement(enum pin p, const char *scenario, const char *variant, const char *unit, int total,
-                      const char *a_key, int a, const char *b_key, int b);
+/* Under "free", where the scheduler put each server: a line under the
+ * table and a JSON record "@scenario-placement" with "@unit": @total, then
+ * for each (const char *key, int count) pair up to a NULL key,
+ * "key_colocated": count, the @unit that ended with that server on the
+ * client's cpu. Nothing for pinned runs. */
+void report_placement(enum pin p, const char *scenario, const char *variant, const char *unit, int total, ...)
+        __attribute__((sentinel));
 /* A JSON record of its own: @fmt gives the fields between the braces. */
 void json_record(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -113,16 +131,16 @@ void json_record(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
                 }                                                                          \
         } while (0)
 
-/* ---- the scenarios, in the order main() runs them ---- */
+/* ---- the scenarios (main.c lists them, in the order they run) ---- */
 
 void bench_export(struct bs_client *c);
 void bench_import(struct bs_client *c);
 void bench_info(struct bs_client *c);
-void bench_handover(struct bs_client *c, FILE *plot);
+void bench_handover(struct bs_client *c);
 void bench_bandwidth(struct bs_client *c);
-void bench_live_buffers(struct bs_client *c, FILE *plot);
-void bench_concurrent_clients(void);
-void bench_throughput(void);
+void bench_live_buffers(struct bs_client *c);
+void bench_concurrent_clients(struct bs_client *c);
+void bench_throughput(struct bs_client *c);
 
 /* export + map + touch one byte + unmap + put: one cycle of scenario 1,
  * also what scenario 6 measures at scale. */

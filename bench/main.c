@@ -21,13 +21,55 @@
 
 struct bench B;
 
+static const struct scenario {
+        const char *name;
+        void (*run)(struct bs_client *c);
+        int not_quick; /* left out of --quick unless named by --only */
+} scenarios[] = {
+        { "export", bench_export, 0 },
+        { "import", bench_import, 0 },
+        { "info", bench_info, 0 },
+        { "handover", bench_handover, 0 },
+        { "bandwidth", bench_bandwidth, 0 },
+        { "export-at-scale", bench_live_buffers, 0 },
+        { "concurrent-clients", bench_concurrent_clients, 0 },
+        { "throughput", bench_throughput, 0 },
+};
+
 static void usage(FILE *f)
 {
-        fprintf(f, "Usage: bufshare-bench [--quick] [--json FILE] [--plot-dir DIR] [--daemon PATH]\n"
+        fprintf(f, "Usage: bufshare-bench [--quick] [--json FILE] [--plot-dir DIR] [--daemon PATH] [--only LIST]\n"
                    "  --quick       every scenario once with tiny counts (a smoke test)\n"
                    "  --json FILE   also write the results as JSON\n"
                    "  --plot-dir D  write scale.dat and handover.dat for bench/plot.gp\n"
-                   "  --daemon P    the bufshared binary (default: the one built beside this)\n");
+                   "  --daemon P    the bufshared binary (default: the one built beside this)\n"
+                   "  --only LIST   only these scenarios, comma-separated:");
+        for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+                fprintf(f, "%s %s", i ? "," : "", scenarios[i].name);
+        fprintf(f, "\n");
+}
+
+/* Whether @name is in the comma-separated @list. */
+static int listed(const char *list, const char *name)
+{
+        size_t len = strlen(name);
+
+        for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+                if (strncmp(p, name, len) == 0 && (p[len] == ',' || p[len] == '\0'))
+                        return 1;
+        return 0;
+}
+
+static FILE *open_dat(const char *name, const char *columns)
+{
+        char path[512];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", B.plot_dir, name);
+        f = fopen(path, "we");
+        if (f)
+                fprintf(f, "# %s\n", columns);
+        return f;
 }
 
 int main(int argc, char **argv)
@@ -35,15 +77,16 @@ int main(int argc, char **argv)
         static const struct option longopts[] = {
                 { "quick", no_argument, NULL, 'q' },     { "json", required_argument, NULL, 'j' },
                 { "plot-dir", required_argument, NULL, 'p' }, { "daemon", required_argument, NULL, 'd' },
-                { "help", no_argument, NULL, 'h' },      {},
+                { "only", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
+                {},
         };
         const char *daemon_path = getenv("BUFSHARED") ? getenv("BUFSHARED") : DEFAULT_BUFSHARED;
-        FILE *scale_dat = NULL, *handover_dat = NULL;
+        const char *only = NULL;
         struct bs_client *c = NULL;
         struct rlimit rl;
         int opt, r;
 
-        while ((opt = getopt_long(argc, argv, "qj:p:d:h", longopts, NULL)) >= 0) {
+        while ((opt = getopt_long(argc, argv, "qj:p:d:o:h", longopts, NULL)) >= 0) {
                 switch (opt) {
                 case 'q': B.quick = 1; break;
                 case 'j':
@@ -55,8 +98,20 @@ int main(int argc, char **argv)
                         break;
                 case 'p': B.plot_dir = optarg; break;
                 case 'd': daemon_path = optarg; break;
+                case 'o': only = optarg; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
+                }
+        }
+        for (const char *p = only; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+                size_t i = 0, len = strcspn(p, ",");
+                while (i < sizeof(scenarios) / sizeof(scenarios[0]) &&
+                       (strlen(scenarios[i].name) != len || strncmp(p, scenarios[i].name, len)))
+                        i++;
+                if (i == sizeof(scenarios) / sizeof(scenarios[0])) {
+                        fprintf(stderr, "bufshare-bench: no scenario %.*s\n", (int)len, p);
+                        usage(stderr);
+                        return 2;
                 }
         }
         signal(SIGPIPE, SIG_IGN);
@@ -82,15 +137,10 @@ int main(int argc, char **argv)
                 return 1;
         }
         if (B.plot_dir) {
-                char path[512];
-                snprintf(path, sizeof(path), "%s/scale.dat", B.plot_dir);
-                scale_dat = fopen(path, "we");
-                snprintf(path, sizeof(path), "%s/handover.dat", B.plot_dir);
-                handover_dat = fopen(path, "we");
-                if (scale_dat)
-                        fprintf(scale_dat, "# live_buffers export_p50_us export_p99_us (the max below 1000 samples)\n");
-                if (handover_dat)
-                        fprintf(handover_dat, "# frame_MiB bufshare_p50_us unix_stream_p50_us pipe_p50_us shm_p50_us\n");
+                B.scale_dat = open_dat("scale.dat", "live_buffers export_p50_us export_p99_us "
+                                                    "(the max below 1000 samples) export_free_p50_us");
+                B.handover_dat = open_dat("handover.dat", "frame_MiB bufshare_p50_us unix_stream_p50_us pipe_p50_us "
+                                                          "shm_p50_us memfd_pool_p50_us");
         }
         if (B.json)
                 fprintf(B.json, "{\"machine\": {\"cpus\": %ld, \"quick\": %s},\n \"results\": [\n",
@@ -99,28 +149,27 @@ int main(int argc, char **argv)
                "two = client cpu 0 / server cpu 1, free = unpinned\n",
                B.quick ? "quick run," : "", (int)B.daemon.pid, sysconf(_SC_NPROCESSORS_ONLN));
 
-        bench_export(c);
-        bench_import(c);
-        bench_info(c);
-        bench_handover(c, handover_dat);
-        bench_bandwidth(c);
-        bench_live_buffers(c, scale_dat);
-        bench_concurrent_clients();
-        bench_throughput();
+        for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+                if (only ? !listed(only, scenarios[i].name) : B.quick && scenarios[i].not_quick) {
+                        if (!only)
+                                printf("\n== %s: not in a quick run (make bench runs it)\n", scenarios[i].name);
+                        continue;
+                }
+                scenarios[i].run(c);
+        }
 
         if (B.json) {
                 fprintf(B.json, "\n ],\n \"failures\": %d}\n", B.failures);
                 if (B.json != stdout)
                         fclose(B.json);
         }
-        if (scale_dat)
-                fclose(scale_dat);
-        if (handover_dat)
-                fclose(handover_dat);
+        if (B.scale_dat)
+                fclose(B.scale_dat);
+        if (B.handover_dat)
+                fclose(B.handover_dat);
         bs_client_unref(c);
         floor_stop(&B.floor);
         r = test_daemon_stop(&B.daemon);
         printf("\nbufshare-bench: %d failure(s), daemon exit status %d\n", B.failures, r);
         return B.failures || r ? 1 : 0;
 }
-

@@ -89,21 +89,27 @@ void header(const char *title)
                "n", "p50 us", "p99 us", "p99.9 us", "floor", "floor p50", "ratio");
 }
 
-void report_placement(enum pin p, const char *scenario, const char *variant, const char *unit, int total,
-                      const char *a_key, int a, const char *b_key, int b)
+void report_placement(enum pin p, const char *scenario, const char *variant, const char *unit, int total, ...)
 {
+        const char *key;
+        va_list ap;
+
         if (p != PIN_FREE)
                 return;
-        printf("%-22s unpinned placement: the %s ended %d of %d %s on the client's cpu", "", a_key, a, total, unit);
-        if (b_key)
-                printf(", the %s %d of %d", b_key, b, total);
+        printf("%-22s unpinned placement, on the client's cpu:", "");
+        va_start(ap, total);
+        for (int i = 0; (key = va_arg(ap, const char *)); i++)
+                printf("%s the %s in %d of %d %s", i ? "," : "", key, va_arg(ap, int), total, unit);
+        va_end(ap);
         printf("\n");
         if (!B.json)
                 return;
         json_begin();
-        fprintf(B.json, "\"scenario\": \"%s-placement\", \"variant\": \"%s\", \"%s\": %d, \"%s_colocated\": %d",
-                scenario, variant, unit, total, a_key, a);
-        if (b_key)
-                fprintf(B.json, ", \"%s_colocated\": %d", b_key, b);
+        fprintf(B.json, "\"scenario\": \"%s-placement\", \"variant\": \"%s\", \"%s\": %d", scenario, variant,
+                unit, total);
+        va_start(ap, total);
+        while ((key = va_arg(ap, const char *)))
+                fprintf(B.json, ", \"%s_colocated\": %d", key, va_arg(ap, int));
+        va_end(ap);
         fprintf(B.json, "}");
 }
