@@ -137,6 +137,7 @@ void bench_export(struct bs_client *c);
 void bench_import(struct bs_client *c);
 void bench_info(struct bs_client *c);
 void bench_handover(struct bs_client *c);
+void bench_frame_fresh(struct bs_client *c);
 void bench_bandwidth(struct bs_client *c);
 void bench_live_buffers(struct bs_client *c);
 void bench_concurrent_clients(struct bs_client *c);

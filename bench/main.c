@@ -30,6 +30,7 @@ static const struct scenario {
         { "import", bench_import, 0 },
         { "info", bench_info, 0 },
         { "handover", bench_handover, 0 },
+        { "frame-fresh", bench_frame_fresh, 0 },
         { "bandwidth", bench_bandwidth, 0 },
         { "export-at-scale", bench_live_buffers, 0 },
         { "concurrent-clients", bench_concurrent_clients, 0 },
