@@ -142,6 +142,7 @@ void bench_bandwidth(struct bs_client *c);
 void bench_live_buffers(struct bs_client *c);
 void bench_concurrent_clients(struct bs_client *c);
 void bench_throughput(struct bs_client *c);
+void bench_iceoryx(struct bs_client *c);
 
 /* export + map + touch one byte + unmap + put: one cycle of scenario 1,
  * also what scenario 6 measures at scale. */

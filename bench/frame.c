@@ -220,12 +220,12 @@ int frame_pair_start(struct frame_pair *fp, const struct frame_method *m, size_t
         fp->consumer = fork_end((int[]){ link[1] }, 1);
         if (fp->consumer == 0) {
                 e.link = link[1];
-                _exit(consumer_main(m, &e));
+                (m->leave ? m->leave : _exit)(consumer_main(m, &e));
         }
         fp->producer = fp->consumer < 0 ? -1 : fork_end((int[]){ ctl[1], link[0] }, 2);
         if (fp->producer == 0) {
                 e.link = link[0];
-                _exit(producer_main(m, &e, ctl[1], server));
+                (m->leave ? m->leave : _exit)(producer_main(m, &e, ctl[1], server));
         }
         r = fp->producer < 0 ? -errno : 0;
         close(ctl[1]);

@@ -61,6 +61,8 @@ struct frame_method {
         int (*take)(struct frame_end *e, const uint8_t **ret_p);
         /* May be NULL. */
         void (*release)(struct frame_end *e, const uint8_t *p);
+        /* How an end's process leaves with its status; NULL: _exit(). */
+        void (*leave)(int status);
 };
 
 /* bufshare's map-once handover (bench-handover.c): one buffer exported,

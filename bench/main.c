@@ -21,6 +21,13 @@
 
 struct bench B;
 
+#ifndef HAVE_ICEORYX
+void bench_iceoryx(struct bs_client *c)
+{
+        printf("\n== 8. iceoryx: not built (meson found no libiceoryx-binding-c-dev; make bench installs it)\n");
+}
+#endif
+
 static const struct scenario {
         const char *name;
         void (*run)(struct bs_client *c);
@@ -35,12 +42,15 @@ static const struct scenario {
         { "export-at-scale", bench_live_buffers, 0 },
         { "concurrent-clients", bench_concurrent_clients, 0 },
         { "throughput", bench_throughput, 0 },
+        /* RouDi is one per machine, and make test runs in parallel with
+         * other checkouts: the smoke run leaves it to make bench */
+        { "iceoryx", bench_iceoryx, 1 },
 };
 
 static void usage(FILE *f)
 {
         fprintf(f, "Usage: bufshare-bench [--quick] [--json FILE] [--plot-dir DIR] [--daemon PATH] [--only LIST]\n"
-                   "  --quick       every scenario once with tiny counts (a smoke test)\n"
+                   "  --quick       every scenario once with tiny counts (a smoke test; not iceoryx)\n"
                    "  --json FILE   also write the results as JSON\n"
                    "  --plot-dir D  write scale.dat and handover.dat for bench/plot.gp\n"
                    "  --daemon P    the bufshared binary (default: the one built beside this)\n"
