@@ -82,11 +82,6 @@ static const struct frame_method fresh_bufshare = {
         .release = bufshare_release,
 };
 
-static int nothing(struct frame_end *e)
-{
-        return 0;
-}
-
 static int memfd_write(struct frame_end *e, uint8_t v)
 {
         void *p;
@@ -136,10 +131,8 @@ static void memfd_release(struct frame_end *e, const uint8_t *p)
 
 static const struct frame_method fresh_memfd = {
         .name = "memfd per frame",
-        .producer_init = nothing,
         .write = memfd_write,
         .publish = memfd_publish,
-        .consumer_init = nothing,
         .take = memfd_take,
         .release = memfd_release,
 };

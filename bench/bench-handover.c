@@ -273,11 +273,6 @@ static const struct frame_method frame_pipe = {
 
 /* ---- shm_open per frame: a new object, mapped on both sides, every frame ---- */
 
-static int nothing(struct frame_end *e)
-{
-        return 0;
-}
-
 static int shm_write(struct frame_end *e, uint8_t v)
 {
         static unsigned n;
@@ -331,10 +326,8 @@ static void shm_release(struct frame_end *e, const uint8_t *p)
 
 static const struct frame_method frame_shm = {
         .name = "shm_open+mmap",
-        .producer_init = nothing,
         .write = shm_write,
         .publish = shm_publish,
-        .consumer_init = nothing,
         .take = shm_take,
         .release = shm_release,
 };
@@ -366,7 +359,7 @@ static void report_size(size_t size, enum pin p, struct frame_pair *fps, FILE *p
 void bench_handover(struct bs_client *c)
 {
         static const size_t sizes[] = { 4 * KiB, 1 * MiB, 64 * MiB };
-        static const int frames[] = { 2000, 200, 12 };
+        static const int frames[] = { 2000, 200, 30 };
         static const enum pin pins[] = { PIN_FREE, PIN_TWO };
 
         header("4. frame handover (producer writes every byte, consumer reads every byte; \"two\": producer cpu 0, "

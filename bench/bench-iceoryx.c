@@ -351,6 +351,7 @@ void bench_iceoryx(struct bs_client *c)
         struct frame_pair fps[I_COUNT] = { 0 };
         size_t size = 8 * MiB, started = 0;
         int n = B.quick ? 3 : 1000, r;
+        double ratio;
         enum pin p;
 
         header("8. iceoryx 2.0.3 beside bufshare, 8 MiB frames (producer writes every byte, consumer reads every "
@@ -373,6 +374,9 @@ void bench_iceoryx(struct bs_client *c)
                        frame_pair_gbps(&fps[I_ICEORYX], size));
                 report_placement(p, "iceoryx", "8 MiB iceoryx", "frames", fps[I_ICEORYX].frames, "subscriber",
                                  fps[I_ICEORYX].colocated, NULL);
+                ratio = samples_pct(&fps[I_BUFSHARE].lat, 50) / samples_pct(&fps[I_ICEORYX].lat, 50);
+                printf("%-22s bufshare p50 = %.2fx iceoryx p50 (target: at most 1.5x): %s\n", "", ratio,
+                       ratio <= 1.5 ? "met" : "missed");
         }
         while (started > 0)
                 if (frame_pair_stop(&fps[--started]) < 0 && r == 0)

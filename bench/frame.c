@@ -90,7 +90,7 @@ static uint64_t frame_expect(const struct frame_end *e, uint8_t v)
 
 static int consumer_main(const struct frame_method *m, struct frame_end *e)
 {
-        int r = m->consumer_init(e);
+        int r = m->consumer_init ? m->consumer_init(e) : 0;
 
         while (r == 0) {
                 const uint8_t *p;
@@ -152,7 +152,7 @@ static int producer_main(const struct frame_method *m, struct frame_end *e, int 
         static struct frame_report rep;
         struct frame_cmd cmd;
 
-        rep.status = m->producer_init(e);
+        rep.status = m->producer_init ? m->producer_init(e) : 0;
         if (send(ctl, &rep, sizeof(rep), MSG_NOSIGNAL) != sizeof(rep) || rep.status < 0)
                 return 1;
         while (recv(ctl, &cmd, sizeof(cmd), 0) == sizeof(cmd)) {

@@ -50,12 +50,12 @@ struct frame_end {
 /* A way to hand frames over. Every function returns 0 or -errno. */
 struct frame_method {
         const char *name;
-        int (*producer_init)(struct frame_end *e);
+        int (*producer_init)(struct frame_end *e); /* may be NULL */
         /* Make the next frame ready, filled with frame_fill(e, p, v). */
         int (*write)(struct frame_end *e, uint8_t v);
         /* Hand it over. */
         int (*publish)(struct frame_end *e);
-        int (*consumer_init)(struct frame_end *e);
+        int (*consumer_init)(struct frame_end *e); /* may be NULL */
         /* Wait for a frame; *ret_p stays readable until release.
          * -EPIPE once the producer is gone. */
         int (*take)(struct frame_end *e, const uint8_t **ret_p);
