@@ -228,6 +228,12 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                 fprintf(stderr, "bufshared did not become ready: %s\n", strerror(-r));
                 kill(d->pid, SIGKILL);
                 waitpid(d->pid, NULL, 0);
+                d->pid = 0;
+                /* its folder goes, but for a captured log, which may say why */
+                unlink(d->socket);
+                if (d->bin_copy[0])
+                        unlink(d->bin_copy);
+                rmdir(d->dir);
                 return r;
         }
         return 0;
