@@ -51,11 +51,12 @@ void result(const char *scenario, const char *variant, enum pin p, struct sample
             struct samples *f, const char *extra_key, double extra)
 {
         double p50 = samples_pct(s, 50), f50 = f ? samples_pct(f, 50) : 0;
+        double ratio = f && f50 > 0 ? p50 / f50 : 0;
         char c99[32], c999[32];
 
-        printf("%-22s %-24s %-5s %6zu %9.1f %12s %12s  %-18s %9.1f %6.2f", scenario, variant, pin_names[p], s->n,
+        printf("%-22s %-24s %-5s %6zu %9.1f %12s %12s  %-18s %9.1f %6.*f", scenario, variant, pin_names[p], s->n,
                p50, tail_cell(c99, sizeof(c99), s, 99, 0), tail_cell(c999, sizeof(c999), s, 99.9, 99),
-               floor_name ? floor_name : "-", f50, f && f50 > 0 ? p50 / f50 : 0);
+               floor_name ? floor_name : "-", f50, ratio > 0 && ratio < 0.1 ? 4 : 2, ratio);
         if (extra_key)
                 printf("  %s=%.3g", extra_key, extra);
         printf("\n");
@@ -70,7 +71,7 @@ void result(const char *scenario, const char *variant, enum pin p, struct sample
                 fprintf(B.json, ", \"floor\": \"%s\", \"floor_n\": %zu, \"floor_p50_us\": %.3f", floor_name, f->n,
                         f50);
                 json_tail("floor_", f);
-                fprintf(B.json, ", \"ratio_p50\": %.4f", f50 > 0 ? p50 / f50 : 0);
+                fprintf(B.json, ", \"ratio_p50\": %.4f", ratio);
                 if (samples_have_pct(s, 99))
                         fprintf(B.json, ", \"ratio_p99_to_floor_p50\": %.4f", f50 > 0 ? samples_pct(s, 99) / f50 : 0);
                 else
