@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -180,6 +181,8 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                 return r;
         }
         if (d->pid == 0) {
+                /* a test or benchmark killed half-way leaves no daemon running */
+                prctl(PR_SET_PDEATHSIG, SIGTERM);
                 setenv("NOTIFY_SOCKET", notify_path, 1);
                 if (d->socket_from_env)
                         setenv("BUFSHARE_SOCKET", d->socket, 1);
