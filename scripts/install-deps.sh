@@ -1,10 +1,15 @@
 #!/bin/sh
 # Install what building and testing bufshare needs on Debian 12, and only
 # what is missing: a machine that has everything is left alone.
+# With --bench, also what the benchmark compares bufshare with (Eclipse
+# iceoryx: its daemon and C binding); the tests never need it.
 set -eu
 
 packages="meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev \
 libevent-dev libcmocka-dev libsystemd-dev libfuse3-dev gnuplot-nox"
+if [ "${1:-}" = "--bench" ]; then
+        packages="iceoryx libiceoryx-binding-c-dev"
+fi
 
 missing=""
 for p in $packages; do
