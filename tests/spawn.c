@@ -160,13 +160,21 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
                                 _exit(127);
                 }
+                /* opened before dropping root: another uid may not be
+                 * allowed to reach the build folder (a clone in a 0700
+                 * folder), though it may run the binary itself */
+                int exe = open(bin, O_PATH | O_CLOEXEC);
+                if (exe < 0) {
+                        fprintf(stderr, "open %s: %s\n", bin, strerror(errno));
+                        _exit(127);
+                }
                 if (d->run_as && (setgroups(0, NULL) < 0 || setresgid(d->run_as, d->run_as, d->run_as) < 0 ||
                                   setresuid(d->run_as, d->run_as, d->run_as) < 0)) {
                         fprintf(stderr, "running bufshared as uid %u: %s\n", (unsigned)d->run_as, strerror(errno));
                         _exit(127);
                 }
                 unsetenv("LISTEN_FDS");
-                execv(bin, (char *const *)argv);
+                fexecve(exe, (char *const *)argv, environ);
                 fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
                 _exit(127);
         }
