@@ -21,7 +21,7 @@ modules="fuse cuse virtio_pci 9pnet_virtio 9p overlay"
 cache=${1:?usage: fetch-kernel.sh CACHE}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
-vm_need_cmd apt-cache apt-get dpkg-deb dpkg flock xz
+vm_need_cmd apt-cache apt-get dpkg flock xz timeout
 vm_lock "$cache/kernel.lock"
 
 pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$/\1/p' | head -n1)
@@ -36,7 +36,8 @@ tmp="$cache/kernel.tmp"
 rm -rf "$tmp"
 mkdir -p "$tmp/deb" "$tmp/out/modules"
 # apt-get download writes into the current folder
-(cd "$tmp/deb" && apt-get download -q "$pkg" >../apt.log 2>&1) ||
+# bounded, so that a stalled mirror can't eat the test's whole timeout
+(cd "$tmp/deb" && timeout 300 apt-get download -q "$pkg" >../apt.log 2>&1) ||
         { cat "$tmp/apt.log" >&2; vm_skip "apt-get download $pkg failed"; }
 dpkg -x "$tmp"/deb/*.deb "$tmp/root"
 rm -rf "$tmp/deb"

@@ -17,7 +17,7 @@ include=systemd-sysv,udev,kmod,dbus
 cache=${1:?usage: make-rootfs.sh CACHE}
 cache=$(cd "$cache" && pwd)
 vm_need_root debootstrap
-vm_need_cmd debootstrap chroot flock
+vm_need_cmd debootstrap chroot flock timeout
 vm_lock "$cache/rootfs.lock"
 root="$cache/rootfs"
 
@@ -31,7 +31,8 @@ if [ "$(cat "$root/.bsvm-stamp" 2>/dev/null)" != "$stamp" ]; then
         [ -n "$mirror" ] || vm_skip "apt knows no mirror for $suite/main (run apt-get update)"
         echo "vm: debootstrap $suite from $mirror into $root (once)" >&2
         rm -rf "$root" "$root.tmp"
-        if ! debootstrap --variant=minbase --include="$include" "$suite" "$root.tmp" "$mirror" \
+        # bounded, so that a stalled mirror can't eat the test's whole timeout
+        if ! timeout 400 debootstrap --variant=minbase --include="$include" "$suite" "$root.tmp" "$mirror" \
                 >"$cache/debootstrap.log" 2>&1; then
                 tail -n 30 "$cache/debootstrap.log" >&2
                 vm_skip "debootstrap failed (no network?): see $cache/debootstrap.log"
