@@ -107,8 +107,9 @@ add_libs() { # TREE ROOT ELF...
         fi
 }
 
-# A busybox initramfs in $work/initramfs: busybox and its applets, /init,
-# the modules of order file ORDER, then packed into $work/initrd.gz.
+# A busybox initramfs in $work/initramfs: busybox and its applets, /init
+# (guest/INIT), the modules MODULE... and their dependencies with their
+# load order, and whatever the caller put there; packed into $work/initrd.gz.
 make_initramfs() { # INIT MODULE...
         init=$1; shift
         t="$work/initramfs"
