@@ -7,6 +7,9 @@ set -eu
 
 packages="meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev \
 libevent-dev libcmocka-dev libsystemd-dev libfuse3-dev gnuplot-nox"
+# the VM tests (tests/vm): qemu booting Debian's kernel, a busybox
+# initramfs, and a debootstrapped root for the systemd guest
+packages="$packages qemu-system-x86 busybox-static cpio xz-utils debootstrap"
 if [ "${1:-}" = "--bench" ]; then
         packages="iceoryx libiceoryx-binding-c-dev"
 fi
