@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 
+#include "api.h"
 #include "client-private.h"
 #include "util.h"
 
@@ -25,12 +26,12 @@ static int cpu_access(struct bs_buffer *b, unsigned flags, enum bs_opcode op)
         return client_call_status(b->client, &req);
 }
 
-_public_ int bs_buffer_begin_cpu_access(struct bs_buffer *b, unsigned flags)
+int buffer_begin_cpu_access(struct bs_buffer *b, unsigned flags)
 {
         return cpu_access(b, flags, BS_OP_BEGIN_CPU_ACCESS);
 }
 
-_public_ int bs_buffer_end_cpu_access(struct bs_buffer *b, unsigned flags)
+int buffer_end_cpu_access(struct bs_buffer *b, unsigned flags)
 {
         return cpu_access(b, flags, BS_OP_END_CPU_ACCESS);
 }
