@@ -10,6 +10,9 @@ libevent-dev libcmocka-dev libsystemd-dev libfuse3-dev gnuplot-nox"
 # the VM tests (tests/vm): qemu booting Debian's kernel, a busybox
 # initramfs, and a debootstrapped root for the systemd guest
 packages="$packages qemu-system-x86 busybox-static cpio xz-utils debootstrap"
+# the real peers of the tests and examples/: weston (headless, with
+# weston-screenshooter), the Wayland client library and xdg-shell, Python
+packages="$packages weston libwayland-dev wayland-protocols python3"
 if [ "${1:-}" = "--bench" ]; then
         packages="iceoryx libiceoryx-binding-c-dev"
 fi
