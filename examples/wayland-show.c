@@ -38,6 +38,7 @@ struct app {
         struct wl_compositor *compositor;
         struct wl_shm *shm;
         struct xdg_wm_base *wm_base;
+        struct wl_callback *frame; /* the frame callback not yet done */
         bool configured, frame_done;
         int released[2];
 };
@@ -82,8 +83,11 @@ static const struct xdg_surface_listener surface_listener = { surface_configure 
 
 static void frame_done(void *data, struct wl_callback *cb, uint32_t time)
 {
-        ((struct app *)data)->frame_done = true;
+        struct app *app = data;
+
+        app->frame_done = true;
         wl_callback_destroy(cb);
+        app->frame = NULL;
 }
 
 static const struct wl_callback_listener frame_listener = { frame_done };
@@ -234,7 +238,8 @@ int main(int argc, char **argv)
                 app.frame_done = false;
                 wl_surface_attach(surface, wl_bufs[i], 0, 0);
                 wl_surface_damage(surface, 0, 0, WIDTH, HEIGHT);
-                wl_callback_add_listener(wl_surface_frame(surface), &frame_listener, &app);
+                app.frame = wl_surface_frame(surface);
+                wl_callback_add_listener(app.frame, &frame_listener, &app);
                 wl_surface_commit(surface);
                 if (!wait_for(display, &app.frame_done))
                         goto protocol_error;
@@ -255,6 +260,8 @@ int main(int argc, char **argv)
 protocol_error:
         status = protocol_error(display);
 out_surface:
+        if (app.frame) /* never done: the connection broke first */
+                wl_callback_destroy(app.frame);
         for (int i = 0; i < 2; i++)
                 if (wl_bufs[i])
                         wl_buffer_destroy(wl_bufs[i]);

@@ -144,7 +144,7 @@ def main():
 
         ro = subprocess.run([show, "--readonly"], env=env, stdin=subprocess.DEVNULL, capture_output=True,
                             text=True, timeout=20)
-        print("wayland-show --readonly:", ro.stdout.strip())
+        print("wayland-show --readonly:", ro.stdout.strip(), ro.stderr.strip())
         check(ro.returncode == 3 and f"protocol error: wl_shm code {WL_SHM_ERROR_INVALID_FD}" in ro.stdout,
               "wl_shm refuses a read-only view (WL_SHM_ERROR_INVALID_FD)")
     finally:
