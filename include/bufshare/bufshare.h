@@ -603,8 +603,8 @@ int bs_image_layout(uint32_t fourcc, uint32_t width, uint32_t height, uint32_t s
  * @param payload  caller-defined bytes (a frame number, a timestamp...);
  *                 may be NULL when @p payload_len is 0
  * @retval 0 sent
- * @retval -EINVAL b is NULL, flags is neither O_RDWR nor O_RDONLY, or
- *         payload is NULL with a length
+ * @retval -EINVAL b is NULL, sock is negative, flags is neither O_RDWR
+ *         nor O_RDONLY, or payload is NULL with a length
  * @retval -EMSGSIZE payload_len over BS_HANDOVER_PAYLOAD_MAX
  * @retval -EPROTOTYPE sock is a SOCK_STREAM socket (no message bounds)
  * @retval -ENOTSOCK sock is not a socket
