@@ -38,17 +38,17 @@ _public_ int bs_client_set_timeout(struct bs_client *c, int timeout_ms)
         return DEBUG_RETURN(r, "bs_client_set_timeout", "c=%p, timeout_ms=%d", (void *)c, timeout_ms);
 }
 
-_public_ int64_t bs_client_max_buffer_size(struct bs_client *c)
-{
-        int64_t r = client_max_buffer_size(c);
-        return DEBUG_RETURN(r, "bs_client_max_buffer_size", "c=%p", (void *)c);
-}
-
 _public_ int bs_client_get_limits(struct bs_client *c, struct bs_limits *ret_limits)
 {
         debug_begin();
         int r = client_get_limits(c, ret_limits);
         return DEBUG_RETURN(r, "bs_client_get_limits", "c=%p, ret_limits=%p", (void *)c, (void *)ret_limits);
+}
+
+_public_ int64_t bs_client_max_buffer_size(struct bs_client *c)
+{
+        int64_t r = client_max_buffer_size(c);
+        return DEBUG_RETURN(r, "bs_client_max_buffer_size", "c=%p", (void *)c);
 }
 
 _public_ int bs_client_list_heaps(struct bs_client *c, char names[][BS_NAME_MAX], unsigned n_names)
@@ -127,6 +127,13 @@ _public_ int bs_buffer_is_readonly(struct bs_buffer *b)
         return DEBUG_RETURN(r, "bs_buffer_is_readonly", "b=%p", (void *)b);
 }
 
+_public_ int bs_buffer_get_info(struct bs_buffer *b, struct bs_buffer_info *ret_info)
+{
+        debug_begin();
+        int r = buffer_get_info(b, ret_info);
+        return DEBUG_RETURN(r, "bs_buffer_get_info", "b=%p, ret_info=%p", (void *)b, (void *)ret_info);
+}
+
 _public_ int64_t bs_buffer_size(struct bs_buffer *b)
 {
         int64_t r = buffer_size(b);
@@ -137,13 +144,6 @@ _public_ int64_t bs_buffer_id(struct bs_buffer *b)
 {
         int64_t r = buffer_id(b);
         return DEBUG_RETURN(r, "bs_buffer_id", "b=%p", (void *)b);
-}
-
-_public_ int bs_buffer_get_info(struct bs_buffer *b, struct bs_buffer_info *ret_info)
-{
-        debug_begin();
-        int r = buffer_get_info(b, ret_info);
-        return DEBUG_RETURN(r, "bs_buffer_get_info", "b=%p, ret_info=%p", (void *)b, (void *)ret_info);
 }
 
 _public_ int bs_buffer_set_name(struct bs_buffer *b, const char *name)
