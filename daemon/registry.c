@@ -572,6 +572,37 @@ int registry_export_memfd(struct registry *r, struct holder *h, int fd_, const c
 
 /* ---- references, CPU access, names, info ---------------------------- */
 
+int registry_held(struct registry *r, const struct holder *h, uint64_t id, struct buffer **ret)
+{
+        struct ref *ref = registry_ref_of(r, h, id);
+
+        if (!ref)
+                return -ENOENT;
+        *ret = ref->buffer;
+        return 0;
+}
+
+int registry_grant(struct registry *r, const struct holder *from, uint64_t id, struct holder *h,
+                   struct buffer **ret)
+{
+        struct ref *from_ref = registry_ref_of(r, from, id);
+        struct buffer *b;
+        int ret_;
+
+        if (!ref_writable(from_ref))
+                return -ENOENT;
+        b = from_ref->buffer;
+        ret_ = registry_ref_find(r, b, h) ? 0 : ref_admit(r, b, h);
+        if (ret_ == 0)
+                ret_ = ref_add(r, b, h, false);
+        if (ret_ < 0)
+                return ret_;
+        r->stats.imported++;
+        *ret = b;
+        return 0;
+}
+
+
 int registry_release(struct registry *r, struct holder *h, uint64_t id, bool readonly)
 {
         struct ref *ref = registry_ref_of(r, h, id);
