@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,7 +139,13 @@ static void cuse_ll_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_
 static void cuse_ll_init_done(void *userdata)
 {
         struct cuse *c = userdata;
+        struct pollfd p = { .fd = fuse_session_fd(c->se), .events = POLLIN };
 
+        /* the kernel handled the answer as it was written: a device it
+         * refused (a name taken) has aborted the connection already, and
+         * cuse_read_cb() says so in the one line */
+        if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR))
+                return;
         c->ready = true;
         if (chmod(c->path, c->opts.mode) < 0)
                 log_warn("CUSE: %s: setting mode %04o failed: %s", c->path, (unsigned)c->opts.mode,

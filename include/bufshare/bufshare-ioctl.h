@@ -83,13 +83,17 @@ struct bufshare_version {
 };
 
 /** ALLOC: a new buffer held by this open file, and a token for its fd. */
+/* What every version must say comes first, as with dma-heap's: so the
+ * outputs come before the optional inputs, and a caller built against a
+ * struct that ends after flags (40 bytes) allocates from "system",
+ * unnamed, and still gets its id and token. */
 struct bufshare_alloc {
-        __u64 size;  /**< in: bytes (not 0); out: rounded up to the page size */
-        __u64 flags; /**< in: none defined, 0 */
-        char heap[BUFSHARE_NAME_LEN]; /**< in: "system", "system-huge"; "" for "system" */
-        char name[BUFSHARE_NAME_LEN]; /**< in: "" or a name (NUL-terminated) */
+        __u64 size;     /**< in: bytes (not 0); out: rounded up to the page size */
         __u64 id;       /**< out: the buffer's id, as the socket's */
         __u64 token[2]; /**< out: 128 random bits to redeem over the socket */
+        __u64 flags;    /**< in: none defined, 0 */
+        char heap[BUFSHARE_NAME_LEN]; /**< in: "system", "system-huge"; "" for "system" */
+        char name[BUFSHARE_NAME_LEN]; /**< in: "" or a name (NUL-terminated) */
 };
 
 /** INFO: what the daemon knows of a buffer this file holds. */
