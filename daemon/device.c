@@ -322,7 +322,9 @@ static int bound_at(struct device *d, struct dev_file *f, uint64_t off, struct b
         return 0;
 }
 
-ssize_t device_read(struct device *d, struct dev_file *f, uint64_t off, void *buf, size_t size)
+/* One read or write request: bounded by the buffer's end, which a write
+ * at or past gets -ENOSPC for and a read 0. */
+static ssize_t device_io(struct device *d, struct dev_file *f, uint64_t off, void *buf, size_t size, bool write)
 {
         struct buffer *b;
         uint64_t pos;
@@ -333,35 +335,24 @@ ssize_t device_read(struct device *d, struct dev_file *f, uint64_t off, void *bu
         if (r < 0)
                 return r;
         if (pos >= b->ident.size)
-                return 0;
+                return write ? -ENOSPC : 0;
         if (size > b->ident.size - pos)
                 size = (size_t)(b->ident.size - pos);
-        n = pread(b->fd, buf, size, (off_t)pos);
+        n = write ? pwrite(b->fd, buf, size, (off_t)pos) : pread(b->fd, buf, size, (off_t)pos);
         if (n < 0)
                 return -errno;
         f->pos = pos + (uint64_t)n;
         return n;
 }
 
+ssize_t device_read(struct device *d, struct dev_file *f, uint64_t off, void *buf, size_t size)
+{
+        return device_io(d, f, off, buf, size, false);
+}
+
 ssize_t device_write(struct device *d, struct dev_file *f, uint64_t off, const void *buf, size_t size)
 {
-        struct buffer *b;
-        uint64_t pos;
-        ssize_t n;
-        int r;
-
-        r = bound_at(d, f, off, &b, &pos);
-        if (r < 0)
-                return r;
-        if (pos >= b->ident.size)
-                return -ENOSPC;
-        if (size > b->ident.size - pos)
-                size = (size_t)(b->ident.size - pos);
-        n = pwrite(b->fd, buf, size, (off_t)pos);
-        if (n < 0)
-                return -errno;
-        f->pos = pos + (uint64_t)n;
-        return n;
+        return device_io(d, f, off, (void *)buf, size, true);
 }
 
 unsigned device_poll(struct device *d, struct dev_file *f)

@@ -283,6 +283,14 @@ static int ref_add(struct registry *r, struct buffer *b, struct holder *h, bool 
         return 0;
 }
 
+/* A reference for @h on a buffer it may or may not hold already: its
+ * first one is admitted against its limits. */
+static int ref_take(struct registry *r, struct buffer *b, struct holder *h, bool readonly)
+{
+        int ret = registry_ref_find(r, b, h) ? 0 : ref_admit(r, b, h);
+        return ret < 0 ? ret : ref_add(r, b, h, readonly);
+}
+
 static void ref_cpu_update(struct ref *ref, bool was_inside)
 {
         bool inside = ref->cpu_read || ref->cpu_write;
@@ -534,9 +542,7 @@ int registry_import(struct registry *r, struct holder *h, int fd_, struct buffer
         } else if (readonly && !b->readonly_inode) {
                 ret_ = -EPERM; /* this inode could be reopened writable */
         } else {
-                ret_ = registry_ref_find(r, b, h) ? 0 : ref_admit(r, b, h);
-                if (ret_ == 0)
-                        ret_ = ref_add(r, b, h, readonly);
+                ret_ = ref_take(r, b, h, readonly);
         }
         if (ret_ < 0)
                 return ret_;
@@ -592,9 +598,7 @@ int registry_grant(struct registry *r, const struct holder *from, uint64_t id, s
         if (!ref_writable(from_ref))
                 return -ENOENT;
         b = from_ref->buffer;
-        ret_ = registry_ref_find(r, b, h) ? 0 : ref_admit(r, b, h);
-        if (ret_ == 0)
-                ret_ = ref_add(r, b, h, false);
+        ret_ = ref_take(r, b, h, false);
         if (ret_ < 0)
                 return ret_;
         r->stats.imported++;
