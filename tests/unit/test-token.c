@@ -14,9 +14,8 @@
 /* A table with a 500 ms lifetime, and one file's list of tokens. */
 struct fx {
         int fds_before;
-        struct fx *fx = *state;
-        struct token_table *t = &fx->t;
-        struct list *mine = &fx->mine;
+        struct token_table t;
+        struct list mine;
 };
 
 static int setup(void **state)
