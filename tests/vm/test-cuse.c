@@ -7,7 +7,7 @@
  * Usage: test-cuse SOCKET DEVICE            every check
  *        test-cuse --bench SOCKET DEVICE    the side-by-side timings
  *        test-cuse --socket-only SOCKET     exit 0 if the socket serves an export
- * The daemon runs as root with --token-lifetime 500 --max-buffer-size 64M
+ * The daemon runs as root with --token-lifetime 2000 --max-buffer-size 64M
  * --max-bytes-per-uid 160M --max-buffers-per-client 16 --max-clients 6:
  * the limits below are those.
  */
@@ -32,7 +32,7 @@
 
 #define PAGE 4096
 #define NOBODY 65534
-#define TOKEN_LIFETIME_MS 500
+#define TOKEN_LIFETIME_MS 2000
 
 static const char *sock_path, *dev_path;
 static int failures;
