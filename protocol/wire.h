@@ -34,7 +34,8 @@ enum bs_opcode {
         /* version 2 */
         BS_OP_SYNC = 15,
         BS_OP_LIMITS = 16,
-        /* 17-29 fences, 30 CUSE token redemption: other branches */
+        /* 17..29: fences, sync files and pools (in progress elsewhere) */
+        BS_OP_REDEEM = 30, /* version 2: a /dev/bufshare token for its buffer's fd */
         /* version 2: image descriptions */
         BS_OP_EXPORT_DESCRIBED = 31,
         BS_OP_IMPORT_DESCRIBED = 32,
@@ -264,6 +265,16 @@ struct bs_limits_rep { /* since 2 */
 };
 _Static_assert(sizeof(struct bs_limits_rep) == 64, "wire layout");
 
+/* REDEEM: the token /dev/bufshare's ALLOC gave, for the buffer's fd and a
+ * reference. Only a client of the uid that opened the device file may
+ * redeem it (-EPERM), once, before it expires (-ENOENT). The reply is
+ * EXPORT's: bs_export_rep and the buffer's fd. */
+struct bs_redeem_req { /* since 2 */
+        uint64_t token[2];
+        uint64_t flags; /* must be 0 */
+};
+_Static_assert(sizeof(struct bs_redeem_req) == 24, "wire layout");
+
 /*
  * An image description (since 2): how a frame lies in a buffer, in DRM's
  * terms (drm_fourcc.h). fourcc 0 and every other field 0: no description.
@@ -343,6 +354,8 @@ union bs_msg_body {
         struct bs_sync_req sync_req;
         struct bs_limits_req limits_req;
         struct bs_limits_rep limits_rep;
+        struct bs_redeem_req redeem_req;
+
         struct bs_export_described_req export_described_req;
         struct bs_import_described_rep import_described_rep;
         struct bs_set_description_req set_description_req;

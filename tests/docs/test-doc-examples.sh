@@ -19,15 +19,17 @@ n=0 failed=0
 for md in "$src/README.md" "$src"/docs/*.md; do
         awk -v out="$work" -v file="${md#"$src"/}" '
                 BEGIN { n = 0; mode = "run"; inside = 0 }
-                /^<!-- example: compile-only -->/ { mode = "compile"; next }
-                /^```c[ \t]*$/ && !inside {
+                /^[ \t]*<!-- example: compile-only -->/ { mode = "compile"; next }
+                /^[ \t]*```c[ \t]*$/ && !inside {
+                        # a fence may be indented (inside a list): so is its code
+                        match($0, /^[ \t]*/); indent = RLENGTH
                         name = file; gsub("/", "_", name)
                         inside = 1; base = sprintf("%s/%s-%03d", out, name, ++n)
                         print mode > (base ".mode"); print file ":" NR + 1 > (base ".where")
                         mode = "run"; next
                 }
-                /^```/ && inside { inside = 0; next }
-                inside { print > (base ".c"); next }
+                /^[ \t]*```/ && inside { inside = 0; next }
+                inside { print substr($0, indent + 1) > (base ".c"); next }
                 { if ($0 !~ /^[ \t]*$/) mode = "run" }
         ' "$md"
 done
