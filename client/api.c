@@ -288,3 +288,44 @@ _public_ int bs_buffer_receive(struct bs_client *c, int sock, void *payload, siz
         return DEBUG_RETURN(r, "bs_buffer_receive", "c=%p, sock=%d, payload=%p, payload_max=%zu", (void *)c, sock,
                             payload, payload_max);
 }
+
+_public_ int bs_device_open(const char *path, struct bs_device **ret_device)
+{
+        int r = device_open(path, ret_device);
+        return DEBUG_RETURN(r, "bs_device_open", "path=%s", STR(path));
+}
+
+_public_ int bs_device_fd(struct bs_device *dev)
+{
+        int r = device_fd(dev);
+        return DEBUG_RETURN(r, "bs_device_fd", "dev=%p", (void *)dev);
+}
+
+_public_ int bs_client_redeem(struct bs_client *c, const uint64_t token[2], struct bs_buffer **ret_buffer)
+{
+        debug_begin();
+        int r = client_redeem(c, token, ret_buffer);
+        return DEBUG_RETURN(r, "bs_client_redeem", "c=%p, token=%p", (void *)c, (const void *)token);
+}
+
+_public_ int bs_device_alloc(struct bs_device *dev, struct bs_client *c, uint64_t size, const char *heap,
+                             const char *name, struct bs_buffer **ret_buffer)
+{
+        debug_begin();
+        int r = device_alloc(dev, c, size, heap, name, ret_buffer);
+        return DEBUG_RETURN(r, "bs_device_alloc", "dev=%p, c=%p, size=%llu, heap=%s, name=%s", (void *)dev, (void *)c,
+                            (unsigned long long)size, STR(heap), STR(name));
+}
+
+_public_ int bs_device_bind(struct bs_device *dev, uint64_t id, uint64_t offset)
+{
+        int r = device_bind(dev, id, offset);
+        return DEBUG_RETURN(r, "bs_device_bind", "dev=%p, id=%llu, offset=%llu", (void *)dev, (unsigned long long)id,
+                            (unsigned long long)offset);
+}
+
+_public_ int bs_device_release(struct bs_device *dev, uint64_t id)
+{
+        int r = device_release(dev, id);
+        return DEBUG_RETURN(r, "bs_device_release", "dev=%p, id=%llu", (void *)dev, (unsigned long long)id);
+}

@@ -62,6 +62,14 @@ int image_to_wire(const struct bs_image_description *d, uint64_t size, struct bs
 /* The wire's description as the public struct; NULL gives all zeroes. */
 void image_from_wire(const struct bs_wire_description *w, struct bs_image_description *ret);
 
+int device_open(const char *path, struct bs_device **ret_device);
+int device_fd(struct bs_device *dev);
+int client_redeem(struct bs_client *c, const uint64_t token[2], struct bs_buffer **ret_buffer);
+int device_alloc(struct bs_device *dev, struct bs_client *c, uint64_t size, const char *heap, const char *name,
+                 struct bs_buffer **ret_buffer);
+int device_bind(struct bs_device *dev, uint64_t id, uint64_t offset);
+int device_release(struct bs_device *dev, uint64_t id);
+
 int buffer_send(struct bs_buffer *b, int sock, int flags, const void *payload, size_t payload_len);
 int buffer_receive(struct bs_client *c, int sock, void *payload, size_t payload_max, size_t *ret_payload_len,
                    struct bs_buffer **ret_buffer, struct bs_image_description *ret_desc);

@@ -48,6 +48,8 @@ struct reason {
 };
 
 static const struct reason daemon_reasons[] = {
+        { BS_OP_REDEEM, -EPERM, "the token belongs to the uid that opened the device file, not this one" },
+        { BS_OP_REDEEM, -ENOENT, "an unknown token, one redeemed already, or one past --token-lifetime" },
         { BS_OP_HELLO, -EPROTONOSUPPORT, "the daemon speaks no protocol version this library speaks" },
         { BS_OP_HELLO, -EUSERS, "the daemon serves as many connections as it may (--max-clients, --max-connections-per-uid)" },
         { BS_OP_EXPORT, -EINVAL, "size 0" },
