@@ -201,9 +201,9 @@ static void cuse_read_cb(evutil_socket_t fd, short what, void *data)
         }
 }
 
-/* libfuse's own messages, into the daemon's log. format(printf, 2, 0)
- * tells clang that @fmt is a format for @ap (-Wformat-nonliteral). */
-static _printf_(2, 0) void cuse_log(enum fuse_log_level level, const char *fmt, va_list ap)
+/* libfuse's own messages, into the daemon's log. */
+__attribute__((format(printf, 2, 0)))
+static void cuse_log(enum fuse_log_level level, const char *fmt, va_list ap)
 {
         char line[256];
         size_t n;
