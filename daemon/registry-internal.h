@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* What the registry's own files share: registry.c, attachment.c. */
+/* What the registry's own files share: registry.c, attachment.c, fence.c. */
 #pragma once
 
 #include "registry.h"
@@ -18,3 +18,16 @@ void attachment_free(struct registry *r, struct attachment *a);
 
 /* Free every attachment @ref made: its holder dropped its last reference. */
 void attachments_drop_ref(struct registry *r, struct ref *ref);
+
+/* fence.c's part in a holder's, a reference's and a buffer's life. */
+void fence_holder_init(struct holder *h);
+/* @h went away: its unsignalled fences are signalled with -EPIPE, its
+ * fence records freed, its pending sync files left to whoever holds them. */
+void fence_holder_drop(struct registry *r, struct holder *h);
+/* @ref's holder dropped its last reference: it reads no more (status 0). */
+void fence_ref_gone(struct registry *r, struct ref *ref);
+/* @b leaves the registry; its pending fences still signal their waiters. */
+void fence_buffer_gone(struct registry *r, struct buffer *b);
+/* true if a fence that access with BS_WIRE_SYNC_* @flags waits for is
+ * pending on @b. */
+bool fence_buffer_busy(const struct buffer *b, uint32_t flags);
