@@ -85,6 +85,34 @@ static void link_free(struct registry *r, struct sync_link *l)
 static void node_fired(struct registry *r, struct sync_node *n);
 
 /*
+ * The fence signalled with @error was pending in @bt: every sync file
+ * (and imported fence) waiting on @bt or on a later batch of that chain
+ * now will report it, unless it has an error already. A batch keeps no
+ * error of its own: one that waits on it from later on was made after
+ * that fence was signalled, and must not see it (dma_resv forgets
+ * signalled fences). The chain is linear: a batch has one successor.
+ */
+static void error_reaches_waiters(struct batch *bt, int error)
+{
+        struct sync_node *n = &bt->node;
+
+        while (n) {
+                struct sync_node *next = NULL;
+                struct list *pos;
+
+                for (pos = n->out.next; pos != &n->out; pos = pos->next) {
+                        struct sync_node *to = container_of(pos, struct sync_link, from_link)->to;
+
+                        if (to->kind == NODE_BATCH)
+                                next = to;
+                        else if (to->status == 0)
+                                to->status = error;
+                }
+                n = next;
+        }
+}
+
+/*
  * @first has no pending input left: fire it, and every node that this
  * leaves with none, breadth first (no recursion, however long a chain of
  * batches is). Each node fires once; the work is what was linked.
@@ -104,7 +132,9 @@ static void node_fire(struct registry *r, struct sync_node *first)
                         struct sync_link *l = container_of(pos, struct sync_link, from_link);
                         struct sync_node *to = l->to;
 
-                        if (n->status < 0 && to->status == 0)
+                        if (n->status < 0 && to->kind == NODE_BATCH)
+                                error_reaches_waiters(container_of(to, struct batch, node), n->status);
+                        else if (n->status < 0 && to->status == 0)
                                 to->status = n->status; /* the first error wins */
                         link_free(r, l);
                         if (--to->pending == 0)

@@ -20,8 +20,10 @@
  * signal, a batch for the fences attached to a buffer between two
  * exports (and for the batch before it), a sync file for a batch or, once
  * merged, for other sync files; an imported sync file is a fence that
- * waits for a sync file. A node whose inputs are all signalled fires,
- * with the first error among them, and wakes what waits on it.
+ * waits for a sync file. A node whose inputs are all signalled fires and
+ * wakes what waits on it. A sync file reports the first error among the
+ * fences pending when it was made (errors pass batches by, straight to
+ * the sync files waiting then: a batch keeps none for later ones).
  *
  * Why batches: a buffer keeps, per class (write fences; all fences), the
  * batch still taking fences and the last one sealed; an export seals the
@@ -63,7 +65,7 @@ struct sync_node {
         uint64_t id;      /* unique while the daemon runs; a fence's is its id */
         uint8_t kind;     /* enum node_kind */
         bool signalled;
-        int status;       /* 0, or the first error among its inputs */
+        int status;       /* 0, or the first error among its inputs (never a batch's) */
         unsigned pending; /* inputs not signalled yet (a fence: its own signal) */
         struct list in;   /* struct sync_link.to_link: what it waits for */
         struct list out;  /* struct sync_link.from_link: what waits for it */
