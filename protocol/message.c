@@ -177,8 +177,10 @@ static bool release_read_req_valid(const union bs_msg_body *b)
 }
 
 /* Requests that may ask for no reply: those whose sender has nothing to
- * wait for (a put, a fence signal, the end of a read). */
-#define ONEWAY_OK(op) ((op) == BS_OP_RELEASE || (op) == BS_OP_FENCE_SIGNAL || (op) == BS_OP_RELEASE_READ)
+ * wait for (a put, a fence signalled or dropped, the end of a read). */
+#define ONEWAY_OK(op)                                                                           \
+        ((op) == BS_OP_RELEASE || (op) == BS_OP_FENCE_SIGNAL || (op) == BS_OP_FENCE_DESTROY || \
+         (op) == BS_OP_RELEASE_READ)
 
 #define OP(op_, since_, name_, req_, rep_, req_fds_, rep_fds_, reqv_, repv_) \
         [op_] = {                                                              \

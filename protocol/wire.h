@@ -59,7 +59,7 @@ enum bs_opcode {
 enum bs_msg_flags {
         BS_MSG_REPLY = 1u << 0, /* a reply; its serial is its request's */
         /* bit 1 was version 1's "releases follow the body": refused */
-        BS_MSG_NO_REPLY = 1u << 2, /* since 2, RELEASE, FENCE_SIGNAL and RELEASE_READ only: answer nothing */
+        BS_MSG_NO_REPLY = 1u << 2, /* since 2, RELEASE, FENCE_SIGNAL, FENCE_DESTROY, RELEASE_READ: answer nothing */
 };
 #define BS_MSG_FLAGS_VALID (BS_MSG_REPLY | BS_MSG_NO_REPLY)
 

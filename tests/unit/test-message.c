@@ -448,7 +448,7 @@ static void fence_opcodes_are_version_2_with_their_fds(void **state)
                 bool oneway;
         } rows[] = {
                 { BS_OP_FENCE_CREATE, 0, 0, false },     { BS_OP_FENCE_ATTACH, 0, 0, false },
-                { BS_OP_FENCE_SIGNAL, 0, 0, true },      { BS_OP_FENCE_DESTROY, 0, 0, false },
+                { BS_OP_FENCE_SIGNAL, 0, 0, true },      { BS_OP_FENCE_DESTROY, 0, 0, true },
                 { BS_OP_EXPORT_SYNC_FILE, 0, 1, false }, { BS_OP_IMPORT_SYNC_FILE, 1, 0, false },
                 { BS_OP_SYNC_FILE_MERGE, 2, 1, false },  { BS_OP_SUBMIT, 0, 0, false },
                 { BS_OP_RELEASE_READ, 0, 0, true },
