@@ -103,17 +103,15 @@ static unsigned pool_order(const struct bs_pool *p, unsigned *order)
         return n;
 }
 
-/* Slot @i is free (0), still read (1), or its readers' error; *@fd is
- * a WRITE sync file on it, to poll while it is read. */
+/* Slot @i is free (0) or still read (1); *@fd is a WRITE sync file on
+ * it, to poll while it is read. A reader that released with an error,
+ * or died, is done with it all the same. */
 static int slot_check(struct bs_pool *p, unsigned i, int *fd)
 {
-        int s;
-
         *fd = bs_buffer_export_sync_file(p->slots[i].buffer, BS_SYNC_WRITE);
         if (*fd < 0)
                 return *fd;
-        s = bs_sync_file_status(*fd);
-        return s == 1 ? 0 : s == 0 ? 1 : s;
+        return bs_sync_file_status(*fd) == 0 ? 1 : 0;
 }
 
 _public_ int bs_pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index)
@@ -154,15 +152,13 @@ _public_ int bs_pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_in
                 for (unsigned i = 0; i < asked; i++)
                         if (fds[i].revents) {
                                 found = (int)order[i];
-                                r = bs_sync_file_status(fds[i].fd);
-                                r = r == 1 ? 0 : r < 0 ? r : -EINVAL;
                                 break;
                         }
         }
         for (unsigned i = 0; i < asked; i++)
                 safe_close(fds[i].fd);
         if (r < 0)
-                return r; /* -ETIME; or its readers' error: the next acquire hands it out */
+                return r;
         p->slots[found].acquired = true;
         *ret_index = (unsigned)found;
         return 0;

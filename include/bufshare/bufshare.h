@@ -649,12 +649,12 @@ int bs_pool_get_buffer(struct bs_pool *p, unsigned index, struct bs_buffer **ret
 /**
  * A buffer of @p p that no consumer still reads and no fence holds up,
  * the least recently submitted first, waiting at most @p timeout_ms.
- * It is the caller's to fill until bs_pool_submit().
+ * It is the caller's to fill until bs_pool_submit(). A consumer that
+ * released it with an error, or died (-EPIPE), is done with it all the
+ * same: the status reaches sync files exported before the release.
  * @retval 0 done, *ret_index set
  * @retval -ETIME every buffer is still read after @p timeout_ms
  * @retval -EBUSY every buffer is acquired and none submitted
- * @retval <0 the error a reader released the buffer with (-EPIPE: it
- *         died): nothing acquired; the next call hands that buffer out
  * @retval -EINVAL NULL, or timeout_ms < -1
  * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
@@ -678,8 +678,8 @@ int bs_pool_submit(struct bs_pool *p, unsigned index);
  * may write the buffer again once every consumer has done so. Sent in one
  * message that gets no reply, like bs_fence_signal(); a release with no
  * frame to release is logged by the daemon and ignored.
- * @param status  0, or a negative errno (-4095..-1): the producer's next
- *                bs_pool_acquire() of this buffer reports it
+ * @param status  0, or a negative errno (-4095..-1) that sync files
+ *                waiting on the buffer's fences report
  * @retval 0 sent (or queued)
  * @retval -EINVAL NULL, or a status outside 0 and -4095..-1
  * @retval -EOPNOTSUPP the daemon speaks protocol version 1
