@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "bufshare/bufshare.h"
+#include "bench-fence.h"
 #include "fdpass.h"
 #include "floor.h"
 #include "spawn.h"
@@ -916,6 +917,25 @@ static void bench_throughput(void)
                 }
 }
 
+/* ---- 9, 10: fences and pools (bench-fence.c) ---- */
+
+static void result_any_pin(const char *scenario, const char *variant, int p, struct samples *s,
+                           const char *floor_name, struct samples *f, const char *extra_key, double extra)
+{
+        result(scenario, variant, (enum pin)p, s, floor_name, f, extra_key, extra);
+}
+
+static void bench_fences(struct bs_client *c)
+{
+        const struct fence_bench_env env = {
+                .quick = B.quick, .socket = B.daemon.socket, .daemon = B.daemon.pid, .pin_pid = pin_pid,
+                .header = header, .result = result_any_pin, .failures = &B.failures,
+        };
+
+        bench_fence_wake(c, &env);
+        bench_fence_pool(c, &env);
+}
+
 /* ---- main ---- */
 
 static void usage(FILE *f)
@@ -1003,6 +1023,7 @@ int main(int argc, char **argv)
         bench_live_buffers(c, scale_dat);
         bench_concurrent_clients();
         bench_throughput();
+        bench_fences(c);
 
         if (B.json) {
                 fprintf(B.json, "\n ],\n \"failures\": %d}\n", B.failures);

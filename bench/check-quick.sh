@@ -9,7 +9,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 "$bench" --quick --daemon "$daemon" --json "$out/results.json" --plot-dir "$out"
 for s in export import info set-name handover bandwidth export-at-scale daemon-metadata \
-         concurrent-clients throughput; do
+         concurrent-clients throughput fence-wake fence-wake-1000 pool-pipeline; do
         grep -q "\"scenario\": \"$s\"" "$out/results.json" || { echo "scenario $s missing"; exit 1; }
 done
 grep -q '"failures": 0}' "$out/results.json" || { echo "failures reported"; exit 1; }
