@@ -338,15 +338,17 @@ static struct hm_key inode_key(dev_t dev, ino_t ino)
         return (struct hm_key){ (uint64_t)dev, (uint64_t)ino };
 }
 
-/* Tell the waiter @fd: one datagram, its status, then the end of it. */
-static void sync_file_signal(int fd, int status)
+/* Tell the waiter on @fd: one datagram, its status; the end of it (the
+ * close) comes with registry_flush(), so that the next waiter isn't
+ * kept waiting for it: the datagram alone makes a sync file readable. */
+static void sync_file_signal(struct registry *r, int fd, int status)
 {
         int32_t s = status;
 
         /* the waiter's end receives nothing else, so there is room; if
          * its holder shut it down, it was its own to break */
         (void)send(fd, &s, sizeof(s), MSG_DONTWAIT | MSG_NOSIGNAL);
-        safe_close(fd);
+        registry_close_later(r, fd);
 }
 
 static void waiter_fired(struct registry *r, struct waiter *w)
@@ -356,7 +358,7 @@ static void waiter_fired(struct registry *r, struct waiter *w)
                 list_remove(&w->owner_link);
                 w->owner->n_waiters--;
         }
-        sync_file_signal(w->fd, w->node.status);
+        sync_file_signal(r, w->fd, w->node.status);
         node_free(r, &w->node);
 }
 
@@ -426,8 +428,9 @@ static void waiter_abort(struct registry *r, struct waiter *w, int fd)
 /*
  * What the sync file @fd is: a pending one of ours (its node in
  * *@ret_node), or a signalled one of ours (*@ret_node NULL, its status in
- * *@ret_status): a socket whose peer is this process, hung up, with a
- * 4-byte status waiting in it. Anything else, and a sync file whose
+ * *@ret_status): a SOCK_SEQPACKET socket whose peer is this process, with
+ * exactly a 4-byte status waiting in it (no connection to the daemon
+ * ever has: replies are longer). Anything else, and a sync file whose
  * holder read its status out, is -EINVAL.
  */
 static int sync_file_resolve(struct registry *r, int fd, struct sync_node **ret_node, int *ret_status)
@@ -454,8 +457,8 @@ static int sync_file_resolve(struct registry *r, int fd, struct sync_node **ret_
             getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid != getpid() ||
             cred.uid != geteuid())
                 return -EINVAL;
-        if (poll(&p, 1, 0) != 1 || !(p.revents & POLLHUP))
-                return -EINVAL; /* its peer, our end, is still open: not a sync file */
+        if (poll(&p, 1, 0) != 1)
+                return -EINVAL; /* nothing waiting in it */
         /* no control buffer: fds queued in a forged message are not installed here */
         n = recv(fd, &status, sizeof(status), MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
         if (n != (ssize_t)sizeof(status) || !STATUS_VALID(status))

@@ -92,21 +92,25 @@ static void buffer_free(struct buffer *b)
         free(b);
 }
 
-/* Free @b but keep its fd for registry_flush(), or close it now if the
- * list can't grow. */
-static void buffer_free_later(struct registry *r, struct buffer *b)
+void registry_close_later(struct registry *r, int fd)
 {
         if (r->n_closing == r->closing_cap) {
                 unsigned cap = r->closing_cap ? 2 * r->closing_cap : 64;
                 int *c = realloc(r->closing, cap * sizeof(*c));
                 if (!c) {
-                        buffer_free(b);
+                        safe_close(fd);
                         return;
                 }
                 r->closing = c;
                 r->closing_cap = cap;
         }
-        r->closing[r->n_closing++] = b->fd;
+        r->closing[r->n_closing++] = fd;
+}
+
+/* Free @b but keep its fd for registry_flush(). */
+static void buffer_free_later(struct registry *r, struct buffer *b)
+{
+        registry_close_later(r, b->fd);
         b->fd = -EBADF;
         free(b);
 }

@@ -132,9 +132,10 @@ struct registry {
         uint64_t n_buffers, n_bytes;
         struct registry_stats stats;
         struct registry_observer observer;
-        /* fds of released buffers, closed by registry_flush() once the
-         * reply that released them is on its way: freeing a memfd's
-         * inode costs ~2 us that no client should wait for */
+        /* fds of released buffers and signalled sync files, closed by
+         * registry_flush() once the reply is on its way: freeing a
+         * memfd's inode costs ~2 us, a socket's end about as much, that
+         * no client and no waiter should wait for */
         int *closing;
         unsigned n_closing, closing_cap;
 };
@@ -255,5 +256,6 @@ int registry_get_info(struct registry *r, const struct holder *h, uint64_t id, s
 /* What @uid pays for now. */
 struct charge_usage registry_uid_usage(struct registry *r, uid_t uid);
 
-/* Close the fds of buffers released since the last call. */
+/* Close the fds of buffers released, and the daemon's ends of sync files
+ * signalled, since the last call. */
 void registry_flush(struct registry *r);
