@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fences and pools beside their floors (bench-fence.h), in the same run,
+ * 9. and 10.: fences and pools beside their floors, in the same run,
  * bufshare and its floor alternating in rounds:
  *
  *   fence-wake        one fence signalled by this process, one sync file
@@ -33,7 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench-fence.h"
+#include "bench.h"
 #include "bufshare/bufshare.h"
 #include "fdpass.h"
 
@@ -42,40 +42,45 @@
 #define FRAME (8u << 20)
 #define POOL_N 3
 
-static const struct fence_bench_env *E;
-
-static const enum fence_bench_pin pins[] = { FB_PIN_FREE, FB_PIN_SAME, FB_PIN_TWO };
-
 #define FAIL(...)                                                              \
         do {                                                                   \
                 fprintf(stderr, "bufshare-bench: " __VA_ARGS__);               \
                 fprintf(stderr, "\n");                                         \
-                (*E->failures)++;                                              \
+                B.failures++;                                                  \
         } while (0)
 
-/* This process and the daemon on cpu 0, @peer on cpu 0 or 1; or nothing
- * pinned, everyone starting from cpu 0 as bufshare-bench's pin() does. */
-static void place(enum fence_bench_pin p, pid_t peer)
+/* This process and the daemon on cpu 0, @peer on cpu 0 ("same") or 1
+ * ("two"): one wake-up across cpus on either side; or nothing pinned,
+ * everyone starting from cpu 0, as pin_pair() does. */
+static void place(enum pin p, pid_t peer)
 {
         int two = sysconf(_SC_NPROCESSORS_ONLN) > 1;
 
-        if (p == FB_PIN_FREE) {
-                E->pin_pid(0, 0);
-                E->pin_pid(peer, 0);
-                E->pin_pid(E->daemon, 0);
-                E->pin_pid(peer, -1);
-                E->pin_pid(E->daemon, -1);
-                E->pin_pid(0, -1);
+        if (p == PIN_FREE) {
+                pin_pid(0, 0);
+                pin_pid(peer, 0);
+                pin_pid(B.daemon.pid, 0);
+                pin_pid(peer, -1);
+                pin_pid(B.daemon.pid, -1);
+                pin_pid(0, -1);
                 return;
         }
-        E->pin_pid(0, 0);
-        E->pin_pid(E->daemon, 0);
-        E->pin_pid(peer, p == FB_PIN_TWO && two ? 1 : 0);
+        pin_pid(0, 0);
+        pin_pid(B.daemon.pid, 0);
+        pin_pid(peer, p == PIN_TWO && two ? 1 : 0);
 }
 
 static void unplace(pid_t peer)
 {
-        place(FB_PIN_FREE, peer);
+        place(PIN_FREE, peer);
+}
+
+/* Where the scheduler left the daemon and @peer after an unpinned round:
+ * on this process's cpu or not. */
+static void count_placement(pid_t peer, int *daemon_with_us, int *peer_with_us)
+{
+        *daemon_with_us += colocated(B.daemon.pid);
+        *peer_with_us += colocated(peer);
 }
 
 static int send_all(int sock, const void *p, size_t n)
@@ -198,7 +203,7 @@ static int waiter_main(int sock, int efd, int *efds)
                     damage < 0 || n_fds != 1)
                         return 1;
         }
-        if (bs_client_connect(E->socket, &c) < 0 || bs_buffer_import(c, fd, &w.b) < 0)
+        if (bs_client_connect(B.daemon.socket, &c) < 0 || bs_buffer_import(c, fd, &w.b) < 0)
                 return 1;
         close(fd);
         for (;;) {
@@ -264,10 +269,13 @@ static int wake_once(struct wake_run *w, int many, int floor, double *ret_us)
 
 static void wake_scenario(struct wake_run *w, pid_t peer, int many)
 {
-        int n = E->quick ? 4 : many ? 40 : 4000, rounds = E->quick ? 1 : 10;
+        int n = B.quick ? 4 : many ? 40 : 4000, rounds = B.quick ? 1 : ROUNDS;
+        const char *scenario = many ? "fence-wake-1000" : "fence-wake";
+        const char *variant = many ? "last of 1000" : "1 waiter";
+        enum pin p;
 
-        for (size_t pi = 0; pi < sizeof(pins) / sizeof(pins[0]); pi++) {
-                enum fence_bench_pin p = pins[pi];
+        FOR_EACH_PIN(p) {
+                int daemon_with_us = 0, peer_with_us = 0;
                 struct samples s, f;
                 int r = 0;
 
@@ -292,13 +300,15 @@ static void wake_scenario(struct wake_run *w, pid_t peer, int many)
                                 r = wake_once(w, many, 1, &us);
                                 samples_add(&f, us);
                         }
+                        count_placement(peer, &daemon_with_us, &peer_with_us);
                 }
-                if (r < 0)
-                        FAIL("%s: %s", many ? "fence-wake-1000" : "fence-wake", strerror(-r));
-                else if (many)
-                        E->result("fence-wake-1000", "last of 1000", p, &s, "1000 eventfd writes", &f, NULL, 0);
-                else
-                        E->result("fence-wake", "1 waiter", p, &s, "eventfd wake", &f, NULL, 0);
+                if (r < 0) {
+                        FAIL("%s: %s", scenario, strerror(-r));
+                } else {
+                        result(scenario, variant, p, &s, many ? "1000 eventfd writes" : "eventfd wake", &f, NULL, 0);
+                        report_placement(p, scenario, variant, "rounds", rounds, "daemon", daemon_with_us, "waiter",
+                                         peer_with_us, NULL);
+                }
                 samples_free(&s);
                 samples_free(&f);
                 if (r < 0)
@@ -307,15 +317,14 @@ static void wake_scenario(struct wake_run *w, pid_t peer, int many)
         unplace(peer);
 }
 
-void bench_fence_wake(struct bs_client *c, const struct fence_bench_env *env)
+void bench_fence_wake(struct bs_client *c)
 {
         struct wake_run w = { .c = c, .sock = -1, .efd = -1 };
         struct bs_limits lim;
         int sv[2], efds[MANY], fd, many_ok;
         pid_t pid;
 
-        E = env;
-        E->header("9. fence signal -> waiter wake, one waiter and 1,000, against eventfd writes "
+        header("9. fence signal -> waiter wake, one waiter and 1,000, against eventfd writes "
                   "between the same two processes");
         if (bs_buffer_export(c, 4096, NULL, "bench-fence", &w.b) < 0 ||
             socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -426,7 +435,7 @@ static int pool_consumer_main(int sock, struct pipe_times *t)
         char byte;
 
         if (poll(&p, 1, WAIT_MS) != 1 || bs_fdpass_recv(sock, &byte, 1, fds, POOL_N, &n_fds, &damage) != 1 ||
-            damage < 0 || n_fds != POOL_N || bs_client_connect(E->socket, &c) < 0)
+            damage < 0 || n_fds != POOL_N || bs_client_connect(B.daemon.socket, &c) < 0)
                 return 1;
         for (unsigned i = 0; i < POOL_N; i++) {
                 if (bs_buffer_import(c, fds[i], &bufs[i]) < 0 ||
@@ -525,9 +534,9 @@ static double pipe_run(struct bs_pool *pool, struct pipe_side *side, struct pipe
         return last > first ? frames / ((double)(last - first) / 1e9) : 0;
 }
 
-void bench_fence_pool(struct bs_client *c, const struct fence_bench_env *env)
+void bench_fence_pool(struct bs_client *c)
 {
-        unsigned frames = env->quick ? 8 : 150, rounds = env->quick ? 1 : 4;
+        unsigned frames = B.quick ? 8 : 150, rounds = B.quick ? 1 : 4;
         struct pipe_side bs = { .sock = -1, .pid = -1 }, fl = { .sock = -1, .pid = -1 };
         struct pipe_times t = { .cap = 4096 };
         struct bs_pool *pool = NULL;
@@ -535,8 +544,7 @@ void bench_fence_pool(struct bs_client *c, const struct fence_bench_env *env)
         uint32_t seq = 0;
         char byte;
 
-        E = env;
-        E->header("10. pool pipeline: 8 MiB frames, pool of 3, a consumer process reading every byte; "
+        header("10. pool pipeline: 8 MiB frames, pool of 3, a consumer process reading every byte; "
                   "per-frame latency (acquire to the end of the read) and fps, against 3 memfds and a "
                   "socket \"done\"");
         t.start = mmap(NULL, 2 * t.cap * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
@@ -594,10 +602,15 @@ void bench_fence_pool(struct bs_client *c, const struct fence_bench_env *env)
         if (r < 0 || fl.pid < 0 || bs.pid < 0)
                 FAIL("pool-pipeline: starting the consumers failed");
 
-        for (size_t pi = 0; pi < sizeof(pins) / sizeof(pins[0]) && r == 0; pi++) {
-                enum fence_bench_pin p = pins[pi];
+        enum pin p;
+
+        FOR_EACH_PIN(p) {
+                int daemon_with_us = 0, consumer_with_us = 0, floor_with_us = 0;
                 struct samples ls, lf;
                 double fps_b = 0, fps_f = 0;
+
+                if (r < 0)
+                        break;
 
                 samples_init(&ls, frames * rounds);
                 samples_init(&lf, frames * rounds);
@@ -612,10 +625,12 @@ void bench_fence_pool(struct bs_client *c, const struct fence_bench_env *env)
                         place(p, bs.pid);
                         fb = pipe_run(pool, &bs, &t, seq, frames, sb, &r);
                         seq += frames;
+                        count_placement(bs.pid, &daemon_with_us, &consumer_with_us);
                         if (r == 0) {
                                 place(p, fl.pid);
                                 ff = pipe_run(NULL, &fl, &t, seq, frames, sf, &r);
                                 seq += frames;
+                                floor_with_us += colocated(fl.pid);
                                 if (round) {
                                         fps_b += fb / rounds;
                                         fps_f += ff / rounds;
@@ -627,10 +642,16 @@ void bench_fence_pool(struct bs_client *c, const struct fence_bench_env *env)
                 if (r < 0) {
                         FAIL("pool-pipeline: %s", strerror(-r));
                 } else {
-                        E->result("pool-pipeline", "8 MiB, pool of 3", p, &ls, "memfds + done msg", &lf, "fps_ratio",
-                                  fps_f > 0 ? fps_b / fps_f : 0);
+                        result("pool-pipeline", "8 MiB, pool of 3", p, &ls, "memfds + done msg", &lf, "fps_ratio",
+                               fps_f > 0 ? fps_b / fps_f : 0);
                         printf("%-22s fps: bufshare %.0f, floor %.0f, ratio %.3f\n", "", fps_b, fps_f,
                                fps_f > 0 ? fps_b / fps_f : 0);
+                        json_record("\"scenario\": \"pool-pipeline-fps\", \"pin\": \"%s\", \"bufshare_fps\": %.1f, "
+                                    "\"floor_fps\": %.1f, \"fps_ratio\": %.4f", pin_names[p], fps_b, fps_f,
+                                    fps_f > 0 ? fps_b / fps_f : 0);
+                        report_placement(p, "pool-pipeline", "8 MiB, pool of 3", "rounds", (int)rounds + 1, "daemon",
+                                         daemon_with_us, "consumer", consumer_with_us, "floor_consumer",
+                                         floor_with_us, NULL);
                 }
                 samples_free(&ls);
                 samples_free(&lf);
