@@ -388,6 +388,9 @@ struct pipe_times {
         unsigned cap;
 };
 
+/* What the consumers read, kept so that the reads can't be left out. */
+static volatile uint64_t sink;
+
 static uint64_t read_frame(const volatile uint64_t *p)
 {
         uint64_t sum = 0;
@@ -401,7 +404,6 @@ static uint64_t read_frame(const volatile uint64_t *p)
  * then releases it (bufshare: a read fence; floor: a "done" message). */
 static int pipe_consumer(int sock, struct bs_buffer **bufs, void **maps, struct pipe_times *t)
 {
-        volatile uint64_t sink = 0;
         struct note n;
 
         for (;;) {

@@ -126,3 +126,6 @@ int client_timeout(struct bs_client *c);
  * none, -1) for poll(). */
 uint64_t client_now_ms(void);
 int client_ms_left(uint64_t deadline);
+
+/* Wait until @fd has @events or @deadline passes: 0, -ETIMEDOUT, -errno. */
+int client_wait_fd(int fd, short events, uint64_t deadline);

@@ -61,8 +61,7 @@ static uint64_t deadline_of(const struct bs_client *c)
         return c->timeout_ms < 0 ? UINT64_MAX : client_now_ms() + (uint64_t)c->timeout_ms;
 }
 
-/* Wait until @fd has @events or @deadline passes: 0, -ETIMEDOUT, -errno. */
-static int wait_fd(int fd, short events, uint64_t deadline)
+int client_wait_fd(int fd, short events, uint64_t deadline)
 {
         struct pollfd p = { .fd = fd, .events = events };
         int r;
@@ -173,7 +172,7 @@ static int send_request(struct bs_client *c, const struct bs_msg *req, uint64_t 
                 pthread_mutex_unlock(&c->send_lock);
                 if (r != -EAGAIN)
                         return r;
-                r = wait_fd(c->fd, POLLOUT, deadline);
+                r = client_wait_fd(c->fd, POLLOUT, deadline);
                 if (r < 0)
                         return r;
         }
@@ -225,7 +224,7 @@ static void read_and_deliver(struct bs_client *c, uint64_t deadline)
         c->reading = true;
         pthread_mutex_unlock(&c->lock);
         while ((r = bs_msg_recv(c->fd, &m)) == -EAGAIN) {
-                r = wait_fd(c->fd, POLLIN, deadline);
+                r = client_wait_fd(c->fd, POLLIN, deadline);
                 if (r < 0)
                         break;
         }

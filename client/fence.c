@@ -39,20 +39,14 @@ static int sync_file_peek(int fd)
         return s;
 }
 
-/* Wait until @fd is readable or @deadline: 0, -ETIME, or -errno. */
+/* Wait until @fd is readable or @deadline: 0, -ETIME (dma_fence's and
+ * sync_file's word for it), or -errno. A closed fd is readable at once
+ * and its peek says -EBADF. */
 static int sync_file_poll(int fd, uint64_t deadline)
 {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        int r;
+        int r = client_wait_fd(fd, POLLIN, deadline);
 
-        do
-                r = poll(&p, 1, client_ms_left(deadline));
-        while (r < 0 && errno == EINTR);
-        if (r < 0)
-                return -errno;
-        if (r == 0)
-                return -ETIME;
-        return (p.revents & POLLNVAL) ? -EBADF : 0;
+        return r == -ETIMEDOUT ? -ETIME : r;
 }
 
 static uint64_t deadline_in(int timeout_ms)

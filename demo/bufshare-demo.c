@@ -175,6 +175,33 @@ static int consumer(const char *socket_path, unsigned k, int sock)
         return ok ? 0 : 1;
 }
 
+pid_t demo_fork(int (*fn)(const char *socket_path, unsigned k, int sock), const char *socket_path, unsigned k,
+                int *ret_sock)
+{
+        int sv[2];
+        pid_t pid;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+                perror("bufshare-demo: socketpair");
+                return -1;
+        }
+        fflush(stdout);
+        pid = fork();
+        if (pid < 0) {
+                perror("bufshare-demo: fork");
+                close(sv[0]);
+                close(sv[1]);
+                return -1;
+        }
+        if (pid == 0) {
+                close(sv[0]);
+                _exit(fn(socket_path, k, sv[1]));
+        }
+        close(sv[1]);
+        *ret_sock = sv[0];
+        return pid;
+}
+
 int main(int argc, char **argv)
 {
         static const struct option longopts[] = {
@@ -250,30 +277,18 @@ int main(int argc, char **argv)
         }
 
         for (unsigned k = 0; k < N_CONSUMERS; k++) {
-                int sv[2], fds[N_BUFFERS + 1];
+                int sock, fds[N_BUFFERS + 1];
 
-                if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-                        perror("bufshare-demo: socketpair");
+                pids[k] = demo_fork(consumer, socket_path, k, &sock);
+                if (pids[k] < 0)
                         return 1;
-                }
-                fflush(stdout);
-                pids[k] = fork();
-                if (pids[k] < 0) {
-                        perror("bufshare-demo: fork");
-                        return 1;
-                }
-                if (pids[k] == 0) {
-                        close(sv[0]);
-                        _exit(consumer(socket_path, k, sv[1]));
-                }
-                close(sv[1]);
                 for (unsigned i = 0; i < N_BUFFERS; i++)
                         fds[i] = bs_buffer_fd(bufs[i], O_RDWR | O_CLOEXEC);
                 fds[N_BUFFERS] = bs_buffer_fd(bufs[0], O_RDONLY | O_CLOEXEC); /* a read-only view */
-                r = bs_fdpass_send(sv[0], "F", 1, fds, N_BUFFERS + 1);
+                r = bs_fdpass_send(sock, "F", 1, fds, N_BUFFERS + 1);
                 for (unsigned i = 0; i <= N_BUFFERS; i++)
                         close(fds[i]);
-                close(sv[0]);
+                close(sock);
                 if (r < 0) {
                         fprintf(stderr, "bufshare-demo: sending fds failed: %s\n", strerror(-r));
                         return 1;

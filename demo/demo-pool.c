@@ -173,26 +173,11 @@ int demo_pool(const char *socket_path, unsigned n_frames)
              HEIGHT, (unsigned long long)FRAME_BYTES);
 
         for (unsigned k = 0; k < 2; k++) {
-                int sv[2], fds[POOL_N];
+                int fds[POOL_N];
 
-                if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-                        perror("bufshare-demo: socketpair");
+                pids[k] = demo_fork(consumer, socket_path, k, &socks[k]);
+                if (pids[k] < 0)
                         return 1;
-                }
-                fflush(stdout);
-                pids[k] = fork();
-                if (pids[k] < 0) {
-                        perror("bufshare-demo: fork");
-                        return 1;
-                }
-                if (pids[k] == 0) {
-                        close(sv[0]);
-                        if (k == 1)
-                                close(socks[0]);
-                        _exit(consumer(socket_path, k, sv[1]));
-                }
-                close(sv[1]);
-                socks[k] = sv[0];
                 for (unsigned i = 0; i < POOL_N; i++) {
                         struct bs_buffer *b;
 

@@ -525,8 +525,9 @@ static int begin_reader(void *arg)
  * Start begin_reader() while @f (a write fence on fx->b) is pending, see
  * it wait, write the marker, signal @f with @status, and collect the
  * report. The reader is waiting once the daemon holds its sync file's
- * end: one fd more than its connection's (asked with round trips, never
- * by sleeping), and info shows nobody inside CPU access.
+ * end: one fd more than before, besides the reader's connection (asked
+ * with round trips, never by sleeping), and info shows nobody inside
+ * CPU access.
  */
 static void run_begin_reader(struct fx *fx, struct bs_fence *f, int status, struct begin_report *rep,
                              uint64_t *ret_signalled_ns)
@@ -540,17 +541,19 @@ static void run_begin_reader(struct fx *fx, struct bs_fence *f, int status, stru
         pid_t pid;
 
         assert_int_equal(bs_buffer_mmap(fx->b, 0, SIZE, BS_PROT_READ | BS_PROT_WRITE, (void **)&map), 0);
+        assert_int_equal(bs_client_sync(fx->c), 0);
+        baseline = test_count_fds_of(fx->daemon.pid);
         pid = test_peer_start(&a, fx->daemon.socket, begin_reader, fx->b, O_RDWR | O_CLOEXEC);
         assert_true(pid > 0);
         assert_int_equal(test_wait_readable(a.parent, DEADLINE_MS), 0);
         assert_int_equal(read(a.parent, &byte, 1), 1);
-        baseline = test_count_fds_of(fx->daemon.pid);
         deadline = test_now_ms() + DEADLINE_MS;
-        /* exactly one more: while it answers the export, the daemon also
-         * holds the waiter's end for a moment */
-        while (test_count_fds_of(fx->daemon.pid) != baseline + 1 && test_now_ms() < deadline)
+        /* exactly two more, the reader's connection and its sync file's
+         * end: while it answers the export, the daemon also holds the
+         * waiter's end for a moment */
+        while (test_count_fds_of(fx->daemon.pid) != baseline + 2 && test_now_ms() < deadline)
                 assert_int_equal(bs_client_sync(fx->c), 0);
-        assert_int_equal(test_count_fds_of(fx->daemon.pid), baseline + 1);
+        assert_int_equal(test_count_fds_of(fx->daemon.pid), baseline + 2);
         assert_int_equal(bs_buffer_get_info(fx->b, &info), 0);
         assert_int_equal(info.n_cpu_access, 0);
 
