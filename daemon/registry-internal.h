@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* What the registry's own files share: registry.c, attachment.c, fence.c. */
+/* What registry.c gives the files built on it (attachment.c, fence.c),
+ * and what fence.c gives registry.c back. */
 #pragma once
 
 #include "registry.h"
@@ -17,11 +18,8 @@ void registry_close_later(struct registry *r, int fd);
 /* true if @ref includes a reference from a writable fd. */
 bool ref_writable(const struct ref *ref);
 
-/* Free @a, unmapping it first. */
+/* Free @a (a detach); a reference's teardown frees its attachments too. */
 void attachment_free(struct registry *r, struct attachment *a);
-
-/* Free every attachment @ref made: its holder dropped its last reference. */
-void attachments_drop_ref(struct registry *r, struct ref *ref);
 
 /* fence.c's part in a holder's, a reference's and a buffer's life. */
 void fence_holder_init(struct holder *h);
