@@ -182,6 +182,11 @@ static bool release_read_req_valid(const union bs_msg_body *b)
         ((op) == BS_OP_RELEASE || (op) == BS_OP_FENCE_SIGNAL || (op) == BS_OP_FENCE_DESTROY || \
          (op) == BS_OP_RELEASE_READ)
 
+static bool redeem_req_valid(const union bs_msg_body *b)
+{
+        return b->redeem_req.flags == 0;
+}
+
 #define OP(op_, since_, name_, req_, rep_, req_fds_, rep_fds_, reqv_, repv_) \
         [op_] = {                                                              \
                 .name = name_,                                                 \
@@ -221,6 +226,7 @@ static const struct bs_op_desc ops[BS_OP_COUNT] = {
         OP(BS_OP_SYNC_FILE_MERGE, 2, "sync-file-merge", bs_sync_file_merge_req, bs_status_rep, 2, 1, sync_file_merge_req_valid, status_rep_valid),
         OP(BS_OP_SUBMIT, 2, "submit", bs_submit_req, bs_submit_rep, 0, 0, submit_req_valid, any_valid),
         OP(BS_OP_RELEASE_READ, 2, "release-read", bs_release_read_req, bs_status_rep, 0, 0, release_read_req_valid, status_rep_valid),
+        OP(BS_OP_REDEEM, 2, "redeem", bs_redeem_req, bs_export_rep, 0, 1, redeem_req_valid, export_rep_valid),
 };
 
 const struct bs_op_desc *bs_op_lookup(uint16_t opcode)

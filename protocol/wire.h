@@ -44,7 +44,8 @@ enum bs_opcode {
         BS_OP_SYNC_FILE_MERGE = 23,
         BS_OP_SUBMIT = 24,
         BS_OP_RELEASE_READ = 25,
-        /* 26..29 free; 30 and up are taken by work in progress */
+        /* 26..29: free */
+        BS_OP_REDEEM = 30, /* version 2: a /dev/bufshare token for its buffer's fd */
         BS_OP_COUNT,
 };
 
@@ -327,6 +328,15 @@ struct bs_release_read_req { /* since 2; may carry BS_MSG_NO_REPLY */
         uint32_t reserved;
 };
 _Static_assert(sizeof(struct bs_release_read_req) == 16, "wire layout");
+/* REDEEM: the token /dev/bufshare's ALLOC gave, for the buffer's fd and a
+ * reference. Only a client of the uid that opened the device file may
+ * redeem it (-EPERM), once, before it expires (-ENOENT). The reply is
+ * EXPORT's: bs_export_rep and the buffer's fd. */
+struct bs_redeem_req { /* since 2 */
+        uint64_t token[2];
+        uint64_t flags; /* must be 0 */
+};
+_Static_assert(sizeof(struct bs_redeem_req) == 24, "wire layout");
 
 union bs_msg_body {
         struct bs_status_rep status;
@@ -359,6 +369,7 @@ union bs_msg_body {
         struct bs_submit_req submit_req;
         struct bs_submit_rep submit_rep;
         struct bs_release_read_req release_read_req;
+        struct bs_redeem_req redeem_req;
 };
 
 /* The largest message either side may send. */
