@@ -201,7 +201,9 @@ static void cuse_read_cb(evutil_socket_t fd, short what, void *data)
         }
 }
 
-/* libfuse's own messages, into the daemon's log. */
+/* libfuse's own messages, into the daemon's log. The format is
+ * libfuse's: clang's -Wformat-nonliteral is told so. */
+__attribute__((format(printf, 2, 0)))
 static void cuse_log(enum fuse_log_level level, const char *fmt, va_list ap)
 {
         char line[256];
