@@ -179,6 +179,7 @@ static int parse_options(int argc, char **argv, uint64_t fd_limit, struct option
 
         limits_init_default(&o->limits, fd_limit);
         o->socket_path[0] = '\0';
+        o->socket_default = false; /* --socket: a path of the caller's */
         o->socket_mode = 0666;
         o->device = true;
         o->cuse = (struct cuse_options){ .name = "bufshare", .mode = 0666 };
