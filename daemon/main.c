@@ -18,6 +18,7 @@
 #include "cuse.h"
 #include "device.h"
 #include "dispatch.h"
+#include "fence.h"
 #include "limits.h"
 #include "listen.h"
 #include "log.h"
@@ -387,6 +388,7 @@ int main(int argc, char **argv)
                 log_error("registry: %s", strerror(-r));
                 goto out_socket;
         }
+        fence_setup(&registry);
         token_table_init(&tokens, opts.token_lifetime_ms);
         dispatch.tokens = &tokens;
         device_init(&device, &registry, &tokens, &opts.limits);
