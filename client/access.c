@@ -15,7 +15,7 @@
 #define BS_SYNC_VALID (BS_SYNC_READ | BS_SYNC_WRITE)
 _Static_assert(BS_SYNC_READ == BS_WIRE_SYNC_READ && BS_SYNC_WRITE == BS_WIRE_SYNC_WRITE, "sync bits");
 
-_public_ int bs_buffer_begin_cpu_access_timeout(struct bs_buffer *b, unsigned flags, int timeout_ms)
+int buffer_begin_cpu_access_timeout(struct bs_buffer *b, unsigned flags, int timeout_ms)
 {
         bs_return_if(!b, -EINVAL);
         bs_return_if(flags == 0 || (flags & ~BS_SYNC_VALID), -EINVAL);
@@ -27,7 +27,7 @@ _public_ int bs_buffer_begin_cpu_access_timeout(struct bs_buffer *b, unsigned fl
 int buffer_begin_cpu_access(struct bs_buffer *b, unsigned flags)
 {
         bs_return_if(!b, -EINVAL);
-        return bs_buffer_begin_cpu_access_timeout(b, flags, client_timeout(b->client));
+        return buffer_begin_cpu_access_timeout(b, flags, client_timeout(b->client));
 }
 
 int buffer_end_cpu_access(struct bs_buffer *b, unsigned flags)

@@ -329,3 +329,99 @@ _public_ int bs_device_release(struct bs_device *dev, uint64_t id)
         int r = device_release(dev, id);
         return DEBUG_RETURN(r, "bs_device_release", "dev=%p, id=%llu", (void *)dev, (unsigned long long)id);
 }
+
+_public_ int bs_buffer_begin_cpu_access_timeout(struct bs_buffer *b, unsigned flags, int timeout_ms)
+{
+        debug_begin();
+        int r = buffer_begin_cpu_access_timeout(b, flags, timeout_ms);
+        return DEBUG_RETURN(r, "bs_buffer_begin_cpu_access_timeout", "b=%p, flags=%#x, timeout_ms=%d", (void *)b,
+                            flags, timeout_ms);
+}
+
+_public_ int bs_buffer_export_sync_file(struct bs_buffer *b, unsigned flags)
+{
+        debug_begin();
+        int r = buffer_export_sync_file(b, flags);
+        return DEBUG_RETURN(r, "bs_buffer_export_sync_file", "b=%p, flags=%#x", (void *)b, flags);
+}
+
+_public_ int bs_buffer_import_sync_file(struct bs_buffer *b, unsigned usage, int fd)
+{
+        debug_begin();
+        int r = buffer_import_sync_file(b, usage, fd);
+        return DEBUG_RETURN(r, "bs_buffer_import_sync_file", "b=%p, usage=%#x, fd=%d", (void *)b, usage, fd);
+}
+
+_public_ int bs_sync_file_merge(struct bs_client *c, int fd1, int fd2)
+{
+        debug_begin();
+        int r = sync_file_merge(c, fd1, fd2);
+        return DEBUG_RETURN(r, "bs_sync_file_merge", "c=%p, fd1=%d, fd2=%d", (void *)c, fd1, fd2);
+}
+
+_public_ int bs_sync_file_wait(int fd, int timeout_ms)
+{
+        int r = sync_file_wait(fd, timeout_ms);
+        return DEBUG_RETURN(r, "bs_sync_file_wait", "fd=%d, timeout_ms=%d", fd, timeout_ms);
+}
+
+_public_ int bs_sync_file_status(int fd)
+{
+        int r = sync_file_status(fd);
+        return DEBUG_RETURN(r, "bs_sync_file_status", "fd=%d", fd);
+}
+
+_public_ int bs_fence_create(struct bs_client *c, struct bs_fence **ret_fence)
+{
+        debug_begin();
+        int r = fence_create(c, ret_fence);
+        return DEBUG_RETURN(r, "bs_fence_create", "c=%p", (void *)c);
+}
+
+_public_ int bs_fence_attach(struct bs_fence *f, struct bs_buffer *b, unsigned usage)
+{
+        debug_begin();
+        int r = fence_attach(f, b, usage);
+        return DEBUG_RETURN(r, "bs_fence_attach", "f=%p, b=%p, usage=%#x", (void *)f, (void *)b, usage);
+}
+
+_public_ int bs_fence_signal(struct bs_fence *f, int status)
+{
+        int r = fence_signal(f, status);
+        return DEBUG_RETURN(r, "bs_fence_signal", "f=%p, status=%d", (void *)f, status);
+}
+
+_public_ int bs_buffer_release_read(struct bs_buffer *b, int status)
+{
+        int r = buffer_release_read(b, status);
+        return DEBUG_RETURN(r, "bs_buffer_release_read", "b=%p, status=%d", (void *)b, status);
+}
+
+_public_ int bs_pool_create(struct bs_client *c, unsigned n, uint64_t size, const char *heap, const char *name,
+                            struct bs_pool **ret_pool)
+{
+        debug_begin();
+        int r = pool_create(c, n, size, heap, name, ret_pool);
+        return DEBUG_RETURN(r, "bs_pool_create", "c=%p, n=%u, size=%llu, heap=%s, name=%s", (void *)c, n,
+                            (unsigned long long)size, STR(heap), STR(name));
+}
+
+_public_ int bs_pool_get_buffer(struct bs_pool *p, unsigned index, struct bs_buffer **ret_buffer, void **ret_map)
+{
+        int r = pool_get_buffer(p, index, ret_buffer, ret_map);
+        return DEBUG_RETURN(r, "bs_pool_get_buffer", "p=%p, index=%u", (void *)p, index);
+}
+
+_public_ int bs_pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index)
+{
+        debug_begin();
+        int r = pool_acquire(p, timeout_ms, ret_index);
+        return DEBUG_RETURN(r, "bs_pool_acquire", "p=%p, timeout_ms=%d", (void *)p, timeout_ms);
+}
+
+_public_ int bs_pool_submit(struct bs_pool *p, unsigned index)
+{
+        debug_begin();
+        int r = pool_submit(p, index);
+        return DEBUG_RETURN(r, "bs_pool_submit", "p=%p, index=%u", (void *)p, index);
+}

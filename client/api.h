@@ -70,6 +70,22 @@ int device_alloc(struct bs_device *dev, struct bs_client *c, uint64_t size, cons
 int device_bind(struct bs_device *dev, uint64_t id, uint64_t offset);
 int device_release(struct bs_device *dev, uint64_t id);
 
+int buffer_begin_cpu_access_timeout(struct bs_buffer *b, unsigned flags, int timeout_ms);
+int buffer_export_sync_file(struct bs_buffer *b, unsigned flags);
+int buffer_import_sync_file(struct bs_buffer *b, unsigned usage, int fd);
+int sync_file_merge(struct bs_client *c, int fd1, int fd2);
+int sync_file_wait(int fd, int timeout_ms);
+int sync_file_status(int fd);
+int fence_create(struct bs_client *c, struct bs_fence **ret_fence);
+int fence_attach(struct bs_fence *f, struct bs_buffer *b, unsigned usage);
+int fence_signal(struct bs_fence *f, int status);
+int buffer_release_read(struct bs_buffer *b, int status);
+int pool_create(struct bs_client *c, unsigned n, uint64_t size, const char *heap, const char *name,
+                struct bs_pool **ret_pool);
+int pool_get_buffer(struct bs_pool *p, unsigned index, struct bs_buffer **ret_buffer, void **ret_map);
+int pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index);
+int pool_submit(struct bs_pool *p, unsigned index);
+
 int buffer_send(struct bs_buffer *b, int sock, int flags, const void *payload, size_t payload_len);
 int buffer_receive(struct bs_client *c, int sock, void *payload, size_t payload_max, size_t *ret_payload_len,
                    struct bs_buffer **ret_buffer, struct bs_image_description *ret_desc);
