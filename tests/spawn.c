@@ -132,6 +132,8 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
         }
 
         argv[argc++] = bin;
+        argv[argc++] = "--bus";
+        argv[argc++] = d->bus ? d->bus : "none";
         if (!d->socket_from_env) {
                 argv[argc++] = "--socket";
                 argv[argc++] = d->socket;
@@ -187,7 +189,11 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                         break;
                 }
         }
-        close(nfd);
+        d->notify_fd = -1;
+        if (r == 0 && d->keep_notify)
+                d->notify_fd = nfd;
+        else
+                close(nfd);
         unlink(notify_path);
         live_add(d->pid);
         if (r < 0) {

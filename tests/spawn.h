@@ -19,6 +19,9 @@ struct test_daemon {
         uid_t run_as;         /* set before start: run the daemon as this uid, if not 0 */
         unsigned nofile;      /* set before start: its RLIMIT_NOFILE (soft and hard), if not 0 */
         bool capture_log;     /* set before start: its stderr goes to log_path */
+        const char *bus;      /* set before start: its --bus (default "none": no D-Bus) */
+        bool keep_notify;     /* set before start: leave notify_fd open after READY=1 */
+        int notify_fd;        /* with keep_notify: its NOTIFY_SOCKET, ours to read and close */
         char log_path[96];
 };
 
