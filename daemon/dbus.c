@@ -15,6 +15,7 @@
 #include "log.h"
 #include "registry.h"
 #include "server.h"
+#include "utf8.h"
 #include "util.h"
 
 #define DBUS_ERROR_NO_SUCH_BUFFER "org.bufshare1.Error.NoSuchBuffer"
@@ -142,45 +143,11 @@ static void dbus_io_cb(evutil_socket_t fd, short what, void *data)
 
 /* ---- strings from clients -------------------------------------------- */
 
-/* true if @s is valid UTF-8 (RFC 3629: no overlong forms, no surrogates). */
-static bool utf8_valid(const char *s)
-{
-        const unsigned char *p = (const unsigned char *)s;
-
-        while (*p) {
-                unsigned n, c = *p;
-                uint32_t cp;
-
-                if (c < 0x80) {
-                        p++;
-                        continue;
-                } else if (c >= 0xc2 && c <= 0xdf) {
-                        n = 1, cp = c & 0x1f;
-                } else if (c >= 0xe0 && c <= 0xef) {
-                        n = 2, cp = c & 0x0f;
-                } else if (c >= 0xf0 && c <= 0xf4) {
-                        n = 3, cp = c & 0x07;
-                } else {
-                        return false;
-                }
-                for (unsigned i = 1; i <= n; i++) {
-                        if ((p[i] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (p[i] & 0x3f);
-                }
-                if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-                    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-                        return false;
-                p += n + 1;
-        }
-        return true;
-}
-
 /* Names and process names come from clients: D-Bus strings must be
  * UTF-8, so anything else is sent escaped as the log writes it. */
 static const char *bus_string(const char *s, char *buf, size_t len)
 {
-        if (utf8_valid(s))
+        if (bs_utf8_valid(s))
                 return s;
         log_escape(buf, len, s);
         return buf;
@@ -583,7 +550,7 @@ static const sd_bus_vtable manager_vtable[] = {
         LIMIT_PROPERTY("MaxFencesPerClient", "u"),
         LIMIT_PROPERTY("MaxWaitersPerClient", "u"),
         LIMIT_PROPERTY("MaxWaitersPerFence", "u"),
-        LIMIT_PROPERTY("HelloTimeoutMSec", "u"),
+        LIMIT_PROPERTY("HelloTimeout", "u"),
         SD_BUS_METHOD_WITH_ARGS("ListBuffers", SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a(tssttuusuuu)", buffers), method_list_buffers,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

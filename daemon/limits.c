@@ -129,7 +129,7 @@ const struct limit_desc limits_table[] = {
         LIMIT("max-fences-per-client", "MaxFencesPerClient", LIMIT_COUNT, max_fences_per_client),
         LIMIT("max-waiters-per-client", "MaxWaitersPerClient", LIMIT_COUNT, max_waiters_per_client),
         LIMIT("max-waiters-per-fence", "MaxWaitersPerFence", LIMIT_COUNT, max_waiters_per_fence),
-        LIMIT("hello-timeout", "HelloTimeoutMSec", LIMIT_COUNT, hello_timeout_ms),
+        LIMIT("hello-timeout", "HelloTimeout", LIMIT_COUNT, hello_timeout_ms),
 };
 #undef LIMIT
 const unsigned limits_table_len = ELEMENTSOF(limits_table);
