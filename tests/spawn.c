@@ -190,11 +190,12 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                 }
         }
         d->notify_fd = -1;
-        if (r == 0 && d->keep_notify)
-                d->notify_fd = nfd;
-        else
+        if (r == 0 && d->keep_notify) {
+                d->notify_fd = nfd; /* its path stays until test_daemon_stop() */
+        } else {
                 close(nfd);
-        unlink(notify_path);
+                unlink(notify_path);
+        }
         live_add(d->pid);
         if (r < 0) {
                 live_remove(d->pid);
@@ -225,6 +226,11 @@ int test_daemon_stop(struct test_daemon *d)
         }
         unlink(d->socket);
         unlink(d->log_path);
+        if (d->keep_notify) {
+                char notify_path[108];
+                snprintf(notify_path, sizeof(notify_path), "%s/notify", d->dir);
+                unlink(notify_path);
+        }
         rmdir(d->dir);
         return r;
 }
