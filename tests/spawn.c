@@ -207,6 +207,17 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
         return 0;
 }
 
+int test_daemon_wait(struct test_daemon *d)
+{
+        int status;
+
+        if (waitpid(d->pid, &status, 0) < 0)
+                return -errno;
+        live_remove(d->pid);
+        d->pid = 0;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int test_daemon_stop(struct test_daemon *d)
 {
         int status, r = 0;

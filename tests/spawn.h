@@ -32,6 +32,10 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra);
  * checks that it removed its socket file (-EEXIST otherwise). */
 int test_daemon_stop(struct test_daemon *d);
 
+/* Wait for a daemon the test stopped itself (its log stays for reading
+ * until test_daemon_stop()): its exit status as test_daemon_stop's. */
+int test_daemon_wait(struct test_daemon *d);
+
 /* SIGKILL every daemon started and not stopped: for teardowns, so that a
  * test failing half-way leaves no daemon behind. Returns how many. */
 int test_daemon_kill_all(void);

@@ -141,8 +141,7 @@ static void sighup_without_a_config_changes_nothing(void **state)
         export_gives(d.socket, 1 << 20, 0);
         /* SIGTERM comes after SIGHUP: by the exit, the log has its line */
         kill(d.pid, SIGTERM);
-        assert_int_equal(test_wait(d.pid), 0);
-        d.pid = 0;
+        assert_int_equal(test_daemon_wait(&d), 0);
         fd = open(d.log_path, O_RDONLY | O_CLOEXEC);
         assert_true(fd >= 0);
         n = read(fd, log, sizeof(log) - 1);
