@@ -3,8 +3,11 @@
 # what is missing: a machine that has everything is left alone.
 set -eu
 
+# systemd, dbus-daemon, libdbus-1-dev (dbus-1.pc: where the D-Bus policy
+# goes), python3 and scdoc: the service layer's tests and man pages
 packages="meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev \
-libevent-dev libcmocka-dev libsystemd-dev libfuse3-dev gnuplot-nox"
+libevent-dev libcmocka-dev libsystemd-dev libfuse3-dev gnuplot-nox \
+systemd dbus-daemon libdbus-1-dev python3 scdoc"
 
 missing=""
 for p in $packages; do
