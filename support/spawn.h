@@ -23,6 +23,7 @@ struct test_daemon {
         bool keep_notify;     /* set before start: leave notify_fd open after READY=1 */
         int notify_fd;        /* with keep_notify: its NOTIFY_SOCKET, ours to read and close */
         char log_path[96];
+        char bin_copy[96];    /* with run_as: the copy of bufshared it runs */
 };
 
 /* Start bufshared with @argv_extra (NULL-terminated, may be NULL) and wait
