@@ -160,16 +160,25 @@ static int parse_options(int argc, char **argv, struct options *o)
                 log_error("unexpected argument: %s", argv[optind]);
                 return -EINVAL;
         }
-        if (!o->socket_path[0]) {
-                const char *env = getenv("BUFSHARE_SOCKET");
-                r = bs_socket_path_default(o->socket_path, sizeof(o->socket_path));
-                if (r < 0) {
-                        log_error("no socket path: set --socket, BUFSHARE_SOCKET or XDG_RUNTIME_DIR (%s)",
-                                  strerror(-r));
-                        return r;
-                }
-                o->socket_default = !(env && *env);
+        return 0;
+}
+
+/* The path to bind when systemd passed no socket: --socket, or the
+ * default (a system service of its own user has no XDG_RUNTIME_DIR, and
+ * needs none: systemd passes the socket). */
+static int socket_path_resolve(struct options *o)
+{
+        const char *env = getenv("BUFSHARE_SOCKET");
+        int r;
+
+        if (o->socket_path[0])
+                return 0;
+        r = bs_socket_path_default(o->socket_path, sizeof(o->socket_path));
+        if (r < 0) {
+                log_error("no socket path: set --socket, BUFSHARE_SOCKET or XDG_RUNTIME_DIR (%s)", strerror(-r));
+                return r;
         }
+        o->socket_default = !(env && *env);
         return 0;
 }
 
@@ -337,6 +346,8 @@ int main(int argc, char **argv)
         if (listen_fd > 0) {
                 log_info("listening on the socket systemd passed");
         } else {
+                if (socket_path_resolve(&opts) < 0)
+                        return 2;
                 listen_fd = listen_path(opts.socket_path, opts.socket_default, opts.socket_mode);
                 if (listen_fd < 0) {
                         log_error("listening on %s failed: %s", opts.socket_path, strerror(-listen_fd));

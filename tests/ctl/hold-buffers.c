@@ -5,7 +5,10 @@
  * second connection imports a read-only view of the first, attaches a
  * "display" to it and maps it, and begins CPU read access. Prints
  * "ready" with the first buffer's id, then holds everything until its
- * stdin closes.
+ * stdin closes. With --probe (after --view, if any), a line on stdin
+ * instead asks it to check its connection, which the test broke by
+ * restarting the daemon: a call must fail cleanly with a negative errno,
+ * and a new connection must work. It prints what it saw and exits 0 if so.
  */
 #include <bufshare/bufshare.h>
 #include <fcntl.h>
@@ -22,13 +25,17 @@ int main(int argc, char **argv)
         struct bs_attachment *att = NULL;
         const struct bs_sg_table *table = NULL;
         const char *socket = getenv("BUFSHARE_SOCKET");
-        bool with_view = false;
+        bool with_view = false, probe = false;
         int first = 1, n = 0, fd;
         char c;
 
-        if (argc > 1 && strcmp(argv[1], "--view") == 0) {
+        if (argc > first && strcmp(argv[first], "--view") == 0) {
                 with_view = true;
-                first = 2;
+                first++;
+        }
+        if (argc > first && strcmp(argv[first], "--probe") == 0) {
+                probe = true;
+                first++;
         }
         if (bs_client_connect(socket, &a) < 0)
                 return 1;
@@ -46,6 +53,21 @@ int main(int argc, char **argv)
         }
         printf("ready %lld\n", n > 0 ? (long long)bs_buffer_id(bufs[0]) : 0ll);
         fflush(stdout);
+        if (probe) {
+                struct bs_client *again = NULL;
+                struct bs_buffer *fresh = NULL;
+                int before, after;
+
+                if (read(STDIN_FILENO, &c, 1) != 1)
+                        return 1;
+                before = bs_client_sync(a);
+                after = bs_client_connect(socket, &again);
+                if (after == 0)
+                        after = bs_buffer_export(again, 4096, "system", "after-restart", &fresh);
+                printf("old connection: %d (%s); new connection and export: %d\n", before,
+                       before < 0 ? strerror(-before) : "no error", after);
+                return before < 0 && after == 0 ? 0 : 1;
+        }
         while (read(STDIN_FILENO, &c, 1) > 0)
                 ;
         return 0;

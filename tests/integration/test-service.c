@@ -154,7 +154,7 @@ static void sighup_without_a_config_changes_nothing(void **state)
 /* systemd-socket-activate listening on @dir/socket (@seqpacket or a
  * stream socket), bufshared behind it. Returns its pid once it listens;
  * its stderr (that of bufshared, which it becomes) is in *@ret_log. */
-static pid_t activate(const char *dir, bool seqpacket, int *ret_log)
+static pid_t activate_as(const char *dir, bool seqpacket, uid_t uid, int *ret_log)
 {
         char sock[128], line[512];
         int pipefd[2];
@@ -168,6 +168,16 @@ static pid_t activate(const char *dir, bool seqpacket, int *ret_log)
         if (pid == 0) {
                 if (dup2(pipefd[1], STDERR_FILENO) < 0)
                         _exit(127);
+                if (uid) {
+                        /* systemd-socket-activate execs setpriv, which execs
+                         * a copy of bufshared the user may reach: one pid */
+                        char bin[128], uidarg[32];
+                        snprintf(bin, sizeof(bin), "%s/bufshared", dir);
+                        snprintf(uidarg, sizeof(uidarg), "%u", (unsigned)uid);
+                        execl(socket_activate, socket_activate, "--seqpacket", "-l", sock, "setpriv", "--reuid",
+                              uidarg, "--regid", uidarg, "--clear-groups", bin, "--bus=none", (char *)NULL);
+                        _exit(127);
+                }
                 if (seqpacket)
                         execl(socket_activate, socket_activate, "--seqpacket", "-l", sock, getenv("BUFSHARED"),
                               "--bus=none", "--socket", "/nonexistent/unused", (char *)NULL);
@@ -187,6 +197,11 @@ static pid_t activate(const char *dir, bool seqpacket, int *ret_log)
         }
         *ret_log = pipefd[0];
         return pid;
+}
+
+static pid_t activate(const char *dir, bool seqpacket, int *ret_log)
+{
+        return activate_as(dir, seqpacket, 0, ret_log);
 }
 
 static void socket_activation_serves_the_first_client(void **state)
@@ -210,6 +225,43 @@ static void socket_activation_serves_the_first_client(void **state)
         assert_int_equal(test_wait(pid), 0);
         close(log);
         unlink(sock); /* systemd's to remove, not the daemon's */
+        rmdir(dir);
+}
+
+/* A system service of its own user has no XDG_RUNTIME_DIR, and needs
+ * none: it never looks for a path of its own. */
+static void socket_activation_as_a_user_without_a_runtime_dir(void **state)
+{
+        char dir[] = "/tmp/bufshare-test-XXXXXX", sock[100], cmd[512];
+        struct bs_client *c = NULL;
+        struct bs_buffer *b = NULL;
+        int log;
+        pid_t pid;
+
+        alarm(TEST_TIMEOUT_S);
+        if (geteuid() != 0) {
+                const char *ci = getenv("CI");
+                if (ci && strcmp(ci, "true") == 0)
+                        fail_msg("not root: can't run bufshared as another user (CI=true: required)");
+                printf("SKIP: not root: can't run bufshared as another user\n");
+                skip();
+        }
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(chmod(dir, 0755), 0);
+        snprintf(sock, sizeof(sock), "%s/socket", dir);
+        snprintf(cmd, sizeof(cmd), "cp '%s' '%s/bufshared'", getenv("BUFSHARED"), dir);
+        assert_int_equal(system(cmd), 0);
+        pid = activate_as(dir, true, 65534, &log);
+        assert_int_equal(bs_client_connect(sock, &c), 0);
+        assert_int_equal(bs_buffer_export(c, 4096, "system", "as-nobody", &b), 0);
+        bs_buffer_put(b);
+        bs_client_unref(c);
+        kill(pid, SIGTERM);
+        assert_int_equal(test_wait(pid), 0);
+        close(log);
+        unlink(sock);
+        snprintf(cmd, sizeof(cmd), "%s/bufshared", dir);
+        unlink(cmd);
         rmdir(dir);
 }
 
@@ -250,6 +302,7 @@ int main(void)
                 T(sighup_reloads_the_config_file),
                 T(sighup_without_a_config_changes_nothing),
                 T(socket_activation_serves_the_first_client),
+                T(socket_activation_as_a_user_without_a_runtime_dir),
                 T(a_stream_socket_is_refused),
         };
 
