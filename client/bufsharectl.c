@@ -142,6 +142,29 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 /* ---- printing ------------------------------------------------------------ */
 
+/* @n items of @size bytes as a JSON array of objects, each filled by @fields. */
+static void json_array_of(struct json *j, const void *items, size_t n, size_t size,
+                          void (*fields)(struct json *j, const void *item))
+{
+        json_array_begin(j);
+        for (size_t i = 0; i < n; i++) {
+                json_object_begin(j);
+                fields(j, (const char *)items + i * size);
+                json_object_end(j);
+        }
+        json_array_end(j);
+}
+
+static void buffer_fields(struct json *j, const void *item)
+{
+        ctl_buffer_json_fields(j, item);
+}
+
+static void client_fields(struct json *j, const void *item)
+{
+        ctl_client_json_fields(j, item);
+}
+
 static void print_buffers(const struct ctl_buffer *b, size_t n, bool json)
 {
         static const char *const columns[] = { ">ID", "NAME", "HEAP", ">SIZE", ">REFS", ">HOLDERS", "EXPORTER",
@@ -151,13 +174,7 @@ static void print_buffers(const struct ctl_buffer *b, size_t n, bool json)
 
         if (json) {
                 json_init(&j, stdout);
-                json_array_begin(&j);
-                for (size_t i = 0; i < n; i++) {
-                        json_object_begin(&j);
-                        ctl_buffer_json_fields(&j, &b[i]);
-                        json_object_end(&j);
-                }
-                json_array_end(&j);
+                json_array_of(&j, b, n, sizeof(*b), buffer_fields);
                 return;
         }
         table_init(&t, columns);
@@ -240,13 +257,7 @@ static void print_clients(const struct ctl_client *c, size_t n, bool json)
 
         if (json) {
                 json_init(&j, stdout);
-                json_array_begin(&j);
-                for (size_t i = 0; i < n; i++) {
-                        json_object_begin(&j);
-                        ctl_client_json_fields(&j, &c[i]);
-                        json_object_end(&j);
-                }
-                json_array_end(&j);
+                json_array_of(&j, c, n, sizeof(*c), client_fields);
                 return;
         }
         table_init(&t, columns);
@@ -326,13 +337,7 @@ static int command_top(struct ctl *ctl, const struct args *a)
                                 json_kv_uint(&j, stats[k].json_key, stats[k].value);
                         json_object_end(&j);
                         json_key(&j, "clients");
-                        json_array_begin(&j);
-                        for (size_t k = 0; k < n_clients; k++) {
-                                json_object_begin(&j);
-                                ctl_client_json_fields(&j, &clients[k]);
-                                json_object_end(&j);
-                        }
-                        json_array_end(&j);
+                        json_array_of(&j, clients, n_clients, sizeof(*clients), client_fields);
                         json_object_end(&j);
                 } else {
                         char bytes[16];

@@ -59,6 +59,21 @@ static int bad_reply(const char *method, int r)
         return r;
 }
 
+/* Room for one more item of @size in *@list (of *@cap, @n used): 0 or -ENOMEM. */
+static int grow(void **list, size_t *cap, size_t n, size_t size)
+{
+        void *l;
+
+        if (n < *cap)
+                return 0;
+        l = realloc(*list, (*cap ? 2 * *cap : 16) * size);
+        if (!l)
+                return -ENOMEM;
+        *list = l;
+        *cap = *cap ? 2 * *cap : 16;
+        return 0;
+}
+
 static void copy(char *dst, size_t len, const char *s)
 {
         snprintf(dst, len, "%s", s ? s : "");
@@ -98,14 +113,9 @@ int ctl_bus_list_buffers(struct ctl *ctl, struct ctl_buffer **ret, size_t *ret_n
                 const char *name, *heap, *comm;
                 struct ctl_buffer *b;
 
-                if (n == cap) {
-                        struct ctl_buffer *l = realloc(list, (cap = cap ? 2 * cap : 64) * sizeof(*l));
-                        if (!l) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        list = l;
-                }
+                r = grow((void **)&list, &cap, n, sizeof(*list));
+                if (r < 0)
+                        break;
                 b = memset(&list[n], 0, sizeof(*b));
                 r = sd_bus_message_read(reply, "(tssttuusuuu)", &b->id, &name, &heap, &b->size, &b->created_usec,
                                         &b->exporter_pid, &b->exporter_uid, &comm, &b->payer_uid, &b->n_refs,
@@ -142,12 +152,8 @@ static int read_holders(sd_bus_message *reply, struct ctl_buffer *b)
                 if (r <= 0)
                         break;
                 copy(h.comm, sizeof(h.comm), comm);
-                if (b->n_holder_list == cap) {
-                        struct ctl_holder *l = realloc(b->holders, (cap = cap ? 2 * cap : 8) * sizeof(*l));
-                        if (!l)
-                                return -ENOMEM;
-                        b->holders = l;
-                }
+                if (grow((void **)&b->holders, &cap, b->n_holder_list, sizeof(*b->holders)) < 0)
+                        return -ENOMEM;
                 b->holders[b->n_holder_list++] = h;
         }
         return r < 0 ? r : sd_bus_message_exit_container(reply);
@@ -221,14 +227,9 @@ int ctl_bus_list_clients(struct ctl *ctl, struct ctl_client **ret, size_t *ret_n
                 const char *comm, *name;
                 struct ctl_client *c;
 
-                if (n == cap) {
-                        struct ctl_client *l = realloc(list, (cap = cap ? 2 * cap : 64) * sizeof(*l));
-                        if (!l) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        list = l;
-                }
+                r = grow((void **)&list, &cap, n, sizeof(*list));
+                if (r < 0)
+                        break;
                 c = memset(&list[n], 0, sizeof(*c));
                 r = sd_bus_message_read(reply, "(tuuussuuu)", &c->id, &c->pid, &c->uid, &c->gid, &comm, &name,
                                         &c->version, &c->n_buffers, &c->n_attachments);

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -29,6 +30,24 @@ void test_require(bool ok, const char *what)
         printf("%s: %s\n", in_ci ? "FAIL (CI=true: prerequisites are required)" : "SKIP", what);
         fflush(stdout);
         exit(in_ci ? 1 : 77);
+}
+
+int test_daemon_stop_read_log(struct test_daemon *d, char *buf, size_t len)
+{
+        int fd, status;
+        ssize_t n;
+
+        kill(d->pid, SIGTERM);
+        status = test_daemon_wait(d);
+        fd = open(d->log_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, len - 1);
+        close(fd);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        return status;
 }
 
 int test_notify_wait(int fd, const char *want, int timeout_ms, char *buf, size_t len)

@@ -622,21 +622,13 @@ static void a_missing_bus_is_one_log_line(void **state)
         struct test_daemon d = { .bus = "system", .capture_log = true };
         char log[4096] = "";
         unsigned lines = 0;
-        ssize_t n;
-        int fd;
 
         (void)state;
         alarm(TEST_TIMEOUT_S);
         setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus", 1);
         assert_int_equal(test_daemon_start(&d, NULL), 0); /* ready all the same */
         setenv("DBUS_SYSTEM_BUS_ADDRESS", bus.address, 1);
-        kill(d.pid, SIGTERM);
-        assert_int_equal(test_daemon_wait(&d), 0);
-        fd = open(d.log_path, O_RDONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        n = read(fd, log, sizeof(log) - 1);
-        close(fd);
-        assert_true(n > 0);
+        assert_int_equal(test_daemon_stop_read_log(&d, log, sizeof(log)), 0);
         assert_non_null(strstr(log, "D-Bus: no system bus"));
         for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n"))
                 lines += strstr(line, "D-Bus") != NULL;

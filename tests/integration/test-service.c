@@ -131,8 +131,6 @@ static void sighup_without_a_config_changes_nothing(void **state)
         struct test_daemon d = { .capture_log = true };
         const char *args[] = { "--max-buffer-size", "1M", NULL };
         char log[4096] = "";
-        int fd;
-        ssize_t n;
 
         alarm(TEST_TIMEOUT_S);
         assert_int_equal(test_daemon_start(&d, args), 0);
@@ -140,13 +138,7 @@ static void sighup_without_a_config_changes_nothing(void **state)
         export_gives(d.socket, 2 << 20, -EFBIG);
         export_gives(d.socket, 1 << 20, 0);
         /* SIGTERM comes after SIGHUP: by the exit, the log has its line */
-        kill(d.pid, SIGTERM);
-        assert_int_equal(test_daemon_wait(&d), 0);
-        fd = open(d.log_path, O_RDONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        n = read(fd, log, sizeof(log) - 1);
-        close(fd);
-        assert_true(n > 0);
+        assert_int_equal(test_daemon_stop_read_log(&d, log, sizeof(log)), 0);
         assert_non_null(strstr(log, "SIGHUP: no --config file, nothing to reload"));
         assert_int_equal(test_daemon_stop(&d), 0);
 }
