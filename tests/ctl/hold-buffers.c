@@ -11,12 +11,19 @@
  * and a new connection must work. It prints what it saw and exits 0 if so.
  */
 #include <bufshare/bufshare.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static int fail(const char *what, int r)
+{
+        fprintf(stderr, "hold-buffers: %s: %s\n", what, strerror(r < 0 ? -r : EIO));
+        return 1;
+}
 
 int main(int argc, char **argv)
 {
@@ -26,7 +33,7 @@ int main(int argc, char **argv)
         const struct bs_sg_table *table = NULL;
         const char *socket = getenv("BUFSHARE_SOCKET");
         bool with_view = false, probe = false;
-        int first = 1, n = 0, fd;
+        int first = 1, n = 0, fd, r;
         char c;
 
         if (argc > first && strcmp(argv[first], "--view") == 0) {
@@ -37,18 +44,24 @@ int main(int argc, char **argv)
                 probe = true;
                 first++;
         }
-        if (bs_client_connect(socket, &a) < 0)
-                return 1;
+        if ((r = bs_client_connect(socket, &a)) < 0)
+                return fail("connect", r);
         for (int i = first; i < argc && n < 16; i++, n++)
-                if (bs_buffer_export(a, 4096, "system", argv[i], &bufs[n]) < 0)
-                        return 1;
+                if ((r = bs_buffer_export(a, 4096, "system", argv[i], &bufs[n])) < 0)
+                        return fail("export", r);
         if (with_view && n > 0) {
-                fd = bs_buffer_fd(bufs[0], O_RDONLY | O_CLOEXEC);
-                if (fd < 0 || bs_client_connect(socket, &b) < 0 || bs_buffer_import(b, fd, &view) < 0 ||
-                    bs_buffer_attach(view, "display", &att) < 0 ||
-                    bs_attachment_map(att, BS_DMA_TO_DEVICE, &table) < 0 ||
-                    bs_buffer_begin_cpu_access(view, BS_SYNC_READ) < 0)
-                        return 1;
+                if ((fd = bs_buffer_fd(bufs[0], O_RDONLY | O_CLOEXEC)) < 0)
+                        return fail("a read-only fd", fd);
+                if ((r = bs_client_connect(socket, &b)) < 0)
+                        return fail("a second connection", r);
+                if ((r = bs_buffer_import(b, fd, &view)) < 0)
+                        return fail("import", r);
+                if ((r = bs_buffer_attach(view, "display", &att)) < 0)
+                        return fail("attach", r);
+                if ((r = bs_attachment_map(att, BS_DMA_TO_DEVICE, &table)) < 0)
+                        return fail("map the attachment", r);
+                if ((r = bs_buffer_begin_cpu_access(view, BS_SYNC_READ)) < 0)
+                        return fail("begin CPU access", r);
                 close(fd);
         }
         printf("ready %lld\n", n > 0 ? (long long)bs_buffer_id(bufs[0]) : 0ll);

@@ -24,9 +24,9 @@ systemctl --no-pager status bufshare.service || true
 # a client holding two buffers, one of them also read-only from a second
 # connection with an attachment and CPU access
 mkfifo /tmp/hold.in
-hold-buffers --view vm-frame vm-other </tmp/hold.in >/tmp/hold.out 2>&1 &
-exec 3<>/tmp/hold.in  # read-write: never blocks, even if the client died
-vm_check "a client holds buffers" vm_wait_for 20 grep -q ready /tmp/hold.out
+exec 3<>/tmp/hold.in  # read-write: never blocks, even if the client dies
+hold-buffers --view vm-frame vm-other <&3 >/tmp/hold.out 2>&1 &
+vm_check "a client holds buffers" vm_wait_for 60 grep -q ready /tmp/hold.out || cat /tmp/hold.out
 id=$(sed -n 's/^ready //p' /tmp/hold.out)
 
 vm_check "READY=1 and STATUS= reach systemd" sh -c \
@@ -57,10 +57,10 @@ vm_check "SIGHUP (systemctl reload) keeps it serving" sh -c \
 
 # a restart: the client that was connected gets an error, then reconnects
 mkfifo /tmp/probe.in
-hold-buffers --probe vm-probe </tmp/probe.in >/tmp/probe.out 2>&1 &
-probe=$!
 exec 4<>/tmp/probe.in
-vm_wait_for 20 grep -q ready /tmp/probe.out
+hold-buffers --probe vm-probe <&4 >/tmp/probe.out 2>&1 &
+probe=$!
+vm_wait_for 60 grep -q ready /tmp/probe.out || cat /tmp/probe.out
 vm_check "systemctl restart" systemctl restart bufshare.service
 echo >&4
 vm_check "clients see a clean error, then reconnect" wait $probe
