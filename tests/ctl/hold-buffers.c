@@ -5,14 +5,15 @@
  * second connection imports a read-only view of the first, attaches a
  * "display" to it and maps it, and begins CPU read access. Prints
  * "ready" with the first buffer's id, then holds everything until its
- * stdin closes. With --probe (after --view, if any), a line on stdin
- * instead asks it to check its connection, which the test broke by
- * restarting the daemon: a call must fail cleanly with a negative errno,
- * and a new connection must work. It prints what it saw and exits 0 if so.
+ * stdin closes. With --probe (after --view, if any), SIGUSR1 instead
+ * asks it to check its connection, which the test broke by restarting
+ * the daemon: a call must fail cleanly with a negative errno, and a new
+ * connection must work. It prints what it saw and exits 0 if so.
  */
 #include <bufshare/bufshare.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ int main(int argc, char **argv)
         const char *socket = getenv("BUFSHARE_SOCKET");
         bool with_view = false, probe = false;
         int first = 1, n = 0, fd, r;
+        sigset_t usr1;
         char c;
 
         if (argc > first && strcmp(argv[first], "--view") == 0) {
@@ -44,6 +46,11 @@ int main(int argc, char **argv)
                 probe = true;
                 first++;
         }
+        /* blocked from the start: a SIGUSR1 early waits for sigwait() */
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        if (probe)
+                sigprocmask(SIG_BLOCK, &usr1, NULL);
         if ((r = bs_client_connect(socket, &a)) < 0)
                 return fail("connect", r);
         for (int i = first; i < argc && n < 16; i++, n++)
@@ -69,9 +76,9 @@ int main(int argc, char **argv)
         if (probe) {
                 struct bs_client *again = NULL;
                 struct bs_buffer *fresh = NULL;
-                int before, after;
+                int before, after, sig;
 
-                if (read(STDIN_FILENO, &c, 1) != 1)
+                if (sigwait(&usr1, &sig) != 0)
                         return 1;
                 before = bs_client_sync(a);
                 after = bs_client_connect(socket, &again);

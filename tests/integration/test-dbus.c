@@ -636,6 +636,25 @@ static void a_missing_bus_is_one_log_line(void **state)
         assert_int_equal(test_daemon_stop(&d), 0);
 }
 
+/* --bus=session takes $DBUS_SESSION_BUS_ADDRESS: here the same private bus */
+static void the_session_bus_works_too(void **state)
+{
+        struct test_daemon d = { .bus = "session" };
+        sd_bus *b = NULL;
+        uint64_t size = 0;
+
+        (void)state;
+        alarm(TEST_TIMEOUT_S);
+        setenv("DBUS_SESSION_BUS_ADDRESS", bus.address, 1);
+        assert_int_equal(test_daemon_start(&d, (const char *const[]){ "--max-buffer-size", "3M", NULL }), 0);
+        unsetenv("DBUS_SESSION_BUS_ADDRESS");
+        assert_true(sd_bus_open_system(&b) >= 0);
+        assert_int_equal(sd_bus_get_property_trivial(b, NAME, PATH, IFACE, "MaxBufferSize", NULL, 't', &size), 0);
+        assert_int_equal(size, 3 << 20);
+        sd_bus_flush_close_unref(b);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
 
 int main(void)
@@ -650,6 +669,7 @@ int main(void)
                 T(signals_are_bounded),
                 T(a_bus_flood_leaves_socket_clients_served),
                 cmocka_unit_test_setup_teardown(a_missing_bus_is_one_log_line, fx_base_setup, fx_base_teardown),
+                cmocka_unit_test_setup_teardown(the_session_bus_works_too, fx_base_setup, fx_base_teardown),
         };
 
         test_require(access("/usr/bin/dbus-daemon", X_OK) == 0, "no /usr/bin/dbus-daemon (Debian package dbus-daemon)");

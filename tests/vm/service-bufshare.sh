@@ -6,6 +6,18 @@
 # clients a clean error and lets them reconnect.
 sock=/run/bufshare/socket
 unit_pid() { systemctl show -p MainPID --value bufshare.service; }
+# Wait until the client PID says "ready" in FILE; fail at once if it died.
+wait_ready() { # FILE PID
+        _i=0
+        while [ $_i -lt 600 ]; do
+                grep -q '^ready' "$1" && return 0
+                kill -0 "$2" 2>/dev/null || break
+                sleep 0.1
+                _i=$((_i + 1))
+        done
+        cat "$1"
+        return 1
+}
 
 # dbus-daemon reads policies from /usr/share only, not /usr/local/share
 cp /usr/local/share/dbus-1/system.d/org.bufshare1.conf /usr/share/dbus-1/system.d/
@@ -23,10 +35,9 @@ systemctl --no-pager status bufshare.service || true
 
 # a client holding two buffers, one of them also read-only from a second
 # connection with an attachment and CPU access
-mkfifo /tmp/hold.in
-exec 3<>/tmp/hold.in  # read-write: never blocks, even if the client dies
-hold-buffers --view vm-frame vm-other <&3 >/tmp/hold.out 2>&1 &
-vm_check "a client holds buffers" vm_wait_for 60 grep -q ready /tmp/hold.out || cat /tmp/hold.out
+# (its stdin never ends while the sleep lives: it holds to the end)
+sleep 100000 | hold-buffers --view vm-frame vm-other >/tmp/hold.out 2>&1 &
+vm_check "a client holds buffers" wait_ready /tmp/hold.out $!
 id=$(sed -n 's/^ready //p' /tmp/hold.out)
 
 vm_check "READY=1 and STATUS= reach systemd" sh -c \
@@ -56,13 +67,11 @@ vm_check "SIGHUP (systemctl reload) keeps it serving" sh -c \
         'systemctl reload bufshare.service && bufshare-demo --socket /run/bufshare/socket >/dev/null'
 
 # a restart: the client that was connected gets an error, then reconnects
-mkfifo /tmp/probe.in
-exec 4<>/tmp/probe.in
-hold-buffers --probe vm-probe <&4 >/tmp/probe.out 2>&1 &
+hold-buffers --probe vm-probe </dev/null >/tmp/probe.out 2>&1 &
 probe=$!
-vm_wait_for 60 grep -q ready /tmp/probe.out || cat /tmp/probe.out
+wait_ready /tmp/probe.out $probe
 vm_check "systemctl restart" systemctl restart bufshare.service
-echo >&4
+kill -USR1 $probe
 vm_check "clients see a clean error, then reconnect" wait $probe
 cat /tmp/probe.out
 vm_check "the new service serves" bufsharectl list
@@ -75,7 +84,6 @@ else
         echo "# /dev/bufshare: this bufshared has no CUSE device yet, nothing to check"
 fi
 
-exec 3>&- 4>&-
 vm_check "the service stops cleanly" systemctl stop bufshare.service bufshare.socket
 journalctl --no-pager -u bufshare.service -u bufshare.socket | tail -40
 systemd-analyze security bufshare.service --no-pager | tail -3 || true
