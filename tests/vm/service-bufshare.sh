@@ -1,5 +1,5 @@
 # Guest script (systemd guest, the build installed under /usr/local by
-# --install, hold-buffers in /vm/bin): bufshare as the system service it
+# --install, hold-buffers in /vm/bin, which is not on PATH here): bufshare as the system service it
 # is meant to be. The socket unit starts the service on the first
 # connection; the service runs as its own user, sandboxed, on the system
 # bus; bufsharectl and busctl show a client's buffer; a restart leaves
@@ -36,7 +36,7 @@ systemctl --no-pager status bufshare.service || true
 # a client holding two buffers, one of them also read-only from a second
 # connection with an attachment and CPU access
 # (its stdin never ends while the sleep lives: it holds to the end)
-sleep 100000 | hold-buffers --view vm-frame vm-other >/tmp/hold.out 2>&1 &
+sleep 100000 | /vm/bin/hold-buffers --view vm-frame vm-other >/tmp/hold.out 2>&1 &
 vm_check "a client holds buffers" wait_ready /tmp/hold.out $!
 id=$(sed -n 's/^ready //p' /tmp/hold.out)
 
@@ -67,7 +67,7 @@ vm_check "SIGHUP (systemctl reload) keeps it serving" sh -c \
         'systemctl reload bufshare.service && bufshare-demo --socket /run/bufshare/socket >/dev/null'
 
 # a restart: the client that was connected gets an error, then reconnects
-hold-buffers --probe vm-probe </dev/null >/tmp/probe.out 2>&1 &
+/vm/bin/hold-buffers --probe vm-probe </dev/null >/tmp/probe.out 2>&1 &
 probe=$!
 wait_ready /tmp/probe.out $probe
 vm_check "systemctl restart" systemctl restart bufshare.service
