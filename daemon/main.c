@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "cuse.h"
 #include "dbus.h"
+#include "device.h"
 #include "dispatch.h"
 #include "limits.h"
 #include "listen.h"
@@ -25,6 +28,7 @@
 #include "server.h"
 #include "service.h"
 #include "socket-path.h"
+#include "token.h"
 #include "util.h"
 
 struct options {
@@ -34,6 +38,9 @@ struct options {
         struct limits_overrides cmdline; /* limits given as flags: they win over the config file */
         const char *config_path;          /* --config, or NULL */
         enum dbus_bus bus;
+        bool device; /* serve /dev/NAME through CUSE where it can */
+        struct cuse_options cuse;
+        unsigned token_lifetime_ms;
 };
 
 static void usage(FILE *f)
@@ -60,6 +67,12 @@ static void usage(FILE *f)
                 "      --max-waiters-per-client N  pending sync files of one client\n"
                 "      --max-waiters-per-fence N  pending sync files on one fence\n"
                 "      --hello-timeout MS       a new connection's time to say HELLO (default 10000)\n"
+                "      --device-name NAME       the CUSE device /dev/NAME (default bufshare)\n"
+                "      --device-mode MODE       its mode, octal (default 0666)\n"
+                "      --device-group GROUP     its group, a name or a gid\n"
+                "      --no-device              serve the socket only, no /dev/bufshare\n"
+                "      --token-lifetime MS      how long a device ALLOC's token may be redeemed\n"
+                "                               (default 5000)\n"
                 "  -v, --verbose                log every client and buffer event\n"
                 "  -h, --help                   this text\n"
                 "      --version                the version\n"
@@ -80,12 +93,53 @@ static int parse_limit(const struct limit_desc *d, const char *arg, struct limit
         return 0;
 }
 
+static int parse_mode(const char *flag, const char *arg, mode_t *ret)
+{
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(arg, &end, 8);
+        if (errno || !*arg || *end || v > 0777) {
+                log_error("%s %s: not an octal mode (e.g. 0660)", flag, arg);
+                return -EINVAL;
+        }
+        *ret = (mode_t)v;
+        return 0;
+}
+
+/* A group name, or a number. */
+static int parse_group(const char *arg, gid_t *ret)
+{
+        struct group *g = getgrnam(arg);
+        char *end;
+        unsigned long v;
+
+        if (g) {
+                *ret = g->gr_gid;
+                return 0;
+        }
+        errno = 0;
+        v = strtoul(arg, &end, 10);
+        if (errno || !*arg || *end || v >= (gid_t)-1) {
+                log_error("--device-group %s: no such group", arg);
+                return -EINVAL;
+        }
+        *ret = (gid_t)v;
+        return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
         enum {
                 OPT_SOCKET_MODE = 256,
                 OPT_VERSION,
                 OPT_BUS,
+                OPT_DEVICE_NAME,
+                OPT_DEVICE_MODE,
+                OPT_DEVICE_GROUP,
+                OPT_NO_DEVICE,
+                OPT_TOKEN_LIFETIME,
                 OPT_LIMIT, /* OPT_LIMIT + i: limits_table[i] */
         };
         static const struct option fixed[] = {
@@ -93,12 +147,16 @@ static int parse_options(int argc, char **argv, struct options *o)
                 { "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
                 { "bus", required_argument, NULL, OPT_BUS },
                 { "config", required_argument, NULL, 'c' },
+                { "device-name", required_argument, NULL, OPT_DEVICE_NAME },
+                { "device-mode", required_argument, NULL, OPT_DEVICE_MODE },
+                { "device-group", required_argument, NULL, OPT_DEVICE_GROUP },
+                { "no-device", no_argument, NULL, OPT_NO_DEVICE },
+                { "token-lifetime", required_argument, NULL, OPT_TOKEN_LIFETIME },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
         };
         struct option longopts[ELEMENTSOF(fixed) + 32 + 1] = {};
-        char *end;
         int c, r;
 
         memcpy(longopts, fixed, sizeof(fixed));
@@ -108,6 +166,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         memset(o, 0, sizeof(*o));
         o->socket_mode = 0666;
         o->bus = DBUS_BUS_AUTO;
+        o->device = true;
+        o->cuse = (struct cuse_options){ .name = "bufshare", .mode = 0666 };
+        o->token_lifetime_ms = TOKEN_DEFAULT_LIFETIME_MS;
         while ((c = getopt_long(argc, argv, "s:c:vh", longopts, NULL)) >= 0) {
                 r = 0;
                 switch (c) {
@@ -120,13 +181,35 @@ static int parse_options(int argc, char **argv, struct options *o)
                         snprintf(o->socket_path, sizeof(o->socket_path), "%s", optarg);
                         break;
                 case OPT_SOCKET_MODE:
-                        errno = 0;
-                        o->socket_mode = (mode_t)strtoul(optarg, &end, 8);
-                        if (errno || !*optarg || *end || o->socket_mode > 0777) {
-                                log_error("--socket-mode %s: not an octal mode (e.g. 0660)", optarg);
+                        r = parse_mode("--socket-mode", optarg, &o->socket_mode);
+                        break;
+                case OPT_DEVICE_NAME:
+                        if (!device_name_valid(optarg)) {
+                                log_error("--device-name %s: not a name under /dev ([A-Za-z0-9._-], "
+                                          "components separated by /)", optarg);
                                 return -EINVAL;
                         }
+                        o->cuse.name = optarg;
                         break;
+                case OPT_DEVICE_MODE:
+                        r = parse_mode("--device-mode", optarg, &o->cuse.mode);
+                        break;
+                case OPT_DEVICE_GROUP:
+                        r = parse_group(optarg, &o->cuse.gid);
+                        o->cuse.group_set = true;
+                        break;
+                case OPT_NO_DEVICE:
+                        o->device = false;
+                        break;
+                case OPT_TOKEN_LIFETIME: {
+                        uint32_t ms;
+                        if (limits_parse_count(optarg, &ms) < 0) {
+                                log_error("--token-lifetime %s: not a count from 1 to 4294967295", optarg);
+                                return -EINVAL;
+                        }
+                        o->token_lifetime_ms = ms;
+                        break;
+                }
                 case OPT_BUS:
                         if (dbus_bus_from_string(optarg, &o->bus) < 0) {
                                 log_error("--bus %s: not auto, system, session or none", optarg);
@@ -327,6 +410,9 @@ int main(int argc, char **argv)
         struct dispatch dispatch = { .registry = &registry, .limits = &limits };
         struct server server = { .listen_fd = -EBADF };
         struct daemon_state st = { .registry = &registry, .server = &server, .limits = &limits, .opts = &opts };
+        struct token_table tokens;
+        struct device device;
+        struct cuse *cuse = NULL;
         bool own_socket = false;
         int listen_fd = -EBADF, r;
         char err[256];
@@ -362,6 +448,9 @@ int main(int argc, char **argv)
                 log_error("registry: %s", strerror(-r));
                 goto out_socket;
         }
+        token_table_init(&tokens, opts.token_lifetime_ms);
+        dispatch.tokens = &tokens;
+        device_init(&device, &registry, &tokens, &limits);
         st.base = event_base_new();
         if (!st.base) {
                 log_error("event_base_new failed");
@@ -390,6 +479,13 @@ int main(int argc, char **argv)
                 goto out_server;
         }
 
+        if (opts.device) {
+                char why[160];
+                r = cuse_start(st.base, &device, &opts.cuse, &cuse, why, sizeof(why));
+                if (r < 0)
+                        log_warn("CUSE: %s: no /dev/%s, serving the socket alone", why, opts.cuse.name);
+        }
+
         log_limits(&limits, st.fd_limit);
         /* READY=1 once the bus is settled too (bus_settled), so that a
          * started service has its name; a missing bus settles at once */
@@ -410,10 +506,13 @@ out_server:
         for (size_t i = 0; i < ELEMENTSOF(signals); i++)
                 if (signals[i])
                         event_free(signals[i]);
+        cuse_stop(cuse);
+        device_done(&device);
         server_done(&server);
         if (st.base)
                 event_base_free(st.base);
 out_registry:
+        token_table_done(&tokens);
         registry_done(&registry);
 out_socket:
         safe_close(listen_fd);
