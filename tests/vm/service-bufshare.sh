@@ -78,10 +78,15 @@ vm_check "the new service serves" bufsharectl list
 pid2=$(unit_pid)
 vm_check "it is a new process" [ "$pid" != "$pid2" ]
 
-if bufshared --help | grep -q cuse; then
-        vm_check "/dev/bufshare exists under the service" vm_wait_for 10 test -c /dev/bufshare
+if bufshared --help | grep -q -- --device-name; then
+        # 60-bufshare.rules lets the bufshare user open /dev/cuse
+        ls -l /dev/cuse /dev/bufshare || true
+        vm_check "/dev/bufshare exists under the service" vm_wait_for 20 test -c /dev/bufshare
+        vm_check "/dev/bufshare is open to everyone" sh -c '[ "$(stat -c %a /dev/bufshare)" = 666 ]'
+        vm_check "a buffer through /dev/bufshare" sh -c \
+                'exec 3<>/dev/bufshare && bufshare-dev --fd 3 alloc 64K vm-device | grep -q " 65536 "'
 else
-        echo "# /dev/bufshare: this bufshared has no CUSE device yet, nothing to check"
+        echo "# /dev/bufshare: this bufshared has no CUSE device, nothing to check"
 fi
 
 vm_check "the service stops cleanly" systemctl stop bufshare.service bufshare.socket
