@@ -202,6 +202,7 @@ static void cuse_read_cb(evutil_socket_t fd, short what, void *data)
 }
 
 /* libfuse's own messages, into the daemon's log. */
+__attribute__((format(printf, 2, 0)))
 static void cuse_log(enum fuse_log_level level, const char *fmt, va_list ap)
 {
         char line[256];
