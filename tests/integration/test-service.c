@@ -56,6 +56,8 @@ static void ready_then_status_with_live_counts(void **state)
                          0);
         kill(d.pid, SIGTERM);
         assert_int_equal(test_notify_wait(d.notify_fd, "STOPPING=1", 5000, buf, sizeof(buf)), 0);
+        /* stopping already: a second SIGTERM now would kill it outright */
+        assert_int_equal(test_daemon_wait(&d), 0);
         close(d.notify_fd);
         assert_int_equal(test_daemon_stop(&d), 0);
 }
