@@ -21,6 +21,7 @@
 #include "dbus.h"
 #include "device.h"
 #include "dispatch.h"
+#include "fence.h"
 #include "limits.h"
 #include "listen.h"
 #include "log.h"
@@ -63,9 +64,10 @@ static void usage(FILE *f)
                 "      --max-clients N          connections in all: -EUSERS\n"
                 "      --max-connections-per-uid N  connections of one uid: -EUSERS\n"
                 "      --max-attachments-per-client N  attachments of one client (default 1024): -EMFILE\n"
-                "      --max-fences-per-client N  unsignalled fences of one client (default 4096)\n"
-                "      --max-waiters-per-client N  pending sync files of one client\n"
-                "      --max-waiters-per-fence N  pending sync files on one fence\n"
+                "      --max-fences-per-client N  fences one client made and did not destroy\n"
+                "                               (default 4096): -EMFILE\n"
+                "      --max-waiters-per-client N  pending sync files one client made: -EMFILE\n"
+                "      --max-waiters-per-fence N  what may wait on one fence or sync file: -ENOSPC\n"
                 "      --hello-timeout MS       a new connection's time to say HELLO (default 10000)\n"
                 "      --device-name NAME       the CUSE device /dev/NAME (default bufshare)\n"
                 "      --device-mode MODE       its mode, octal (default 0666)\n"
@@ -318,9 +320,11 @@ static int limits_load(const struct daemon_state *st, struct limits *ret, char *
 
 static void log_limits(const struct limits *l, uint64_t fd_limit)
 {
-        log_info("limits: buffer %llu bytes; per client %u buffers, %u attachments; per uid %u buffers, "
+        log_info("limits: buffer %llu bytes; per client %u buffers, %u attachments, %u fences, "
+                 "%u sync files; %u waiters per fence; per uid %u buffers, "
                  "%llu bytes, %u connections; %u connections in all (fd limit %llu)",
                  (unsigned long long)l->max_buffer_size, l->max_buffers_per_client, l->max_attachments_per_client,
+                 l->max_fences_per_client, l->max_waiters_per_client, l->max_waiters_per_fence,
                  l->max_buffers_per_uid, (unsigned long long)l->max_bytes_per_uid, l->max_connections_per_uid,
                  l->max_clients, (unsigned long long)fd_limit);
 }
@@ -448,6 +452,7 @@ int main(int argc, char **argv)
                 log_error("registry: %s", strerror(-r));
                 goto out_socket;
         }
+        fence_setup(&registry);
         token_table_init(&tokens, opts.token_lifetime_ms);
         dispatch.tokens = &tokens;
         device_init(&device, &registry, &tokens, &limits);
