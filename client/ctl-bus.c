@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl.h"
+#include "ctl-backends.h"
 #include "util.h"
 
 #ifdef HAVE_DBUS

@@ -8,7 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "ctl-backends.h"
 #include "msgio.h"
 #include "socket-path.h"
 #include "util.h"
