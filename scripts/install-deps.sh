@@ -10,9 +10,13 @@ libevent-dev libcmocka-dev libsystemd-dev libfuse3-dev gnuplot-nox"
 # the VM tests (tests/vm): qemu booting Debian's kernel, a busybox
 # initramfs, and a debootstrapped root for the systemd guest
 packages="$packages qemu-system-x86 busybox-static cpio xz-utils debootstrap"
+# the service layer: systemd's tools, dbus-daemon and libdbus-1-dev (its
+# dbus-1.pc says where the D-Bus policy goes) for the tests, python3 for
+# bufsharectl's JSON checks, scdoc for the man pages
+packages="$packages systemd dbus-daemon libdbus-1-dev python3 scdoc"
 # the real peers of the tests and examples/: weston (headless, with
-# weston-screenshooter), the Wayland client library and xdg-shell, Python
-packages="$packages weston libwayland-dev wayland-protocols python3"
+# weston-screenshooter), the Wayland client library and xdg-shell
+packages="$packages weston libwayland-dev wayland-protocols"
 if [ "${1:-}" = "--bench" ]; then
         packages="iceoryx libiceoryx-binding-c-dev"
 fi
