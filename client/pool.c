@@ -37,7 +37,7 @@ _public_ struct bs_pool *bs_pool_destroy(struct bs_pool *p)
                 return NULL;
         for (unsigned i = 0; i < p->n; i++) {
                 if (p->slots[i].map)
-                        bs_buffer_vunmap(p->slots[i].buffer, p->slots[i].map);
+                        buffer_vunmap(p->slots[i].buffer, p->slots[i].map);
                 bs_buffer_put(p->slots[i].buffer);
         }
         bs_client_unref(p->client);
@@ -63,9 +63,9 @@ int pool_create(struct bs_client *c, unsigned n, uint64_t size, const char *heap
                 char slot_name[BS_NAME_MAX];
 
                 snprintf(slot_name, sizeof(slot_name), "%s-%u", name ? name : "pool", i);
-                r = bs_buffer_export(c, size, heap, slot_name, &p->slots[i].buffer);
+                r = buffer_export(c, size, heap, slot_name, &p->slots[i].buffer);
                 if (r == 0)
-                        r = bs_buffer_vmap(p->slots[i].buffer, &p->slots[i].map);
+                        r = buffer_vmap(p->slots[i].buffer, &p->slots[i].map);
                 if (r < 0) {
                         p->n = i + 1; /* what destroy undoes */
                         bs_pool_destroy(p);
