@@ -4,13 +4,19 @@
 # when a socket client signals); the shell checks here are what a shell
 # user does: dd and bufshare-dev.
 
+# The harness first: the modules, and the daemon and library on this kernel.
+vm_check "fuse and cuse are loaded" grep -qw cuse /proc/modules
+vm_check "/dev/cuse exists" test -c /dev/cuse
+vm_check "test-export-import passes in the guest" env BUFSHARED=/vm/bin/bufshared test-export-import
+
 # Without CUSE, and with CUSE refusing the device: one line, the socket alone.
 vm_check "cuse unloaded for a while" rmmod cuse
 vm_check "without /dev/cuse, bufshared serves the socket alone" \
         vm_start_bufshared /run/nocuse.sock
-no_cuse_lines() { [ "$(grep -c CUSE /run/nocuse.sock.log)" = 1 ] &&
-        grep -q 'CUSE: /dev/cuse: No such file or directory: no /dev/bufshare, serving the socket alone' \
-                /run/nocuse.sock.log; }
+# the socket appears before the daemon tries CUSE: wait for the line
+no_cuse_lines() { vm_wait_for 10 grep -q \
+                'CUSE: /dev/cuse: No such file or directory: no /dev/bufshare, serving the socket alone' \
+                /run/nocuse.sock.log && [ "$(grep -c CUSE /run/nocuse.sock.log)" = 1 ]; }
 vm_check "... and says so in one log line" no_cuse_lines
 vm_check "... its socket serves a client" test-cuse --socket-only /run/nocuse.sock
 kill "$vm_daemon_pid"; wait "$vm_daemon_pid"

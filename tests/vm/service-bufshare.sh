@@ -19,6 +19,13 @@ wait_ready() { # FILE PID
         return 1
 }
 
+# The harness first: systemd up, its bus answering, CUSE on demand.
+vm_check "systemd reached multi-user.target" systemctl is-active multi-user.target
+systemctl is-system-running --wait || systemctl --no-pager --failed
+vm_check "the system D-Bus answers" busctl call org.freedesktop.DBus /org/freedesktop/DBus \
+        org.freedesktop.DBus GetId
+vm_check "modprobe cuse gives /dev/cuse" sh -c 'modprobe cuse && test -c /dev/cuse'
+
 # dbus-daemon reads policies from /usr/share only, not /usr/local/share
 cp /usr/local/share/dbus-1/system.d/org.bufshare1.conf /usr/share/dbus-1/system.d/
 cp /usr/local/share/dbus-1/system-services/org.bufshare1.service /usr/share/dbus-1/system-services/
