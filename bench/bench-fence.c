@@ -38,7 +38,7 @@
 #include "fdpass.h"
 
 #define MANY 1000
-#define WAIT_MS 10000
+#define WAIT_MS 30000
 #define FRAME (8u << 20)
 #define POOL_N 3
 
@@ -269,7 +269,7 @@ static int wake_once(struct wake_run *w, int many, int floor, double *ret_us)
 
 static void wake_scenario(struct wake_run *w, pid_t peer, int many)
 {
-        int n = B.quick ? 4 : many ? 40 : 4000, rounds = B.quick ? 1 : ROUNDS;
+        int n = B.quick ? (many ? 1 : 4) : many ? 40 : 4000, rounds = B.quick ? 1 : ROUNDS;
         const char *scenario = many ? "fence-wake-1000" : "fence-wake";
         const char *variant = many ? "last of 1000" : "1 waiter";
         enum pin p;
