@@ -238,10 +238,14 @@ static void pending_remove(struct bs_client *c, struct pending *self)
                         *pp = self->next;
                         break;
                 }
-        /* hand the reader's role on to one waiter, not to all */
+        /* hand the reader's role on to one waiter, not to all; only to
+         * one that waits for its reply: a caller still sending may be
+         * stuck waiting for room in the socket, which only reading the
+         * daemon's replies makes (the daemon stops reading a client
+         * that leaves its replies unread) */
         if (!c->reading)
                 for (struct pending *p = c->pending; p; p = p->next)
-                        if (!p->done) {
+                        if (p->sent && !p->done) {
                                 pthread_cond_signal(&p->cond);
                                 break;
                         }
@@ -278,6 +282,7 @@ int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
         pthread_mutex_lock(&c->lock);
         if (r < 0)
                 client_fail(c, r == -EAGAIN ? -EIO : r);
+        self.sent = true;
         while (!self.done && c->error == 0) {
                 if (!c->reading)
                         read_and_deliver(c, deadline);
