@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "bufshare/bufshare.h"
 #include "peer.h"
@@ -127,12 +128,145 @@ static void many_threads_on_one_client_are_all_answered(void **state)
         assert_int_equal(test_daemon_stop(&d), 0);
 }
 
+/* ---- memfds the daemon did not make ----------------------------------- */
+
+static int memfd_with(uint64_t size, int seals)
+{
+        int fd = memfd_create("outsider", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, (off_t)size), 0);
+        if (seals)
+                assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
+        return fd;
+}
+
+/* What thread @tid of this process does: its state letter, and the
+ * system call it is in (-1 if none, or if it ended). */
+static char thread_state(pid_t tid, long *ret_syscall)
+{
+        char path[64], buf[256], *p;
+        FILE *f;
+
+        *ret_syscall = -1;
+        snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        if (fgets(buf, sizeof(buf), f) && buf[0] >= '0' && buf[0] <= '9')
+                *ret_syscall = strtol(buf, NULL, 10);
+        fclose(f);
+        snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+        fclose(f);
+        return p && p[1] == ' ' ? p[2] : 0;
+}
+
+struct creator {
+        int fd;
+        atomic_int tid;
+        atomic_bool done;
+};
+
+/* Hold the memfd's inode lock for a while: a large fallocate takes it. */
+static void *hold_the_inode_lock(void *arg)
+{
+        struct creator *k = arg;
+
+        atomic_store(&k->tid, (int)gettid());
+        (void)fallocate(k->fd, FALLOC_FL_KEEP_SIZE, 0, 64ll << 20);
+        atomic_store(&k->done, true);
+        return NULL;
+}
+
+/* Add a write seal: F_ADD_SEALS waits for the inode lock. */
+static void *add_a_write_seal(void *arg)
+{
+        struct creator *k = arg;
+
+        atomic_store(&k->tid, (int)gettid());
+        (void)fcntl(k->fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE);
+        return NULL;
+}
+
+/* Wait until thread @k sleeps in system call @nr, or @other is done.
+ * true if it does. */
+static bool wait_asleep_in(struct creator *k, long nr, struct creator *other)
+{
+        long sys;
+
+        while (atomic_load(&k->tid) == 0)
+                sched_yield();
+        while (!(thread_state(atomic_load(&k->tid), &sys) == 'D' && sys == nr)) {
+                if (atomic_load(&other->done))
+                        return false;
+                sched_yield();
+        }
+        return true;
+}
+
+/* A creator adding a write seal while its memfd is adopted: refused, or
+ * adopted without one, never adopted with one. The creator holds the
+ * inode lock with a long fallocate and queues its F_ADD_SEALS behind it:
+ * the daemon checks the seals (no lock needed), then queues its own
+ * F_ADD_SEALS behind the creator's. (Before: adopted with
+ * F_SEAL_FUTURE_WRITE, so no holder could ever map it writable, the very
+ * lock-out the daemon's F_SEAL_SEAL is there to prevent.) */
+static void adoption_races_a_write_seal_and_wins(void **state)
+{
+        struct test_daemon d = {};
+        struct bs_client *c;
+        int raced = 0;
+
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        c = connect_to(&d);
+        for (int i = 0; i < 20 && raced < 3; i++) {
+                int fd = memfd_with(PAGE, F_SEAL_SHRINK);
+                struct creator locker = { .fd = fd }, sealer = { .fd = fd };
+                struct bs_buffer *b = NULL;
+                pthread_t t1, t2;
+                bool queued;
+                int r;
+
+                assert_int_equal(pthread_create(&t1, NULL, hold_the_inode_lock, &locker), 0);
+                while (atomic_load(&locker.tid) == 0)
+                        sched_yield();
+                assert_int_equal(pthread_create(&t2, NULL, add_a_write_seal, &sealer), 0);
+                /* asleep in fcntl: the fallocate holds the lock */
+                queued = wait_asleep_in(&sealer, SYS_fcntl, &locker);
+                r = bs_buffer_export_memfd(c, fd, "racer", &b);
+                pthread_join(t2, NULL);
+                pthread_join(t1, NULL);
+                /* whatever the timing: adopted means writable by every holder */
+                if (r == 0) {
+                        void *p = NULL;
+
+                        assert_int_equal(fcntl(fd, F_GET_SEALS) & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE), 0);
+                        assert_int_equal(bs_buffer_mmap(b, 0, PAGE, BS_PROT_READ | BS_PROT_WRITE, &p), 0);
+                        assert_int_equal(bs_buffer_munmap(b, p, PAGE), 0);
+                        bs_buffer_put(b);
+                } else {
+                        assert_int_equal(r, -EINVAL);
+                }
+                raced += queued;
+                close(fd);
+        }
+        printf("the write seal was queued before the daemon's seals %d times\n", raced);
+        assert_true(raced > 0);
+        bs_client_unref(c);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_base_setup, fx_base_teardown)
 
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 T(many_threads_on_one_client_are_all_answered),
+                T(adoption_races_a_write_seal_and_wins),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -355,6 +355,26 @@ static void a_memfd_grown_during_admission_is_checked_at_its_real_size(void **st
         close(fd);
 }
 
+/* A creator adding a write seal between the check and the daemon's
+ * F_SEAL_SEAL: the memfd is refused, never registered with a write seal
+ * that would lock every other holder out of writable maps. */
+static void a_memfd_write_sealed_during_admission_is_refused(void **state)
+{
+        static const int write_seals[] = { F_SEAL_FUTURE_WRITE, F_SEAL_WRITE };
+        struct fx *fx = *state;
+
+        for (unsigned i = 0; i < ELEMENTSOF(write_seals); i++) {
+                struct admission a;
+                int fd = memfd_with(4096, F_SEAL_SHRINK);
+
+                assert_int_equal(admission_check(fd, &a), 0);
+                assert_int_equal(fcntl(fd, F_ADD_SEALS, write_seals[i]), 0);
+                assert_int_equal(admission_seal(fd, &a), -EINVAL);
+                close(fd);
+        }
+        assert_int_equal(fx->reg.n_buffers, 0);
+}
+
 /* Hole 4: attachments are bounded per client, and a holder going away
  * frees exactly its own. */
 static void attachments_are_bounded_per_client(void **state)
@@ -528,6 +548,7 @@ int main(void)
                 T(import_of_a_foreign_memfd_follows_the_adoption_rules),
                 T(a_refused_memfd_is_left_as_it_was),
                 T(a_memfd_grown_during_admission_is_checked_at_its_real_size),
+                T(a_memfd_write_sealed_during_admission_is_refused),
                 T(attachments_are_bounded_per_client),
                 T(the_payer_follows_the_holders),
                 T(a_revival_over_quota_is_refused_and_forgets_nothing),
