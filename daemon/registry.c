@@ -531,7 +531,9 @@ static int buffer_revive(struct registry *r, struct holder *h, int *fd, const st
                         return ret_;
         }
         r->stats.revived++;
-        log_info("buffer %llu registered again from an imported fd (%s)", (unsigned long long)id.id,
+        /* a client can make this happen at every request: not for the
+         * default level, which must not let a client flood the log */
+        log_debug("buffer %llu registered again from an imported fd (%s)", (unsigned long long)id.id,
                  old ? "recently released" : "adopted");
         return 0;
 }

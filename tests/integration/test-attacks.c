@@ -260,6 +260,52 @@ static void adoption_races_a_write_seal_and_wins(void **state)
         assert_int_equal(test_daemon_stop(&d), 0);
 }
 
+/* ---- the log ------------------------------------------------------------ */
+
+/* Lines in the file at @path. */
+static int count_lines(const char *path)
+{
+        char line[1024];
+        int n = 0;
+        FILE *f = fopen(path, "re");
+
+        assert_non_null(f);
+        while (fgets(line, sizeof(line), f))
+                n++;
+        fclose(f);
+        return n;
+}
+
+/* A client can't make the daemon write a line per request: importing a
+ * memfd the daemon never hosted and releasing it, over and over, logs
+ * no more than a client's misbehaviour may (before: one line per import
+ * at the default level, as fast as a client can ask, on a blocking
+ * stderr that a slow journal turns into a stall of every client). */
+static void importing_foreign_memfds_does_not_flood_the_log(void **state)
+{
+        struct test_daemon d = { .capture_log = true };
+        struct bs_client *c;
+        int fd, before;
+
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        c = connect_to(&d);
+        assert_int_equal(bs_client_sync(c), 0);
+        before = count_lines(d.log_path);
+        fd = memfd_with(PAGE, F_SEAL_SHRINK | F_SEAL_GROW);
+        for (int i = 0; i < 500; i++) {
+                struct bs_buffer *b = NULL;
+
+                assert_int_equal(bs_buffer_import(c, fd, &b), 0);
+                bs_buffer_put(b);
+        }
+        assert_int_equal(bs_client_sync(c), 0);
+        printf("500 imports logged %d lines\n", count_lines(d.log_path) - before);
+        assert_true(count_lines(d.log_path) - before <= 20);
+        close(fd);
+        bs_client_unref(c);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_base_setup, fx_base_teardown)
 
 int main(void)
@@ -267,6 +313,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 T(many_threads_on_one_client_are_all_answered),
                 T(adoption_races_a_write_seal_and_wins),
+                T(importing_foreign_memfds_does_not_flood_the_log),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
