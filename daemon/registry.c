@@ -241,12 +241,16 @@ static int ref_admit(struct registry *r, const struct buffer *b, const struct ho
         return 0;
 }
 
-/* One more reference for @h on @b. Limits are the caller's (ref_admit()). */
+/* One more reference for @h on @b. Limits are the caller's (ref_admit()),
+ * but a count never wraps: -EOVERFLOW (b->n_refs is the sum of every
+ * holder's count, so it bounds them all). */
 static int ref_add(struct registry *r, struct buffer *b, struct holder *h, bool readonly)
 {
         struct ref *ref = registry_ref_find(r, b, h);
         int ret;
 
+        if (b->n_refs == UINT32_MAX)
+                return -EOVERFLOW;
         if (!ref) {
                 ref = calloc(1, sizeof(*ref));
                 if (!ref)

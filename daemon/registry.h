@@ -151,7 +151,8 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
  * travelled, or never hosted) is admitted under admission.h's rules and
  * paid for by @h's uid: with its old identity if its uid's recent
  * releases have it, else as an adopted buffer with a new id.
- * -EBADF for an fd not open for reading; -EMFILE, -EDQUOT over a limit.
+ * -EBADF for an fd not open for reading; -EMFILE, -EDQUOT over a limit;
+ * -EOVERFLOW when the buffer's reference count would wrap.
  */
 int registry_import(struct registry *r, struct holder *h, int fd, struct buffer **ret,
                     bool *ret_readonly);

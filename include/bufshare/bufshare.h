@@ -247,6 +247,7 @@ int bs_buffer_export(struct bs_client *c, uint64_t size, const char *heap, const
  * @retval -EPERM a read-only fd on an inode that others could reopen writable
  * @retval -EFBIG a memfd over the size limit
  * @retval -EMFILE,-EDQUOT over a limit, as for bs_buffer_export()
+ * @retval -EOVERFLOW the buffer has 2^32 - 1 references already
  * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_buffer_import(struct bs_client *c, int fd, struct bs_buffer **ret_buffer);

@@ -14,6 +14,7 @@
 #include "admission.h"
 #include "heap.h"
 #include "memfd.h"
+#include "registry-internal.h"
 #include "registry.h"
 #include "util.h"
 
@@ -375,6 +376,38 @@ static void a_memfd_write_sealed_during_admission_is_refused(void **state)
         assert_int_equal(fx->reg.n_buffers, 0);
 }
 
+/* A reference count can't wrap: the import that would overflow it is
+ * refused. (Before: 2^32 imports of one fd wrapped the holder's count to
+ * 0, and the buffer was freed under a reference still in the table, a
+ * use-after-free when that holder went away.) */
+static void reference_counts_never_wrap(void **state)
+{
+        struct fx *fx = *state;
+        struct buffer *b, *tmp;
+        struct ref *ref;
+        int keep;
+
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
+        keep = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
+        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(keep, F_DUPFD_CLOEXEC, 3), &tmp, &ro), 0);
+        assert_int_equal(registry_release(&fx->reg, &fx->a, b->ident.id, false), 0);
+        /* as if bob had imported it 2^32 - 1 times */
+        ref = registry_ref_find(&fx->reg, b, &fx->b);
+        assert_non_null(ref);
+        ref->count = UINT32_MAX;
+        b->n_refs = UINT32_MAX;
+        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(keep, F_DUPFD_CLOEXEC, 3), &tmp, &ro), -EOVERFLOW);
+        assert_int_equal(ref->count, UINT32_MAX);
+        assert_int_equal(b->n_refs, UINT32_MAX);
+        /* nor can another holder's */
+        assert_int_equal(registry_import(&fx->reg, &fx->a, fcntl(keep, F_DUPFD_CLOEXEC, 3), &tmp, &ro), -EOVERFLOW);
+        assert_int_equal(fx->a.n_buffers, 0);
+        /* back to one, for the teardown */
+        ref->count = 1;
+        b->n_refs = 1;
+        close(keep);
+}
+
 /* Hole 4: attachments are bounded per client, and a holder going away
  * frees exactly its own. */
 static void attachments_are_bounded_per_client(void **state)
@@ -549,6 +582,7 @@ int main(void)
                 T(a_refused_memfd_is_left_as_it_was),
                 T(a_memfd_grown_during_admission_is_checked_at_its_real_size),
                 T(a_memfd_write_sealed_during_admission_is_refused),
+                T(reference_counts_never_wrap),
                 T(attachments_are_bounded_per_client),
                 T(the_payer_follows_the_holders),
                 T(a_revival_over_quota_is_refused_and_forgets_nothing),
