@@ -421,7 +421,8 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
                 return -EINVAL;
         snprintf(id.heap, sizeof(id.heap), "%s", heap);
         /* refused before anything is allocated (on the requested size; the
-         * rounded one is checked again below, before anyone sees it) */
+         * rounded one is checked again below, limit and quota, before
+         * anyone sees it) */
         ret_ = limits_check_buffers(r->limits, h->n_buffers);
         if (ret_ < 0)
                 return ret_;
@@ -432,7 +433,9 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
         ret_ = heap_alloc(heap, id.id, size, &fd, &id.size);
         if (ret_ < 0)
                 return ret_;
-        ret_ = charge_check(&r->charge, r->limits, h->uid, id.size);
+        ret_ = limits_check_size(r->limits, id.size);
+        if (ret_ == 0)
+                ret_ = charge_check(&r->charge, r->limits, h->uid, id.size);
         if (ret_ < 0)
                 return ret_;
         if (fstat(fd, &st) < 0)

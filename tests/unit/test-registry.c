@@ -191,6 +191,22 @@ static void export_errors_create_nothing(void **state)
         assert_int_equal(registry_export(&fx->reg, &fx->a, 1 << 20, "system", "", &b), 0);
 }
 
+/* The size limit holds for the buffer as made, rounded up to its page
+ * (a huge page for "system-huge"), not only for the size asked. */
+static void the_size_limit_holds_after_rounding(void **state)
+{
+        struct fx *fx = *state;
+        struct buffer *b = NULL;
+
+        fx->limits.max_buffer_size = 4096 + 100;
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 4096 + 1, "system", "", &b), -EFBIG);
+        assert_null(b);
+        assert_int_equal(fx->reg.n_buffers, 0);
+        assert_int_equal(registry_uid_usage(&fx->reg, 1000).bytes, 0);
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
+        assert_int_equal(b->ident.size, 4096);
+}
+
 static void ids_are_never_reused(void **state)
 {
         struct fx *fx = *state;
@@ -575,6 +591,7 @@ int main(void)
                 T(unknown_sealed_memfd_is_adopted_with_a_new_id),
                 T(import_refuses_what_is_not_a_sealed_memfd),
                 T(export_errors_create_nothing),
+                T(the_size_limit_holds_after_rounding),
                 T(ids_are_never_reused),
                 T(find_shows_a_buffer_only_to_who_may_see_it),
                 T(set_name_needs_a_reference_and_a_short_name),
