@@ -306,6 +306,48 @@ static void importing_foreign_memfds_does_not_flood_the_log(void **state)
         assert_int_equal(test_daemon_stop(&d), 0);
 }
 
+/* ---- the daemon as a program ------------------------------------------ */
+
+/* Run bufshared with @args to its end: its exit status. */
+static int run_daemon(const char *const *args)
+{
+        const char *argv[16] = { getenv("BUFSHARED") };
+        int n = 1, devnull;
+        pid_t pid;
+
+        for (; *args; args++)
+                argv[n++] = *args;
+        argv[n] = NULL;
+        pid = fork();
+        if (pid == 0) {
+                devnull = open("/dev/null", O_WRONLY);
+                dup2(devnull, STDERR_FILENO);
+                unsetenv("LISTEN_FDS");
+                execv(argv[0], (char *const *)argv);
+                _exit(127);
+        }
+        return test_wait(pid);
+}
+
+/* --socket in a folder that is missing, in one that exists: an error,
+ * and no folder made (only the default runtime folder ever is). (Before:
+ * whether it was made depended on what was on main()'s stack: the flag
+ * saying "the default path" was left unset with --socket; the sanitized
+ * build reads it as 253 and makes the folder.) */
+static void a_missing_socket_folder_is_not_made(void **state)
+{
+        char dir[] = "/tmp/bufshare-missing-XXXXXX", path[96], missing[64];
+        struct stat st;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(missing, sizeof(missing), "%s/missing", dir);
+        snprintf(path, sizeof(path), "%s/socket", missing);
+        assert_int_not_equal(run_daemon((const char *const[]){ "--socket", path, NULL }), 0);
+        assert_int_equal(stat(missing, &st), -1);
+        assert_int_equal(errno, ENOENT);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_base_setup, fx_base_teardown)
 
 int main(void)
@@ -314,6 +356,7 @@ int main(void)
                 T(many_threads_on_one_client_are_all_answered),
                 T(adoption_races_a_write_seal_and_wins),
                 T(importing_foreign_memfds_does_not_flood_the_log),
+                T(a_missing_socket_folder_is_not_made),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
