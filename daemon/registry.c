@@ -555,7 +555,7 @@ int registry_import(struct registry *r, struct holder *h, int fd_, struct buffer
         int ret_, fl;
 
         if (fd < 0)
-                return -EBADF;
+                return fd == -EBADFD ? -EBADFD : -EBADF; /* what the front end found */
         fl = fcntl(fd, F_GETFL);
         if (fl < 0 || fstat(fd, &st) < 0)
                 return -errno;
@@ -590,7 +590,7 @@ int registry_export_memfd(struct registry *r, struct holder *h, int fd_, const c
         int ret_;
 
         if (fd < 0)
-                return -EBADF;
+                return fd == -EBADFD ? -EBADFD : -EBADF; /* what the front end found */
         if (bs_string_set(id.name, sizeof(id.name), name) < 0)
                 return -EINVAL;
         if (fstat(fd, &st) < 0)

@@ -144,7 +144,10 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
                     const char *name, struct buffer **ret);
 
 /*
- * A reference for @h on the buffer whose memfd @fd is. @fd is consumed:
+ * A reference for @h on the buffer whose memfd @fd is. A front end
+ * passes only fds that closer_vet() took (fstat() of a client's file can
+ * wait on a FUSE server), or the -EBADF or -EBADFD it returned, which
+ * comes back as it is. @fd is consumed:
  * kept if the buffer must be registered, closed otherwise. A read-only
  * fd gives a read-only reference (-EPERM if the inode could be reopened
  * writable). A buffer the registry does not host (released while the fd
@@ -159,7 +162,8 @@ int registry_import(struct registry *r, struct holder *h, int fd, struct buffer 
 
 /*
  * Adopt the caller's memfd @fd as a new buffer (udmabuf's rules,
- * admission.h), and @h's reference on it. @fd is consumed. -EACCES if it
+ * admission.h), and @h's reference on it. @fd is consumed; as for
+ * registry_import(), a vetted fd or closer_vet()'s errno. -EACCES if it
  * is not open read-write, -EEXIST if the registry hosts it already
  * (import it instead). A refused memfd is left as it was.
  */

@@ -171,18 +171,25 @@ static void listen_cb(evutil_socket_t lfd, short what, void *data)
 
 int server_init(struct server *s, struct event_base *base, struct dispatch *dispatch, int listen_fd)
 {
+        int r;
+
         memset(s, 0, sizeof(*s));
         s->dispatch = dispatch;
         s->limits = dispatch->limits;
         s->listen_fd = listen_fd;
+        s->closer.efd = -EBADF;
         s->owner = (struct conn_owner){
                 .base = base,
                 .dispatch = dispatch,
+                .closer = &s->closer,
                 .closed = server_conn_closed,
                 .userdata = s,
         };
         list_init(&s->conns);
         hashmap_init(&s->uid_conns);
+        r = closer_init(&s->closer, base);
+        if (r < 0)
+                return r;
         if (fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0)
                 return -errno;
         s->listen_ev = event_new(base, listen_fd, EV_READ | EV_PERSIST, listen_cb, s);
@@ -198,6 +205,7 @@ void server_done(struct server *s)
 
         list_for_each_safe(pos, tmp, &s->conns)
                 conn_free(container_of(pos, struct conn, link));
+        closer_done(&s->closer);
         if (s->listen_ev)
                 event_free(s->listen_ev);
         if (s->accept_retry_ev)

@@ -22,6 +22,7 @@ struct event;
 struct server {
         struct conn_owner owner; /* what every connection sees of us */
         struct dispatch *dispatch;
+        struct closer closer;     /* closes the fds clients send, off the loop */
         const struct limits *limits;
         int listen_fd;
         struct event *listen_ev;

@@ -15,12 +15,18 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "bufshare/bufshare.h"
+#include "fdpass.h"
+#include "message.h"
+#include "msgio.h"
 #include "peer.h"
+#include "util.h"
 
 #define PAGE 4096
 
@@ -260,6 +266,135 @@ static void adoption_races_a_write_seal_and_wins(void **state)
         assert_int_equal(test_daemon_stop(&d), 0);
 }
 
+/* ---- fds whose close blocks -------------------------------------------- */
+
+/* A TCP socket whose close(2) waits up to @linger_s seconds: its send
+ * buffer is full, its peer (*@ret_peer, the caller's to close) reads
+ * nothing, and SO_LINGER is on. Closing the peer ends the wait. */
+static int lingering_socket(int linger_s, int *ret_peer)
+{
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct linger lg = { .l_onoff = 1, .l_linger = linger_s };
+        socklen_t alen = sizeof(a);
+        static char junk[65536];
+        int l, s, peer;
+
+        l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(l >= 0);
+        assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+        assert_int_equal(listen(l, 1), 0);
+        assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+        s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        assert_true(s >= 0);
+        assert_true(connect(s, (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EINPROGRESS);
+        peer = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+        assert_true(peer >= 0);
+        close(l);
+        while (write(s, junk, sizeof(junk)) > 0)
+                ;
+        assert_int_equal(errno, EAGAIN);
+        assert_int_equal(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+        *ret_peer = peer;
+        return s;
+}
+
+enum carrier { IN_AN_IMPORT, IN_A_MALFORMED_MESSAGE, ONE_FD_TOO_MANY };
+
+/* Send @fd to the daemon as @how says, from the raw connection @sock. */
+static void send_the_fd(int sock, int fd, enum carrier how)
+{
+        struct bs_msg m;
+        int fds[BS_MAX_FDS + 1];
+
+        switch (how) {
+        case IN_AN_IMPORT:
+                bs_msg_request(&m, BS_OP_IMPORT, 7);
+                m.fds[0] = fd;
+                m.n_fds = m.hdr.n_fds = 1;
+                assert_int_equal(bs_msg_send(sock, &m), 0);
+                break;
+        case IN_A_MALFORMED_MESSAGE: /* a SYNC carries no fd */
+                bs_msg_request(&m, BS_OP_SYNC, 7);
+                m.fds[0] = fd;
+                m.n_fds = m.hdr.n_fds = 1;
+                assert_int_equal(bs_msg_send(sock, &m), 0);
+                break;
+        case ONE_FD_TOO_MANY:
+                bs_msg_request(&m, BS_OP_IMPORT, 7);
+                m.hdr.n_fds = 1;
+                for (unsigned i = 0; i < ELEMENTSOF(fds); i++)
+                        fds[i] = fd;
+                assert_int_equal(bs_fdpass_send(sock, &m, m.hdr.size, fds, ELEMENTSOF(fds)), 0);
+                break;
+        }
+}
+
+/* The daemon's fd count once it has closed what it should, asked with
+ * round trips on @c. */
+static int daemon_fds_settle(struct test_daemon *d, struct bs_client *c, int want)
+{
+        uint64_t deadline = test_now_ms() + 10000;
+        int n;
+
+        while ((n = test_count_fds_of(d->pid)) != want && test_now_ms() < deadline)
+                assert_int_equal(bs_client_sync(c), 0);
+        return n;
+}
+
+/* A client sends an fd whose close(2) blocks for as long as it wants (a
+ * TCP socket lingering over a full window; a FUSE file whose FLUSH is
+ * never answered does the same): the daemon answers it, serves everyone
+ * else meanwhile, and closes the fd once it can. Whichever way the fd
+ * comes: as an import, in a malformed message, or one fd too many.
+ * (Before: the daemon's one thread sat in close() for the whole linger
+ * time, 60 s here, any time the sender likes, and no client was served.) */
+static void an_fd_whose_close_blocks_stalls_no_one(void **state)
+{
+        static const enum carrier carriers[] = { IN_AN_IMPORT, IN_A_MALFORMED_MESSAGE, ONE_FD_TOO_MANY };
+        static const int want_status[] = { -EBADFD, -EPROTO, -EPROTO };
+        struct test_daemon d = {};
+        struct bs_client *victim;
+        int baseline;
+
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        victim = connect_to(&d);
+        assert_int_equal(bs_client_set_timeout(victim, 5000), 0);
+        assert_int_equal(bs_client_sync(victim), 0);
+        baseline = test_count_fds_of(d.pid);
+        for (unsigned i = 0; i < ELEMENTSOF(carriers); i++) {
+                int attacker = test_raw_connect_hello(d.socket), peer, s;
+                struct bs_msg rep, req;
+
+                assert_true(attacker >= 0);
+                s = lingering_socket(60, &peer);
+                /* the daemon's copy must be the last one: sent while it sleeps */
+                assert_int_equal(kill(d.pid, SIGSTOP), 0);
+                send_the_fd(attacker, s, carriers[i]);
+                close(s);
+                assert_int_equal(kill(d.pid, SIGCONT), 0);
+
+                /* the attacker is answered, and the victim served, at once */
+                assert_int_equal(test_raw_recv(attacker, &rep), 0);
+                assert_int_equal(rep.body.status.status, want_status[i]);
+                bs_msg_clear(&rep);
+                for (int k = 0; k < 10; k++)
+                        assert_int_equal(bs_client_sync(victim), 0);
+
+                /* the peer goes: the close ends, and the daemon let go of the fd */
+                close(peer);
+                if (carriers[i] == IN_AN_IMPORT) {
+                        /* it reads the attacker again: its fds are closed */
+                        bs_msg_request(&req, BS_OP_SYNC, 8);
+                        assert_int_equal(test_raw_call(attacker, &req, &rep), 0);
+                        bs_msg_clear(&rep);
+                }
+                close(attacker);
+                assert_int_equal(daemon_fds_settle(&d, victim, baseline), baseline);
+        }
+        bs_client_unref(victim);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
 /* ---- the log ------------------------------------------------------------ */
 
 /* Lines in the file at @path. */
@@ -356,6 +491,7 @@ int main(void)
                 T(many_threads_on_one_client_are_all_answered),
                 T(adoption_races_a_write_seal_and_wins),
                 T(importing_foreign_memfds_does_not_flood_the_log),
+                T(an_fd_whose_close_blocks_stalls_no_one),
                 T(a_missing_socket_folder_is_not_made),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
