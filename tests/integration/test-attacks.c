@@ -441,6 +441,33 @@ static void importing_foreign_memfds_does_not_flood_the_log(void **state)
         assert_int_equal(test_daemon_stop(&d), 0);
 }
 
+/* ---- what the header says each call returns ---------------------------- */
+
+/* Past a few connections over its limits the daemon hangs up at once
+ * rather than answer -EUSERS (server.h): bs_client_connect() says so with
+ * -ECONNRESET or -EPIPE, as its header now lists (it listed -EUSERS only). */
+static void connect_past_the_refused_ones_is_a_hang_up(void **state)
+{
+        static const char *const args[] = { "--max-clients", "1", NULL };
+        struct test_daemon d = {};
+        struct bs_client *c = NULL;
+        int held, refused[16], r;
+
+        assert_int_equal(test_daemon_start(&d, args), 0);
+        held = test_raw_connect_hello(d.socket);
+        assert_true(held >= 0);
+        /* these wait (a second) to be told -EUSERS: every slot for that is taken */
+        for (unsigned i = 0; i < ELEMENTSOF(refused); i++)
+                assert_true((refused[i] = test_raw_connect(d.socket)) >= 0);
+        r = bs_client_connect(d.socket, &c);
+        assert_true(r == -ECONNRESET || r == -EPIPE);
+        assert_null(c);
+        for (unsigned i = 0; i < ELEMENTSOF(refused); i++)
+                close(refused[i]);
+        close(held);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
 /* ---- the daemon as a program ------------------------------------------ */
 
 /* Run bufshared with @args to its end: its exit status. */
@@ -493,6 +520,7 @@ int main(void)
                 T(importing_foreign_memfds_does_not_flood_the_log),
                 T(an_fd_whose_close_blocks_stalls_no_one),
                 T(a_missing_socket_folder_is_not_made),
+                T(connect_past_the_refused_ones_is_a_hang_up),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
