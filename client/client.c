@@ -57,6 +57,7 @@ static int ms_left(uint64_t deadline)
         return deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);
 }
 
+/* With the lock held. */
 static uint64_t deadline_of(const struct bs_client *c)
 {
         return c->timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)c->timeout_ms;
@@ -254,8 +255,8 @@ static void pending_remove(struct bs_client *c, struct pending *self)
 int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
 {
         struct pending self = { .opcode = req->hdr.opcode, .rep = rep };
-        uint64_t deadline = deadline_of(c);
         pthread_condattr_t attr;
+        uint64_t deadline;
         int r;
 
         bs_msg_init(rep);
@@ -265,6 +266,7 @@ int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
         pthread_condattr_destroy(&attr);
 
         pthread_mutex_lock(&c->lock);
+        deadline = deadline_of(c); /* bs_client_set_timeout() writes it with the lock */
         if (c->error < 0) {
                 r = c->error;
                 pthread_mutex_unlock(&c->lock);
@@ -474,9 +476,13 @@ static int client_fetch_limits(struct bs_client *c)
 {
         const struct bs_limits_rep *l;
         struct bs_msg req, rep;
+        bool known;
         int r;
 
-        if (c->version < 2 || c->limits.max_buffers_per_uid)
+        pthread_mutex_lock(&c->lock); /* another thread may be filling them in */
+        known = c->version < 2 || c->limits.max_buffers_per_uid;
+        pthread_mutex_unlock(&c->lock);
+        if (known)
                 return 0;
         bs_msg_request(&req, BS_OP_LIMITS, 0);
         r = client_call(c, &req, &rep);

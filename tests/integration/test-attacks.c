@@ -134,6 +134,47 @@ static void many_threads_on_one_client_are_all_answered(void **state)
         assert_int_equal(test_daemon_stop(&d), 0);
 }
 
+struct timeout_setter {
+        struct bs_client *c;
+        atomic_bool stop;
+};
+
+static void *set_timeouts(void *arg)
+{
+        struct timeout_setter *t = arg;
+
+        struct bs_limits l;
+
+        assert_int_equal(bs_client_get_limits(t->c, &l), 0);
+        for (int i = 0; !atomic_load(&t->stop); i++)
+                assert_int_equal(bs_client_set_timeout(t->c, 10000 + i % 2), 0);
+        return NULL;
+}
+
+/* bs_client_set_timeout() and bs_client_get_limits() while other threads
+ * call: the header allows any thread any call. (Before: data races, a
+ * call read the timeout, and the first bs_client_get_limits() the
+ * limits, without the lock their writers hold; ThreadSanitizer reports
+ * them on this test.) */
+static void the_timeout_may_change_while_others_call(void **state)
+{
+        struct timeout_setter t = { 0 };
+        struct test_daemon d = {};
+        struct bs_limits l;
+        pthread_t setter;
+
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        t.c = connect_to(&d);
+        assert_int_equal(pthread_create(&setter, NULL, set_timeouts, &t), 0);
+        assert_int_equal(bs_client_get_limits(t.c, &l), 0);
+        for (int i = 0; i < 200; i++)
+                assert_int_equal(bs_client_sync(t.c), 0);
+        atomic_store(&t.stop, true);
+        pthread_join(setter, NULL);
+        bs_client_unref(t.c);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
 /* ---- memfds the daemon did not make ----------------------------------- */
 
 static int memfd_with(uint64_t size, int seals)
@@ -516,6 +557,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 T(many_threads_on_one_client_are_all_answered),
+                T(the_timeout_may_change_while_others_call),
                 T(adoption_races_a_write_seal_and_wins),
                 T(importing_foreign_memfds_does_not_flood_the_log),
                 T(an_fd_whose_close_blocks_stalls_no_one),
