@@ -566,8 +566,10 @@ int registry_import(struct registry *r, struct holder *h, int fd_, struct buffer
         b = hashmap_get(&r->by_inode, inode_key(st.st_dev, st.st_ino));
         if (!b) {
                 ret_ = buffer_revive(r, h, &fd, &st, readonly, &b);
-        } else if (readonly && !b->readonly_inode) {
-                ret_ = -EPERM; /* this inode could be reopened writable */
+        } else if (readonly && !memfd_inode_readonly(fd)) {
+                /* this inode could be reopened writable: as it is now, its
+                 * owner may have chmod'ed it since admission */
+                ret_ = -EPERM;
         } else {
                 ret_ = registry_ref_find(r, b, h) ? 0 : ref_admit(r, b, h);
                 if (ret_ == 0)

@@ -51,7 +51,7 @@ struct holder {
 struct buffer {
         struct buffer_ident ident;
         int fd;              /* the daemon's own fd on the memfd */
-        bool readonly_inode; /* mode 0444: read-only views are safe */
+        bool readonly_inode; /* mode 0444 at admission (imports look at the inode as it is) */
         uid_t payer;         /* the one uid charged for it (charge.h) */
         unsigned n_refs;     /* every reference of every holder */
         unsigned n_holders;  /* holders with at least one */

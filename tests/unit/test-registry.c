@@ -424,6 +424,33 @@ static void reference_counts_never_wrap(void **state)
         close(keep);
 }
 
+/* A read-only view is refused for an inode others could reopen writable
+ * as it is now, not as it was at admission: an adopted memfd's owner may
+ * chmod it back. (Before: the mode seen at admission decided, and a
+ * read-only reference was given on an inode anyone could reopen
+ * writable, where docs/security.md promises -EPERM.) */
+static void a_readonly_view_is_checked_against_the_mode_of_now(void **state)
+{
+        struct fx *fx = *state;
+        struct buffer *b, *tmp = NULL;
+        int fd = memfd_with(4096, F_SEAL_SHRINK), view;
+        struct stat st;
+
+        assert_int_equal(registry_export_memfd(&fx->reg, &fx->a, fcntl(fd, F_DUPFD_CLOEXEC, 3), "", &b), 0);
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0444); /* made read-only: views are safe */
+        view = reopen(fd, O_RDONLY);
+        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(view, F_DUPFD_CLOEXEC, 3), &tmp, &ro), 0);
+        assert_true(ro);
+        /* its owner makes it writable for all again */
+        assert_int_equal(fchmod(fd, 0666), 0);
+        tmp = NULL;
+        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(view, F_DUPFD_CLOEXEC, 3), &tmp, &ro), -EPERM);
+        assert_null(tmp);
+        close(view);
+        close(fd);
+}
+
 /* Hole 4: attachments are bounded per client, and a holder going away
  * frees exactly its own. */
 static void attachments_are_bounded_per_client(void **state)
@@ -600,6 +627,7 @@ int main(void)
                 T(a_memfd_grown_during_admission_is_checked_at_its_real_size),
                 T(a_memfd_write_sealed_during_admission_is_refused),
                 T(reference_counts_never_wrap),
+                T(a_readonly_view_is_checked_against_the_mode_of_now),
                 T(attachments_are_bounded_per_client),
                 T(the_payer_follows_the_holders),
                 T(a_revival_over_quota_is_refused_and_forgets_nothing),
