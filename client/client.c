@@ -169,7 +169,8 @@ static void deliver_unreceivable(struct bs_client *c, struct pending *p, const s
 {
         p->status = -EMFILE;
         p->done = true;
-        if (m->hdr.opcode == BS_OP_EXPORT && m->body.status.status == 0 && m->body.export_rep.id)
+        if ((m->hdr.opcode == BS_OP_EXPORT || m->hdr.opcode == BS_OP_REDEEM) && m->body.status.status == 0 &&
+            m->body.export_rep.id)
                 client_release(c, m->body.export_rep.id, 0);
 }
 

@@ -287,6 +287,14 @@ static int ref_add(struct registry *r, struct buffer *b, struct holder *h, bool 
         return 0;
 }
 
+/* A reference for @h on a buffer it may or may not hold already: its
+ * first one is admitted against its limits. */
+static int ref_take(struct registry *r, struct buffer *b, struct holder *h, bool readonly)
+{
+        int ret = registry_ref_find(r, b, h) ? 0 : ref_admit(r, b, h);
+        return ret < 0 ? ret : ref_add(r, b, h, readonly);
+}
+
 static struct hm_key attachment_key(uint64_t id)
 {
         return id_key(id);
@@ -571,9 +579,7 @@ int registry_import(struct registry *r, struct holder *h, int fd_, struct buffer
                  * owner may have chmod'ed it since admission */
                 ret_ = -EPERM;
         } else {
-                ret_ = registry_ref_find(r, b, h) ? 0 : ref_admit(r, b, h);
-                if (ret_ == 0)
-                        ret_ = ref_add(r, b, h, readonly);
+                ret_ = ref_take(r, b, h, readonly);
         }
         if (ret_ < 0)
                 return ret_;
@@ -608,6 +614,35 @@ int registry_export_memfd(struct registry *r, struct holder *h, int fd_, const c
 }
 
 /* ---- references, CPU access, names, info ---------------------------- */
+
+int registry_held(struct registry *r, const struct holder *h, uint64_t id, struct buffer **ret)
+{
+        struct ref *ref = registry_ref_of(r, h, id);
+
+        if (!ref)
+                return -ENOENT;
+        *ret = ref->buffer;
+        return 0;
+}
+
+int registry_grant(struct registry *r, const struct holder *from, uint64_t id, struct holder *h,
+                   struct buffer **ret)
+{
+        struct ref *from_ref = registry_ref_of(r, from, id);
+        struct buffer *b;
+        int ret_;
+
+        if (!ref_writable(from_ref))
+                return -ENOENT;
+        b = from_ref->buffer;
+        ret_ = ref_take(r, b, h, false);
+        if (ret_ < 0)
+                return ret_;
+        r->stats.imported++;
+        *ret = b;
+        return 0;
+}
+
 
 int registry_release(struct registry *r, struct holder *h, uint64_t id, bool readonly)
 {

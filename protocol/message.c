@@ -136,6 +136,11 @@ static bool limits_rep_valid(const union bs_msg_body *b)
         return b->limits_rep.reserved == 0 && b->limits_rep.reserved2 == 0;
 }
 
+static bool redeem_req_valid(const union bs_msg_body *b)
+{
+        return b->redeem_req.flags == 0;
+}
+
 #define OP(op_, since_, name_, req_, rep_, req_fds_, rep_fds_, reqv_, repv_) \
         [op_] = {                                                              \
                 .name = name_,                                                 \
@@ -166,12 +171,13 @@ static const struct bs_op_desc ops[BS_OP_COUNT] = {
         OP(BS_OP_LIST_HEAPS, 1, "list-heaps", bs_list_heaps_req, bs_list_heaps_rep, 0, 0, list_heaps_req_valid, list_heaps_rep_valid),
         OP(BS_OP_SYNC, 2, "sync", bs_sync_req, bs_status_rep, 0, 0, sync_req_valid, status_rep_valid),
         OP(BS_OP_LIMITS, 2, "limits", bs_limits_req, bs_limits_rep, 0, 0, limits_req_valid, limits_rep_valid),
+        OP(BS_OP_REDEEM, 2, "redeem", bs_redeem_req, bs_export_rep, 0, 1, redeem_req_valid, export_rep_valid),
 };
 
 const struct bs_op_desc *bs_op_lookup(uint16_t opcode)
 {
-        if (opcode == 0 || opcode >= BS_OP_COUNT)
-                return NULL;
+        if (opcode == 0 || opcode >= BS_OP_COUNT || !ops[opcode].name)
+                return NULL; /* unknown, or a gap left for opcodes to come */
         return &ops[opcode];
 }
 

@@ -34,6 +34,8 @@ enum bs_opcode {
         /* version 2 */
         BS_OP_SYNC = 15,
         BS_OP_LIMITS = 16,
+        /* 17..29: fences, sync files and pools (in progress elsewhere) */
+        BS_OP_REDEEM = 30, /* version 2: a /dev/bufshare token for its buffer's fd */
         BS_OP_COUNT,
 };
 
@@ -257,6 +259,16 @@ struct bs_limits_rep { /* since 2 */
 };
 _Static_assert(sizeof(struct bs_limits_rep) == 64, "wire layout");
 
+/* REDEEM: the token /dev/bufshare's ALLOC gave, for the buffer's fd and a
+ * reference. Only a client of the uid that opened the device file may
+ * redeem it (-EPERM), once, before it expires (-ENOENT). The reply is
+ * EXPORT's: bs_export_rep and the buffer's fd. */
+struct bs_redeem_req { /* since 2 */
+        uint64_t token[2];
+        uint64_t flags; /* must be 0 */
+};
+_Static_assert(sizeof(struct bs_redeem_req) == 24, "wire layout");
+
 union bs_msg_body {
         struct bs_status_rep status;
         struct bs_hello_req hello_req;
@@ -279,6 +291,7 @@ union bs_msg_body {
         struct bs_sync_req sync_req;
         struct bs_limits_req limits_req;
         struct bs_limits_rep limits_rep;
+        struct bs_redeem_req redeem_req;
 };
 
 /* The largest message either side may send. */
