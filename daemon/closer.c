@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -213,21 +214,37 @@ void closer_close(struct closer_account *a, int fd)
         pthread_mutex_unlock(&cl->lock);
 }
 
-int closer_vet(struct closer_account *a, int fd)
+/* 0 if @fd is an AF_UNIX socket: getsockopt() asks no file system. */
+static int vet_socket(int fd)
 {
-        int fl, r;
+        int domain = 0;
+        socklen_t len = sizeof(domain);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX)
+                return -EINVAL;
+        return 0;
+}
+
+/* 0 if @fd is a memfd open for reading: fcntl() asks no file system. */
+static int vet_memfd(int fd)
+{
+        int fl = fcntl(fd, F_GETFL);
+
+        if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
+                return -EBADF; /* grants no read access: not a capability */
+        if (!close_is_quick(fd))
+                return -EBADFD; /* no memfd: fstat() alone could wait on a FUSE server */
+        return 0;
+}
+
+int closer_vet(struct closer_account *a, int fd, enum closer_want want)
+{
+        int r;
 
         if (fd < 0)
-                return -EBADF;
-        fl = fcntl(fd, F_GETFL);
-        if (fl < 0)
-                r = -EBADF;
-        else if ((fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
-                r = -EBADF; /* grants no read access: not a capability */
-        else if (!close_is_quick(fd))
-                r = -EBADFD; /* no memfd: fstat() alone could wait on a FUSE server */
-        else
-                return 0;
-        closer_close(a, fd);
+                return want == CLOSER_WANT_SOCKET ? -EINVAL : -EBADF;
+        r = want == CLOSER_WANT_SOCKET ? vet_socket(fd) : vet_memfd(fd);
+        if (r < 0)
+                closer_close(a, fd);
         return r;
 }

@@ -6,9 +6,12 @@
  * wants: a TCP socket with SO_LINGER whose peer keeps its window full
  * waits in close() until the data is gone (the linger time is the
  * sender's choice); a FUSE file's close waits for its server to answer
- * FLUSH. The daemon's one thread must never wait for a client, so only
- * memfds (shmem and hugetlbfs files: no flush, no linger) are closed on
- * it; every other fd a client sends goes to a thread of its own.
+ * FLUSH; the last close of an AF_UNIX socket closes the fds still queued
+ * in it (a client's connection, a sync file), lingering ones included.
+ * The daemon's one thread must never wait for a client, so only memfds
+ * (shmem and hugetlbfs files: no flush, no linger, no queue) are closed
+ * on it; every other fd a client sent or could queue fds into goes to a
+ * thread of its own.
  *
  * Bounded: each connection has an account of its fds on that thread's
  * queue, and is not read from while it has any (its owner is told on the
@@ -68,10 +71,18 @@ const struct bs_fd_closer *closer_account_fd_closer(struct closer_account *a);
  * charged to @a. */
 void closer_close(struct closer_account *a, int fd);
 
+/* What a request's fd must be for its handler to look at it. */
+enum closer_want {
+        CLOSER_WANT_MEMFD,  /* a buffer: import, adoption */
+        CLOSER_WANT_SOCKET, /* a sync file: an AF_UNIX socket */
+};
+
 /*
- * Take @fd, a client's, if it is a memfd the registry may look at (open
- * for reading, not O_PATH): 0. Else close it with closer_close() and say
- * why: -EBADF (O_PATH or O_WRONLY: it grants no read access) or -EBADFD
- * (no memfd). Nothing that could wait on a file system runs on it.
+ * Take @fd, a client's, if it is what @want says, so its handler may
+ * look at it: 0. Else close it with closer_close() and say why, the errno
+ * the handler would have found: for a memfd, -EBADF (O_PATH or O_WRONLY:
+ * it grants no read access) or -EBADFD (no memfd); for a sync file,
+ * -EINVAL (no AF_UNIX socket). Nothing that could wait on a file system
+ * (fstat() of a FUSE file waits for its server) runs on it.
  */
-int closer_vet(struct closer_account *a, int fd);
+int closer_vet(struct closer_account *a, int fd, enum closer_want want);

@@ -180,10 +180,11 @@ static int conn_handle_one(struct conn *c)
                 return -1;
         }
 
-        /* only memfds reach the handlers: any other fd goes to the closer,
-         * and the errno it earned stands in its place */
+        /* only what a handler may look at reaches it (memfds, or sockets
+         * for sync files): any other fd goes to the closer, and the errno
+         * it earned stands in its place */
         for (unsigned i = 0; i < req.n_fds; i++) {
-                r = closer_vet(c->fds_closing, req.fds[i]);
+                r = closer_vet(c->fds_closing, req.fds[i], dispatch_fd_want(req.hdr.opcode));
                 if (r < 0)
                         req.fds[i] = r;
         }
@@ -195,6 +196,10 @@ static int conn_handle_one(struct conn *c)
         } else {
                 result = dispatch_request(d, &c->session, &req, &rep);
         }
+        /* what the handlers left: a sync file's socket may hold the
+         * client's fds, so its close is the closer's too */
+        for (unsigned i = 0; i < req.n_fds; i++)
+                closer_close(c->fds_closing, TAKE_FD(req.fds[i]));
         bs_msg_clear(&req);
         if (result != DISPATCH_SILENT && conn_send(c, &rep) < 0) {
                 conn_free(c);
@@ -265,14 +270,15 @@ void conn_free(struct conn *c)
         }
         registry_holder_drop(c->owner->dispatch->registry, &c->session.holder);
         registry_flush(c->owner->dispatch->registry);
-        closer_account_free(c->fds_closing);
         if (c->rev)
                 event_free(c->rev);
         if (c->wev)
                 event_free(c->wev);
         if (c->deadline)
                 event_free(c->deadline);
-        safe_close(c->fd);
+        /* messages it never read may hold the client's fds: the closer's */
+        closer_close(c->fds_closing, TAKE_FD(c->fd));
+        closer_account_free(c->fds_closing);
         log_debug("client %llu disconnected", (unsigned long long)c->session.holder.id);
         c->owner->closed(c->owner->userdata, c);
         free(c);

@@ -339,13 +339,28 @@ static int lingering_socket(int linger_s, int *ret_peer)
         return s;
 }
 
-enum carrier { IN_AN_IMPORT, IN_A_MALFORMED_MESSAGE, ONE_FD_TOO_MANY };
+enum carrier {
+        IN_AN_IMPORT,
+        IN_A_MALFORMED_MESSAGE,
+        ONE_FD_TOO_MANY,
+        AS_A_SYNC_FILE,
+        IN_A_SOCKET_SENT_AS_A_SYNC_FILE, /* queued in it: closed with it */
+        UNREAD_WHEN_THE_DAEMON_HANGS_UP, /* a refused connection's second message */
+        INTO_A_SYNC_FILE,                /* queued in the daemon's end of one */
+};
 
-/* Send @fd to the daemon as @how says, from the raw connection @sock. */
-static void send_the_fd(int sock, int fd, enum carrier how)
+/* Send one datagram of @len bytes with @fd on @sock. */
+static void send_with_fd(int sock, const void *data, size_t len, int fd)
+{
+        assert_int_equal(bs_fdpass_send(sock, data, len, &fd, 1), 0);
+}
+
+/* Send @fd to the daemon as @how says, from the raw connection @sock:
+ * false if it could not be sent (then the caller's copy is the last). */
+static bool send_the_fd(int sock, int fd, enum carrier how)
 {
         struct bs_msg m;
-        int fds[BS_MAX_FDS + 1];
+        int fds[BS_MAX_FDS + 1], sv[2];
 
         switch (how) {
         case IN_AN_IMPORT:
@@ -367,7 +382,32 @@ static void send_the_fd(int sock, int fd, enum carrier how)
                         fds[i] = fd;
                 assert_int_equal(bs_fdpass_send(sock, &m, m.hdr.size, fds, ELEMENTSOF(fds)), 0);
                 break;
+        case AS_A_SYNC_FILE:
+                bs_msg_request(&m, BS_OP_IMPORT_SYNC_FILE, 7);
+                m.body.sync_file_req.buffer_id = 1;
+                m.body.sync_file_req.flags = BS_WIRE_SYNC_READ;
+                m.fds[0] = fd;
+                m.n_fds = m.hdr.n_fds = 1;
+                assert_int_equal(bs_msg_send(sock, &m), 0);
+                break;
+        case IN_A_SOCKET_SENT_AS_A_SYNC_FILE:
+                assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+                send_with_fd(sv[0], "x", 1, fd);
+                close(sv[0]);
+                send_the_fd(sock, sv[1], AS_A_SYNC_FILE);
+                close(sv[1]);
+                break;
+        case UNREAD_WHEN_THE_DAEMON_HANGS_UP: /* @sock is refused: HELLO, then the fd */
+                bs_msg_request(&m, BS_OP_HELLO, 6);
+                m.body.hello_req.version_min = 1;
+                m.body.hello_req.version_max = BS_PROTOCOL_VERSION;
+                assert_int_equal(bs_msg_send(sock, &m), 0);
+                send_the_fd(sock, fd, IN_AN_IMPORT);
+                break;
+        case INTO_A_SYNC_FILE: /* @sock is a pending sync file */
+                return bs_fdpass_send(sock, "x", 1, &fd, 1) == 0;
         }
+        return true;
 }
 
 /* The daemon's fd count once it has closed what it should, asked with
@@ -386,38 +426,78 @@ static int daemon_fds_settle(struct test_daemon *d, struct bs_client *c, int wan
  * TCP socket lingering over a full window; a FUSE file whose FLUSH is
  * never answered does the same): the daemon answers it, serves everyone
  * else meanwhile, and closes the fd once it can. Whichever way the fd
- * comes: as an import, in a malformed message, or one fd too many.
+ * comes: as an import, in a malformed message, one fd too many, as a sync
+ * file, queued in a socket sent as a sync file, unread in a connection
+ * the daemon hangs up on, or queued in the daemon's end of a sync file.
  * (Before: the daemon's one thread sat in close() for the whole linger
  * time, 60 s here, any time the sender likes, and no client was served.) */
 static void an_fd_whose_close_blocks_stalls_no_one(void **state)
 {
-        static const enum carrier carriers[] = { IN_AN_IMPORT, IN_A_MALFORMED_MESSAGE, ONE_FD_TOO_MANY };
-        static const int want_status[] = { -EBADFD, -EPROTO, -EPROTO };
+        static const char *const args[] = { "--max-clients", "2", "--max-connections-per-uid", "2", NULL };
+        static const enum carrier carriers[] = {
+                IN_AN_IMPORT, IN_A_MALFORMED_MESSAGE, ONE_FD_TOO_MANY, AS_A_SYNC_FILE,
+                IN_A_SOCKET_SENT_AS_A_SYNC_FILE, UNREAD_WHEN_THE_DAEMON_HANGS_UP, INTO_A_SYNC_FILE,
+        };
+        static const int want_status[] = { -EBADFD, -EPROTO, -EPROTO, -ENOENT, -ENOENT, -EUSERS, 0 };
         struct test_daemon d = {};
         struct bs_client *victim;
+        struct bs_buffer *b;
         int baseline;
 
-        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        assert_int_equal(test_daemon_start(&d, args), 0);
         victim = connect_to(&d);
         assert_int_equal(bs_client_set_timeout(victim, 5000), 0);
+        assert_int_equal(bs_buffer_export(victim, PAGE, NULL, "fenced", &b), 0);
         assert_int_equal(bs_client_sync(victim), 0);
         baseline = test_count_fds_of(d.pid);
         for (unsigned i = 0; i < ELEMENTSOF(carriers); i++) {
-                int attacker = test_raw_connect_hello(d.socket), peer, s;
+                struct bs_fence *f = NULL;
+                int attacker, peer, s, held = -1, sync_file = -1;
                 struct bs_msg rep, req;
 
+                if (carriers[i] == UNREAD_WHEN_THE_DAEMON_HANGS_UP) {
+                        /* the victim and this one take both slots: the next is refused */
+                        held = test_raw_connect_hello(d.socket);
+                        assert_true(held >= 0);
+                        attacker = test_raw_connect(d.socket);
+                } else if (carriers[i] == INTO_A_SYNC_FILE) {
+                        assert_int_equal(bs_fence_create(victim, &f), 0);
+                        assert_int_equal(bs_fence_attach(f, b, BS_SYNC_WRITE), 0);
+                        sync_file = bs_buffer_export_sync_file(b, BS_SYNC_READ);
+                        assert_true(sync_file >= 0);
+                        attacker = sync_file;
+                } else {
+                        attacker = test_raw_connect_hello(d.socket);
+                }
                 assert_true(attacker >= 0);
                 s = lingering_socket(60, &peer);
                 /* the daemon's copy must be the last one: sent while it sleeps */
                 assert_int_equal(kill(d.pid, SIGSTOP), 0);
-                send_the_fd(attacker, s, carriers[i]);
+                if (!send_the_fd(attacker, s, carriers[i])) {
+                        /* refused (the daemon's end of a sync file takes
+                         * nothing): ours is the last copy, let it go */
+                        struct linger off = { 0, 0 };
+                        assert_int_equal(setsockopt(s, SOL_SOCKET, SO_LINGER, &off, sizeof(off)), 0);
+                }
                 close(s);
                 assert_int_equal(kill(d.pid, SIGCONT), 0);
 
                 /* the attacker is answered, and the victim served, at once */
-                assert_int_equal(test_raw_recv(attacker, &rep), 0);
-                assert_int_equal(rep.body.status.status, want_status[i]);
-                bs_msg_clear(&rep);
+                if (f) {
+                        assert_int_equal(bs_fence_signal(f, 0), 0); /* the daemon lets go of its end */
+                        assert_int_equal(bs_sync_file_wait(sync_file, 5000), 0);
+                        f = bs_fence_destroy(f);
+                } else {
+                        int r = test_raw_recv(attacker, &rep);
+
+                        /* a refused client that sent more than its first
+                         * request may see the hang-up before -EUSERS */
+                        if (!(r == -ECONNRESET && carriers[i] == UNREAD_WHEN_THE_DAEMON_HANGS_UP)) {
+                                assert_int_equal(r, 0);
+                                assert_int_equal(rep.body.status.status, want_status[i]);
+                        }
+                        bs_msg_clear(&rep);
+                }
                 for (int k = 0; k < 10; k++)
                         assert_int_equal(bs_client_sync(victim), 0);
 
@@ -430,8 +510,11 @@ static void an_fd_whose_close_blocks_stalls_no_one(void **state)
                         bs_msg_clear(&rep);
                 }
                 close(attacker);
+                if (held >= 0)
+                        close(held);
                 assert_int_equal(daemon_fds_settle(&d, victim, baseline), baseline);
         }
+        bs_buffer_put(b);
         bs_client_unref(victim);
         assert_int_equal(test_daemon_stop(&d), 0);
 }
