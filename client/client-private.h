@@ -31,6 +31,7 @@ struct pending {
         uint32_t serial;
         uint16_t opcode;
         bool done;
+        bool sent; /* its caller waits for the reply: it may be made the reader */
         int status; /* set with done when the reply can't be handed over */
         struct bs_msg *rep;
         pthread_cond_t cond; /* signalled for this request's reply only */

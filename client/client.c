@@ -58,6 +58,7 @@ int client_ms_left(uint64_t deadline)
         return deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);
 }
 
+/* With the lock held. */
 static uint64_t deadline_of(const struct bs_client *c)
 {
         return c->timeout_ms < 0 ? UINT64_MAX : client_now_ms() + (uint64_t)c->timeout_ms;
@@ -260,10 +261,14 @@ static void pending_remove(struct bs_client *c, struct pending *self)
                         *pp = self->next;
                         break;
                 }
-        /* hand the reader's role on to one waiter, not to all */
+        /* hand the reader's role on to one waiter, not to all; only to
+         * one that waits for its reply: a caller still sending may be
+         * stuck waiting for room in the socket, which only reading the
+         * daemon's replies makes (the daemon stops reading a client
+         * that leaves its replies unread) */
         if (!c->reading)
                 for (struct pending *p = c->pending; p; p = p->next)
-                        if (!p->done) {
+                        if (p->sent && !p->done) {
                                 pthread_cond_signal(&p->cond);
                                 break;
                         }
@@ -272,8 +277,8 @@ static void pending_remove(struct bs_client *c, struct pending *self)
 int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
 {
         struct pending self = { .opcode = req->hdr.opcode, .rep = rep };
-        uint64_t deadline = deadline_of(c);
         pthread_condattr_t attr;
+        uint64_t deadline;
         int r;
 
         bs_msg_init(rep);
@@ -283,6 +288,7 @@ int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
         pthread_condattr_destroy(&attr);
 
         pthread_mutex_lock(&c->lock);
+        deadline = deadline_of(c); /* bs_client_set_timeout() writes it with the lock */
         if (c->error < 0) {
                 r = c->error;
                 pthread_mutex_unlock(&c->lock);
@@ -300,6 +306,7 @@ int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
         pthread_mutex_lock(&c->lock);
         if (r < 0)
                 client_fail(c, r == -EAGAIN ? -EIO : r);
+        self.sent = true;
         while (!self.done && c->error == 0) {
                 if (!c->reading)
                         read_and_deliver(c, deadline);
@@ -493,9 +500,13 @@ static int client_fetch_limits(struct bs_client *c)
 {
         const struct bs_limits_rep *l;
         struct bs_msg req, rep;
+        bool known;
         int r;
 
-        if (c->version < 2 || c->limits.max_buffers_per_uid)
+        pthread_mutex_lock(&c->lock); /* another thread may be filling them in */
+        known = c->version < 2 || c->limits.max_buffers_per_uid;
+        pthread_mutex_unlock(&c->lock);
+        if (known)
                 return 0;
         bs_msg_request(&req, BS_OP_LIMITS, 0);
         r = client_call(c, &req, &rep);

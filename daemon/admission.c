@@ -59,6 +59,13 @@ int admission_seal(int fd, struct admission *a)
                 if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL) < 0)
                         return -errno;
                 a->needs_seals = false;
+                /* its creator may have added a write seal since
+                 * admission_check(): only now are the seals final */
+                seals = fcntl(fd, F_GET_SEALS);
+                if (seals < 0)
+                        return -errno;
+                if (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))
+                        return -EINVAL;
         }
         /* only now is the size final: the creator may have grown it
          * between admission_check() and F_SEAL_GROW (shrinking was sealed) */

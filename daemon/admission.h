@@ -37,10 +37,11 @@ int admission_check(int fd, struct admission *ret);
 /*
  * Add F_SEAL_GROW and F_SEAL_SEAL where missing, so the size is final and
  * no one can add a write seal later and lock the other holders out, then
- * read the size again. Returns 1 if the size changed since
+ * read the seals and the size again. Returns 1 if the size changed since
  * admission_check() (its creator grew it meanwhile: @a holds the new
- * size, and every check on the size must be made again), 0 if not, or
- * -errno. The seals can't be taken back.
+ * size, and every check on the size must be made again), 0 if not,
+ * -EINVAL if its creator added a write seal meanwhile, or -errno. The
+ * seals can't be taken back.
  */
 int admission_seal(int fd, struct admission *a);
 

@@ -24,18 +24,32 @@ struct outmsg {
 
 static void conn_close_after_flush(struct conn *c);
 
+/* true while @c may be read: no reply of its waits in the daemon, and no
+ * fd it sent waits to be closed. */
+static bool conn_may_read(const struct conn *c)
+{
+        return list_empty(&c->outq) && closer_account_pending(c->fds_closing) == 0;
+}
+
 /* Reading stops while replies wait: a client that doesn't read its
- * replies can't make the daemon queue without bound. */
+ * replies can't make the daemon queue without bound. Nor while the fds
+ * it sent wait for the closer: it can't make the daemon hold more. */
 static void conn_update_events(struct conn *c)
 {
-        if (list_empty(&c->outq)) {
+        if (list_empty(&c->outq))
                 event_del(c->wev);
-                if (!c->closing)
-                        event_add(c->rev, NULL);
-        } else {
-                event_del(c->rev);
+        else
                 event_add(c->wev, NULL);
-        }
+        if (conn_may_read(c) && !c->closing)
+                event_add(c->rev, NULL);
+        else
+                event_del(c->rev);
+}
+
+/* The closer closed the last fd @c sent: read it again. */
+static void conn_fds_closed(void *data)
+{
+        conn_update_events(data);
 }
 
 /* Send queued replies. Returns 0, or -errno when the connection is dead. */
@@ -130,7 +144,7 @@ static int conn_handle_damaged(struct conn *c, struct bs_msg *req, int r)
                         conn_free(c);
                         return -1;
                 }
-                return 1;
+                return conn_may_read(c) ? 1 : 0;
         }
         session_log_bug(&c->session, "malformed message (%zu bytes, opcode %u, %u fds): disconnecting",
                         req->len, has_hdr ? req->hdr.opcode : 0, has_hdr ? req->hdr.n_fds : 0);
@@ -153,7 +167,7 @@ static int conn_handle_one(struct conn *c)
         struct bs_msg req, rep;
         int r, result;
 
-        r = bs_msg_recv(c->fd, &req);
+        r = bs_msg_recv_closer(c->fd, &req, closer_account_fd_closer(c->fds_closing));
         if (r == -EAGAIN)
                 return 0;
         if (r == -EPROTO || r == -EMFILE)
@@ -166,6 +180,15 @@ static int conn_handle_one(struct conn *c)
                 return -1;
         }
 
+        /* only what a handler may look at reaches it (memfds, or sockets
+         * for sync files): any other fd goes to the closer, and the errno
+         * it earned stands in its place */
+        for (unsigned i = 0; i < req.n_fds; i++) {
+                r = closer_vet(c->fds_closing, req.fds[i], dispatch_fd_want(req.hdr.opcode));
+                if (r < 0)
+                        req.fds[i] = r;
+        }
+
         if (c->refuse < 0) {
                 /* over a connection limit: one answer, then goodbye */
                 bs_msg_reply_error(&rep, &req.hdr, c->refuse);
@@ -173,6 +196,10 @@ static int conn_handle_one(struct conn *c)
         } else {
                 result = dispatch_request(d, &c->session, &req, &rep);
         }
+        /* what the handlers left: a sync file's socket may hold the
+         * client's fds, so its close is the closer's too */
+        for (unsigned i = 0; i < req.n_fds; i++)
+                closer_close(c->fds_closing, TAKE_FD(req.fds[i]));
         bs_msg_clear(&req);
         if (result != DISPATCH_SILENT && conn_send(c, &rep) < 0) {
                 conn_free(c);
@@ -188,7 +215,7 @@ static int conn_handle_one(struct conn *c)
                 event_free(c->deadline); /* HELLO said in time */
                 c->deadline = NULL;
         }
-        return list_empty(&c->outq) ? 1 : 0;
+        return conn_may_read(c) ? 1 : 0;
 }
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *data)
@@ -249,7 +276,9 @@ void conn_free(struct conn *c)
                 event_free(c->wev);
         if (c->deadline)
                 event_free(c->deadline);
-        safe_close(c->fd);
+        /* messages it never read may hold the client's fds: the closer's */
+        closer_close(c->fds_closing, TAKE_FD(c->fd));
+        closer_account_free(c->fds_closing);
         log_debug("client %llu disconnected", (unsigned long long)c->session.holder.id);
         c->owner->closed(c->owner->userdata, c);
         free(c);
@@ -278,8 +307,10 @@ int conn_new(const struct conn_owner *o, int fd_, const struct ucred *cred, cons
         c->rev = event_new(o->base, c->fd, EV_READ | EV_PERSIST, conn_read_cb, c);
         c->wev = event_new(o->base, c->fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
         c->deadline = evtimer_new(o->base, conn_deadline_cb, c);
-        if (!c->rev || !c->wev || !c->deadline || event_add(c->rev, NULL) < 0 ||
+        c->fds_closing = closer_account_new(o->closer, conn_fds_closed, c);
+        if (!c->rev || !c->wev || !c->deadline || !c->fds_closing || event_add(c->rev, NULL) < 0 ||
             evtimer_add(c->deadline, &tv) < 0) {
+                closer_account_free(c->fds_closing);
                 if (c->rev)
                         event_free(c->rev);
                 if (c->wev)

@@ -5,7 +5,8 @@
  * protocol error is answered once, then the connection closes.
  *
  * Bounded by construction: the daemon reads from a connection only while
- * none of its replies waits in the daemon, and the socket's send buffer
+ * none of its replies waits in the daemon and none of the fds it sent
+ * waits to be closed (closer.h), and the socket's send buffer
  * holds about CONN_REPLIES_IN_FLIGHT small replies, so a client that
  * pipelines requests without reading its replies stops being read after
  * that many (each export it made still counts against its limits).
@@ -15,6 +16,7 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "closer.h"
 #include "dispatch.h"
 #include "list.h"
 #include "session.h"
@@ -29,6 +31,7 @@ struct conn;
 struct conn_owner {
         struct event_base *base;
         struct dispatch *dispatch;
+        struct closer *closer; /* closes the fds clients send and the daemon doesn't keep */
         /* @c is about to be freed (its holder was dropped already) */
         void (*closed)(void *userdata, struct conn *c);
         void *userdata;
@@ -41,6 +44,7 @@ struct conn {
         int fd;
         struct event *rev, *wev, *deadline;
         struct list outq; /* struct outmsg */
+        struct closer_account *fds_closing; /* not read while the closer has its fds */
         bool closing;     /* answered a protocol error: flush, then close */
         int refuse;       /* < 0: answer the first request with it, then close */
 };

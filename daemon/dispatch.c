@@ -440,6 +440,17 @@ static int handle_redeem(struct dispatch *d, struct session *s, struct bs_msg *r
         return 0;
 }
 
+enum closer_want dispatch_fd_want(uint16_t opcode)
+{
+        switch (opcode) {
+        case BS_OP_IMPORT_SYNC_FILE:
+        case BS_OP_SYNC_FILE_MERGE:
+                return CLOSER_WANT_SOCKET;
+        default:
+                return CLOSER_WANT_MEMFD;
+        }
+}
+
 typedef int (*handler_fn)(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep);
 
 static const handler_fn handlers[BS_OP_COUNT] = {

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "closer.h"
 #include "limits.h"
 #include "message.h"
 #include "registry.h"
@@ -34,6 +35,10 @@ enum dispatch_result {
  * (an error reply) and close the connection.
  */
 int dispatch_request(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep);
+
+/* What the fds of a request of @opcode must be (closer.h): sync files
+ * are sockets; every other fd a request carries is a buffer's memfd. */
+enum closer_want dispatch_fd_want(uint16_t opcode);
 
 /* Fill @rep to answer @req, whose fds could not be received because the
  * daemon is out of fds: -EMFILE, logged once per shortage. */

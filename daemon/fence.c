@@ -379,6 +379,14 @@ static int waiter_new(struct registry *r, struct holder *h, struct waiter **ret,
                 return ret_;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
+        /* the daemon's end only sends: nothing the holder sends (fds
+         * whose close could block) can wait in it for the daemon to close */
+        if (shutdown(sv[0], SHUT_RD) < 0) {
+                ret_ = -errno;
+                safe_close(sv[0]);
+                safe_close(sv[1]);
+                return ret_;
+        }
         w = calloc(1, sizeof(*w));
         if (!w || fstat(sv[1], &st) < 0) {
                 ret_ = w ? -errno : -ENOMEM;

@@ -255,12 +255,16 @@ static int ref_admit(struct registry *r, const struct buffer *b, const struct ho
         return 0;
 }
 
-/* One more reference for @h on @b. Limits are the caller's (ref_admit()). */
+/* One more reference for @h on @b. Limits are the caller's (ref_admit()),
+ * but a count never wraps: -EOVERFLOW (b->n_refs is the sum of every
+ * holder's count, so it bounds them all). */
 static int ref_add(struct registry *r, struct buffer *b, struct holder *h, bool readonly)
 {
         struct ref *ref = registry_ref_find(r, b, h);
         int ret;
 
+        if (b->n_refs == UINT32_MAX)
+                return -EOVERFLOW;
         if (!ref) {
                 ref = calloc(1, sizeof(*ref));
                 if (!ref)
@@ -452,7 +456,8 @@ int registry_export_described(struct registry *r, struct holder *h, uint64_t siz
                 id.desc = *desc;
         snprintf(id.heap, sizeof(id.heap), "%s", heap);
         /* refused before anything is allocated (on the requested size; the
-         * rounded one is checked again below, before anyone sees it) */
+         * rounded one is checked again below, limit and quota, before
+         * anyone sees it) */
         ret_ = limits_check_buffers(r->limits, h->n_buffers);
         if (ret_ < 0)
                 return ret_;
@@ -463,7 +468,9 @@ int registry_export_described(struct registry *r, struct holder *h, uint64_t siz
         ret_ = heap_alloc(heap, id.id, size, &fd, &id.size);
         if (ret_ < 0)
                 return ret_;
-        ret_ = charge_check(&r->charge, r->limits, h->uid, id.size);
+        ret_ = limits_check_size(r->limits, id.size);
+        if (ret_ == 0)
+                ret_ = charge_check(&r->charge, r->limits, h->uid, id.size);
         if (ret_ < 0)
                 return ret_;
         if (fstat(fd, &st) < 0)
@@ -566,7 +573,9 @@ static int buffer_revive(struct registry *r, struct holder *h, int *fd, const st
                         return ret_;
         }
         r->stats.revived++;
-        log_info("buffer %llu registered again from an imported fd (%s)", (unsigned long long)id.id,
+        /* a client can make this happen at every request: not for the
+         * default level, which must not let a client flood the log */
+        log_debug("buffer %llu registered again from an imported fd (%s)", (unsigned long long)id.id,
                  old ? "recently released" : "adopted");
         return 0;
 }
@@ -581,7 +590,7 @@ int registry_import(struct registry *r, struct holder *h, int fd_, struct buffer
         int ret_, fl;
 
         if (fd < 0)
-                return -EBADF;
+                return fd == -EBADFD ? -EBADFD : -EBADF; /* what the front end found */
         fl = fcntl(fd, F_GETFL);
         if (fl < 0 || fstat(fd, &st) < 0)
                 return -errno;
@@ -592,8 +601,10 @@ int registry_import(struct registry *r, struct holder *h, int fd_, struct buffer
         b = hashmap_get(&r->by_inode, inode_key(st.st_dev, st.st_ino));
         if (!b) {
                 ret_ = buffer_revive(r, h, &fd, &st, readonly, &b);
-        } else if (readonly && !b->readonly_inode) {
-                ret_ = -EPERM; /* this inode could be reopened writable */
+        } else if (readonly && !memfd_inode_readonly(fd)) {
+                /* this inode could be reopened writable: as it is now, its
+                 * owner may have chmod'ed it since admission */
+                ret_ = -EPERM;
         } else {
                 ret_ = ref_take(r, b, h, readonly);
         }
@@ -614,7 +625,7 @@ int registry_export_memfd(struct registry *r, struct holder *h, int fd_, const c
         int ret_;
 
         if (fd < 0)
-                return -EBADF;
+                return fd == -EBADFD ? -EBADFD : -EBADF; /* what the front end found */
         if (bs_string_set(id.name, sizeof(id.name), name) < 0)
                 return -EINVAL;
         if (fstat(fd, &st) < 0)

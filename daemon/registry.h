@@ -58,7 +58,7 @@ struct fence;
 struct buffer {
         struct buffer_ident ident;
         int fd;              /* the daemon's own fd on the memfd */
-        bool readonly_inode; /* mode 0444: read-only views are safe */
+        bool readonly_inode; /* mode 0444 at admission (imports look at the inode as it is) */
         uid_t payer;         /* the one uid charged for it (charge.h) */
         unsigned n_refs;     /* every reference of every holder */
         unsigned n_holders;  /* holders with at least one */
@@ -184,21 +184,26 @@ int registry_export_described(struct registry *r, struct holder *h, uint64_t siz
                               const char *name, const struct bs_wire_description *desc, struct buffer **ret);
 
 /*
- * A reference for @h on the buffer whose memfd @fd is. @fd is consumed:
+ * A reference for @h on the buffer whose memfd @fd is. A front end
+ * passes only fds that closer_vet() took (fstat() of a client's file can
+ * wait on a FUSE server), or the -EBADF or -EBADFD it returned, which
+ * comes back as it is. @fd is consumed:
  * kept if the buffer must be registered, closed otherwise. A read-only
  * fd gives a read-only reference (-EPERM if the inode could be reopened
  * writable). A buffer the registry does not host (released while the fd
  * travelled, or never hosted) is admitted under admission.h's rules and
  * paid for by @h's uid: with its old identity if its uid's recent
  * releases have it, else as an adopted buffer with a new id.
- * -EBADF for an fd not open for reading; -EMFILE, -EDQUOT over a limit.
+ * -EBADF for an fd not open for reading; -EMFILE, -EDQUOT over a limit;
+ * -EOVERFLOW when the buffer's reference count would wrap.
  */
 int registry_import(struct registry *r, struct holder *h, int fd, struct buffer **ret,
                     bool *ret_readonly);
 
 /*
  * Adopt the caller's memfd @fd as a new buffer (udmabuf's rules,
- * admission.h), and @h's reference on it. @fd is consumed. -EACCES if it
+ * admission.h), and @h's reference on it. @fd is consumed; as for
+ * registry_import(), a vetted fd or closer_vet()'s errno. -EACCES if it
  * is not open read-write, -EEXIST if the registry hosts it already
  * (import it instead). A refused memfd is left as it was.
  */

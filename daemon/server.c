@@ -72,10 +72,29 @@ static void server_conn_closed(void *userdata, struct conn *c)
         }
 }
 
-/* Take the accepted @fd: a connection, a refused one, or closed. */
-static void server_accept_one(struct server *s, int fd_)
+/* Sockets turned away at accept that wait for the closer, at most:
+ * accepting pauses past this many, so a stuck close can't make the
+ * daemon pile up sockets. */
+#define TURNED_AWAY_MAX 16
+
+/* Close the accepted @fd: its client may have queued messages with fds
+ * in it already, whose close could wait for as long as it likes. */
+static void server_turn_away(struct server *s, int fd)
 {
-        _cleanup_close_ int fd = fd_;
+        closer_close(s->turned_away, fd);
+        if (closer_account_pending(s->turned_away) >= TURNED_AWAY_MAX)
+                event_del(s->listen_ev);
+}
+
+static void server_turned_away_closed(void *userdata)
+{
+        struct server *s = userdata;
+        event_add(s->listen_ev, NULL);
+}
+
+/* Take the accepted @fd: a connection, a refused one, or closed. */
+static void server_accept_one(struct server *s, int fd)
+{
         struct ucred cred;
         socklen_t len = sizeof(cred);
         char comm[BS_COMM_LEN];
@@ -84,6 +103,7 @@ static void server_accept_one(struct server *s, int fd_)
 
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
                 log_warn("SO_PEERCRED on a new connection failed: %s", strerror(errno));
+                server_turn_away(s, fd);
                 return;
         }
         refuse = limits_check_connections(s->limits, s->n_conns, uid_conns_of(s, cred.uid));
@@ -92,12 +112,15 @@ static void server_accept_one(struct server *s, int fd_)
                         log_warn("connection of pid %d uid %u closed: over the connection limits "
                                  "(%u in all, %u of its uid)", (int)cred.pid, (unsigned)cred.uid,
                                  s->n_conns, uid_conns_of(s, cred.uid));
+                server_turn_away(s, fd);
                 return;
         }
-        if (refuse == 0 && uid_conns_add(s, cred.uid) < 0)
+        if (refuse == 0 && uid_conns_add(s, cred.uid) < 0) {
+                server_turn_away(s, fd);
                 return;
+        }
         procfs_comm(cred.pid, comm, sizeof(comm));
-        r = conn_new(&s->owner, TAKE_FD(fd), &cred, comm, refuse,
+        r = conn_new(&s->owner, fd, &cred, comm, refuse,
                      refuse < 0 ? REFUSING_DEADLINE_MS : s->limits->hello_timeout_ms, &c);
         if (r < 0) {
                 log_warn("a connection of pid %d could not be set up: %s", (int)cred.pid, strerror(-r));
@@ -153,18 +176,28 @@ static void listen_cb(evutil_socket_t lfd, short what, void *data)
 
 int server_init(struct server *s, struct event_base *base, struct dispatch *dispatch, int listen_fd)
 {
+        int r;
+
         memset(s, 0, sizeof(*s));
         s->dispatch = dispatch;
         s->limits = dispatch->limits;
         s->listen_fd = listen_fd;
+        s->closer.efd = -EBADF;
         s->owner = (struct conn_owner){
                 .base = base,
                 .dispatch = dispatch,
+                .closer = &s->closer,
                 .closed = server_conn_closed,
                 .userdata = s,
         };
         list_init(&s->conns);
         hashmap_init(&s->uid_conns);
+        r = closer_init(&s->closer, base);
+        if (r < 0)
+                return r;
+        s->turned_away = closer_account_new(&s->closer, server_turned_away_closed, s);
+        if (!s->turned_away)
+                return -ENOMEM;
         if (fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0)
                 return -errno;
         s->listen_ev = event_new(base, listen_fd, EV_READ | EV_PERSIST, listen_cb, s);
@@ -192,6 +225,9 @@ void server_done(struct server *s)
 
         list_for_each_safe(pos, tmp, &s->conns)
                 conn_free(container_of(pos, struct conn, link));
+        closer_account_free(s->turned_away);
+        s->turned_away = NULL;
+        closer_done(&s->closer);
         if (s->listen_ev)
                 event_free(s->listen_ev);
         if (s->accept_retry_ev)

@@ -22,6 +22,9 @@ struct event;
 struct server {
         struct conn_owner owner; /* what every connection sees of us */
         struct dispatch *dispatch;
+        struct closer closer;     /* closes the fds clients send, off the loop */
+        struct closer_account *turned_away; /* sockets closed at accept: accepting
+                                             * pauses while too many wait */
         const struct limits *limits;
         int listen_fd;
         struct event *listen_ev;

@@ -44,8 +44,18 @@ int bs_fdpass_send(int sock, const void *data, size_t len, const int *fds, unsig
         return 0;
 }
 
+void bs_fd_closer_close(const struct bs_fd_closer *closer, int fd)
+{
+        if (fd < 0)
+                return;
+        if (closer && closer->close_fd)
+                closer->close_fd(closer->userdata, fd);
+        else
+                safe_close(fd);
+}
+
 /* Close every fd carried by every SCM_RIGHTS cmsg of @mh. */
-static void close_all_fds(struct msghdr *mh)
+static void close_all_fds(struct msghdr *mh, const struct bs_fd_closer *closer)
 {
         for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
                 if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
@@ -54,13 +64,19 @@ static void close_all_fds(struct msghdr *mh)
                 for (size_t i = 0; i < n; i++) {
                         int fd;
                         memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                        safe_close(fd);
+                        bs_fd_closer_close(closer, fd);
                 }
         }
 }
 
 ssize_t bs_fdpass_recv(int sock, void *data, size_t len, int *fds, unsigned max_fds,
                        unsigned *ret_n_fds, int *ret_damage)
+{
+        return bs_fdpass_recv_closer(sock, data, len, fds, max_fds, ret_n_fds, ret_damage, NULL);
+}
+
+ssize_t bs_fdpass_recv_closer(int sock, void *data, size_t len, int *fds, unsigned max_fds,
+                              unsigned *ret_n_fds, int *ret_damage, const struct bs_fd_closer *closer)
 {
         union {
                 struct cmsghdr align;
@@ -109,7 +125,7 @@ ssize_t bs_fdpass_recv(int sock, void *data, size_t len, int *fds, unsigned max_
         else if (bad || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
                 *ret_damage = -EPROTO;
         if (*ret_damage < 0) {
-                close_all_fds(&mh);
+                close_all_fds(&mh, closer);
                 for (unsigned i = 0; i < n_fds; i++)
                         fds[i] = -EBADF;
                 return n;

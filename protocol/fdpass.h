@@ -35,3 +35,22 @@ int bs_fdpass_send(int sock, const void *data, size_t len, const int *fds, unsig
  */
 ssize_t bs_fdpass_recv(int sock, void *data, size_t len, int *fds, unsigned max_fds,
                        unsigned *ret_n_fds, int *ret_damage);
+
+/*
+ * How a receiver closes the fds a peer sent that it does not keep. Closing
+ * a peer's fd can block for as long as the peer wants (a TCP socket with
+ * SO_LINGER over a window kept full waits in close(2); a FUSE file waits
+ * for its server to answer FLUSH): a receiver that must never wait for a
+ * peer closes them its own way. NULL means close(2).
+ */
+struct bs_fd_closer {
+        void (*close_fd)(void *userdata, int fd);
+        void *userdata;
+};
+
+/* Close @fd, a peer's, the way @closer says (close(2) if NULL). */
+void bs_fd_closer_close(const struct bs_fd_closer *closer, int fd);
+
+/* bs_fdpass_recv() that closes a damaged datagram's fds with @closer. */
+ssize_t bs_fdpass_recv_closer(int sock, void *data, size_t len, int *fds, unsigned max_fds,
+                              unsigned *ret_n_fds, int *ret_damage, const struct bs_fd_closer *closer);

@@ -8,6 +8,11 @@
 
 int bs_msg_recv(int sock, struct bs_msg *m)
 {
+        return bs_msg_recv_closer(sock, m, NULL);
+}
+
+int bs_msg_recv_closer(int sock, struct bs_msg *m, const struct bs_fd_closer *closer)
+{
         /* one byte more than any valid message, so an oversized datagram
          * shows as MSG_TRUNC or as a size mismatch, never as valid */
         union {
@@ -19,7 +24,8 @@ int bs_msg_recv(int sock, struct bs_msg *m)
         ssize_t n;
 
         bs_msg_init(m);
-        n = bs_fdpass_recv(sock, buf.bytes, sizeof(buf.bytes), m->fds, BS_MAX_FDS, &n_fds, &damage);
+        n = bs_fdpass_recv_closer(sock, buf.bytes, sizeof(buf.bytes), m->fds, BS_MAX_FDS, &n_fds, &damage,
+                                  closer);
         if (n < 0)
                 return (int)n;
         if (damage < 0) {
@@ -32,6 +38,8 @@ int bs_msg_recv(int sock, struct bs_msg *m)
 
         r = bs_msg_decode(m, buf.bytes, (size_t)n, n_fds);
         if (r < 0) {
+                for (unsigned i = 0; i < n_fds; i++)
+                        bs_fd_closer_close(closer, TAKE_FD(m->fds[i]));
                 bs_msg_clear(m);
                 return r;
         }

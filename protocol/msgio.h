@@ -18,5 +18,10 @@
  */
 int bs_msg_recv(int sock, struct bs_msg *m);
 
+/* bs_msg_recv() that closes the fds of a refused message with @closer
+ * (fdpass.h) rather than close(2). */
+struct bs_fd_closer;
+int bs_msg_recv_closer(int sock, struct bs_msg *m, const struct bs_fd_closer *closer);
+
 /* Send @m with its fds. The fds stay @m's: bs_msg_clear() closes them. */
 int bs_msg_send(int sock, const struct bs_msg *m);

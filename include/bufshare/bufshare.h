@@ -232,6 +232,9 @@ struct bs_buffer_info {
  * @retval -EPROTONOSUPPORT the daemon speaks no common protocol version
  * @retval -EUSERS the daemon serves as many connections as it may, in
  *         all or of this uid (--max-clients, --max-connections-per-uid)
+ * @retval -ECONNRESET,-EPIPE the daemon hung up at once: it does so with
+ *         more connections over its limits than it keeps to tell -EUSERS
+ * @retval -EACCES the socket is not this process's to connect to
  * @retval -EPROTO the daemon answered nonsense
  * @retval -ENOMEM out of memory
  */
@@ -308,8 +311,8 @@ int bs_client_get_limits(struct bs_client *c, struct bs_limits *ret_limits);
  *              size rounded to the huge page); NULL means "system".
  * @param name  at most BS_NAME_MAX - 1 bytes, or NULL for none.
  * @retval 0 done, *ret_buffer set
- * @retval -EINVAL size 0, a NULL argument, or a name of BS_NAME_MAX bytes
- *         or more (never truncated)
+ * @retval -EINVAL size 0, a NULL argument, or a name or heap of
+ *         BS_NAME_MAX bytes or more (never truncated)
  * @retval -EFBIG size over the daemon's --max-buffer-size
  * @retval -ENOENT unknown heap
  * @retval -EMFILE this client holds --max-buffers-per-client buffers, or
@@ -318,7 +321,7 @@ int bs_client_get_limits(struct bs_client *c, struct bs_limits *ret_limits);
  *         bytes or --max-buffers-per-uid buffers
  * @retval -ENOMEM out of memory (here or in the daemon), or for
  *         "system-huge", not enough free huge pages (vm.nr_hugepages)
- * @retval -EPIPE,-ECONNRESET,-EPROTO the connection is broken
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_buffer_export(struct bs_client *c, uint64_t size, const char *heap, const char *name,
                      struct bs_buffer **ret_buffer);
@@ -343,6 +346,8 @@ int bs_buffer_export(struct bs_client *c, uint64_t size, const char *heap, const
  * @retval -EPERM a read-only fd on an inode that others could reopen writable
  * @retval -EFBIG a memfd over the size limit
  * @retval -EMFILE,-EDQUOT over a limit, as for bs_buffer_export()
+ * @retval -EOVERFLOW the buffer has 2^32 - 1 references already
+ * @retval -ENOMEM out of memory, here or in the daemon
  * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_buffer_import(struct bs_client *c, int fd, struct bs_buffer **ret_buffer);
@@ -366,6 +371,8 @@ int bs_buffer_import(struct bs_client *c, int fd, struct bs_buffer **ret_buffer)
  * @retval -EACCES memfd is open read-only
  * @retval -EEXIST the daemon already hosts this memfd: import it
  * @retval -EFBIG,-EMFILE,-EDQUOT over a limit
+ * @retval -ENOMEM out of memory, here or in the daemon
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_buffer_export_memfd(struct bs_client *c, int memfd, const char *name,
                            struct bs_buffer **ret_buffer);
@@ -375,6 +382,7 @@ int bs_buffer_export_memfd(struct bs_client *c, int memfd, const char *name,
  * @param names    receives up to @p n_names names
  * @retval >=0 the number of heaps (may exceed n_names)
  * @retval -EINVAL c is NULL, or names is NULL with n_names > 0
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_client_list_heaps(struct bs_client *c, char names[][BS_NAME_MAX], unsigned n_names);
 
@@ -429,7 +437,7 @@ int64_t bs_buffer_id(struct bs_buffer *b);
  * @retval 0 *ret_info filled
  * @retval -EINVAL a NULL argument
  * @retval -ENOENT the daemon no longer has it
- * @retval -EPIPE,-ECONNRESET,-EPROTO the connection is broken
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_buffer_get_info(struct bs_buffer *b, struct bs_buffer_info *ret_info);
 
@@ -441,7 +449,7 @@ int bs_buffer_get_info(struct bs_buffer *b, struct bs_buffer_info *ret_info);
  * @retval -EINVAL NULL, or BS_NAME_MAX bytes or more (never truncated)
  * @retval -EACCES only read-only references are held
  * @retval -ENOENT the daemon no longer has it
- * @retval -EPIPE,-ECONNRESET,-EPROTO the connection is broken
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_buffer_set_name(struct bs_buffer *b, const char *name);
 
@@ -501,11 +509,13 @@ int bs_buffer_kunmap(struct bs_buffer *b, uint64_t page_num, void *addr);
  * @retval -EINVAL NULL, empty or unknown flags
  * @retval -EACCES BS_SYNC_WRITE on a read-only reference
  * @retval -ENOENT the daemon no longer has it
+ * @retval -EOVERFLOW 2^32 - 1 begins of this flag are open already
  * @retval -ETIME a conflicting fence is still pending after the timeout:
  *         nothing begun (the connection is fine)
  * @retval <0 the error a conflicting fence was signalled with (-EPIPE if
  *         its creator died): nothing begun; a retry succeeds, since that
  *         fence is no longer pending
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_buffer_begin_cpu_access(struct bs_buffer *b, unsigned flags);
 
@@ -521,6 +531,7 @@ int bs_buffer_begin_cpu_access_timeout(struct bs_buffer *b, unsigned flags, int 
  * @retval 0 done
  * @retval -EINVAL NULL, empty or unknown flags, or no matching begin for
  *         one of the flags
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_buffer_end_cpu_access(struct bs_buffer *b, unsigned flags);
 
@@ -530,6 +541,9 @@ int bs_buffer_end_cpu_access(struct bs_buffer *b, unsigned flags);
  * @param device  a name, 1 to BS_NAME_MAX - 1 bytes
  * @retval 0 done  @retval -EINVAL NULL, empty or long name
  * @retval -ENOENT the daemon no longer has it
+ * @retval -EMFILE this client has --max-attachments-per-client attachments
+ * @retval -ENOMEM out of memory, here or in the daemon
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_buffer_attach(struct bs_buffer *b, const char *device, struct bs_attachment **ret_attachment);
 
@@ -550,20 +564,24 @@ int bs_buffer_attach_segmented(struct bs_buffer *b, const char *device, uint64_t
  * @retval -EACCES BS_DMA_FROM_DEVICE or BS_DMA_BIDIRECTIONAL (the device
  *         would write) on a read-only reference
  * @retval -EBUSY already mapped
+ * @retval -ENOMEM out of memory for the table
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_attachment_map(struct bs_attachment *a, enum bs_data_direction direction,
                       const struct bs_sg_table **ret_table);
 
 /**
- * Unmap (like dma_buf_unmap_attachment()).
+ * Unmap (like dma_buf_unmap_attachment()); unmapped unless this returns -EINVAL.
  * @retval 0 done  @retval -EINVAL NULL, not mapped, or another table
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_attachment_unmap(struct bs_attachment *a, const struct bs_sg_table *table);
 
 /**
  * Detach and free @p a (like dma_buf_detach()); a mapped attachment is
- * unmapped first. @p a is gone whatever this returns.
+ * unmapped first. @p a is gone unless this returns -EINVAL.
  * @retval 0 done  @retval -EINVAL NULL, or @p a is not @p b's
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_buffer_detach(struct bs_buffer *b, struct bs_attachment *a);
 

@@ -14,6 +14,7 @@
 #include "admission.h"
 #include "heap.h"
 #include "memfd.h"
+#include "registry-internal.h"
 #include "registry.h"
 #include "util.h"
 
@@ -190,6 +191,22 @@ static void export_errors_create_nothing(void **state)
         assert_int_equal(registry_export(&fx->reg, &fx->a, 1 << 20, "system", "", &b), 0);
 }
 
+/* The size limit holds for the buffer as made, rounded up to its page
+ * (a huge page for "system-huge"), not only for the size asked. */
+static void the_size_limit_holds_after_rounding(void **state)
+{
+        struct fx *fx = *state;
+        struct buffer *b = NULL;
+
+        fx->limits.max_buffer_size = 4096 + 100;
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 4096 + 1, "system", "", &b), -EFBIG);
+        assert_null(b);
+        assert_int_equal(fx->reg.n_buffers, 0);
+        assert_int_equal(registry_uid_usage(&fx->reg, 1000).bytes, 0);
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
+        assert_int_equal(b->ident.size, 4096);
+}
+
 static void ids_are_never_reused(void **state)
 {
         struct fx *fx = *state;
@@ -352,6 +369,85 @@ static void a_memfd_grown_during_admission_is_checked_at_its_real_size(void **st
         assert_int_equal(admission_seal(fd, &a), 1);
         assert_int_equal(a.size, 8ull << 30);
         assert_int_equal(ftruncate(fd, 16ll << 30), -1); /* and now it can't */
+        close(fd);
+}
+
+/* A creator adding a write seal between the check and the daemon's
+ * F_SEAL_SEAL: the memfd is refused, never registered with a write seal
+ * that would lock every other holder out of writable maps. */
+static void a_memfd_write_sealed_during_admission_is_refused(void **state)
+{
+        static const int write_seals[] = { F_SEAL_FUTURE_WRITE, F_SEAL_WRITE };
+        struct fx *fx = *state;
+
+        for (unsigned i = 0; i < ELEMENTSOF(write_seals); i++) {
+                struct admission a;
+                int fd = memfd_with(4096, F_SEAL_SHRINK);
+
+                assert_int_equal(admission_check(fd, &a), 0);
+                assert_int_equal(fcntl(fd, F_ADD_SEALS, write_seals[i]), 0);
+                assert_int_equal(admission_seal(fd, &a), -EINVAL);
+                close(fd);
+        }
+        assert_int_equal(fx->reg.n_buffers, 0);
+}
+
+/* A reference count can't wrap: the import that would overflow it is
+ * refused. (Before: 2^32 imports of one fd wrapped the holder's count to
+ * 0, and the buffer was freed under a reference still in the table, a
+ * use-after-free when that holder went away.) */
+static void reference_counts_never_wrap(void **state)
+{
+        struct fx *fx = *state;
+        struct buffer *b, *tmp;
+        struct ref *ref;
+        int keep;
+
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
+        keep = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
+        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(keep, F_DUPFD_CLOEXEC, 3), &tmp, &ro), 0);
+        assert_int_equal(registry_release(&fx->reg, &fx->a, b->ident.id, false), 0);
+        /* as if bob had imported it 2^32 - 1 times */
+        ref = registry_ref_find(&fx->reg, b, &fx->b);
+        assert_non_null(ref);
+        ref->count = UINT32_MAX;
+        b->n_refs = UINT32_MAX;
+        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(keep, F_DUPFD_CLOEXEC, 3), &tmp, &ro), -EOVERFLOW);
+        assert_int_equal(ref->count, UINT32_MAX);
+        assert_int_equal(b->n_refs, UINT32_MAX);
+        /* nor can another holder's */
+        assert_int_equal(registry_import(&fx->reg, &fx->a, fcntl(keep, F_DUPFD_CLOEXEC, 3), &tmp, &ro), -EOVERFLOW);
+        assert_int_equal(fx->a.n_buffers, 0);
+        /* back to one, for the teardown */
+        ref->count = 1;
+        b->n_refs = 1;
+        close(keep);
+}
+
+/* A read-only view is refused for an inode others could reopen writable
+ * as it is now, not as it was at admission: an adopted memfd's owner may
+ * chmod it back. (Before: the mode seen at admission decided, and a
+ * read-only reference was given on an inode anyone could reopen
+ * writable, where docs/security.md promises -EPERM.) */
+static void a_readonly_view_is_checked_against_the_mode_of_now(void **state)
+{
+        struct fx *fx = *state;
+        struct buffer *b, *tmp = NULL;
+        int fd = memfd_with(4096, F_SEAL_SHRINK), view;
+        struct stat st;
+
+        assert_int_equal(registry_export_memfd(&fx->reg, &fx->a, fcntl(fd, F_DUPFD_CLOEXEC, 3), "", &b), 0);
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0444); /* made read-only: views are safe */
+        view = reopen(fd, O_RDONLY);
+        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(view, F_DUPFD_CLOEXEC, 3), &tmp, &ro), 0);
+        assert_true(ro);
+        /* its owner makes it writable for all again */
+        assert_int_equal(fchmod(fd, 0666), 0);
+        tmp = NULL;
+        assert_int_equal(registry_import(&fx->reg, &fx->b, fcntl(view, F_DUPFD_CLOEXEC, 3), &tmp, &ro), -EPERM);
+        assert_null(tmp);
+        close(view);
         close(fd);
 }
 
@@ -522,12 +618,16 @@ int main(void)
                 T(unknown_sealed_memfd_is_adopted_with_a_new_id),
                 T(import_refuses_what_is_not_a_sealed_memfd),
                 T(export_errors_create_nothing),
+                T(the_size_limit_holds_after_rounding),
                 T(ids_are_never_reused),
                 T(find_shows_a_buffer_only_to_who_may_see_it),
                 T(set_name_needs_a_reference_and_a_short_name),
                 T(import_of_a_foreign_memfd_follows_the_adoption_rules),
                 T(a_refused_memfd_is_left_as_it_was),
                 T(a_memfd_grown_during_admission_is_checked_at_its_real_size),
+                T(a_memfd_write_sealed_during_admission_is_refused),
+                T(reference_counts_never_wrap),
+                T(a_readonly_view_is_checked_against_the_mode_of_now),
                 T(attachments_are_bounded_per_client),
                 T(the_payer_follows_the_holders),
                 T(a_revival_over_quota_is_refused_and_forgets_nothing),

@@ -1,0 +1,651 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The second look at the trust boundary: what an attacker with the
+ * source at hand still found after issue 7. One test per hole, each
+ * against the real bufshared in real processes; each failed before the
+ * commit that carries it.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "bufshare/bufshare.h"
+#include "fdpass.h"
+#include "message.h"
+#include "msgio.h"
+#include "peer.h"
+#include "util.h"
+
+#define PAGE 4096
+
+static struct bs_client *connect_to(const struct test_daemon *d)
+{
+        struct bs_client *c = NULL;
+
+        assert_int_equal(bs_client_connect(d->socket, &c), 0);
+        return c;
+}
+
+/* ---- the client library: many threads on one connection -------------- */
+
+#define CALLERS 500
+
+struct caller {
+        struct bs_client *c;
+        pthread_barrier_t *start;
+        atomic_int *started;
+        int result;
+};
+
+static void *call_once(void *arg)
+{
+        struct caller *k = arg;
+
+        pthread_barrier_wait(k->start);
+        atomic_fetch_add(k->started, 1);
+        k->result = bs_client_sync(k->c);
+        return NULL;
+}
+
+/* true when no thread of this process but the calling one can run: each
+ * waits in the kernel for something only the daemon can cause. */
+static bool other_threads_all_wait(void)
+{
+        char path[300], buf[256];
+        struct dirent *e;
+        bool all = true;
+        DIR *dir = opendir("/proc/self/task");
+
+        assert_non_null(dir);
+        while (all && (e = readdir(dir))) {
+                FILE *f;
+                char *p;
+
+                if (e->d_name[0] == '.' || atoi(e->d_name) == (int)gettid())
+                        continue;
+                snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+                f = fopen(path, "re");
+                if (!f)
+                        continue; /* it just ended */
+                p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+                fclose(f);
+                all = p && p[1] == ' ' && p[2] == 'S';
+        }
+        closedir(dir);
+        return all;
+}
+
+/* More threads call at once on one client than the two sockets hold in
+ * flight: some callers wait for room to send, which only reading the
+ * daemon's replies makes (the daemon stops reading a client that leaves
+ * its replies unread). Every call must still be answered. (Before: the
+ * reader handed its role to the newest request, whose caller was still
+ * waiting to send; no one read any more, and every call ended in
+ * -ETIMEDOUT, or hung for ever without a timeout.) */
+static void many_threads_on_one_client_are_all_answered(void **state)
+{
+        struct test_daemon d = {};
+        struct caller callers[CALLERS];
+        pthread_t threads[CALLERS];
+        pthread_barrier_t start;
+        atomic_int started = 0;
+        struct bs_client *c;
+        int failed = 0, first_error = 0;
+
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        c = connect_to(&d);
+        /* long enough for a slow sanitized build, short enough for a failure to show */
+        assert_int_equal(bs_client_set_timeout(c, 15000), 0);
+        assert_int_equal(pthread_barrier_init(&start, NULL, CALLERS), 0);
+        /* a stopped daemon lets the requests pile up: both sockets fill */
+        assert_int_equal(kill(d.pid, SIGSTOP), 0);
+        for (int i = 0; i < CALLERS; i++) {
+                callers[i] = (struct caller){ .c = c, .start = &start, .started = &started };
+                assert_int_equal(pthread_create(&threads[i], NULL, call_once, &callers[i]), 0);
+        }
+        while (atomic_load(&started) < CALLERS || !other_threads_all_wait())
+                sched_yield();
+        assert_int_equal(kill(d.pid, SIGCONT), 0);
+        for (int i = 0; i < CALLERS; i++) {
+                pthread_join(threads[i], NULL);
+                if (callers[i].result != 0) {
+                        failed++;
+                        first_error = first_error ? first_error : callers[i].result;
+                }
+        }
+        pthread_barrier_destroy(&start);
+        if (failed)
+                fprintf(stderr, "%d of %d threads failed, the first with %s\n", failed, CALLERS,
+                        strerror(-first_error));
+        assert_int_equal(failed, 0);
+        bs_client_unref(c);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
+struct timeout_setter {
+        struct bs_client *c;
+        atomic_bool stop;
+};
+
+static void *set_timeouts(void *arg)
+{
+        struct timeout_setter *t = arg;
+
+        struct bs_limits l;
+
+        assert_int_equal(bs_client_get_limits(t->c, &l), 0);
+        for (int i = 0; !atomic_load(&t->stop); i++)
+                assert_int_equal(bs_client_set_timeout(t->c, 10000 + i % 2), 0);
+        return NULL;
+}
+
+/* bs_client_set_timeout() and bs_client_get_limits() while other threads
+ * call: the header allows any thread any call. (Before: data races, a
+ * call read the timeout, and the first bs_client_get_limits() the
+ * limits, without the lock their writers hold; ThreadSanitizer reports
+ * them on this test.) */
+static void the_timeout_may_change_while_others_call(void **state)
+{
+        struct timeout_setter t = { 0 };
+        struct test_daemon d = {};
+        struct bs_limits l;
+        pthread_t setter;
+
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        t.c = connect_to(&d);
+        assert_int_equal(pthread_create(&setter, NULL, set_timeouts, &t), 0);
+        assert_int_equal(bs_client_get_limits(t.c, &l), 0);
+        for (int i = 0; i < 200; i++)
+                assert_int_equal(bs_client_sync(t.c), 0);
+        atomic_store(&t.stop, true);
+        pthread_join(setter, NULL);
+        bs_client_unref(t.c);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
+/* ---- memfds the daemon did not make ----------------------------------- */
+
+static int memfd_with(uint64_t size, int seals)
+{
+        int fd = memfd_create("outsider", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, (off_t)size), 0);
+        if (seals)
+                assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
+        return fd;
+}
+
+/* What thread @tid of this process does: its state letter, and the
+ * system call it is in (-1 if none, or if it ended). */
+static char thread_state(pid_t tid, long *ret_syscall)
+{
+        char path[64], buf[256], *p;
+        FILE *f;
+
+        *ret_syscall = -1;
+        snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        if (fgets(buf, sizeof(buf), f) && buf[0] >= '0' && buf[0] <= '9')
+                *ret_syscall = strtol(buf, NULL, 10);
+        fclose(f);
+        snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+        fclose(f);
+        return p && p[1] == ' ' ? p[2] : 0;
+}
+
+struct creator {
+        int fd;
+        atomic_int tid;
+        atomic_bool done;
+};
+
+/* Hold the memfd's inode lock for a while: a large fallocate takes it. */
+static void *hold_the_inode_lock(void *arg)
+{
+        struct creator *k = arg;
+
+        atomic_store(&k->tid, (int)gettid());
+        (void)fallocate(k->fd, FALLOC_FL_KEEP_SIZE, 0, 64ll << 20);
+        atomic_store(&k->done, true);
+        return NULL;
+}
+
+/* Add a write seal: F_ADD_SEALS waits for the inode lock. */
+static void *add_a_write_seal(void *arg)
+{
+        struct creator *k = arg;
+
+        atomic_store(&k->tid, (int)gettid());
+        (void)fcntl(k->fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE);
+        return NULL;
+}
+
+/* Wait until thread @k sleeps in system call @nr, or @other is done.
+ * true if it does. */
+static bool wait_asleep_in(struct creator *k, long nr, struct creator *other)
+{
+        long sys;
+
+        while (atomic_load(&k->tid) == 0)
+                sched_yield();
+        while (!(thread_state(atomic_load(&k->tid), &sys) == 'D' && sys == nr)) {
+                if (atomic_load(&other->done))
+                        return false;
+                sched_yield();
+        }
+        return true;
+}
+
+/* A creator adding a write seal while its memfd is adopted: refused, or
+ * adopted without one, never adopted with one. The creator holds the
+ * inode lock with a long fallocate and queues its F_ADD_SEALS behind it:
+ * the daemon checks the seals (no lock needed), then queues its own
+ * F_ADD_SEALS behind the creator's. (Before: adopted with
+ * F_SEAL_FUTURE_WRITE, so no holder could ever map it writable, the very
+ * lock-out the daemon's F_SEAL_SEAL is there to prevent.) */
+static void adoption_races_a_write_seal_and_wins(void **state)
+{
+        struct test_daemon d = {};
+        struct bs_client *c;
+        int raced = 0;
+
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        c = connect_to(&d);
+        for (int i = 0; i < 20 && raced < 3; i++) {
+                int fd = memfd_with(PAGE, F_SEAL_SHRINK);
+                struct creator locker = { .fd = fd }, sealer = { .fd = fd };
+                struct bs_buffer *b = NULL;
+                pthread_t t1, t2;
+                bool queued;
+                int r;
+
+                assert_int_equal(pthread_create(&t1, NULL, hold_the_inode_lock, &locker), 0);
+                while (atomic_load(&locker.tid) == 0)
+                        sched_yield();
+                assert_int_equal(pthread_create(&t2, NULL, add_a_write_seal, &sealer), 0);
+                /* asleep in fcntl: the fallocate holds the lock */
+                queued = wait_asleep_in(&sealer, SYS_fcntl, &locker);
+                r = bs_buffer_export_memfd(c, fd, "racer", &b);
+                pthread_join(t2, NULL);
+                pthread_join(t1, NULL);
+                /* whatever the timing: adopted means writable by every holder */
+                if (r == 0) {
+                        void *p = NULL;
+
+                        assert_int_equal(fcntl(fd, F_GET_SEALS) & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE), 0);
+                        assert_int_equal(bs_buffer_mmap(b, 0, PAGE, BS_PROT_READ | BS_PROT_WRITE, &p), 0);
+                        assert_int_equal(bs_buffer_munmap(b, p, PAGE), 0);
+                        bs_buffer_put(b);
+                } else {
+                        assert_int_equal(r, -EINVAL);
+                }
+                raced += queued;
+                close(fd);
+        }
+        printf("the write seal was queued before the daemon's seals %d times\n", raced);
+        assert_true(raced > 0);
+        bs_client_unref(c);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
+/* ---- fds whose close blocks -------------------------------------------- */
+
+/* A TCP socket whose close(2) waits up to @linger_s seconds: its send
+ * buffer is full, its peer (*@ret_peer, the caller's to close) reads
+ * nothing, and SO_LINGER is on. Closing the peer ends the wait. */
+static int lingering_socket(int linger_s, int *ret_peer)
+{
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct linger lg = { .l_onoff = 1, .l_linger = linger_s };
+        socklen_t alen = sizeof(a);
+        static char junk[65536];
+        int l, s, peer;
+
+        l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(l >= 0);
+        assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+        assert_int_equal(listen(l, 1), 0);
+        assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+        s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        assert_true(s >= 0);
+        assert_true(connect(s, (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EINPROGRESS);
+        peer = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+        assert_true(peer >= 0);
+        close(l);
+        while (write(s, junk, sizeof(junk)) > 0)
+                ;
+        assert_int_equal(errno, EAGAIN);
+        assert_int_equal(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+        *ret_peer = peer;
+        return s;
+}
+
+enum carrier {
+        IN_AN_IMPORT,
+        IN_A_MALFORMED_MESSAGE,
+        ONE_FD_TOO_MANY,
+        AS_A_SYNC_FILE,
+        IN_A_SOCKET_SENT_AS_A_SYNC_FILE, /* queued in it: closed with it */
+        UNREAD_WHEN_THE_DAEMON_HANGS_UP, /* a refused connection's second message */
+        INTO_A_SYNC_FILE,                /* queued in the daemon's end of one */
+};
+
+/* Send one datagram of @len bytes with @fd on @sock. */
+static void send_with_fd(int sock, const void *data, size_t len, int fd)
+{
+        assert_int_equal(bs_fdpass_send(sock, data, len, &fd, 1), 0);
+}
+
+/* Send @fd to the daemon as @how says, from the raw connection @sock:
+ * false if it could not be sent (then the caller's copy is the last). */
+static bool send_the_fd(int sock, int fd, enum carrier how)
+{
+        struct bs_msg m;
+        int fds[BS_MAX_FDS + 1], sv[2];
+
+        switch (how) {
+        case IN_AN_IMPORT:
+                bs_msg_request(&m, BS_OP_IMPORT, 7);
+                m.fds[0] = fd;
+                m.n_fds = m.hdr.n_fds = 1;
+                assert_int_equal(bs_msg_send(sock, &m), 0);
+                break;
+        case IN_A_MALFORMED_MESSAGE: /* a SYNC carries no fd */
+                bs_msg_request(&m, BS_OP_SYNC, 7);
+                m.fds[0] = fd;
+                m.n_fds = m.hdr.n_fds = 1;
+                assert_int_equal(bs_msg_send(sock, &m), 0);
+                break;
+        case ONE_FD_TOO_MANY:
+                bs_msg_request(&m, BS_OP_IMPORT, 7);
+                m.hdr.n_fds = 1;
+                for (unsigned i = 0; i < ELEMENTSOF(fds); i++)
+                        fds[i] = fd;
+                assert_int_equal(bs_fdpass_send(sock, &m, m.hdr.size, fds, ELEMENTSOF(fds)), 0);
+                break;
+        case AS_A_SYNC_FILE:
+                bs_msg_request(&m, BS_OP_IMPORT_SYNC_FILE, 7);
+                m.body.sync_file_req.buffer_id = 1;
+                m.body.sync_file_req.flags = BS_WIRE_SYNC_READ;
+                m.fds[0] = fd;
+                m.n_fds = m.hdr.n_fds = 1;
+                assert_int_equal(bs_msg_send(sock, &m), 0);
+                break;
+        case IN_A_SOCKET_SENT_AS_A_SYNC_FILE:
+                assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+                send_with_fd(sv[0], "x", 1, fd);
+                close(sv[0]);
+                send_the_fd(sock, sv[1], AS_A_SYNC_FILE);
+                close(sv[1]);
+                break;
+        case UNREAD_WHEN_THE_DAEMON_HANGS_UP: /* @sock is refused: HELLO, then the fd */
+                bs_msg_request(&m, BS_OP_HELLO, 6);
+                m.body.hello_req.version_min = 1;
+                m.body.hello_req.version_max = BS_PROTOCOL_VERSION;
+                assert_int_equal(bs_msg_send(sock, &m), 0);
+                send_the_fd(sock, fd, IN_AN_IMPORT);
+                break;
+        case INTO_A_SYNC_FILE: /* @sock is a pending sync file */
+                return bs_fdpass_send(sock, "x", 1, &fd, 1) == 0;
+        }
+        return true;
+}
+
+/* The daemon's fd count once it has closed what it should, asked with
+ * round trips on @c. */
+static int daemon_fds_settle(struct test_daemon *d, struct bs_client *c, int want)
+{
+        uint64_t deadline = test_now_ms() + 10000;
+        int n;
+
+        while ((n = test_count_fds_of(d->pid)) != want && test_now_ms() < deadline)
+                assert_int_equal(bs_client_sync(c), 0);
+        return n;
+}
+
+/* A client sends an fd whose close(2) blocks for as long as it wants (a
+ * TCP socket lingering over a full window; a FUSE file whose FLUSH is
+ * never answered does the same): the daemon answers it, serves everyone
+ * else meanwhile, and closes the fd once it can. Whichever way the fd
+ * comes: as an import, in a malformed message, one fd too many, as a sync
+ * file, queued in a socket sent as a sync file, unread in a connection
+ * the daemon hangs up on, or queued in the daemon's end of a sync file.
+ * (Before: the daemon's one thread sat in close() for the whole linger
+ * time, 60 s here, any time the sender likes, and no client was served.) */
+static void an_fd_whose_close_blocks_stalls_no_one(void **state)
+{
+        static const char *const args[] = { "--max-clients", "2", "--max-connections-per-uid", "2", NULL };
+        static const enum carrier carriers[] = {
+                IN_AN_IMPORT, IN_A_MALFORMED_MESSAGE, ONE_FD_TOO_MANY, AS_A_SYNC_FILE,
+                IN_A_SOCKET_SENT_AS_A_SYNC_FILE, UNREAD_WHEN_THE_DAEMON_HANGS_UP, INTO_A_SYNC_FILE,
+        };
+        static const int want_status[] = { -EBADFD, -EPROTO, -EPROTO, -ENOENT, -ENOENT, -EUSERS, 0 };
+        struct test_daemon d = {};
+        struct bs_client *victim;
+        struct bs_buffer *b;
+        int baseline;
+
+        assert_int_equal(test_daemon_start(&d, args), 0);
+        victim = connect_to(&d);
+        assert_int_equal(bs_client_set_timeout(victim, 5000), 0);
+        assert_int_equal(bs_buffer_export(victim, PAGE, NULL, "fenced", &b), 0);
+        assert_int_equal(bs_client_sync(victim), 0);
+        baseline = test_count_fds_of(d.pid);
+        for (unsigned i = 0; i < ELEMENTSOF(carriers); i++) {
+                struct bs_fence *f = NULL;
+                int attacker, peer, s, held = -1, sync_file = -1;
+                struct bs_msg rep, req;
+
+                if (carriers[i] == UNREAD_WHEN_THE_DAEMON_HANGS_UP) {
+                        /* the victim and this one take both slots: the next is refused */
+                        held = test_raw_connect_hello(d.socket);
+                        assert_true(held >= 0);
+                        attacker = test_raw_connect(d.socket);
+                } else if (carriers[i] == INTO_A_SYNC_FILE) {
+                        assert_int_equal(bs_fence_create(victim, &f), 0);
+                        assert_int_equal(bs_fence_attach(f, b, BS_SYNC_WRITE), 0);
+                        sync_file = bs_buffer_export_sync_file(b, BS_SYNC_READ);
+                        assert_true(sync_file >= 0);
+                        attacker = sync_file;
+                } else {
+                        attacker = test_raw_connect_hello(d.socket);
+                }
+                assert_true(attacker >= 0);
+                s = lingering_socket(60, &peer);
+                /* the daemon's copy must be the last one: sent while it sleeps */
+                assert_int_equal(kill(d.pid, SIGSTOP), 0);
+                if (!send_the_fd(attacker, s, carriers[i])) {
+                        /* refused (the daemon's end of a sync file takes
+                         * nothing): ours is the last copy, let it go */
+                        struct linger off = { 0, 0 };
+                        assert_int_equal(setsockopt(s, SOL_SOCKET, SO_LINGER, &off, sizeof(off)), 0);
+                }
+                close(s);
+                assert_int_equal(kill(d.pid, SIGCONT), 0);
+
+                /* the attacker is answered, and the victim served, at once */
+                if (f) {
+                        assert_int_equal(bs_fence_signal(f, 0), 0); /* the daemon lets go of its end */
+                        assert_int_equal(bs_sync_file_wait(sync_file, 5000), 0);
+                        f = bs_fence_destroy(f);
+                } else {
+                        int r = test_raw_recv(attacker, &rep);
+
+                        /* a refused client that sent more than its first
+                         * request may see the hang-up before -EUSERS */
+                        if (!(r == -ECONNRESET && carriers[i] == UNREAD_WHEN_THE_DAEMON_HANGS_UP)) {
+                                assert_int_equal(r, 0);
+                                assert_int_equal(rep.body.status.status, want_status[i]);
+                        }
+                        bs_msg_clear(&rep);
+                }
+                for (int k = 0; k < 10; k++)
+                        assert_int_equal(bs_client_sync(victim), 0);
+
+                /* the peer goes: the close ends, and the daemon let go of the fd */
+                close(peer);
+                if (carriers[i] == IN_AN_IMPORT) {
+                        /* it reads the attacker again: its fds are closed */
+                        bs_msg_request(&req, BS_OP_SYNC, 8);
+                        assert_int_equal(test_raw_call(attacker, &req, &rep), 0);
+                        bs_msg_clear(&rep);
+                }
+                close(attacker);
+                if (held >= 0)
+                        close(held);
+                assert_int_equal(daemon_fds_settle(&d, victim, baseline), baseline);
+        }
+        bs_buffer_put(b);
+        bs_client_unref(victim);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
+/* ---- the log ------------------------------------------------------------ */
+
+/* Lines in the file at @path. */
+static int count_lines(const char *path)
+{
+        char line[1024];
+        int n = 0;
+        FILE *f = fopen(path, "re");
+
+        assert_non_null(f);
+        while (fgets(line, sizeof(line), f))
+                n++;
+        fclose(f);
+        return n;
+}
+
+/* A client can't make the daemon write a line per request: importing a
+ * memfd the daemon never hosted and releasing it, over and over, logs
+ * no more than a client's misbehaviour may (before: one line per import
+ * at the default level, as fast as a client can ask, on a blocking
+ * stderr that a slow journal turns into a stall of every client). */
+static void importing_foreign_memfds_does_not_flood_the_log(void **state)
+{
+        struct test_daemon d = { .capture_log = true };
+        struct bs_client *c;
+        int fd, before;
+
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        c = connect_to(&d);
+        assert_int_equal(bs_client_sync(c), 0);
+        before = count_lines(d.log_path);
+        fd = memfd_with(PAGE, F_SEAL_SHRINK | F_SEAL_GROW);
+        for (int i = 0; i < 500; i++) {
+                struct bs_buffer *b = NULL;
+
+                assert_int_equal(bs_buffer_import(c, fd, &b), 0);
+                bs_buffer_put(b);
+        }
+        assert_int_equal(bs_client_sync(c), 0);
+        printf("500 imports logged %d lines\n", count_lines(d.log_path) - before);
+        assert_true(count_lines(d.log_path) - before <= 20);
+        close(fd);
+        bs_client_unref(c);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
+/* ---- what the header says each call returns ---------------------------- */
+
+/* Past a few connections over its limits the daemon hangs up at once
+ * rather than answer -EUSERS (server.h): bs_client_connect() says so with
+ * -ECONNRESET or -EPIPE, as its header now lists (it listed -EUSERS only). */
+static void connect_past_the_refused_ones_is_a_hang_up(void **state)
+{
+        static const char *const args[] = { "--max-clients", "1", NULL };
+        struct test_daemon d = {};
+        struct bs_client *c = NULL;
+        int held, refused[16], r;
+
+        assert_int_equal(test_daemon_start(&d, args), 0);
+        held = test_raw_connect_hello(d.socket);
+        assert_true(held >= 0);
+        /* these wait (a second) to be told -EUSERS: every slot for that is taken */
+        for (unsigned i = 0; i < ELEMENTSOF(refused); i++)
+                assert_true((refused[i] = test_raw_connect(d.socket)) >= 0);
+        r = bs_client_connect(d.socket, &c);
+        assert_true(r == -ECONNRESET || r == -EPIPE);
+        assert_null(c);
+        for (unsigned i = 0; i < ELEMENTSOF(refused); i++)
+                close(refused[i]);
+        close(held);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
+/* ---- the daemon as a program ------------------------------------------ */
+
+/* Run bufshared with @args to its end: its exit status. */
+static int run_daemon(const char *const *args)
+{
+        const char *argv[16] = { getenv("BUFSHARED") };
+        int n = 1, devnull;
+        pid_t pid;
+
+        for (; *args; args++)
+                argv[n++] = *args;
+        argv[n] = NULL;
+        pid = fork();
+        if (pid == 0) {
+                devnull = open("/dev/null", O_WRONLY);
+                dup2(devnull, STDERR_FILENO);
+                unsetenv("LISTEN_FDS");
+                execv(argv[0], (char *const *)argv);
+                _exit(127);
+        }
+        return test_wait(pid);
+}
+
+/* --socket in a folder that is missing, in one that exists: an error,
+ * and no folder made (only the default runtime folder ever is). (Before:
+ * whether it was made depended on what was on main()'s stack: the flag
+ * saying "the default path" was left unset with --socket; the sanitized
+ * build reads it as 253 and makes the folder.) */
+static void a_missing_socket_folder_is_not_made(void **state)
+{
+        char dir[] = "/tmp/bufshare-missing-XXXXXX", path[96], missing[64];
+        struct stat st;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(missing, sizeof(missing), "%s/missing", dir);
+        snprintf(path, sizeof(path), "%s/socket", missing);
+        assert_int_not_equal(run_daemon((const char *const[]){ "--socket", path, NULL }), 0);
+        assert_int_equal(stat(missing, &st), -1);
+        assert_int_equal(errno, ENOENT);
+        assert_int_equal(rmdir(dir), 0);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, fx_base_setup, fx_base_teardown)
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                T(many_threads_on_one_client_are_all_answered),
+                T(the_timeout_may_change_while_others_call),
+                T(adoption_races_a_write_seal_and_wins),
+                T(importing_foreign_memfds_does_not_flood_the_log),
+                T(an_fd_whose_close_blocks_stalls_no_one),
+                T(a_missing_socket_folder_is_not_made),
+                T(connect_past_the_refused_ones_is_a_hang_up),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
