@@ -4,7 +4,7 @@
 set -eu
 
 packages="meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev \
-libevent-dev libcmocka-dev libsystemd-dev libfuse3-dev gnuplot-nox"
+libevent-dev libcmocka-dev libsystemd-dev libfuse3-dev gnuplot-nox valgrind"
 
 missing=""
 for p in $packages; do
