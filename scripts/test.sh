@@ -42,7 +42,7 @@ tally() {
                 sed -n '/^=* *[0-9]*\/[0-9]* .*FAIL\|^=* *[0-9]*\/[0-9]* .*TIMEOUT/,/^==* *[0-9]*\/[0-9]*/p' "$log" | head -200
                 grep -A40 -E '^(stdout|stderr):' "$log" | head -200 || true
         fi
-        echo "== $name: ${ok} passed, ${f} failed, ${skip:-0} skipped"
+        echo "== $name: ${ok} passed, ${f} failed, ${skip:-0} skipped ($(( $(date +%s) - stage_start )) s)"
         passed=$((passed + ok))
         failed=$((failed + f))
 }
@@ -50,6 +50,7 @@ tally() {
 # Build $2 with the options after it and run its tests; 0 if it built.
 run_suite() {
         name=$1; dir=$2; shift 2
+        stage_start=$(date +%s)
         echo "== $name build ($dir)"
         if ! { setup "$dir" "$@" && ninja -C "$dir"; } >"$dir/configure-log.txt" 2>&1; then
                 cat "$dir/configure-log.txt"
@@ -67,6 +68,7 @@ run_suite() {
 valgrind_tests="test-export-import test-hostile-peer test-dma-buf-api"
 run_valgrind() {
         dir=$1
+        stage_start=$(date +%s)
         echo "== valgrind memcheck of the daemon ($dir: $valgrind_tests)"
         if ! command -v valgrind >/dev/null; then
                 echo "== valgrind is missing: scripts/install-deps.sh installs it"
