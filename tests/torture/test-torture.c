@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -670,6 +671,7 @@ int main(void)
         unsigned probes = 0, conns = 0;
         uint32_t serial = 1;
         int64_t still = -1;
+        struct rlimit rl;
         sigset_t chld;
         bool ok = true;
 
@@ -687,6 +689,10 @@ int main(void)
         signal(SIGPIPE, SIG_IGN);
         run.slots = calloc(run.n_slots, sizeof(*run.slots));
         assert(run.slots);
+        /* limits cut from a known fd limit, whatever this machine's is (within
+         * the hard limit, which only root may raise) */
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max < run.daemon.nofile)
+                run.daemon.nofile = (unsigned)rl.rlim_max;
 
         if (test_daemon_start(&run.daemon, args) < 0)
                 return 1;
