@@ -2,7 +2,8 @@
 /*
  * Torture (issue 7's standing defence): N_CLIENTS clients in forked
  * processes, each doing random export, import of fds the others pass
- * around (read-only views among them), bs_buffer_fd, mmap + write + read,
+ * around (read-only views among them), adoption of their own memfds,
+ * bs_buffer_fd, mmap + write + read, set_name + info,
  * attach + map + detach, begin + end CPU access, put and disconnect, for
  * $BUFSHARE_TORTURE_SECONDS, while the test SIGKILLs random clients
  * mid-request and starts new ones in their place. Clients pass fds
@@ -230,6 +231,25 @@ static void op_export(struct client *cl)
         held_add(cl, b, false);
 }
 
+/* Adopt a memfd of our own, as udmabuf does. */
+static void op_export_memfd(struct client *cl)
+{
+        uint64_t size = (1 + rng_below(&cl->ctx->rng, MAX_PAGES)) * PAGE;
+        struct bs_buffer *b = NULL;
+        int fd, r;
+
+        if (cl->n_held == MAX_HELD)
+                return;
+        fd = memfd_create("torture-adopted", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        client_expect(cl, "memfd_create", -errno, fd >= 0);
+        r = ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0 ? -errno : 0;
+        client_expect(cl, "sizing and sealing a memfd", r, r == 0);
+        r = bs_buffer_export_memfd(cl->c, fd, "adopted", &b);
+        close(fd);
+        client_expect(cl, "export_memfd", r, r == 0);
+        held_add(cl, b, false);
+}
+
 static void op_send_fd(struct client *cl)
 {
         struct held *h;
@@ -352,11 +372,17 @@ static void op_cpu_access(struct client *cl)
 static void op_info(struct client *cl)
 {
         struct bs_buffer_info info;
+        struct held *h;
         int r;
 
         if (cl->n_held == 0)
                 return;
-        r = bs_buffer_get_info(cl->held[rng_below(&cl->ctx->rng, cl->n_held)].b, &info);
+        h = &cl->held[rng_below(&cl->ctx->rng, cl->n_held)];
+        /* a read-only handle may rename when its connection also holds a
+         * writable reference (bufshare.h: -EACCES if only read-only ones) */
+        r = bs_buffer_set_name(h->b, "renamed");
+        client_expect(cl, "set_name", r, r == 0 || (h->readonly && r == -EACCES));
+        r = bs_buffer_get_info(h->b, &info);
         client_expect(cl, "info", r, r == 0 && info.n_refs >= 1);
 }
 
@@ -370,8 +396,10 @@ static int client_main(void *arg)
                 unsigned dice = rng_below(&cl.ctx->rng, 1000);
 
                 cl.op++;
-                if (dice < 150)
+                if (dice < 120)
                         op_export(&cl);
+                else if (dice < 150)
+                        op_export_memfd(&cl);
                 else if (dice < 300)
                         op_send_fd(&cl);
                 else if (dice < 450)
