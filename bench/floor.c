@@ -44,6 +44,20 @@ static ssize_t recv_blocking(int sock, struct floor_msg *m, int *fd)
         return n;
 }
 
+int floor_memfd(uint64_t size)
+{
+        int fd = memfd_create("floor", MFD_CLOEXEC | MFD_ALLOW_SEALING), r;
+
+        if (fd < 0)
+                return -errno;
+        if (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
 static void serve(int sock)
 {
         struct floor_msg m;
@@ -51,9 +65,8 @@ static void serve(int sock)
 
         while (recv_blocking(sock, &m, &fd) == sizeof(m)) {
                 if (m.op == 'E') {
-                        int mfd = memfd_create("floor", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-                        if (mfd < 0 || ftruncate(mfd, (off_t)m.size) < 0 ||
-                            fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+                        int mfd = floor_memfd(m.size);
+                        if (mfd < 0)
                                 _exit(1);
                         bs_fdpass_send(sock, &m, sizeof(m), &mfd, 1);
                         close(mfd);

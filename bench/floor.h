@@ -19,6 +19,10 @@ struct floor_server {
 int floor_start(struct floor_server *f);
 void floor_stop(struct floor_server *f);
 
+/* What the helper does for an export, here: memfd_create, ftruncate,
+ * seals against grow, shrink and more seals. Returns the fd or -errno. */
+int floor_memfd(uint64_t size);
+
 /* A sealed memfd of @size bytes from the helper. Returns the fd or -errno. */
 int floor_export(struct floor_server *f, uint64_t size);
 /* Send @fd to the helper, which fstats and closes it, and wait. */

@@ -11,10 +11,11 @@ set ylabel "latency (us)"
 set logscale x
 set yrange [0:*]
 set key top left
-plot dir."/scale.dat" using 1:2 with linespoints lw 2 title "p50", \
-     dir."/scale.dat" using 1:3 with linespoints lw 2 title "p99"
+plot dir."/scale.dat" using 1:2 with linespoints lw 2 title "p50 (same cpu)", \
+     dir."/scale.dat" using 1:3 with linespoints lw 2 title "p99 (same cpu)", \
+     dir."/scale.dat" using 1:4 with linespoints lw 2 title "p50 (unpinned)"
 
-set title "frame handover: producer done -> consumer may read (p50)"
+set title "handover p50, consumer on the other cpu: producer done -> consumer may read"
 set xlabel "frame size (MiB)"
 set ylabel "latency (us)"
 set logscale xy
@@ -23,5 +24,6 @@ set key top left
 plot dir."/handover.dat" using 1:2 with linespoints lw 2 title "bufshare (map once)", \
      dir."/handover.dat" using 1:3 with linespoints lw 2 title "unix stream copy", \
      dir."/handover.dat" using 1:4 with linespoints lw 2 title "pipe copy (1 MiB pipe)", \
-     dir."/handover.dat" using 1:5 with linespoints lw 2 title "shm_open + mmap per frame"
+     dir."/handover.dat" using 1:5 with linespoints lw 2 title "shm_open + mmap per frame", \
+     dir."/handover.dat" using 1:6 with linespoints lw 2 dt 2 title "floor: pre-mapped memfd pool + 1-byte message"
 unset multiplot

@@ -59,6 +59,16 @@ double samples_pct(struct samples *s, double p)
         return s->v[rank - 1];
 }
 
+int samples_have_pct(const struct samples *s, double p)
+{
+        return p < 100 && (double)s->n * (1 - p / 100.0) >= 10 - 1e-9;
+}
+
+double samples_max(struct samples *s)
+{
+        return samples_pct(s, 100);
+}
+
 uint64_t now_ns(void)
 {
         struct timespec ts;

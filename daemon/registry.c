@@ -283,6 +283,32 @@ static int ref_add(struct registry *r, struct buffer *b, struct holder *h, bool 
         return 0;
 }
 
+static struct hm_key attachment_key(uint64_t id)
+{
+        return id_key(id);
+}
+
+/* An attachment ends with its detach or with its reference: freeing it
+ * is part of a reference's teardown, so it lives here (attachment.c
+ * makes, finds and maps them, and calls this to detach). */
+void attachment_free(struct registry *r, struct attachment *a)
+{
+        hashmap_remove(&r->attachments, attachment_key(a->id));
+        list_remove(&a->ref_link);
+        list_remove(&a->buffer_link);
+        a->ref->buffer->n_attachments--;
+        a->ref->holder->n_attachments--;
+        free(a);
+}
+
+static void attachments_drop_ref(struct registry *r, struct ref *ref)
+{
+        struct list *pos, *tmp;
+
+        list_for_each_safe(pos, tmp, &ref->attachments)
+                attachment_free(r, container_of(pos, struct attachment, ref_link));
+}
+
 static void ref_cpu_update(struct ref *ref, bool was_inside)
 {
         bool inside = ref->cpu_read || ref->cpu_write;

@@ -1,10 +1,18 @@
 #!/bin/sh
 # Install what building and testing bufshare needs on Debian 12, and only
 # what is missing: a machine that has everything is left alone.
+# With --bench, also what the benchmark compares bufshare with (Eclipse
+# iceoryx: its daemon and C binding); the tests never need it.
 set -eu
 
 packages="meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev \
 libevent-dev libcmocka-dev libsystemd-dev libfuse3-dev gnuplot-nox valgrind"
+# the VM tests (tests/vm): qemu booting Debian's kernel, a busybox
+# initramfs, and a debootstrapped root for the systemd guest
+packages="$packages qemu-system-x86 busybox-static cpio xz-utils debootstrap"
+if [ "${1:-}" = "--bench" ]; then
+        packages="iceoryx libiceoryx-binding-c-dev"
+fi
 
 missing=""
 for p in $packages; do

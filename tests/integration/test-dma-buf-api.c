@@ -697,7 +697,43 @@ static void limits_are_reported_in_hello(void **state)
         assert_int_equal(l.max_bytes_per_uid, 64 * 1024);
         assert_int_equal(l.max_clients, 4);
         assert_int_equal(l.max_buffer_size, 4ull << 30);
+        /* the rest, from LIMITS: --max-clients alone bounds a uid too */
+        assert_int_equal(l.max_connections_per_uid, 4);
+        assert_int_equal(l.max_attachments_per_client, 1024);
+        assert_true(l.max_buffers_per_uid > 0);
+        assert_true(l.max_fences_per_client > 0);
+        assert_true(l.max_waiters_per_client > 0 && l.max_waiters_per_fence > 0);
         bs_client_unref(c);
+}
+
+/* What a uid pays for is counted in buffers too, across its clients:
+ * -EDQUOT, while the buffers already made are served. */
+static void buffers_per_uid_is_edquot_across_clients(void **state)
+{
+        static const char *const args[] = { "--max-buffers-per-uid", "2", NULL };
+        struct test_daemon d = {};
+        struct bs_client *a, *b;
+        struct bs_buffer *ba, *bb, *x = NULL;
+        struct bs_buffer_info info;
+
+        assert_int_equal(test_daemon_start(&d, args), 0);
+        assert_int_equal(bs_client_connect(d.socket, &a), 0);
+        assert_int_equal(bs_client_connect(d.socket, &b), 0);
+        assert_int_equal(bs_buffer_export(a, PAGE, NULL, "a", &ba), 0);
+        assert_int_equal(bs_buffer_export(b, PAGE, NULL, "b", &bb), 0);
+        assert_int_equal(bs_buffer_export(a, PAGE, NULL, NULL, &x), -EDQUOT);
+        assert_int_equal(bs_buffer_export(b, PAGE, NULL, NULL, &x), -EDQUOT);
+        assert_null(x);
+        assert_int_equal(bs_buffer_get_info(ba, &info), 0);
+        assert_string_equal(info.name, "a");
+        ba = bs_buffer_put(ba);
+        assert_int_equal(bs_client_sync(a), 0);
+        assert_int_equal(bs_buffer_export(b, PAGE, NULL, NULL, &x), 0); /* room again */
+        bs_buffer_put(x);
+        bs_buffer_put(bb);
+        bs_client_unref(a);
+        bs_client_unref(b);
+        assert_int_equal(test_daemon_stop(&d), 0);
 }
 
 static void buffers_per_client_is_emfile_and_others_go_on(void **state)
@@ -896,6 +932,8 @@ int main(void)
                 TL(limits_are_reported_in_hello),
                 TL(buffers_per_client_is_emfile_and_others_go_on),
                 TL(bytes_per_uid_is_edquot),
+                cmocka_unit_test_setup_teardown(buffers_per_uid_is_edquot_across_clients, fx_base_setup,
+                                                fx_base_teardown),
                 TL(clients_in_all_is_eusers),
                 T(threads_share_one_client),
         };

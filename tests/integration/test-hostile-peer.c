@@ -386,6 +386,268 @@ static void client_that_never_reads_does_not_block_others(void **state)
         assert_good_client_served(fx);
 }
 
+/* ---- the table: every opcode's daemon-side rules, raw ------------------ */
+
+/* What a row's connection holds before its message: a writable buffer,
+ * a read-only reference on another, and an attachment. */
+struct held {
+        uint64_t buffer, ro_buffer, attachment;
+        int memfd; /* a fd of @buffer, for rows that send one */
+};
+
+enum row_fd {
+        FD_NONE,
+        FD_DEVNULL,
+        FD_PIPE,
+        FD_BUFFER_RO,     /* O_RDONLY reopen of held.buffer */
+        FD_BUFFER_OPATH,  /* O_PATH reopen of held.buffer */
+        FD_MEMFD_UNSEALED,
+        FD_MEMFD_WSEALED, /* F_SEAL_WRITE */
+        FD_MEMFD_ODD,     /* 5000 bytes */
+        FD_FOREIGN_RO,    /* O_RDONLY reopen of a shrink-sealed memfd the daemon doesn't host */
+        FD_FOREIGN_OPATH, /* O_PATH reopen of the same */
+};
+
+struct row {
+        const char *what;
+        enum bs_opcode op;
+        void (*fill)(struct bs_msg *m, const struct held *h);
+        enum row_fd fd;
+        int expect;      /* the reply's status */
+        bool kept;       /* the connection survives */
+        uint32_t version; /* of the session, 0: the newest */
+};
+
+static void f_none(struct bs_msg *m, const struct held *h) { (void)m; (void)h; }
+static void f_export_size0(struct bs_msg *m, const struct held *h) { (void)h; strcpy(m->body.export_req.heap, "system"); }
+static void f_export_huge(struct bs_msg *m, const struct held *h) { (void)h; m->body.export_req.size = 1ull << 62; strcpy(m->body.export_req.heap, "system"); }
+static void f_export_noheap(struct bs_msg *m, const struct held *h) { (void)h; m->body.export_req.size = 4096; }
+static void f_export_badheap(struct bs_msg *m, const struct held *h) { (void)h; m->body.export_req.size = 4096; strcpy(m->body.export_req.heap, "nope"); }
+static void f_export_flags(struct bs_msg *m, const struct held *h) { f_export_badheap(m, h); strcpy(m->body.export_req.heap, "system"); m->body.export_req.flags = 1; }
+static void f_export_name(struct bs_msg *m, const struct held *h) { f_export_flags(m, h); m->body.export_req.flags = 0; memset(m->body.export_req.name, 'n', BS_NAME_LEN); }
+static void f_release_unknown(struct bs_msg *m, const struct held *h) { (void)h; m->body.release_req.id = 999999; }
+static void f_release_flags(struct bs_msg *m, const struct held *h) { m->body.release_req.id = h->buffer; m->body.release_req.flags = 2; }
+static void f_release_ro_of_rw(struct bs_msg *m, const struct held *h) { m->body.release_req.id = h->buffer; m->body.release_req.flags = BS_WIRE_REF_READONLY; }
+static void f_release_rw_of_ro(struct bs_msg *m, const struct held *h) { m->body.release_req.id = h->ro_buffer; }
+static void f_release_oneway(struct bs_msg *m, const struct held *h) { m->hdr.flags = BS_MSG_NO_REPLY; m->body.release_req.id = h->buffer; }
+static void f_id_unknown(struct bs_msg *m, const struct held *h) { (void)h; m->body.id_req.id = 999999; }
+static void f_id_zero(struct bs_msg *m, const struct held *h) { (void)h; m->body.id_req.id = 0; }
+static void f_info_oneway(struct bs_msg *m, const struct held *h) { m->hdr.flags = BS_MSG_NO_REPLY; m->body.id_req.id = h->buffer; }
+static void f_name_unknown(struct bs_msg *m, const struct held *h) { (void)h; m->body.set_name_req.id = 999999; }
+static void f_name_ro(struct bs_msg *m, const struct held *h) { m->body.set_name_req.id = h->ro_buffer; strcpy(m->body.set_name_req.name, "x"); }
+static void f_name_unterminated(struct bs_msg *m, const struct held *h) { m->body.set_name_req.id = h->buffer; memset(m->body.set_name_req.name, 'x', BS_NAME_LEN); }
+static void f_name_padding(struct bs_msg *m, const struct held *h) { m->body.set_name_req.id = h->buffer; m->body.set_name_req.name[5] = 'x'; }
+static void f_memfd_flags(struct bs_msg *m, const struct held *h) { (void)h; m->body.export_memfd_req.flags = 1; }
+static void f_cpu(struct bs_msg *m, const struct held *h, uint64_t id, uint32_t flags) { (void)h; m->body.cpu_access_req.id = id; m->body.cpu_access_req.flags = flags; }
+static void f_cpu_zero(struct bs_msg *m, const struct held *h) { f_cpu(m, h, h->buffer, 0); }
+static void f_cpu_unknown_flag(struct bs_msg *m, const struct held *h) { f_cpu(m, h, h->buffer, 4); }
+static void f_cpu_unknown_id(struct bs_msg *m, const struct held *h) { f_cpu(m, h, 999999, BS_WIRE_SYNC_READ); }
+static void f_cpu_write_ro(struct bs_msg *m, const struct held *h) { f_cpu(m, h, h->ro_buffer, BS_WIRE_SYNC_WRITE); }
+static void f_cpu_reserved(struct bs_msg *m, const struct held *h) { f_cpu(m, h, h->buffer, BS_WIRE_SYNC_READ); m->body.cpu_access_req.reserved = 1; }
+static void f_cpu_end_unbegun(struct bs_msg *m, const struct held *h) { f_cpu(m, h, h->buffer, BS_WIRE_SYNC_WRITE); }
+static void f_attach_nodev(struct bs_msg *m, const struct held *h) { m->body.attach_req.id = h->buffer; }
+static void f_attach_seg(struct bs_msg *m, const struct held *h) { f_attach_nodev(m, h); strcpy(m->body.attach_req.device, "gpu"); m->body.attach_req.max_segment = 100; }
+static void f_attach_unknown(struct bs_msg *m, const struct held *h) { f_attach_seg(m, h); m->body.attach_req.id = 999999; m->body.attach_req.max_segment = 0; }
+static void f_detach_foreign(struct bs_msg *m, const struct held *h) { (void)h; m->body.id_req.id = 1; /* another connection's */ }
+static void f_map_dir(struct bs_msg *m, const struct held *h) { m->body.map_attachment_req.attachment_id = h->attachment; m->body.map_attachment_req.direction = 3; }
+static void f_map_unknown(struct bs_msg *m, const struct held *h) { (void)h; m->body.map_attachment_req.attachment_id = 999999; }
+static void f_map_reserved(struct bs_msg *m, const struct held *h) { m->body.map_attachment_req.attachment_id = h->attachment; m->body.map_attachment_req.reserved = 9; }
+static void f_unmap_unmapped(struct bs_msg *m, const struct held *h) { m->body.id_req.id = h->attachment; }
+static void f_flags64(struct bs_msg *m, const struct held *h) { (void)h; m->body.list_heaps_req.flags = 1; /* same place in SYNC, LIMITS, IMPORT */ }
+
+static const struct row rows[] = {
+        { "export of 0 bytes", BS_OP_EXPORT, f_export_size0, FD_NONE, -EINVAL, true, 0 },
+        { "export past the size limit", BS_OP_EXPORT, f_export_huge, FD_NONE, -EFBIG, true, 0 },
+        { "export without a heap", BS_OP_EXPORT, f_export_noheap, FD_NONE, -EINVAL, true, 0 },
+        { "export from an unknown heap", BS_OP_EXPORT, f_export_badheap, FD_NONE, -ENOENT, true, 0 },
+        { "export with flags", BS_OP_EXPORT, f_export_flags, FD_NONE, -EPROTO, false, 0 },
+        { "export with an unterminated name", BS_OP_EXPORT, f_export_name, FD_NONE, -EPROTO, false, 0 },
+        { "import of /dev/null", BS_OP_IMPORT, f_none, FD_DEVNULL, -EBADFD, true, 0 },
+        { "import of a pipe", BS_OP_IMPORT, f_none, FD_PIPE, -EBADFD, true, 0 },
+        { "import of an O_PATH fd", BS_OP_IMPORT, f_none, FD_BUFFER_OPATH, -EBADF, true, 0 },
+        { "import of an unsealed memfd", BS_OP_IMPORT, f_none, FD_MEMFD_UNSEALED, -EINVAL, true, 0 },
+        { "import of a write-sealed memfd", BS_OP_IMPORT, f_none, FD_MEMFD_WSEALED, -EINVAL, true, 0 },
+        { "import of a 5000-byte memfd", BS_OP_IMPORT, f_none, FD_MEMFD_ODD, -EINVAL, true, 0 },
+        { "import without its fd", BS_OP_IMPORT, f_none, FD_NONE, -EPROTO, false, 0 },
+        { "import with flags", BS_OP_IMPORT, f_flags64, FD_DEVNULL, -EPROTO, false, 0 },
+        { "release of an unknown id", BS_OP_RELEASE, f_release_unknown, FD_NONE, -ENOENT, true, 0 },
+        { "release with unknown flags", BS_OP_RELEASE, f_release_flags, FD_NONE, -EPROTO, false, 0 },
+        { "read-only release of a writable ref", BS_OP_RELEASE, f_release_ro_of_rw, FD_NONE, -ENOENT, true, 0 },
+        { "writable release of a read-only ref", BS_OP_RELEASE, f_release_rw_of_ro, FD_NONE, -ENOENT, true, 0 },
+        { "release asking no reply, version 1", BS_OP_RELEASE, f_release_oneway, FD_NONE, -EPROTO, false, 1 },
+        { "info on an unknown id", BS_OP_INFO, f_id_unknown, FD_NONE, -ENOENT, true, 0 },
+        { "info on id 0", BS_OP_INFO, f_id_zero, FD_NONE, -ENOENT, true, 0 },
+        { "info asking no reply", BS_OP_INFO, f_info_oneway, FD_NONE, -EPROTO, false, 0 },
+        { "set-name of an unknown id", BS_OP_SET_NAME, f_name_unknown, FD_NONE, -ENOENT, true, 0 },
+        { "set-name through a read-only ref", BS_OP_SET_NAME, f_name_ro, FD_NONE, -EACCES, true, 0 },
+        { "set-name unterminated", BS_OP_SET_NAME, f_name_unterminated, FD_NONE, -EPROTO, false, 0 },
+        { "set-name with bytes after its NUL", BS_OP_SET_NAME, f_name_padding, FD_NONE, -EPROTO, false, 0 },
+        { "import a read-only fd needing seals", BS_OP_IMPORT, f_none, FD_FOREIGN_RO, -EACCES, true, 0 },
+        { "adopt a read-only fd", BS_OP_EXPORT_MEMFD, f_none, FD_FOREIGN_RO, -EACCES, true, 0 },
+        { "adopt /dev/null", BS_OP_EXPORT_MEMFD, f_none, FD_DEVNULL, -EBADFD, true, 0 },
+        { "adopt an O_PATH fd", BS_OP_EXPORT_MEMFD, f_none, FD_FOREIGN_OPATH, -EBADF, true, 0 },
+        { "adopt what the daemon hosts", BS_OP_EXPORT_MEMFD, f_none, FD_BUFFER_RO, -EEXIST, true, 0 },
+        { "adopt a write-sealed memfd", BS_OP_EXPORT_MEMFD, f_none, FD_MEMFD_WSEALED, -EINVAL, true, 0 },
+        { "adopt with flags", BS_OP_EXPORT_MEMFD, f_memfd_flags, FD_MEMFD_ODD, -EPROTO, false, 0 },
+        { "cpu access with no flag", BS_OP_BEGIN_CPU_ACCESS, f_cpu_zero, FD_NONE, -EINVAL, true, 0 },
+        { "cpu access with an unknown flag", BS_OP_BEGIN_CPU_ACCESS, f_cpu_unknown_flag, FD_NONE, -EINVAL, true, 0 },
+        { "cpu access to an unknown id", BS_OP_BEGIN_CPU_ACCESS, f_cpu_unknown_id, FD_NONE, -ENOENT, true, 0 },
+        { "cpu write through a read-only ref", BS_OP_BEGIN_CPU_ACCESS, f_cpu_write_ro, FD_NONE, -EACCES, true, 0 },
+        { "cpu access with reserved bits", BS_OP_BEGIN_CPU_ACCESS, f_cpu_reserved, FD_NONE, -EPROTO, false, 0 },
+        { "end of cpu access never begun", BS_OP_END_CPU_ACCESS, f_cpu_end_unbegun, FD_NONE, -EINVAL, true, 0 },
+        { "attach without a device", BS_OP_ATTACH, f_attach_nodev, FD_NONE, -EINVAL, true, 0 },
+        { "attach with an odd segment", BS_OP_ATTACH, f_attach_seg, FD_NONE, -EINVAL, true, 0 },
+        { "attach to an unknown id", BS_OP_ATTACH, f_attach_unknown, FD_NONE, -ENOENT, true, 0 },
+        { "detach another's attachment", BS_OP_DETACH, f_detach_foreign, FD_NONE, -ENOENT, true, 0 },
+        { "map for an unknown direction", BS_OP_MAP_ATTACHMENT, f_map_dir, FD_NONE, -EINVAL, true, 0 },
+        { "map an unknown attachment", BS_OP_MAP_ATTACHMENT, f_map_unknown, FD_NONE, -ENOENT, true, 0 },
+        { "map with reserved bits", BS_OP_MAP_ATTACHMENT, f_map_reserved, FD_NONE, -EPROTO, false, 0 },
+        { "unmap what isn't mapped", BS_OP_UNMAP_ATTACHMENT, f_unmap_unmapped, FD_NONE, -EINVAL, true, 0 },
+        { "list heaps with flags", BS_OP_LIST_HEAPS, f_flags64, FD_NONE, -EPROTO, false, 0 },
+        { "sync with flags", BS_OP_SYNC, f_flags64, FD_NONE, -EPROTO, false, 0 },
+        { "limits with flags", BS_OP_LIMITS, f_flags64, FD_NONE, -EPROTO, false, 0 },
+        { "sync in version 1", BS_OP_SYNC, f_none, FD_NONE, -EOPNOTSUPP, true, 1 },
+        { "limits in version 1", BS_OP_LIMITS, f_none, FD_NONE, -EOPNOTSUPP, true, 1 },
+};
+
+static int row_fd(enum row_fd kind, const struct held *h)
+{
+        char path[64];
+        int fd = -1, p[2];
+
+        switch (kind) {
+        case FD_NONE:
+                return -1;
+        case FD_DEVNULL:
+                return open("/dev/null", O_RDWR | O_CLOEXEC);
+        case FD_PIPE:
+                assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+                close(p[1]);
+                return p[0];
+        case FD_BUFFER_RO:
+        case FD_BUFFER_OPATH:
+                snprintf(path, sizeof(path), "/proc/self/fd/%d", h->memfd);
+                return open(path, (kind == FD_BUFFER_RO ? O_RDONLY : O_PATH) | O_CLOEXEC);
+        case FD_MEMFD_UNSEALED:
+        case FD_MEMFD_WSEALED:
+        case FD_MEMFD_ODD:
+                fd = memfd_create("row", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+                assert_int_equal(ftruncate(fd, kind == FD_MEMFD_ODD ? 5000 : 4096), 0);
+                if (kind != FD_MEMFD_UNSEALED)
+                        assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+                                                                    (kind == FD_MEMFD_WSEALED ? F_SEAL_WRITE : 0)), 0);
+                return fd;
+        case FD_FOREIGN_RO:
+        case FD_FOREIGN_OPATH:
+                fd = memfd_create("foreign", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+                assert_int_equal(ftruncate(fd, 4096), 0);
+                assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+                snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+                p[0] = open(path, (kind == FD_FOREIGN_RO ? O_RDONLY : O_PATH) | O_CLOEXEC);
+                close(fd);
+                return p[0];
+        }
+        return -1;
+}
+
+/* A connection of protocol @version that holds what a row may need. */
+static int row_conn(struct fx *fx, uint32_t version, struct held *h)
+{
+        struct bs_msg req, rep;
+        int s = test_raw_connect(fx->daemon.socket), ro;
+        char path[64];
+
+        assert_true(s >= 0);
+        bs_msg_request(&req, BS_OP_HELLO, 1);
+        req.body.hello_req.version_min = 1;
+        req.body.hello_req.version_max = version;
+        assert_int_equal(test_raw_call(s, &req, &rep), 0);
+
+        bs_msg_request(&req, BS_OP_EXPORT, 2);
+        req.body.export_req.size = 4096;
+        strcpy(req.body.export_req.heap, "system");
+        assert_int_equal(test_raw_call(s, &req, &rep), 0);
+        h->buffer = rep.body.export_rep.id;
+        h->memfd = TAKE_FD(rep.fds[0]);
+        bs_msg_clear(&rep);
+
+        bs_msg_request(&req, BS_OP_EXPORT, 3);
+        req.body.export_req.size = 4096;
+        strcpy(req.body.export_req.heap, "system");
+        assert_int_equal(test_raw_call(s, &req, &rep), 0);
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", rep.fds[0]);
+        ro = open(path, O_RDONLY | O_CLOEXEC);
+        bs_msg_clear(&rep);
+        bs_msg_request(&req, BS_OP_IMPORT, 4);
+        bs_msg_add_fd(&req, ro);
+        assert_int_equal(test_raw_call(s, &req, &rep), 0);
+        h->ro_buffer = rep.body.import_rep.id;
+        bs_msg_clear(&req);
+        bs_msg_request(&req, BS_OP_RELEASE, 5); /* keep only the read-only reference */
+        req.body.release_req.id = h->ro_buffer;
+        assert_int_equal(test_raw_call(s, &req, &rep), 0);
+
+        bs_msg_request(&req, BS_OP_ATTACH, 6);
+        req.body.attach_req.id = h->buffer;
+        strcpy(req.body.attach_req.device, "gpu");
+        assert_int_equal(test_raw_call(s, &req, &rep), 0);
+        h->attachment = rep.body.attach_rep.attachment_id;
+        return s;
+}
+
+/* Every row, each on a connection of its own: the status it must get,
+ * whether the connection survives it (then it still answers), and the
+ * good client served all along (STYLE F3). */
+static void every_opcode_validates_what_the_library_would_not_send(void **state)
+{
+        struct fx *fx = *state;
+
+        /* an attachment id of another connection, for "detach another's" */
+        struct held other;
+        int other_s = row_conn(fx, BS_PROTOCOL_VERSION, &other);
+
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                const struct row *row = &rows[i];
+                uint32_t version = row->version ? row->version : BS_PROTOCOL_VERSION;
+                struct held h;
+                struct bs_msg req, rep;
+                int s = row_conn(fx, version, &h), fd, r;
+
+                bs_msg_request(&req, row->op, 100 + (uint32_t)i);
+                row->fill(&req, &h);
+                if (row->op == BS_OP_DETACH)
+                        req.body.id_req.id = other.attachment;
+                fd = row_fd(row->fd, &h);
+                if (fd >= 0)
+                        bs_msg_add_fd(&req, fd);
+                if (row->fd == FD_NONE && bs_op_lookup(row->op)->req_fds)
+                        req.hdr.n_fds = 0; /* says no fd, as it sends none */
+                r = bs_msg_send(s, &req);
+                bs_msg_clear(&req);
+                assert_int_equal(r, 0);
+                r = test_raw_recv(s, &rep);
+                if (r != 0 || rep.body.status.status != row->expect)
+                        fail_msg("row %zu (%s): receive %d, status %d, want %d", i, row->what, r,
+                                 r == 0 ? rep.body.status.status : 0, row->expect);
+                assert_int_equal(rep.hdr.serial, 100 + (uint32_t)i);
+                bs_msg_clear(&rep);
+                if (row->kept) {
+                        r = test_raw_info(s, h.buffer, NULL);
+                        if (r != 0)
+                                fail_msg("row %zu (%s): the connection did not survive (%d)", i, row->what, r);
+                } else {
+                        r = test_raw_recv(s, &rep);
+                        if (r != -ECONNRESET)
+                                fail_msg("row %zu (%s): the connection was kept (%d)", i, row->what, r);
+                }
+                close(s);
+                close(h.memfd);
+        }
+        close(other_s);
+        close(other.memfd);
+        assert_good_client_served(fx);
+}
+
 static void everything_at_once_then_fd_count_is_back(void **state)
 {
         struct fx *fx = *state;
@@ -430,6 +692,7 @@ int main(void)
                 T(unsupported_version),
                 T(reply_sent_to_the_daemon),
                 T(client_that_never_reads_does_not_block_others),
+                T(every_opcode_validates_what_the_library_would_not_send),
                 T(everything_at_once_then_fd_count_is_back),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@ struct test_daemon {
         unsigned nofile;      /* set before start: its RLIMIT_NOFILE (soft and hard), if not 0 */
         bool capture_log;     /* set before start: its stderr goes to log_path */
         char log_path[96];
+        char bin_copy[96];    /* with run_as: the copy of bufshared it runs */
 };
 
 /* Start bufshared with @argv_extra (NULL-terminated, may be NULL) and wait

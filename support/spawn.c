@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -60,6 +61,28 @@ int test_wait_readable(int fd, int timeout_ms)
         if (r < 0)
                 return -errno;
         return r == 0 ? -ETIMEDOUT : 0;
+}
+
+/* Copy the file @from to @to (a new file, mode @mode). Returns 0 or -errno. */
+static int copy_file(const char *from, const char *to, mode_t mode)
+{
+        int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, r = 0;
+        ssize_t n;
+
+        if (in < 0)
+                return -errno;
+        out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (out < 0)
+                r = -errno;
+        while (r == 0 && (n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0)) != 0)
+                if (n < 0)
+                        r = -errno;
+        close(in);
+        if (out >= 0 && close(out) < 0 && r == 0)
+                r = -errno;
+        if (r < 0)
+                unlink(to);
+        return r;
 }
 
 /* Daemons started and not yet stopped. */
@@ -159,6 +182,17 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                 close(nfd);
                 return r;
         }
+        /* and a binary it may reach: the build may sit in a folder only we
+         * may enter (a checkout under a mode-0700 mktemp -d, as CI's may) */
+        if (d->run_as) {
+                snprintf(d->bin_copy, sizeof(d->bin_copy), "%s/bufshared", d->dir);
+                r = copy_file(bin, d->bin_copy, 0755);
+                if (r < 0) {
+                        close(nfd);
+                        return r;
+                }
+                bin = d->bin_copy;
+        }
 
         n_wrapper = argc = wrapper_args(argv, 16, wrapper, sizeof(wrapper));
         argv[argc++] = bin;
@@ -177,6 +211,8 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                 return r;
         }
         if (d->pid == 0) {
+                /* a test or benchmark killed half-way leaves no daemon running */
+                prctl(PR_SET_PDEATHSIG, SIGTERM);
                 setenv("NOTIFY_SOCKET", notify_path, 1);
                 if (d->socket_from_env)
                         setenv("BUFSHARE_SOCKET", d->socket, 1);
@@ -228,6 +264,12 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                 fprintf(stderr, "bufshared did not become ready: %s\n", strerror(-r));
                 kill(d->pid, SIGKILL);
                 waitpid(d->pid, NULL, 0);
+                d->pid = 0;
+                /* its folder goes, but for a captured log, which may say why */
+                unlink(d->socket);
+                if (d->bin_copy[0])
+                        unlink(d->bin_copy);
+                rmdir(d->dir);
                 return r;
         }
         return 0;
@@ -252,6 +294,8 @@ int test_daemon_stop(struct test_daemon *d)
         }
         unlink(d->socket);
         unlink(d->log_path);
+        if (d->bin_copy[0])
+                unlink(d->bin_copy);
         rmdir(d->dir);
         return r;
 }
