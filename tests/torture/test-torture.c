@@ -200,6 +200,21 @@ static void held_add(struct client *cl, struct bs_buffer *b, bool shared)
         h->shared = shared;
 }
 
+/* One of the buffers held, at random, or NULL if none is. */
+static struct held *held_pick(struct client *cl)
+{
+        return cl->n_held > 0 ? &cl->held[rng_below(&cl->ctx->rng, cl->n_held)] : NULL;
+}
+
+/* @fd, imported or adopted as @b with result @r, is closed: @b is held. */
+static void held_from_fd(struct client *cl, const char *what, int fd, int r, struct bs_buffer *b,
+                         bool shared)
+{
+        close(fd);
+        client_expect(cl, what, r, r == 0);
+        held_add(cl, b, shared);
+}
+
 static void client_disconnect(struct client *cl)
 {
         int r;
@@ -245,19 +260,16 @@ static void op_export_memfd(struct client *cl)
         r = ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0 ? -errno : 0;
         client_expect(cl, "sizing and sealing a memfd", r, r == 0);
         r = bs_buffer_export_memfd(cl->c, fd, "adopted", &b);
-        close(fd);
-        client_expect(cl, "export_memfd", r, r == 0);
-        held_add(cl, b, false);
+        held_from_fd(cl, "export_memfd", fd, r, b, false);
 }
 
 static void op_send_fd(struct client *cl)
 {
-        struct held *h;
+        struct held *h = held_pick(cl);
         int fd, flags, box;
 
-        if (cl->n_held == 0)
+        if (!h)
                 return;
-        h = &cl->held[rng_below(&cl->ctx->rng, cl->n_held)];
         flags = (rng_below(&cl->ctx->rng, 3) == 0 ? O_RDONLY : O_RDWR) | O_CLOEXEC;
         fd = bs_buffer_fd(h->b, flags);
         if (h->readonly && (flags & O_ACCMODE) == O_RDWR) {
@@ -285,21 +297,18 @@ static void op_import(struct client *cl)
                 return;
         client_expect(cl, "receiving from a mailbox", fd, fd >= 0);
         r = bs_buffer_import(cl->c, fd, &b);
-        close(fd);
-        client_expect(cl, "import", r, r == 0);
-        held_add(cl, b, true);
+        held_from_fd(cl, "import", fd, r, b, true);
 }
 
 static void op_map(struct client *cl)
 {
-        struct held *h;
+        struct held *h = held_pick(cl);
         uint64_t pages, pgoff, len;
         volatile uint8_t *map;
         int r;
 
-        if (cl->n_held == 0)
+        if (!h)
                 return;
-        h = &cl->held[rng_below(&cl->ctx->rng, cl->n_held)];
         pages = h->size / PAGE;
         pgoff = rng_below(&cl->ctx->rng, (unsigned)pages);
         len = (1 + rng_below(&cl->ctx->rng, (unsigned)(pages - pgoff))) * PAGE;
@@ -321,17 +330,16 @@ static void op_map(struct client *cl)
 
 static void op_attach(struct client *cl)
 {
+        struct held *h = held_pick(cl);
         static const enum bs_data_direction dirs[] = { BS_DMA_BIDIRECTIONAL, BS_DMA_TO_DEVICE,
                                                        BS_DMA_FROM_DEVICE };
         const struct bs_sg_table *sgt = NULL;
         struct bs_attachment *a = NULL;
         enum bs_data_direction dir;
-        struct held *h;
         int r;
 
-        if (cl->n_held == 0)
+        if (!h)
                 return;
-        h = &cl->held[rng_below(&cl->ctx->rng, cl->n_held)];
         r = bs_buffer_attach_segmented(h->b, "torture-dev", PAGE * (uint64_t)rng_below(&cl->ctx->rng, 3),
                                        &a);
         client_expect(cl, "attach", r, r == 0);
@@ -352,13 +360,12 @@ static void op_attach(struct client *cl)
 
 static void op_cpu_access(struct client *cl)
 {
+        struct held *h = held_pick(cl);
         unsigned flags = 1 + rng_below(&cl->ctx->rng, 3);
-        struct held *h;
         int r;
 
-        if (cl->n_held == 0)
+        if (!h)
                 return;
-        h = &cl->held[rng_below(&cl->ctx->rng, cl->n_held)];
         r = bs_buffer_begin_cpu_access(h->b, flags);
         if (h->readonly && (flags & BS_SYNC_WRITE)) {
                 client_expect(cl, "CPU write access to a read-only reference", r, r == -EACCES);
@@ -371,13 +378,12 @@ static void op_cpu_access(struct client *cl)
 
 static void op_info(struct client *cl)
 {
+        struct held *h = held_pick(cl);
         struct bs_buffer_info info;
-        struct held *h;
         int r;
 
-        if (cl->n_held == 0)
+        if (!h)
                 return;
-        h = &cl->held[rng_below(&cl->ctx->rng, cl->n_held)];
         /* a read-only handle may rename when its connection also holds a
          * writable reference (bufshare.h: -EACCES if only read-only ones) */
         r = bs_buffer_set_name(h->b, "renamed");
@@ -386,6 +392,35 @@ static void op_info(struct client *cl)
         client_expect(cl, "info", r, r == 0 && info.n_refs >= 1);
 }
 
+static void op_put(struct client *cl)
+{
+        if (cl->n_held > 0)
+                held_drop(cl, rng_below(&cl->ctx->rng, cl->n_held));
+}
+
+static void op_reconnect(struct client *cl)
+{
+        client_disconnect(cl);
+        client_connect(cl);
+}
+
+static void op_vanish(struct client *cl)
+{
+        if (rng_below(&cl->ctx->rng, 10) == 0)
+                _exit(0); /* gone with everything held: the daemon cleans up */
+}
+
+/* What a client does, and how often: the per mille up to each entry. */
+static const struct {
+        unsigned upto;
+        void (*fn)(struct client *cl);
+} client_ops[] = {
+        { 120, op_export },     { 150, op_export_memfd }, { 300, op_send_fd },
+        { 450, op_import },     { 600, op_map },          { 700, op_attach },
+        { 800, op_cpu_access }, { 950, op_put },          { 975, op_info },
+        { 998, op_reconnect },  { 1000, op_vanish },
+};
+
 static int client_main(void *arg)
 {
         struct client cl = { .ctx = arg };
@@ -393,39 +428,16 @@ static int client_main(void *arg)
         close(cl.ctx->probe_fd);
         client_connect(&cl);
         while (test_now_ms() < cl.ctx->deadline_ms) {
-                unsigned dice = rng_below(&cl.ctx->rng, 1000);
+                unsigned dice = rng_below(&cl.ctx->rng, 1000), k = 0;
 
+                while (dice >= client_ops[k].upto)
+                        k++;
                 cl.op++;
-                if (dice < 120)
-                        op_export(&cl);
-                else if (dice < 150)
-                        op_export_memfd(&cl);
-                else if (dice < 300)
-                        op_send_fd(&cl);
-                else if (dice < 450)
-                        op_import(&cl);
-                else if (dice < 600)
-                        op_map(&cl);
-                else if (dice < 700)
-                        op_attach(&cl);
-                else if (dice < 800)
-                        op_cpu_access(&cl);
-                else if (dice < 950) {
-                        if (cl.n_held > 0)
-                                held_drop(&cl, rng_below(&cl.ctx->rng, cl.n_held));
-                } else if (dice < 975)
-                        op_info(&cl);
-                else if (dice < 998) {
-                        client_disconnect(&cl);
-                        client_connect(&cl);
-                } else if (rng_below(&cl.ctx->rng, 10) == 0) {
-                        _exit(0); /* gone with everything held: the daemon cleans up */
-                }
+                client_ops[k].fn(&cl);
         }
         client_disconnect(&cl);
         return 0;
 }
-
 
 /* ---- the daemon, seen from outside -------------------------------------- */
 
