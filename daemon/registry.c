@@ -50,10 +50,15 @@ int registry_init(struct registry *r, const struct limits *limits)
         r->next_id = 1;
         r->next_attachment_id = 1;
         r->next_holder_id = 1;
+        r->next_node_id = 1;
+        list_init(&r->firing);
         hashmap_init(&r->by_id);
         hashmap_init(&r->by_inode);
         hashmap_init(&r->refs);
         hashmap_init(&r->attachments);
+        hashmap_init(&r->fences);
+        hashmap_init(&r->waiters);
+        hashmap_init(&r->links);
         charge_init(&r->charge);
         released_init(&r->released, RELEASED_PER_UID);
         return 0;
@@ -69,6 +74,7 @@ void registry_holder_init(struct registry *r, struct holder *h, pid_t pid, uid_t
         h->gid = gid;
         snprintf(h->comm, sizeof(h->comm), "%s", comm ? comm : "");
         list_init(&h->refs);
+        fence_holder_init(h);
 }
 
 struct charge_usage registry_uid_usage(struct registry *r, uid_t uid)
@@ -86,21 +92,25 @@ static void buffer_free(struct buffer *b)
         free(b);
 }
 
-/* Free @b but keep its fd for registry_flush(), or close it now if the
- * list can't grow. */
-static void buffer_free_later(struct registry *r, struct buffer *b)
+void registry_close_later(struct registry *r, int fd)
 {
         if (r->n_closing == r->closing_cap) {
                 unsigned cap = r->closing_cap ? 2 * r->closing_cap : 64;
                 int *c = realloc(r->closing, cap * sizeof(*c));
                 if (!c) {
-                        buffer_free(b);
+                        safe_close(fd);
                         return;
                 }
                 r->closing = c;
                 r->closing_cap = cap;
         }
-        r->closing[r->n_closing++] = b->fd;
+        r->closing[r->n_closing++] = fd;
+}
+
+/* Free @b but keep its fd for registry_flush(). */
+static void buffer_free_later(struct registry *r, struct buffer *b)
+{
+        registry_close_later(r, b->fd);
         b->fd = -EBADF;
         free(b);
 }
@@ -176,6 +186,7 @@ static void buffer_maybe_release(struct registry *r, struct buffer *b)
 
         if (b->n_refs > 0)
                 return;
+        fence_buffer_gone(r, b);
         buffer_unindex(r, b);
         released_remember(&r->released, payer, &b->ident);
         r->stats.released++;
@@ -283,6 +294,14 @@ static int ref_add(struct registry *r, struct buffer *b, struct holder *h, bool 
         return 0;
 }
 
+/* A reference for @h on a buffer it may or may not hold already: its
+ * first one is admitted against its limits. */
+static int ref_take(struct registry *r, struct buffer *b, struct holder *h, bool readonly)
+{
+        int ret = registry_ref_find(r, b, h) ? 0 : ref_admit(r, b, h);
+        return ret < 0 ? ret : ref_add(r, b, h, readonly);
+}
+
 static struct hm_key attachment_key(uint64_t id)
 {
         return id_key(id);
@@ -338,6 +357,7 @@ static void ref_drop(struct registry *r, struct ref *ref, unsigned n, unsigned n
                 b->n_readonly--;
         }
         if (ref->count == 0) {
+                fence_ref_gone(r, ref);
                 attachments_drop_ref(r, ref);
                 if (ref->cpu_read || ref->cpu_write) {
                         ref->cpu_read = ref->cpu_write = 0;
@@ -560,9 +580,7 @@ int registry_import(struct registry *r, struct holder *h, int fd_, struct buffer
         } else if (readonly && !b->readonly_inode) {
                 ret_ = -EPERM; /* this inode could be reopened writable */
         } else {
-                ret_ = registry_ref_find(r, b, h) ? 0 : ref_admit(r, b, h);
-                if (ret_ == 0)
-                        ret_ = ref_add(r, b, h, readonly);
+                ret_ = ref_take(r, b, h, readonly);
         }
         if (ret_ < 0)
                 return ret_;
@@ -598,6 +616,35 @@ int registry_export_memfd(struct registry *r, struct holder *h, int fd_, const c
 
 /* ---- references, CPU access, names, info ---------------------------- */
 
+int registry_held(struct registry *r, const struct holder *h, uint64_t id, struct buffer **ret)
+{
+        struct ref *ref = registry_ref_of(r, h, id);
+
+        if (!ref)
+                return -ENOENT;
+        *ret = ref->buffer;
+        return 0;
+}
+
+int registry_grant(struct registry *r, const struct holder *from, uint64_t id, struct holder *h,
+                   struct buffer **ret)
+{
+        struct ref *from_ref = registry_ref_of(r, from, id);
+        struct buffer *b;
+        int ret_;
+
+        if (!ref_writable(from_ref))
+                return -ENOENT;
+        b = from_ref->buffer;
+        ret_ = ref_take(r, b, h, false);
+        if (ret_ < 0)
+                return ret_;
+        r->stats.imported++;
+        *ret = b;
+        return 0;
+}
+
+
 int registry_release(struct registry *r, struct holder *h, uint64_t id, bool readonly)
 {
         struct ref *ref = registry_ref_of(r, h, id);
@@ -610,7 +657,8 @@ int registry_release(struct registry *r, struct holder *h, uint64_t id, bool rea
 
 #define SYNC_VALID (BS_WIRE_SYNC_READ | BS_WIRE_SYNC_WRITE)
 
-int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint32_t flags, bool begin)
+int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint32_t flags,
+                        enum cpu_access_op op)
 {
         struct ref *ref = registry_ref_of(r, h, id);
         bool was_inside;
@@ -620,7 +668,7 @@ int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint3
         if (!ref)
                 return -ENOENT;
         was_inside = ref->cpu_read || ref->cpu_write;
-        if (!begin) {
+        if (op == CPU_ACCESS_END) {
                 if (((flags & BS_WIRE_SYNC_READ) && ref->cpu_read == 0) ||
                     ((flags & BS_WIRE_SYNC_WRITE) && ref->cpu_write == 0))
                         return -EINVAL; /* no matching begin */
@@ -633,6 +681,9 @@ int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint3
         }
         if ((flags & BS_WIRE_SYNC_WRITE) && !ref_writable(ref))
                 return -EACCES;
+        /* the client waits on a sync file, then asks again (DESIGN §2) */
+        if (op == CPU_ACCESS_BEGIN_IDLE && fence_buffer_busy(ref->buffer, flags))
+                return -EBUSY;
         /* Several readers and writers may be inside at once, as with
          * dma-buf: begin/end bracket CPU access for synchronisation, they
          * don't lock. The counts are bounded by what a 32-bit counter
@@ -717,6 +768,9 @@ void registry_holder_drop(struct registry *r, struct holder *h)
 {
         struct list *pos, *tmp;
 
+        /* fences first: what its death ends is an error (-EPIPE), not
+         * the end of a read that dropping its references would mean */
+        fence_holder_drop(r, h);
         list_for_each_safe(pos, tmp, &h->refs) {
                 struct ref *ref = container_of(pos, struct ref, holder_link);
                 ref_drop(r, ref, ref->count, ref->ro_count);
@@ -740,6 +794,13 @@ void registry_done(struct registry *r)
         }
         for (size_t i = 0; i < r->by_id.cap; i++)
                 buffer_free(r->by_id.slots[i].value);
+        /* every fence belonged to a holder, and dropping it signalled
+         * them all, so every node has fired */
+        if (r->n_nodes)
+                log_warn("%llu fences or sync files left at exit", (unsigned long long)r->n_nodes);
+        hashmap_done(&r->fences);
+        hashmap_done(&r->waiters);
+        hashmap_done(&r->links);
         hashmap_done(&r->refs);
         hashmap_done(&r->attachments);
         hashmap_done(&r->by_id);

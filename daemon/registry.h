@@ -18,9 +18,9 @@
  * walks only its own objects, each bounded by a limit.
  *
  * Files: registry.c (buffers, references, CPU access, who pays),
- * attachment.c (attachments), released.c (identities of released
- * buffers), charge.c (per-uid accounting), admission.c (memfds the daemon
- * did not create).
+ * attachment.c (attachments), fence.c (fences, sync files, pools: see
+ * fence.h), released.c (identities of released buffers), charge.c
+ * (per-uid accounting), admission.c (memfds the daemon did not create).
  */
 #pragma once
 
@@ -46,7 +46,14 @@ struct holder {
         struct list refs;        /* struct ref.holder_link */
         unsigned n_buffers;      /* distinct buffers referenced */
         unsigned n_attachments;
+        struct list fences;      /* struct fence.owner_link: fences it signals */
+        unsigned n_fences;       /* fences it created and did not destroy */
+        struct list waiters;     /* struct waiter.owner_link: its pending sync files */
+        unsigned n_waiters;
 };
+
+struct batch;
+struct fence;
 
 struct buffer {
         struct buffer_ident ident;
@@ -61,6 +68,9 @@ struct buffer {
         struct list cpu_refs;      /* refs inside CPU access */
         struct list attachments;   /* struct attachment.buffer_link */
         unsigned n_readonly, n_cpu_access, n_attachments;
+        /* pending fences, as dma_resv keeps them (fence.h): per class,
+         * the batch still taking fences and the last one sealed */
+        struct batch *open[2], *last[2];
 };
 
 /* One holder's references on one buffer, its CPU access and attachments. */
@@ -72,6 +82,7 @@ struct ref {
         unsigned cpu_read, cpu_write; /* open begin_cpu_access per flag */
         struct list buffer_link, holder_link, readonly_link, cpu_link;
         struct list attachments; /* struct attachment.ref_link */
+        struct fence *read_fence; /* pending read fence SUBMIT gave its holder */
 };
 
 /* A "device" attached to a buffer by a holder of a reference on it. */
@@ -110,15 +121,21 @@ struct registry {
         struct hashmap by_inode;    /* {dev, ino} -> struct buffer */
         struct hashmap refs;        /* {buffer id, holder id} -> struct ref */
         struct hashmap attachments; /* {id, 0} -> struct attachment */
+        struct hashmap fences;      /* {id, 0} -> struct fence a client named */
+        struct hashmap waiters;     /* {dev, ino} of the client's end -> struct waiter */
+        struct hashmap links;       /* {fence node id, batch node id} -> struct sync_link */
         struct charge charge;
         struct released_table released;
-        uint64_t next_id, next_attachment_id, next_holder_id;
+        uint64_t next_id, next_attachment_id, next_holder_id, next_node_id;
+        uint64_t n_nodes; /* fences, batches and sync files alive */
+        struct list firing; /* nodes about to fire (fence.c) */
         uint64_t n_buffers, n_bytes;
         struct registry_stats stats;
         struct registry_observer observer;
-        /* fds of released buffers, closed by registry_flush() once the
-         * reply that released them is on its way: freeing a memfd's
-         * inode costs ~2 us that no client should wait for */
+        /* fds of released buffers and signalled sync files, closed by
+         * registry_flush() once the reply is on its way: freeing a
+         * memfd's inode costs ~2 us, a socket's end about as much, that
+         * no client and no waiter should wait for */
         int *closing;
         unsigned n_closing, closing_cap;
 };
@@ -165,18 +182,41 @@ int registry_import(struct registry *r, struct holder *h, int fd, struct buffer 
 int registry_export_memfd(struct registry *r, struct holder *h, int fd, const char *name,
                           struct buffer **ret);
 
+/* The buffer @id if @h holds a reference on it; -ENOENT otherwise. */
+int registry_held(struct registry *r, const struct holder *h, uint64_t id, struct buffer **ret);
+
+/*
+ * A writable reference for @h on @id, which @from holds writable: how a
+ * redeemed token hands a buffer allocated through a device file to a
+ * socket client, with no fd to present. -ENOENT unless @from holds it;
+ * -EMFILE, -EDQUOT over @h's limits, as an import.
+ */
+int registry_grant(struct registry *r, const struct holder *from, uint64_t id, struct holder *h,
+                   struct buffer **ret);
+
 /* Drop one of @h's references on @id, a read-only one if @readonly.
  * -ENOENT if @h holds none of that kind. The last reference of @h also
  * ends its CPU access and detaches its attachments. */
 int registry_release(struct registry *r, struct holder *h, uint64_t id, bool readonly);
 
+enum cpu_access_op {
+        CPU_ACCESS_END = 0,
+        CPU_ACCESS_BEGIN = 1,
+        /* begin only if no conflicting fence is pending, else -EBUSY and
+         * nothing recorded: a write conflicts with every fence, a read
+         * with write fences (protocol version 2) */
+        CPU_ACCESS_BEGIN_IDLE = 2,
+};
+
 /*
- * Begin (@begin) or end CPU access to @id with BS_WIRE_SYNC_* @flags.
+ * Begin or end CPU access to @id with BS_WIRE_SYNC_* @flags, as @op says.
  * -EINVAL for empty or unknown flags, or an end without a matching
  * begin; -EACCES for write access without a writable reference;
- * -ENOENT without any reference.
+ * -ENOENT without any reference; -EBUSY (CPU_ACCESS_BEGIN_IDLE) while a
+ * conflicting fence is pending.
  */
-int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint32_t flags, bool begin);
+int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint32_t flags,
+                        enum cpu_access_op op);
 
 /* Attach @device to @id (@h must hold a reference). -EINVAL for an empty
  * name or a @max_segment that is not a page multiple; -EMFILE over the
@@ -228,5 +268,6 @@ int registry_get_info(struct registry *r, const struct holder *h, uint64_t id, s
 /* What @uid pays for now. */
 struct charge_usage registry_uid_usage(struct registry *r, uid_t uid);
 
-/* Close the fds of buffers released since the last call. */
+/* Close the fds of buffers released, and the daemon's ends of sync files
+ * signalled, since the last call. */
 void registry_flush(struct registry *r);
