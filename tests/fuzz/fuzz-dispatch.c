@@ -7,7 +7,8 @@
  * EXPORT_MEMFDs send back (as they are, reopened read-only, write-only
  * or O_PATH), beside fresh memfds of fuzz-chosen sizes, seals and modes,
  * and fds that are no memfd at all; ids and attachment ids the replies
- * name are what later requests most often name.
+ * name are what later requests most often name. A /dev/bufshare file
+ * (device.c, of uid 1000) allocates buffers whose tokens REDEEM spends.
  *
  * Each request goes through the codec first, as on the socket, and every
  * reply must be one a client accepts. After each step the registry's
@@ -30,6 +31,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bufshare/bufshare-ioctl.h"
+#include "device.h"
 #include "dispatch.h"
 #include "log.h"
 #include "message.h"
@@ -75,6 +78,11 @@ struct fuzz {
         unsigned n_pool;
         uint64_t ids[IDS_MAX], attachments[IDS_MAX]; /* rings of what replies named */
         unsigned n_ids, n_attachments;
+        struct token_table tokens;
+        struct device device;
+        struct dev_file *file; /* an open /dev/bufshare file, of uid 1000 */
+        uint64_t token[IDS_MAX][2]; /* a ring of what ALLOC gave */
+        unsigned n_tokens;
         uint32_t serial;
 };
 
@@ -120,6 +128,10 @@ static void invariants_check(struct fuzz *f)
                 assert(h->n_attachments <= f->limits.max_attachments_per_client);
                 refs += h->n_buffers;
                 attachments += h->n_attachments;
+        }
+        if (f->file) {
+                refs += f->file->holder.n_buffers;
+                attachments += f->file->holder.n_attachments;
         }
         assert(refs == r->refs.len);
         assert(attachments == r->attachments.len);
@@ -290,6 +302,46 @@ static void name_fill(struct input *in, char *dst, size_t len)
                 memset(dst, 'a' + (sel & 7), len - 1);
 }
 
+/* ---- the device file: ALLOC gives tokens, RELEASE drops them ---------- */
+
+static void device_reopen(struct fuzz *f)
+{
+        if (f->file)
+                device_close(&f->device, f->file);
+        f->file = NULL;
+        assert(device_open(&f->device, 200, 1000, 1000, &f->file) == 0);
+}
+
+static void device_step(struct fuzz *f, struct input *in, uint8_t op)
+{
+        static uint8_t out[DEVICE_IOCTL_OUT_MAX];
+        size_t out_len = 0;
+        int r;
+
+        if (op == 0) {
+                struct bufshare_alloc a = { .size = (uint64_t)(take8(in) % 5) * PAGE };
+                r = device_ioctl(&f->device, f->file, BUFSHARE_IOCTL_ALLOC, &a, sizeof(a), out, &out_len);
+                if (r == 0) {
+                        assert(out_len == sizeof(a));
+                        memcpy(&a, out, sizeof(a));
+                        remember(f->ids, &f->n_ids, a.id);
+                        memcpy(f->token[f->n_tokens++ % IDS_MAX], a.token, sizeof(a.token));
+                }
+        } else if (op == 1) {
+                struct bufshare_release rel = { .id = pick(in, f->ids, f->n_ids) };
+                r = device_ioctl(&f->device, f->file, BUFSHARE_IOCTL_RELEASE, &rel, sizeof(rel), out,
+                                 &out_len);
+        } else {
+                device_reopen(f); /* the file closed: its buffers and tokens go */
+                r = 0;
+        }
+        registry_flush(&f->registry);
+        if (trace)
+                fprintf(stderr, "device file: %s -> %s\n", op == 0 ? "alloc" : op == 1 ? "release" : "reopen",
+                        strerror(-r));
+        invariants_check(f);
+}
+
 /* ---- one request, from the codec to the reply -------------------------- */
 
 static bool errno_expected(int status)
@@ -312,6 +364,7 @@ static void reply_harvest(struct fuzz *f, const struct bs_msg *rep)
                 return;
         switch (rep->hdr.opcode) {
         case BS_OP_EXPORT:
+        case BS_OP_REDEEM:
                 assert(rep->n_fds == 1 && rep->fds[0] >= 0);
                 pool_add(f, fcntl(rep->fds[0], F_DUPFD_CLOEXEC, 3));
                 __attribute__((fallthrough));
@@ -458,6 +511,17 @@ static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_
                 b->map_attachment_req.attachment_id = pick(in, f->attachments, f->n_attachments);
                 b->map_attachment_req.direction = take8(in) % 4; /* 3: unknown */
                 break;
+        case BS_OP_REDEEM: {
+                uint8_t sel = take8(in);
+                unsigned n = f->n_tokens < IDS_MAX ? f->n_tokens : IDS_MAX;
+                if (n > 0 && sel < 224) {
+                        memcpy(b->redeem_req.token, f->token[sel % n], sizeof(b->redeem_req.token));
+                } else {
+                        b->redeem_req.token[0] = take(in, 8);
+                        b->redeem_req.token[1] = take(in, 8);
+                }
+                break;
+        }
         default: /* LIST_HEAPS, SYNC, LIMITS: flags 0 */
                 break;
         }
@@ -509,8 +573,12 @@ static void fuzz_init(struct fuzz *f, struct input *in)
         assert(registry_init(&f->registry, &f->limits) == 0);
         f->dispatch.registry = &f->registry;
         f->dispatch.limits = &f->limits;
+        token_table_init(&f->tokens, TOKEN_DEFAULT_LIFETIME_MS);
+        f->dispatch.tokens = &f->tokens;
+        device_init(&f->device, &f->registry, &f->tokens, &f->limits);
         for (unsigned i = 0; i < N_SESSIONS; i++)
                 session_start(f, i);
+        device_reopen(f);
 }
 
 static void fuzz_done(struct fuzz *f)
@@ -519,7 +587,11 @@ static void fuzz_done(struct fuzz *f)
 
         for (unsigned i = 0; i < N_SESSIONS; i++)
                 session_drop(f, i);
+        device_close(&f->device, f->file);
+        f->file = NULL;
+        registry_flush(r);
         invariants_check(f);
+        assert(f->tokens.n_tokens == 0 && f->tokens.by_value.len == 0);
         assert(r->n_buffers == 0 && r->n_bytes == 0);
         assert(r->by_id.len == 0 && r->by_inode.len == 0);
         assert(r->refs.len == 0 && r->attachments.len == 0);
@@ -527,8 +599,18 @@ static void fuzz_done(struct fuzz *f)
         assert(r->n_closing == 0);
         while (f->n_pool > 0)
                 close(f->pool[--f->n_pool]);
+        device_done(&f->device);
+        token_table_done(&f->tokens);
         registry_done(r);
 }
+
+/* Every opcode a client may send, in wire.h's order. */
+static const uint16_t opcodes[] = {
+        BS_OP_HELLO, BS_OP_EXPORT, BS_OP_IMPORT, BS_OP_RELEASE, BS_OP_INFO, BS_OP_SET_NAME,
+        BS_OP_EXPORT_MEMFD, BS_OP_BEGIN_CPU_ACCESS, BS_OP_END_CPU_ACCESS, BS_OP_ATTACH, BS_OP_DETACH,
+        BS_OP_MAP_ATTACHMENT, BS_OP_UNMAP_ATTACHMENT, BS_OP_LIST_HEAPS, BS_OP_SYNC, BS_OP_LIMITS,
+        BS_OP_REDEEM,
+};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -561,8 +643,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         pool_close(&f, &in); /* the client closed an fd */
                 else if (op >= 0xf0)
                         request_raw(&f, &in, si);
+                else if (op >= 0xe8)
+                        device_step(&f, &in, (uint8_t)((op - 0xe8) % 3));
                 else
-                        request_build(&f, &in, si, (uint16_t)(1 + op % (BS_OP_COUNT - 1)));
+                        request_build(&f, &in, si, opcodes[op % ELEMENTSOF(opcodes)]);
         }
         fuzz_done(&f);
         assert(count_open_fds() == fds_before);

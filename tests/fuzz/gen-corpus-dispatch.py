@@ -7,8 +7,11 @@ import sys
 
 OPS = {'hello': 0, 'export': 1, 'import': 2, 'release': 3, 'info': 4, 'set-name': 5,
        'export-memfd': 6, 'begin-cpu': 7, 'end-cpu': 8, 'attach': 9, 'detach': 10,
-       'map': 11, 'unmap': 12, 'list-heaps': 13, 'sync': 14, 'limits': 15}
+       'map': 11, 'unmap': 12, 'list-heaps': 13, 'sync': 14, 'limits': 15,
+       'redeem': 33}  # 16 + 17: an odd op, so that the automatic HELLO agrees on version 2
 DROP, CLOSE_FD, RAW = 0xfc, 0xf8, 0xf0
+# the /dev/bufshare file (uid 1000): ALLOC (size in pages), RELEASE (an id), close and reopen
+DEV_ALLOC, DEV_RELEASE, DEV_REOPEN = 0xe8, 0xe9, 0xea
 
 def step(session, op, *fields):
     return bytes([session, OPS[op] if isinstance(op, str) else op, *fields])
@@ -100,6 +103,21 @@ seeds = {
         step(1, 'release', 0xc0, FIRST, 0) +
         step(1, 'release', 0xc0, FIRST, 0) +
         step(1, 'sync', 0),
+    'device-tokens': bytes([0x3f]) +
+        step(0, DEV_ALLOC, 1) +
+        step(1, 'redeem', 0, 0) +
+        step(2, 'redeem', 0, 0) +
+        step(0, DEV_ALLOC, 2) +
+        step(3, 'redeem', 0, 1) +
+        step(2, 'redeem', 0, 1) +
+        step(2, 'attach', 0, 1, 0, 2) +
+        step(0, DEV_ALLOC, 1) +
+        step(0, DEV_RELEASE, 2) +
+        step(1, 'redeem', 0, 2) +
+        step(0, DEV_ALLOC, 1) +
+        step(0, DEV_REOPEN) +
+        step(1, 'redeem', 0, 3) +
+        step(1, 'redeem', 0, 0xf0),
     'protocol-errors': bytes([0x3f]) +
         step(1, 0xe0 + OPS['export'], 0, 4, SYSTEM, NAME) +
         step(2, 'hello', 0, 1, 1, 0) +
