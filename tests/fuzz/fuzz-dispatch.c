@@ -9,6 +9,9 @@
  * and fds that are no memfd at all; ids and attachment ids the replies
  * name are what later requests most often name. A /dev/bufshare file
  * (device.c, of uid 1000) allocates buffers whose tokens REDEEM spends.
+ * Fences the sessions create are attached, signalled and destroyed; the
+ * sync files EXPORT_SYNC_FILE and SYNC_FILE_MERGE give join the pool of
+ * fds that IMPORT_SYNC_FILE and SYNC_FILE_MERGE send back.
  *
  * Each request goes through the codec first, as on the socket, and every
  * reply must be one a client accepts. After each step the registry's
@@ -76,8 +79,8 @@ struct fuzz {
         struct session sessions[N_SESSIONS];
         int pool[POOL_MAX]; /* fds a client holds: from EXPORT replies, new memfds */
         unsigned n_pool;
-        uint64_t ids[IDS_MAX], attachments[IDS_MAX]; /* rings of what replies named */
-        unsigned n_ids, n_attachments;
+        uint64_t ids[IDS_MAX], attachments[IDS_MAX], fences[IDS_MAX]; /* what replies named */
+        unsigned n_ids, n_attachments, n_fences;
         struct token_table tokens;
         struct device device;
         struct dev_file *file; /* an open /dev/bufshare file, of uid 1000 */
@@ -126,6 +129,8 @@ static void invariants_check(struct fuzz *f)
 
                 assert(h->n_buffers <= f->limits.max_buffers_per_client);
                 assert(h->n_attachments <= f->limits.max_attachments_per_client);
+                assert(h->n_fences <= f->limits.max_fences_per_client);
+                assert(h->n_waiters <= f->limits.max_waiters_per_client);
                 refs += h->n_buffers;
                 attachments += h->n_attachments;
         }
@@ -351,6 +356,7 @@ static bool errno_expected(int status)
         case EINVAL: case ENOENT: case EFBIG: case EMFILE: case EDQUOT: case EBADF:
         case EBADFD: case EACCES: case EPERM: case EEXIST: case ESTALE: case EBUSY:
         case EOVERFLOW: case EPROTO: case EOPNOTSUPP: case EPROTONOSUPPORT: case ENOMEM:
+        case EALREADY: case ENOSPC: /* a fence signalled already; its waiters full */
                 return true;
         default:
                 return false;
@@ -363,6 +369,14 @@ static void reply_harvest(struct fuzz *f, const struct bs_msg *rep)
         if (rep->body.status.status < 0)
                 return;
         switch (rep->hdr.opcode) {
+        case BS_OP_EXPORT_SYNC_FILE:
+        case BS_OP_SYNC_FILE_MERGE:
+                assert(rep->n_fds == 1 && rep->fds[0] >= 0);
+                pool_add(f, fcntl(rep->fds[0], F_DUPFD_CLOEXEC, 3));
+                break;
+        case BS_OP_FENCE_CREATE:
+                remember(f->fences, &f->n_fences, rep->body.fence_create_rep.fence_id);
+                break;
         case BS_OP_EXPORT:
         case BS_OP_REDEEM:
                 assert(rep->n_fds == 1 && rep->fds[0] >= 0);
@@ -445,10 +459,10 @@ static void request(struct fuzz *f, unsigned si, struct bs_msg *m)
 static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_t op)
 {
         static const char *const heaps[] = { "system", "system", "system-huge", "", "nope" };
+        static const int32_t statuses[] = { 0, 0, -EIO, -ECANCELED, -4095, -4096, 1 };
         uint8_t flags = take8(in);
         union bs_msg_body *b;
         struct bs_msg m;
-        int fd;
 
         bs_msg_request(&m, (enum bs_opcode)op, ++f->serial);
         b = &m.body;
@@ -457,6 +471,15 @@ static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_
                 m.hdr.flags = flags & 0x0f;
         else if (flags >= 0xc0)
                 m.hdr.flags = BS_MSG_NO_REPLY;
+        /* first the fds the opcode carries: memfds, sync files, anything */
+        for (unsigned i = 0; i < bs_op_lookup(op)->req_fds; i++) {
+                int fd = fd_source(f, in);
+                if (fd < 0) {
+                        bs_msg_clear(&m);
+                        return;
+                }
+                bs_msg_add_fd(&m, fd);
+        }
         switch (op) {
         case BS_OP_HELLO:
                 b->hello_req.version_min = 1 + take8(in) % 3;
@@ -471,14 +494,8 @@ static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_
                 name_fill(in, b->export_req.name, sizeof(b->export_req.name));
                 break;
         }
-        case BS_OP_IMPORT:
         case BS_OP_EXPORT_MEMFD:
-                fd = fd_source(f, in);
-                if (fd < 0)
-                        return;
-                bs_msg_add_fd(&m, fd);
-                if (op == BS_OP_EXPORT_MEMFD)
-                        name_fill(in, b->export_memfd_req.name, sizeof(b->export_memfd_req.name));
+                name_fill(in, b->export_memfd_req.name, sizeof(b->export_memfd_req.name));
                 break;
         case BS_OP_RELEASE:
                 b->release_req.id = pick(in, f->ids, f->n_ids);
@@ -511,6 +528,30 @@ static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_
                 b->map_attachment_req.attachment_id = pick(in, f->attachments, f->n_attachments);
                 b->map_attachment_req.direction = take8(in) % 4; /* 3: unknown */
                 break;
+        case BS_OP_FENCE_ATTACH:
+                b->fence_attach_req.buffer_id = pick(in, f->ids, f->n_ids);
+                b->fence_attach_req.fence_id = pick(in, f->fences, f->n_fences);
+                b->fence_attach_req.usage = take8(in) % 5;
+                break;
+        case BS_OP_FENCE_SIGNAL:
+                b->fence_signal_req.fence_id = pick(in, f->fences, f->n_fences);
+                b->fence_signal_req.status = statuses[take8(in) % ELEMENTSOF(statuses)];
+                break;
+        case BS_OP_FENCE_DESTROY:
+                b->id_req.id = pick(in, f->fences, f->n_fences);
+                break;
+        case BS_OP_EXPORT_SYNC_FILE:
+        case BS_OP_IMPORT_SYNC_FILE:
+                b->sync_file_req.buffer_id = pick(in, f->ids, f->n_ids);
+                b->sync_file_req.flags = take8(in) % 5;
+                break;
+        case BS_OP_SUBMIT:
+                b->submit_req.buffer_id = pick(in, f->ids, f->n_ids);
+                break;
+        case BS_OP_RELEASE_READ:
+                b->release_read_req.buffer_id = pick(in, f->ids, f->n_ids);
+                b->release_read_req.status = statuses[take8(in) % ELEMENTSOF(statuses)];
+                break;
         case BS_OP_REDEEM: {
                 uint8_t sel = take8(in);
                 unsigned n = f->n_tokens < IDS_MAX ? f->n_tokens : IDS_MAX;
@@ -522,7 +563,7 @@ static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_
                 }
                 break;
         }
-        default: /* LIST_HEAPS, SYNC, LIMITS: flags 0 */
+        default: /* IMPORT: the fd only; LIST_HEAPS, SYNC, LIMITS, FENCE_CREATE, SYNC_FILE_MERGE: flags 0 */
                 break;
         }
         request(f, si, &m);
@@ -595,6 +636,7 @@ static void fuzz_done(struct fuzz *f)
         assert(r->n_buffers == 0 && r->n_bytes == 0);
         assert(r->by_id.len == 0 && r->by_inode.len == 0);
         assert(r->refs.len == 0 && r->attachments.len == 0);
+        assert(r->fences.len == 0 && r->waiters.len == 0 && r->links.len == 0 && r->n_nodes == 0);
         assert(r->charge.usage.len == 0 && r->charge.holds.len == 0);
         assert(r->n_closing == 0);
         while (f->n_pool > 0)
@@ -604,12 +646,14 @@ static void fuzz_done(struct fuzz *f)
         registry_done(r);
 }
 
-/* Every opcode a client may send, in wire.h's order. */
+/* Every opcode a client may send (REDEEM, then the fences' in wire.h's order). */
 static const uint16_t opcodes[] = {
         BS_OP_HELLO, BS_OP_EXPORT, BS_OP_IMPORT, BS_OP_RELEASE, BS_OP_INFO, BS_OP_SET_NAME,
         BS_OP_EXPORT_MEMFD, BS_OP_BEGIN_CPU_ACCESS, BS_OP_END_CPU_ACCESS, BS_OP_ATTACH, BS_OP_DETACH,
         BS_OP_MAP_ATTACHMENT, BS_OP_UNMAP_ATTACHMENT, BS_OP_LIST_HEAPS, BS_OP_SYNC, BS_OP_LIMITS,
-        BS_OP_REDEEM,
+        BS_OP_REDEEM, BS_OP_FENCE_CREATE, BS_OP_FENCE_ATTACH, BS_OP_FENCE_SIGNAL, BS_OP_FENCE_DESTROY,
+        BS_OP_EXPORT_SYNC_FILE, BS_OP_IMPORT_SYNC_FILE, BS_OP_SYNC_FILE_MERGE, BS_OP_SUBMIT,
+        BS_OP_RELEASE_READ,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -634,7 +678,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         struct bs_msg m;
                         bs_msg_request(&m, BS_OP_HELLO, ++f.serial);
                         m.body.hello_req.version_min = 1;
-                        m.body.hello_req.version_max = 1 + (op & 1);
+                        m.body.hello_req.version_max = op & 0x80 ? 1 : 2; /* 1: no version 2 opcodes */
                         request(&f, si, &m);
                 }
                 if (op >= 0xfc)

@@ -7,8 +7,11 @@ import sys
 
 OPS = {'hello': 0, 'export': 1, 'import': 2, 'release': 3, 'info': 4, 'set-name': 5,
        'export-memfd': 6, 'begin-cpu': 7, 'end-cpu': 8, 'attach': 9, 'detach': 10,
-       'map': 11, 'unmap': 12, 'list-heaps': 13, 'sync': 14, 'limits': 15,
-       'redeem': 33}  # 16 + 17: an odd op, so that the automatic HELLO agrees on version 2
+       'map': 11, 'unmap': 12, 'list-heaps': 13, 'sync': 14, 'limits': 15, 'redeem': 16,
+       'fence-create': 17, 'fence-attach': 18, 'fence-signal': 19, 'fence-destroy': 20,
+       'export-sync-file': 21, 'import-sync-file': 22, 'sync-file-merge': 23, 'submit': 24,
+       'release-read': 25}
+# an op from 0x80 has its session say HELLO for version 1 only
 DROP, CLOSE_FD, RAW = 0xfc, 0xf8, 0xf0
 # the /dev/bufshare file (uid 1000): ALLOC (size in pages), RELEASE (an id), close and reopen
 DEV_ALLOC, DEV_RELEASE, DEV_REOPEN = 0xe8, 0xe9, 0xea
@@ -118,6 +121,23 @@ seeds = {
         step(0, DEV_REOPEN) +
         step(1, 'redeem', 0, 3) +
         step(1, 'redeem', 0, 0xf0),
+    'fences-and-sync-files': bytes([0x3f]) +
+        step(1, 'export', 0, 4, SYSTEM, NAME) +
+        step(2, 'import', 0, *held()) +
+        step(1, 'fence-create', 0) +
+        step(1, 'fence-attach', 0, FIRST, FIRST, 2) +
+        step(2, 'export-sync-file', 0, FIRST, 1) +
+        step(2, 'begin-cpu', 0, FIRST, 1) +
+        step(1, 'fence-create', 0) +
+        step(1, 'fence-attach', 0, FIRST, 1, 1) +
+        step(2, 'sync-file-merge', 0, *held(index=1), *held(index=2)) +
+        step(3, 'import-sync-file', 0, *held(index=1), FIRST, 2) +
+        step(1, 'fence-signal', 0, FIRST, 0) +
+        step(1, 'submit', 0, FIRST) +
+        step(2, 'release-read', 0, FIRST, 0) +
+        step(1, 'fence-signal', 0xc0, 1, 2) +
+        step(1, 'fence-destroy', 0, 1) +
+        step(1, DROP),
     'protocol-errors': bytes([0x3f]) +
         step(1, 0xe0 + OPS['export'], 0, 4, SYSTEM, NAME) +
         step(2, 'hello', 0, 1, 1, 0) +
