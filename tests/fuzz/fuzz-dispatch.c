@@ -480,6 +480,16 @@ static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_
                 }
                 bs_msg_add_fd(&m, fd);
         }
+        /* these bodies start with the u64 id of a buffer */
+        switch (op) {
+        case BS_OP_RELEASE: case BS_OP_INFO: case BS_OP_SET_NAME: case BS_OP_BEGIN_CPU_ACCESS:
+        case BS_OP_END_CPU_ACCESS: case BS_OP_ATTACH: case BS_OP_FENCE_ATTACH: case BS_OP_SUBMIT:
+        case BS_OP_EXPORT_SYNC_FILE: case BS_OP_IMPORT_SYNC_FILE: case BS_OP_RELEASE_READ:
+                b->id_req.id = pick(in, f->ids, f->n_ids);
+                break;
+        default:
+                break;
+        }
         switch (op) {
         case BS_OP_HELLO:
                 b->hello_req.version_min = 1 + take8(in) % 3;
@@ -498,24 +508,17 @@ static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_
                 name_fill(in, b->export_memfd_req.name, sizeof(b->export_memfd_req.name));
                 break;
         case BS_OP_RELEASE:
-                b->release_req.id = pick(in, f->ids, f->n_ids);
                 b->release_req.flags = take8(in) & BS_WIRE_REF_READONLY;
                 break;
-        case BS_OP_INFO:
-                b->id_req.id = pick(in, f->ids, f->n_ids);
-                break;
         case BS_OP_SET_NAME:
-                b->set_name_req.id = pick(in, f->ids, f->n_ids);
                 name_fill(in, b->set_name_req.name, sizeof(b->set_name_req.name));
                 break;
         case BS_OP_BEGIN_CPU_ACCESS:
         case BS_OP_END_CPU_ACCESS:
-                b->cpu_access_req.id = pick(in, f->ids, f->n_ids);
                 b->cpu_access_req.flags = take8(in) % 5; /* 4: an unknown flag */
                 break;
         case BS_OP_ATTACH: {
                 static const uint64_t segs[] = { 0, PAGE, 2 * PAGE, 1, PAGE + 1, UINT64_MAX };
-                b->attach_req.id = pick(in, f->ids, f->n_ids);
                 b->attach_req.max_segment = segs[take8(in) % ELEMENTSOF(segs)];
                 name_fill(in, b->attach_req.device, sizeof(b->attach_req.device));
                 break;
@@ -529,7 +532,6 @@ static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_
                 b->map_attachment_req.direction = take8(in) % 4; /* 3: unknown */
                 break;
         case BS_OP_FENCE_ATTACH:
-                b->fence_attach_req.buffer_id = pick(in, f->ids, f->n_ids);
                 b->fence_attach_req.fence_id = pick(in, f->fences, f->n_fences);
                 b->fence_attach_req.usage = take8(in) % 5;
                 break;
@@ -542,14 +544,9 @@ static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_
                 break;
         case BS_OP_EXPORT_SYNC_FILE:
         case BS_OP_IMPORT_SYNC_FILE:
-                b->sync_file_req.buffer_id = pick(in, f->ids, f->n_ids);
                 b->sync_file_req.flags = take8(in) % 5;
                 break;
-        case BS_OP_SUBMIT:
-                b->submit_req.buffer_id = pick(in, f->ids, f->n_ids);
-                break;
         case BS_OP_RELEASE_READ:
-                b->release_read_req.buffer_id = pick(in, f->ids, f->n_ids);
                 b->release_read_req.status = statuses[take8(in) % ELEMENTSOF(statuses)];
                 break;
         case BS_OP_REDEEM: {
@@ -563,7 +560,7 @@ static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_
                 }
                 break;
         }
-        default: /* IMPORT: the fd only; LIST_HEAPS, SYNC, LIMITS, FENCE_CREATE, SYNC_FILE_MERGE: flags 0 */
+        default: /* the id, the fds or flags 0 only */
                 break;
         }
         request(f, si, &m);
