@@ -18,6 +18,7 @@
 #include "cuse.h"
 #include "device.h"
 #include "dispatch.h"
+#include "fence.h"
 #include "limits.h"
 #include "listen.h"
 #include "log.h"
@@ -53,6 +54,10 @@ static void usage(FILE *f)
                 "      --max-clients N          connections in all: -EUSERS\n"
                 "      --max-connections-per-uid N  connections of one uid: -EUSERS\n"
                 "      --max-attachments-per-client N  attachments of one client (default 1024): -EMFILE\n"
+                "      --max-fences-per-client N  fences one client made and did not destroy\n"
+                "                               (default 4096): -EMFILE\n"
+                "      --max-waiters-per-client N  pending sync files one client made: -EMFILE\n"
+                "      --max-waiters-per-fence N  what may wait on one fence or sync file: -ENOSPC\n"
                 "      --hello-timeout MS       a new connection's time to say HELLO (default 10000)\n"
                 "      --device-name NAME       the CUSE device /dev/NAME (default bufshare)\n"
                 "      --device-mode MODE       its mode, octal (default 0666)\n"
@@ -134,6 +139,9 @@ static int parse_options(int argc, char **argv, uint64_t fd_limit, struct option
                 OPT_MAX_CLIENTS,
                 OPT_MAX_CONNS_UID,
                 OPT_MAX_ATTACHMENTS,
+                OPT_MAX_FENCES,
+                OPT_MAX_WAITERS,
+                OPT_MAX_WAITERS_FENCE,
                 OPT_HELLO_TIMEOUT,
                 OPT_SOCKET_MODE,
                 OPT_DEVICE_NAME,
@@ -153,6 +161,9 @@ static int parse_options(int argc, char **argv, uint64_t fd_limit, struct option
                 { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
                 { "max-connections-per-uid", required_argument, NULL, OPT_MAX_CONNS_UID },
                 { "max-attachments-per-client", required_argument, NULL, OPT_MAX_ATTACHMENTS },
+                { "max-fences-per-client", required_argument, NULL, OPT_MAX_FENCES },
+                { "max-waiters-per-client", required_argument, NULL, OPT_MAX_WAITERS },
+                { "max-waiters-per-fence", required_argument, NULL, OPT_MAX_WAITERS_FENCE },
                 { "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
                 { "device-name", required_argument, NULL, OPT_DEVICE_NAME },
                 { "device-mode", required_argument, NULL, OPT_DEVICE_MODE },
@@ -169,7 +180,7 @@ static int parse_options(int argc, char **argv, uint64_t fd_limit, struct option
 
         limits_init_default(&o->limits, fd_limit);
         o->socket_path[0] = '\0';
-        o->socket_default = false; /* only the default path's folder may be created */
+        o->socket_default = false;
         o->socket_mode = 0666;
         o->device = true;
         o->cuse = (struct cuse_options){ .name = "bufshare", .mode = 0666 };
@@ -235,6 +246,15 @@ static int parse_options(int argc, char **argv, uint64_t fd_limit, struct option
                 case OPT_MAX_ATTACHMENTS:
                         r = parse_count("--max-attachments-per-client", optarg,
                                         &o->limits.max_attachments_per_client);
+                        break;
+                case OPT_MAX_FENCES:
+                        r = parse_count("--max-fences-per-client", optarg, &o->limits.max_fences_per_client);
+                        break;
+                case OPT_MAX_WAITERS:
+                        r = parse_count("--max-waiters-per-client", optarg, &o->limits.max_waiters_per_client);
+                        break;
+                case OPT_MAX_WAITERS_FENCE:
+                        r = parse_count("--max-waiters-per-fence", optarg, &o->limits.max_waiters_per_fence);
                         break;
                 case OPT_HELLO_TIMEOUT:
                         r = parse_count("--hello-timeout", optarg, &o->limits.hello_timeout_ms);
@@ -368,6 +388,7 @@ int main(int argc, char **argv)
                 log_error("registry: %s", strerror(-r));
                 goto out_socket;
         }
+        fence_setup(&registry);
         token_table_init(&tokens, opts.token_lifetime_ms);
         dispatch.tokens = &tokens;
         device_init(&device, &registry, &tokens, &opts.limits);
@@ -401,10 +422,13 @@ int main(int argc, char **argv)
                         log_warn("CUSE: %s: no /dev/%s, serving the socket alone", why, opts.cuse.name);
         }
 
-        log_info("limits: buffer %llu bytes; per client %u buffers, %u attachments; per uid %u buffers, "
+        log_info("limits: buffer %llu bytes; per client %u buffers, %u attachments, %u fences, "
+                 "%u sync files; %u waiters per fence; per uid %u buffers, "
                  "%llu bytes, %u connections; %u connections in all (fd limit %llu)",
                  (unsigned long long)opts.limits.max_buffer_size, opts.limits.max_buffers_per_client,
-                 opts.limits.max_attachments_per_client, opts.limits.max_buffers_per_uid,
+                 opts.limits.max_attachments_per_client, opts.limits.max_fences_per_client,
+                 opts.limits.max_waiters_per_client, opts.limits.max_waiters_per_fence,
+                 opts.limits.max_buffers_per_uid,
                  (unsigned long long)opts.limits.max_bytes_per_uid, opts.limits.max_connections_per_uid,
                  opts.limits.max_clients, (unsigned long long)fd_limit);
         sd_notify(0, "READY=1\nSTATUS=serving");
