@@ -312,14 +312,17 @@ static int fence_add_to_buffer(struct registry *r, struct fence *f, struct buffe
         return ret;
 }
 
-bool fence_buffer_busy(const struct buffer *b, uint32_t flags)
+/* true if a fence that access with BS_WIRE_SYNC_* @flags waits for is
+ * pending on @b. */
+static bool fence_buffer_busy(const struct buffer *b, uint32_t flags)
 {
         enum fence_class cls = class_of_access(flags);
 
         return b->open[cls] || b->last[cls];
 }
 
-void fence_buffer_gone(struct registry *r, struct buffer *b)
+/* @b leaves the registry; its pending fences still signal their waiters. */
+static void fence_buffer_gone(struct registry *r, struct buffer *b)
 {
         (void)r;
         for (unsigned c = 0; c < 2; c++) {
@@ -708,13 +711,9 @@ int registry_release_read(struct registry *r, struct holder *h, uint64_t buffer_
 
 /* ---- holders and references going away ------------------------------ */
 
-void fence_holder_init(struct holder *h)
-{
-        list_init(&h->fences);
-        list_init(&h->waiters);
-}
-
-void fence_holder_drop(struct registry *r, struct holder *h)
+/* @h went away: its unsignalled fences are signalled with -EPIPE, its
+ * fence records freed, its pending sync files left to whoever holds them. */
+static void fence_holder_drop(struct registry *r, struct holder *h)
 {
         struct list *pos, *tmp;
 
@@ -739,7 +738,8 @@ void fence_holder_drop(struct registry *r, struct holder *h)
         h->n_waiters = 0;
 }
 
-void fence_ref_gone(struct registry *r, struct ref *ref)
+/* @ref's holder dropped its last reference: it reads no more (status 0). */
+static void fence_ref_gone(struct registry *r, struct ref *ref)
 {
         if (ref->read_fence)
                 fence_signal(r, ref->read_fence, 0); /* it reads no more */
@@ -758,4 +758,16 @@ static void node_fired(struct registry *r, struct sync_node *n)
                 waiter_fired(r, container_of(n, struct waiter, node));
                 break;
         }
+}
+
+static const struct registry_hooks fence_hooks = {
+        .holder_drop = fence_holder_drop,
+        .ref_gone = fence_ref_gone,
+        .buffer_gone = fence_buffer_gone,
+        .buffer_busy = fence_buffer_busy,
+};
+
+void fence_setup(struct registry *r)
+{
+        r->hooks = &fence_hooks;
 }

@@ -111,6 +111,10 @@ struct waiter {
         struct list owner_link; /* owner->waiters */
 };
 
+/* Put fences on top of @r (right after registry_init()): what the
+ * registry does as holders, references and buffers end (registry_hooks). */
+void fence_setup(struct registry *r);
+
 /*
  * A new fence of @h's, unsignalled, its id in *@ret_id.
  * -EMFILE when @h has max_fences_per_client fences.

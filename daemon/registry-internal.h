@@ -20,16 +20,3 @@ bool ref_writable(const struct ref *ref);
 
 /* Free @a (a detach); a reference's teardown frees its attachments too. */
 void attachment_free(struct registry *r, struct attachment *a);
-
-/* fence.c's part in a holder's, a reference's and a buffer's life. */
-void fence_holder_init(struct holder *h);
-/* @h went away: its unsignalled fences are signalled with -EPIPE, its
- * fence records freed, its pending sync files left to whoever holds them. */
-void fence_holder_drop(struct registry *r, struct holder *h);
-/* @ref's holder dropped its last reference: it reads no more (status 0). */
-void fence_ref_gone(struct registry *r, struct ref *ref);
-/* @b leaves the registry; its pending fences still signal their waiters. */
-void fence_buffer_gone(struct registry *r, struct buffer *b);
-/* true if a fence that access with BS_WIRE_SYNC_* @flags waits for is
- * pending on @b. */
-bool fence_buffer_busy(const struct buffer *b, uint32_t flags);

@@ -74,7 +74,8 @@ void registry_holder_init(struct registry *r, struct holder *h, pid_t pid, uid_t
         h->gid = gid;
         snprintf(h->comm, sizeof(h->comm), "%s", comm ? comm : "");
         list_init(&h->refs);
-        fence_holder_init(h);
+        list_init(&h->fences);
+        list_init(&h->waiters);
 }
 
 struct charge_usage registry_uid_usage(struct registry *r, uid_t uid)
@@ -186,7 +187,8 @@ static void buffer_maybe_release(struct registry *r, struct buffer *b)
 
         if (b->n_refs > 0)
                 return;
-        fence_buffer_gone(r, b);
+        if (r->hooks && r->hooks->buffer_gone)
+                r->hooks->buffer_gone(r, b);
         buffer_unindex(r, b);
         released_remember(&r->released, payer, &b->ident);
         r->stats.released++;
@@ -357,7 +359,8 @@ static void ref_drop(struct registry *r, struct ref *ref, unsigned n, unsigned n
                 b->n_readonly--;
         }
         if (ref->count == 0) {
-                fence_ref_gone(r, ref);
+                if (r->hooks && r->hooks->ref_gone)
+                        r->hooks->ref_gone(r, ref);
                 attachments_drop_ref(r, ref);
                 if (ref->cpu_read || ref->cpu_write) {
                         ref->cpu_read = ref->cpu_write = 0;
@@ -682,7 +685,8 @@ int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint3
         if ((flags & BS_WIRE_SYNC_WRITE) && !ref_writable(ref))
                 return -EACCES;
         /* the client waits on a sync file, then asks again (DESIGN §2) */
-        if (op == CPU_ACCESS_BEGIN_IDLE && fence_buffer_busy(ref->buffer, flags))
+        if (op == CPU_ACCESS_BEGIN_IDLE && r->hooks && r->hooks->buffer_busy &&
+            r->hooks->buffer_busy(ref->buffer, flags))
                 return -EBUSY;
         /* Several readers and writers may be inside at once, as with
          * dma-buf: begin/end bracket CPU access for synchronisation, they
@@ -770,7 +774,8 @@ void registry_holder_drop(struct registry *r, struct holder *h)
 
         /* fences first: what its death ends is an error (-EPIPE), not
          * the end of a read that dropping its references would mean */
-        fence_holder_drop(r, h);
+        if (r->hooks && r->hooks->holder_drop)
+                r->hooks->holder_drop(r, h);
         list_for_each_safe(pos, tmp, &h->refs) {
                 struct ref *ref = container_of(pos, struct ref, holder_link);
                 ref_drop(r, ref, ref->count, ref->ro_count);

@@ -102,6 +102,24 @@ enum dma_direction { /* the kernel's enum dma_data_direction values */
         DIR_FROM_DEVICE = 2,
 };
 
+/*
+ * What the registry tells the layer built on it (fence.c) as its own
+ * objects end, and asks it: an ops table, as dma_buf_ops is dma-buf's,
+ * so that nothing in registry.c calls up into the files above it. Each
+ * member may be NULL.
+ */
+struct registry;
+struct registry_hooks {
+        /* @h goes away: end what it made, before its references drop */
+        void (*holder_drop)(struct registry *r, struct holder *h);
+        /* the last of @ref's references goes */
+        void (*ref_gone)(struct registry *r, struct ref *ref);
+        /* @b leaves the registry */
+        void (*buffer_gone)(struct registry *r, struct buffer *b);
+        /* would CPU access with BS_WIRE_SYNC_* @flags have to wait? */
+        bool (*buffer_busy)(const struct buffer *b, uint32_t flags);
+};
+
 /* Told of buffers arriving and leaving (D-Bus signals, statistics). */
 struct registry_observer {
         void (*created)(void *userdata, const struct buffer *b);
@@ -132,6 +150,7 @@ struct registry {
         uint64_t n_buffers, n_bytes;
         struct registry_stats stats;
         struct registry_observer observer;
+        const struct registry_hooks *hooks; /* set by the layer above (fence_setup()) */
         /* fds of released buffers and signalled sync files, closed by
          * registry_flush() once the reply is on its way: freeing a
          * memfd's inode costs ~2 us, a socket's end about as much, that

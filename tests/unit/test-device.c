@@ -12,6 +12,7 @@
 
 #include "bufshare/bufshare-ioctl.h"
 #include "device.h"
+#include "fence.h"
 
 #define PAGE 4096
 
@@ -37,6 +38,7 @@ static int setup(void **state)
         fx->limits.max_clients = 3;
         fx->limits.max_connections_per_uid = 2;
         registry_init(&fx->reg, &fx->limits);
+        fence_setup(&fx->reg);
         token_table_init(&fx->tokens, 5000);
         device_init(&fx->dev, &fx->reg, &fx->tokens, &fx->limits);
         registry_holder_init(&fx->reg, &fx->sock, 300, 1000, 1000, "client");

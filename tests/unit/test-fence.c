@@ -41,6 +41,7 @@ static int setup(void **state)
         fx->limits.max_waiters_per_fence = 4;
         if (registry_init(&fx->reg, &fx->limits) < 0)
                 return -1;
+        fence_setup(&fx->reg);
         registry_holder_init(&fx->reg, &fx->a, 100, 1000, 1000, "producer");
         registry_holder_init(&fx->reg, &fx->b, 200, 1000, 1000, "consumer");
         if (registry_export(&fx->reg, &fx->a, 4096, "system", "frame", &fx->buf) < 0)
@@ -146,11 +147,11 @@ static void a_read_fence_holds_writers_only(void **state)
         w = export_sync(fx, &fx->a, BS_WIRE_SYNC_WRITE);
         assert_int_equal(sync_status(r), 0);
         assert_int_equal(sync_status(w), PENDING);
-        assert_true(fence_buffer_busy(fx->buf, BS_WIRE_SYNC_WRITE));
-        assert_false(fence_buffer_busy(fx->buf, BS_WIRE_SYNC_READ));
+        assert_true(fx->reg.hooks->buffer_busy(fx->buf, BS_WIRE_SYNC_WRITE));
+        assert_false(fx->reg.hooks->buffer_busy(fx->buf, BS_WIRE_SYNC_READ));
         assert_int_equal(registry_fence_signal(&fx->reg, &fx->b, f, 0), 0);
         assert_int_equal(sync_status(w), 0);
-        assert_false(fence_buffer_busy(fx->buf, BS_WIRE_SYNC_WRITE));
+        assert_false(fx->reg.hooks->buffer_busy(fx->buf, BS_WIRE_SYNC_WRITE));
         close(r);
         close(w);
         assert_int_equal(registry_fence_destroy(&fx->reg, &fx->b, f), 0);
@@ -276,7 +277,7 @@ static void attach_needs_a_reference_and_a_usage(void **state)
         /* twice in a row changes nothing */
         assert_int_equal(registry_fence_attach(&fx->reg, &c, fx->buf->ident.id, fc, BS_WIRE_SYNC_READ), 0);
         registry_holder_drop(&fx->reg, &c);
-        assert_false(fence_buffer_busy(fx->buf, BS_WIRE_SYNC_WRITE)); /* its fence: -EPIPE */
+        assert_false(fx->reg.hooks->buffer_busy(fx->buf, BS_WIRE_SYNC_WRITE)); /* its fence: -EPIPE */
 }
 
 static void a_holder_that_goes_signals_its_fences_with_epipe(void **state)
@@ -425,7 +426,7 @@ static void an_imported_sync_file_is_a_fence_on_the_buffer(void **state)
         assert_int_equal(registry_export_sync_file(&fx->reg, &fx->a, other->ident.id, BS_WIRE_SYNC_READ, &src), 0);
         assert_int_equal(registry_import_sync_file(&fx->reg, &fx->b, fx->buf->ident.id, BS_WIRE_SYNC_WRITE, src),
                          0);
-        assert_true(fence_buffer_busy(fx->buf, BS_WIRE_SYNC_READ));
+        assert_true(fx->reg.hooks->buffer_busy(fx->buf, BS_WIRE_SYNC_READ));
         w = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
         /* the importer going away leaves it pending: only the source ends it */
         registry_holder_drop(&fx->reg, &fx->b);
@@ -435,7 +436,7 @@ static void an_imported_sync_file_is_a_fence_on_the_buffer(void **state)
         /* a signalled sync file adds nothing */
         assert_int_equal(registry_import_sync_file(&fx->reg, &fx->a, fx->buf->ident.id, BS_WIRE_SYNC_WRITE, src),
                          0);
-        assert_false(fence_buffer_busy(fx->buf, BS_WIRE_SYNC_WRITE));
+        assert_false(fx->reg.hooks->buffer_busy(fx->buf, BS_WIRE_SYNC_WRITE));
         close(src);
         close(w);
         assert_int_equal(registry_release(&fx->reg, &fx->a, other->ident.id, false), 0);
@@ -454,7 +455,7 @@ static void submit_gives_each_other_holder_a_read_fence(void **state)
         assert_int_equal(registry_import(&fx->reg, &c, fd, &fx->buf, &ro), 0);
         assert_int_equal(registry_submit(&fx->reg, &fx->a, fx->buf->ident.id, &n), 0);
         assert_int_equal(n, 2);
-        assert_false(fence_buffer_busy(fx->buf, BS_WIRE_SYNC_READ)); /* readers don't wait */
+        assert_false(fx->reg.hooks->buffer_busy(fx->buf, BS_WIRE_SYNC_READ)); /* readers don't wait */
         w = export_sync(fx, &fx->a, BS_WIRE_SYNC_WRITE);
         /* a second submit before they read keeps one fence each */
         assert_int_equal(registry_submit(&fx->reg, &fx->a, fx->buf->ident.id, &n), 0);
