@@ -37,6 +37,7 @@
 #include "bufshare/bufshare-ioctl.h"
 #include "device.h"
 #include "dispatch.h"
+#include "fence.h"
 #include "log.h"
 #include "message.h"
 #include "registry.h"
@@ -609,6 +610,7 @@ static void fuzz_init(struct fuzz *f, struct input *in)
         f->limits.max_buffer_size = 16 * PAGE;
         f->limits.max_bytes_per_uid = (l & 0x80) ? 24 * PAGE : 256 * PAGE;
         assert(registry_init(&f->registry, &f->limits) == 0);
+        fence_setup(&f->registry); /* as main.c does: fences on the registry's hooks */
         f->dispatch.registry = &f->registry;
         f->dispatch.limits = &f->limits;
         token_table_init(&f->tokens, TOKEN_DEFAULT_LIFETIME_MS);
