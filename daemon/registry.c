@@ -766,6 +766,50 @@ int registry_get_info(struct registry *r, const struct holder *h, uint64_t id, s
         return 0;
 }
 
+/* ---- read-only views ---------------------------------------------- */
+
+const struct buffer *registry_lookup(const struct registry *r, uint64_t id)
+{
+        return hashmap_get(&r->by_id, id_key(id));
+}
+
+const struct buffer *registry_next_buffer(const struct registry *r, size_t *cursor)
+{
+        return hashmap_next(&r->by_id, cursor);
+}
+
+unsigned registry_buffer_holders(const struct buffer *b, struct registry_holder_info *ret, unsigned n)
+{
+        const struct list *pos;
+        unsigned i = 0;
+
+        for (pos = b->refs.next; pos != &b->refs && i < n; pos = pos->next, i++) {
+                const struct ref *ref = container_of(pos, struct ref, buffer_link);
+                ret[i] = (struct registry_holder_info){
+                        .holder_id = ref->holder->id,
+                        .pid = ref->holder->pid,
+                        .uid = ref->holder->uid,
+                        .refs = ref->count,
+                        .readonly_refs = ref->ro_count,
+                };
+                memcpy(ret[i].comm, ref->holder->comm, sizeof(ret[i].comm));
+        }
+        return b->n_holders;
+}
+
+int registry_get_info_admin(struct registry *r, uint64_t id, struct registry_info *ret)
+{
+        /* root sees every buffer (registry_find) */
+        static const struct holder admin = { .uid = 0 };
+
+        return registry_get_info(r, &admin, id, ret);
+}
+
+unsigned registry_n_payers(const struct registry *r)
+{
+        return (unsigned)r->charge.usage.len;
+}
+
 /* ---- holders going away, and the end ------------------------------- */
 
 void registry_holder_drop(struct registry *r, struct holder *h)

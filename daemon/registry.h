@@ -284,6 +284,35 @@ struct registry_info {
  * REGISTRY_INFO_MAX entries of any list. */
 int registry_get_info(struct registry *r, const struct holder *h, uint64_t id, struct registry_info *ret);
 
+/* Read-only views for management (D-Bus): nothing here changes the
+ * registry, and the registry must not change while a walk is going on. */
+
+/* The buffer @id, or NULL: the daemon's own view, with no access check. */
+const struct buffer *registry_lookup(const struct registry *r, uint64_t id);
+
+/* Walk every buffer, in no particular order: start with *@cursor = 0;
+ * NULL at the end. */
+const struct buffer *registry_next_buffer(const struct registry *r, size_t *cursor);
+
+/* One holder of a buffer, as the management view shows it. */
+struct registry_holder_info {
+        uint64_t holder_id;
+        pid_t pid;
+        uid_t uid;
+        char comm[BS_COMM_LEN];
+        uint32_t refs, readonly_refs;
+};
+/* The first @n holders of @b, oldest first, into @ret; returns how many
+ * holders @b has (which may be more than @n). */
+unsigned registry_buffer_holders(const struct buffer *b, struct registry_holder_info *ret, unsigned n);
+
+/* registry_get_info() for the daemon's own management view: every
+ * buffer is visible. -ENOENT for an unknown id. */
+int registry_get_info_admin(struct registry *r, uint64_t id, struct registry_info *ret);
+
+/* How many uids pay for something now. */
+unsigned registry_n_payers(const struct registry *r);
+
 /* What @uid pays for now. */
 struct charge_usage registry_uid_usage(struct registry *r, uid_t uid);
 
