@@ -312,9 +312,7 @@ static int fence_add_to_buffer(struct registry *r, struct fence *f, struct buffe
         return ret;
 }
 
-/* true if a fence that access with BS_WIRE_SYNC_* @flags waits for is
- * pending on @b. */
-static bool fence_buffer_busy(const struct buffer *b, uint32_t flags)
+bool registry_buffer_busy(const struct buffer *b, uint32_t flags)
 {
         enum fence_class cls = class_of_access(flags);
 
@@ -587,6 +585,22 @@ int registry_export_sync_file(struct registry *r, struct holder *h, uint64_t buf
         return 0;
 }
 
+void registry_sync_file_close(struct registry *r, struct holder *h, int fd)
+{
+        struct waiter *w = NULL;
+        struct stat st;
+
+        if (fd < 0)
+                return;
+        if (fstat(fd, &st) == 0)
+                w = hashmap_get(&r->waiters, inode_key(st.st_dev, st.st_ino));
+        /* one that something waits for (a merge, an import) fires as it would */
+        if (w && w->owner == h && w->node.n_out == 0)
+                waiter_abort(r, w, fd); /* unlinked from what it waited for, both ends closed */
+        else
+                safe_close(fd);
+}
+
 int registry_import_sync_file(struct registry *r, struct holder *h, uint64_t buffer_id, uint32_t usage,
                               int fd)
 {
@@ -764,7 +778,7 @@ static const struct registry_hooks fence_hooks = {
         .holder_drop = fence_holder_drop,
         .ref_gone = fence_ref_gone,
         .buffer_gone = fence_buffer_gone,
-        .buffer_busy = fence_buffer_busy,
+        .buffer_busy = registry_buffer_busy,
 };
 
 void fence_setup(struct registry *r)

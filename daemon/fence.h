@@ -158,6 +158,23 @@ int registry_export_sync_file(struct registry *r, struct holder *h, uint64_t buf
                               int *ret_fd);
 
 /*
+ * Close @h's sync file @fd (consumed). One still pending goes with it,
+ * as if it had never been made: it is unlinked from what it waited for,
+ * the daemon's end is closed, and it no longer counts against @h's
+ * max_waiters_per_client. Any other fd (signalled, not @h's pending
+ * sync file, or one that a merge or an import waits for) is only closed. For a waiter that gives up: the device's
+ * poll watch.
+ */
+void registry_sync_file_close(struct registry *r, struct holder *h, int fd);
+
+/*
+ * true while a fence that access with BS_WIRE_SYNC_* @flags waits for is
+ * pending on @b: with _READ a write fence, with _WRITE any fence. What
+ * dma_buf_poll() tests for EPOLLIN and EPOLLOUT; costs two loads.
+ */
+bool registry_buffer_busy(const struct buffer *b, uint32_t flags);
+
+/*
  * Make the sync file @fd (the caller's; not consumed) pending on buffer
  * @buffer_id as a fence of @usage, as DMA_BUF_IOCTL_IMPORT_SYNC_FILE: it
  * signals when the sync file does, with its status. A signalled sync

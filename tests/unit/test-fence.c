@@ -569,6 +569,46 @@ static void a_chain_of_batches_fires_at_once(void **state)
         assert_null(fx->buf->open[FENCE_CLASS_WRITE]);
 }
 
+static void a_pending_sync_file_closed_by_its_holder_is_gone(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t f = new_fence(fx, &fx->a);
+        uint64_t nodes;
+        int w, other, merged, done;
+
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_READ), 0);
+        assert_false(registry_buffer_busy(fx->buf, BS_WIRE_SYNC_READ)); /* a reader goes on */
+        assert_true(registry_buffer_busy(fx->buf, BS_WIRE_SYNC_WRITE));
+        w = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
+        nodes = fx->reg.n_nodes;
+        /* not b's: only closed, it still waits */
+        other = fcntl(w, F_DUPFD_CLOEXEC, 3);
+        registry_sync_file_close(&fx->reg, &fx->a, other);
+        assert_int_equal(fx->b.n_waiters, 1);
+        assert_int_equal(fx->reg.n_nodes, nodes);
+        /* b's, pending: its record goes, and its waiter slot */
+        registry_sync_file_close(&fx->reg, &fx->b, w);
+        assert_int_equal(fx->b.n_waiters, 0);
+        assert_int_equal(fx->reg.n_nodes, nodes - 1);
+        /* one a merge waits for fires as it would */
+        w = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
+        other = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
+        assert_int_equal(registry_sync_file_merge(&fx->reg, &fx->b, w, other, &merged), 0);
+        registry_sync_file_close(&fx->reg, &fx->b, w);
+        assert_int_equal(fx->b.n_waiters, 3);
+        /* a signalled one: only closed */
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, 0), 0);
+        assert_int_equal(sync_status(merged), 0);
+        done = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
+        registry_sync_file_close(&fx->reg, &fx->b, done);
+        registry_sync_file_close(&fx->reg, &fx->b, other);
+        registry_sync_file_close(&fx->reg, &fx->b, merged);
+        registry_sync_file_close(&fx->reg, &fx->b, -EBADF);
+        assert_int_equal(fx->b.n_waiters, 0);
+        registry_flush(&fx->reg);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -592,6 +632,7 @@ int main(void)
                 T(cpu_access_is_busy_only_on_a_conflict),
                 T(a_released_buffer_still_signals_its_waiters),
                 T(a_chain_of_batches_fires_at_once),
+                T(a_pending_sync_file_closed_by_its_holder_is_gone),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
