@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "bufshare/bufshare.h"
-#include "fdpass.h"
+#include "fdpass.h" /* the floors' own SCM_RIGHTS; bufshare's side uses the public API */
 #include "frame.h"
 
 static int connect_daemon(struct frame_end *e)
@@ -40,11 +40,8 @@ static int bufshare_write(struct frame_end *e, uint8_t v)
  * buffer per frame would. */
 static int bufshare_publish(struct frame_end *e)
 {
-        int r, fd = bs_buffer_fd(e->b, O_RDWR | O_CLOEXEC);
+        int r = bs_buffer_send(e->b, e->link, O_RDWR, "F", 1);
 
-        r = fd < 0 ? fd : bs_fdpass_send(e->link, "F", 1, &fd, 1);
-        if (fd >= 0)
-                close(fd);
         bs_buffer_munmap(e->b, e->map[0], e->size);
         e->b = bs_buffer_put(e->b);
         return r;
@@ -53,12 +50,10 @@ static int bufshare_publish(struct frame_end *e)
 static int bufshare_take(struct frame_end *e, const uint8_t **ret_p)
 {
         char byte;
-        int fd, r = frame_recv(e->link, &byte, 1, &fd, 1);
+        int r = bs_buffer_receive(e->c, e->link, &byte, 1, NULL, &e->b, NULL);
 
-        if (r < 0)
-                return r;
-        r = bs_buffer_import(e->c, fd, &e->b);
-        close(fd);
+        if (r == -ECONNRESET)
+                return -EPIPE; /* the producer is gone: the normal end */
         if (r == 0)
                 r = bs_buffer_mmap(e->b, 0, e->size, BS_PROT_READ, (void **)ret_p);
         if (r < 0)

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "bufshare/bufshare.h"
-#include "fdpass.h"
+#include "fdpass.h" /* the floors' own SCM_RIGHTS; bufshare's side uses the public API */
 #include "frame.h"
 
 /* ---- frames in place: write, then say which slot ---- */
@@ -29,7 +29,7 @@ static int slots_publish(struct frame_end *e)
         uint8_t slot = (uint8_t)e->slot;
 
         e->slot = e->slot + 1 < FRAME_SLOTS && e->map[e->slot + 1] ? e->slot + 1 : 0;
-        return bs_fdpass_send(e->link, &slot, 1, NULL, 0);
+        return send(e->link, &slot, 1, MSG_NOSIGNAL) == 1 ? 0 : -errno;
 }
 
 static int slots_take(struct frame_end *e, const uint8_t **ret_p)
@@ -45,12 +45,13 @@ static int slots_take(struct frame_end *e, const uint8_t **ret_p)
         return 0;
 }
 
-/* bufshare, as its docs say to use it: one buffer exported, mapped and
- * handed over once; then each frame is a one-byte message (there is no
- * fence or pool API yet to say "frame ready"). */
+/* bufshare, as its docs say to use it, with its public API only: one
+ * buffer exported, mapped and handed over once (bs_buffer_send() and
+ * bs_buffer_receive()); then each frame is a one-byte message (there is
+ * no fence or pool API yet to say "frame ready"). */
 static int bufshare_producer_init(struct frame_end *e)
 {
-        int fd, r = bs_client_connect(B.daemon.socket, &e->c);
+        int r = bs_client_connect(B.daemon.socket, &e->c);
 
         if (r == 0)
                 r = bs_buffer_export(e->c, e->size, NULL, "frame", &e->b);
@@ -59,25 +60,16 @@ static int bufshare_producer_init(struct frame_end *e)
         if (r < 0)
                 return r;
         memset(e->map[0], 0, e->size); /* every page faulted before timing */
-        fd = bs_buffer_fd(e->b, O_RDWR | O_CLOEXEC);
-        if (fd < 0)
-                return fd;
-        r = bs_fdpass_send(e->link, "B", 1, &fd, 1);
-        close(fd);
-        return r;
+        return bs_buffer_send(e->b, e->link, O_RDWR, "B", 1);
 }
 
 static int bufshare_consumer_init(struct frame_end *e)
 {
         char byte;
-        int fd, r = frame_recv(e->link, &byte, 1, &fd, 1);
+        int r = bs_client_connect(B.daemon.socket, &e->c);
 
-        if (r < 0)
-                return r;
-        r = bs_client_connect(B.daemon.socket, &e->c);
         if (r == 0)
-                r = bs_buffer_import(e->c, fd, &e->b);
-        close(fd);
+                r = bs_buffer_receive(e->c, e->link, &byte, 1, NULL, &e->b, NULL);
         if (r == 0)
                 r = bs_buffer_vmap(e->b, (void **)&e->map[0]);
         if (r == 0)

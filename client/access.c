@@ -8,13 +8,14 @@
  */
 #include <errno.h>
 
+#include "api.h"
 #include "client-private.h"
 #include "util.h"
 
 #define BS_SYNC_VALID (BS_SYNC_READ | BS_SYNC_WRITE)
 _Static_assert(BS_SYNC_READ == BS_WIRE_SYNC_READ && BS_SYNC_WRITE == BS_WIRE_SYNC_WRITE, "sync bits");
 
-_public_ int bs_buffer_begin_cpu_access_timeout(struct bs_buffer *b, unsigned flags, int timeout_ms)
+int buffer_begin_cpu_access_timeout(struct bs_buffer *b, unsigned flags, int timeout_ms)
 {
         bs_return_if(!b, -EINVAL);
         bs_return_if(flags == 0 || (flags & ~BS_SYNC_VALID), -EINVAL);
@@ -23,13 +24,13 @@ _public_ int bs_buffer_begin_cpu_access_timeout(struct bs_buffer *b, unsigned fl
         return client_begin_cpu_access(b, flags, timeout_ms);
 }
 
-_public_ int bs_buffer_begin_cpu_access(struct bs_buffer *b, unsigned flags)
+int buffer_begin_cpu_access(struct bs_buffer *b, unsigned flags)
 {
         bs_return_if(!b, -EINVAL);
-        return bs_buffer_begin_cpu_access_timeout(b, flags, client_timeout(b->client));
+        return buffer_begin_cpu_access_timeout(b, flags, client_timeout(b->client));
 }
 
-_public_ int bs_buffer_end_cpu_access(struct bs_buffer *b, unsigned flags)
+int buffer_end_cpu_access(struct bs_buffer *b, unsigned flags)
 {
         struct bs_msg req;
 

@@ -9,13 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "client-private.h"
 #include "util.h"
 
 _Static_assert(BS_DMA_BIDIRECTIONAL == 0 && BS_DMA_TO_DEVICE == 1 && BS_DMA_FROM_DEVICE == 2,
                "the kernel's enum dma_data_direction values");
 
-_public_ int bs_buffer_attach_segmented(struct bs_buffer *b, const char *device, uint64_t max_segment,
+int buffer_attach_segmented(struct bs_buffer *b, const char *device, uint64_t max_segment,
                                         struct bs_attachment **ret_attachment)
 {
         struct bs_attachment *a;
@@ -47,9 +48,9 @@ _public_ int bs_buffer_attach_segmented(struct bs_buffer *b, const char *device,
         return 0;
 }
 
-_public_ int bs_buffer_attach(struct bs_buffer *b, const char *device, struct bs_attachment **ret_attachment)
+int buffer_attach(struct bs_buffer *b, const char *device, struct bs_attachment **ret_attachment)
 {
-        return bs_buffer_attach_segmented(b, device, 0, ret_attachment);
+        return buffer_attach_segmented(b, device, 0, ret_attachment);
 }
 
 /* The buffer's pages, in segments of at most max_segment bytes. */
@@ -78,7 +79,7 @@ static void table_free(struct bs_attachment *a)
         memset(&a->table, 0, sizeof(a->table));
 }
 
-_public_ int bs_attachment_map(struct bs_attachment *a, enum bs_data_direction direction,
+int attachment_map(struct bs_attachment *a, enum bs_data_direction direction,
                                const struct bs_sg_table **ret_table)
 {
         struct bs_msg req;
@@ -104,7 +105,7 @@ _public_ int bs_attachment_map(struct bs_attachment *a, enum bs_data_direction d
         return 0;
 }
 
-_public_ int bs_attachment_unmap(struct bs_attachment *a, const struct bs_sg_table *table)
+int attachment_unmap(struct bs_attachment *a, const struct bs_sg_table *table)
 {
         struct bs_msg req;
         int r;
@@ -120,7 +121,7 @@ _public_ int bs_attachment_unmap(struct bs_attachment *a, const struct bs_sg_tab
         return r;
 }
 
-_public_ int bs_buffer_detach(struct bs_buffer *b, struct bs_attachment *a)
+int buffer_detach(struct bs_buffer *b, struct bs_attachment *a)
 {
         struct bs_msg req;
         int r;

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "api.h"
 #include "client-private.h"
+#include "image.h"
 #include "util.h"
 
 #define BS_FD_FLAGS_VALID (O_ACCMODE | O_CLOEXEC)
@@ -32,20 +34,31 @@ static void buffer_release(struct bs_client *c, uint64_t id, bool readonly)
         client_release(c, id, readonly ? BS_WIRE_REF_READONLY : 0);
 }
 
-_public_ int bs_buffer_export(struct bs_client *c, uint64_t size, const char *heap, const char *name,
-                              struct bs_buffer **ret_buffer)
+/* EXPORT, or EXPORT_DESCRIBED when @desc isn't NULL. */
+static int export_with(struct bs_client *c, uint64_t size, const char *heap, const char *name,
+                       const struct bs_image_description *desc, struct bs_buffer **ret_buffer)
 {
+        struct bs_export_req *e;
         struct bs_msg req, rep;
         int r;
 
         bs_return_if(!c || !ret_buffer, -EINVAL);
         bs_return_if(size == 0, -EINVAL);
-        bs_msg_request(&req, BS_OP_EXPORT, 0);
-        req.body.export_req.size = size;
-        r = bs_string_set(req.body.export_req.heap, BS_NAME_LEN, heap ? heap : "system");
+        if (desc) {
+                bs_msg_request(&req, BS_OP_EXPORT_DESCRIBED, 0);
+                r = image_to_wire(desc, size, &req.body.export_described_req.desc);
+                if (r < 0)
+                        return r;
+                e = &req.body.export_described_req.export_req;
+        } else {
+                bs_msg_request(&req, BS_OP_EXPORT, 0);
+                e = &req.body.export_req;
+        }
+        e->size = size;
+        r = bs_string_set(e->heap, BS_NAME_LEN, heap ? heap : "system");
         if (r < 0)
                 return r;
-        r = bs_string_set(req.body.export_req.name, BS_NAME_LEN, name);
+        r = bs_string_set(e->name, BS_NAME_LEN, name);
         if (r < 0)
                 return r;
 
@@ -70,29 +83,40 @@ int client_buffer_from_reply(struct bs_client *c, struct bs_msg *rep, struct bs_
         return 0;
 }
 
-/*
- * Send @req with a dup of @fd, and make a buffer of the reply: the dup
- * becomes the library's own fd. For IMPORT and EXPORT_MEMFD, whose
- * replies both start with status, flags, id and size.
- */
-static int call_with_fd(struct bs_client *c, struct bs_msg *req, int fd, struct bs_buffer **ret_buffer)
+int buffer_export(struct bs_client *c, uint64_t size, const char *heap, const char *name,
+                  struct bs_buffer **ret_buffer)
 {
-        _cleanup_close_ int own = -EBADF;
+        return export_with(c, size, heap, name, NULL, ret_buffer);
+}
+
+int buffer_export_described(struct bs_client *c, uint64_t size, const char *heap, const char *name,
+                            const struct bs_image_description *desc, struct bs_buffer **ret_buffer)
+{
+        bs_return_if(!desc, -EINVAL);
+        return export_with(c, size, heap, name, desc, ret_buffer);
+}
+
+/*
+ * Send @req with @fd_ (consumed: it becomes the library's own fd on the
+ * buffer), and make a buffer of the reply. For IMPORT, IMPORT_DESCRIBED
+ * (whose reply starts with IMPORT's; its description goes to @ret_desc)
+ * and EXPORT_MEMFD, whose replies all start with status, flags, id and size.
+ */
+static int call_with_own_fd(struct bs_client *c, struct bs_msg *req, int fd_, struct bs_buffer **ret_buffer,
+                            struct bs_image_description *ret_desc)
+{
+        _cleanup_close_ int own = fd_;
         struct bs_msg rep;
         struct bs_buffer *b;
         uint64_t id, size;
         bool readonly;
         int r;
 
-        own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (own < 0)
-                return -errno;
-        bs_msg_add_fd(req, own);
+        bs_msg_lend_fd(req, own);
         r = client_call(c, req, &rep);
-        TAKE_FD(req->fds[0]); /* lent for the send; still `own` */
         if (r < 0)
                 return r;
-        if (req->hdr.opcode == BS_OP_IMPORT) {
+        if (req->hdr.opcode != BS_OP_EXPORT_MEMFD) {
                 readonly = rep.body.import_rep.flags & BS_WIRE_REF_READONLY;
                 id = rep.body.import_rep.id;
                 size = rep.body.import_rep.size;
@@ -108,10 +132,33 @@ static int call_with_fd(struct bs_client *c, struct bs_msg *req, int fd, struct 
         }
         TAKE_FD(own);
         *ret_buffer = b;
+        if (ret_desc)
+                image_from_wire(req->hdr.opcode == BS_OP_IMPORT_DESCRIBED ? &rep.body.import_described_rep.desc
+                                                                          : NULL,
+                                ret_desc);
         return 0;
 }
 
-_public_ int bs_buffer_import(struct bs_client *c, int fd, struct bs_buffer **ret_buffer)
+/* call_with_own_fd() on a dup of @fd, which stays the caller's. */
+static int call_with_fd(struct bs_client *c, struct bs_msg *req, int fd, struct bs_buffer **ret_buffer)
+{
+        int own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+        if (own < 0)
+                return -errno;
+        return call_with_own_fd(c, req, own, ret_buffer, NULL);
+}
+
+int buffer_import_owned(struct bs_client *c, int fd, struct bs_buffer **ret_buffer,
+                        struct bs_image_description *ret_desc)
+{
+        struct bs_msg req;
+
+        bs_msg_request(&req, c->version >= 2 ? BS_OP_IMPORT_DESCRIBED : BS_OP_IMPORT, 0);
+        return call_with_own_fd(c, &req, fd, ret_buffer, ret_desc);
+}
+
+int buffer_import(struct bs_client *c, int fd, struct bs_buffer **ret_buffer)
 {
         struct bs_msg req;
 
@@ -121,7 +168,7 @@ _public_ int bs_buffer_import(struct bs_client *c, int fd, struct bs_buffer **re
         return call_with_fd(c, &req, fd, ret_buffer);
 }
 
-_public_ int bs_buffer_export_memfd(struct bs_client *c, int memfd, const char *name,
+int buffer_export_memfd(struct bs_client *c, int memfd, const char *name,
                                     struct bs_buffer **ret_buffer)
 {
         struct bs_msg req;
@@ -172,7 +219,7 @@ static int readonly_view(struct bs_buffer *b, int flags)
         return fd < 0 ? -errno : fd;
 }
 
-_public_ int bs_buffer_fd(struct bs_buffer *b, int flags)
+int buffer_fd(struct bs_buffer *b, int flags)
 {
         int fd;
 
@@ -191,32 +238,33 @@ _public_ int bs_buffer_fd(struct bs_buffer *b, int flags)
         }
 }
 
-_public_ int bs_buffer_is_readonly(struct bs_buffer *b)
+int buffer_is_readonly(struct bs_buffer *b)
 {
         bs_return_if(!b, -EINVAL);
         return b->readonly;
 }
 
-_public_ int64_t bs_buffer_size(struct bs_buffer *b)
+int64_t buffer_size(struct bs_buffer *b)
 {
         bs_return_if(!b, -EINVAL);
         return (int64_t)b->size;
 }
 
-_public_ int64_t bs_buffer_id(struct bs_buffer *b)
+int64_t buffer_id(struct bs_buffer *b)
 {
         bs_return_if(!b, -EINVAL);
         return (int64_t)b->id;
 }
 
-_public_ int bs_buffer_get_info(struct bs_buffer *b, struct bs_buffer_info *ret_info)
+int buffer_get_info(struct bs_buffer *b, struct bs_buffer_info *ret_info)
 {
         const struct bs_info_rep *i;
         struct bs_msg req, rep;
         int r;
 
         bs_return_if(!b || !ret_info, -EINVAL);
-        bs_msg_request(&req, BS_OP_INFO, 0);
+        /* INFO_DESCRIBED's reply is INFO's, then the description */
+        bs_msg_request(&req, b->client->version >= 2 ? BS_OP_INFO_DESCRIBED : BS_OP_INFO, 0);
         req.body.id_req.id = b->id;
         r = client_call(b->client, &req, &rep);
         if (r < 0)
@@ -244,10 +292,45 @@ _public_ int bs_buffer_get_info(struct bs_buffer *b, struct bs_buffer_info *ret_
                 ret_info->attachments[k].mapped = i->attachments[k].mapped;
                 ret_info->attachments[k].direction = i->attachments[k].direction;
         }
+        image_from_wire(req.hdr.opcode == BS_OP_INFO_DESCRIBED ? &rep.body.info_described_rep.desc : NULL,
+                        &ret_info->description);
         return 0;
 }
 
-_public_ int bs_client_list_heaps(struct bs_client *c, char names[][BS_NAME_MAX], unsigned n_names)
+int buffer_set_description(struct bs_buffer *b, const struct bs_image_description *desc)
+{
+        struct bs_msg req;
+        int r;
+
+        bs_return_if(!b, -EINVAL);
+        bs_msg_request(&req, BS_OP_SET_DESCRIPTION, 0);
+        req.body.set_description_req.id = b->id;
+        if (desc) {
+                r = image_to_wire(desc, b->size, &req.body.set_description_req.desc);
+                if (r < 0)
+                        return r;
+        }
+        return client_call_status(b->client, &req);
+}
+
+int buffer_get_description(struct bs_buffer *b, struct bs_image_description *ret_desc)
+{
+        struct bs_msg req, rep;
+        int r;
+
+        bs_return_if(!b || !ret_desc, -EINVAL);
+        bs_msg_request(&req, BS_OP_GET_DESCRIPTION, 0);
+        req.body.id_req.id = b->id;
+        r = client_call(b->client, &req, &rep);
+        if (r < 0)
+                return r;
+        if (bs_image_wire_is_none(&rep.body.get_description_rep.desc))
+                return -ENODATA;
+        image_from_wire(&rep.body.get_description_rep.desc, ret_desc);
+        return 0;
+}
+
+int client_list_heaps(struct bs_client *c, char names[][BS_NAME_MAX], unsigned n_names)
 {
         const struct bs_list_heaps_rep *l;
         struct bs_msg req, rep;
@@ -264,7 +347,7 @@ _public_ int bs_client_list_heaps(struct bs_client *c, char names[][BS_NAME_MAX]
         return (int)(l->n_heaps < BS_WIRE_MAX_HEAPS ? l->n_heaps : BS_WIRE_MAX_HEAPS);
 }
 
-_public_ int bs_buffer_set_name(struct bs_buffer *b, const char *name)
+int buffer_set_name(struct bs_buffer *b, const char *name)
 {
         struct bs_msg req;
         int r;

@@ -11,7 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "client-private.h"
+#include "debug.h"
 #include "msgio.h"
 #include "socket-path.h"
 #include "util.h"
@@ -309,6 +311,8 @@ int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
                 r = c->error;
         else
                 r = self.status < 0 ? self.status : rep->body.status.status;
+        if (self.done && self.status == 0 && r < 0)
+                debug_note_refusal(self.opcode, r);
         pthread_mutex_unlock(&c->lock);
 out:
         pthread_cond_destroy(&self.cond);
@@ -393,7 +397,7 @@ static int connect_timed(int fd, const struct sockaddr_un *sa, int len, int time
         return 0;
 }
 
-_public_ int bs_client_connect(const char *socket_path, struct bs_client **ret_client)
+int client_connect(const char *socket_path, struct bs_client **ret_client)
 {
         char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
         struct sockaddr_un sa;
@@ -438,7 +442,7 @@ err_free:
         return r;
 }
 
-_public_ int bs_client_set_timeout(struct bs_client *c, int timeout_ms)
+int client_set_timeout(struct bs_client *c, int timeout_ms)
 {
         bs_return_if(!c || timeout_ms < -1, -EINVAL);
         pthread_mutex_lock(&c->lock);
@@ -447,7 +451,7 @@ _public_ int bs_client_set_timeout(struct bs_client *c, int timeout_ms)
         return 0;
 }
 
-_public_ int bs_client_sync(struct bs_client *c)
+int client_sync(struct bs_client *c)
 {
         struct bs_msg req, rep;
         int r;
@@ -478,7 +482,7 @@ _public_ struct bs_client *bs_client_unref(struct bs_client *c)
         return NULL;
 }
 
-_public_ int64_t bs_client_max_buffer_size(struct bs_client *c)
+int64_t client_max_buffer_size(struct bs_client *c)
 {
         bs_return_if(!c, -EINVAL);
         return (int64_t)c->limits.max_buffer_size;
@@ -513,7 +517,7 @@ static int client_fetch_limits(struct bs_client *c)
         return 0;
 }
 
-_public_ int bs_client_get_limits(struct bs_client *c, struct bs_limits *ret_limits)
+int client_get_limits(struct bs_client *c, struct bs_limits *ret_limits)
 {
         int r;
 

@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 
 #include "bufshare/bufshare-ioctl.h"
+#include "api.h"
 #include "client-private.h"
 #include "util.h"
 
@@ -19,7 +20,7 @@ static int dev_ioctl(struct bs_device *dev, unsigned long cmd, void *arg)
         return ioctl(dev->fd, cmd, arg) < 0 ? -errno : 0;
 }
 
-_public_ int bs_device_open(const char *path, struct bs_device **ret_device)
+int device_open(const char *path, struct bs_device **ret_device)
 {
         struct bufshare_version v = { 0 };
         struct bs_device *dev;
@@ -55,13 +56,13 @@ _public_ struct bs_device *bs_device_close(struct bs_device *dev)
         return NULL;
 }
 
-_public_ int bs_device_fd(struct bs_device *dev)
+int device_fd(struct bs_device *dev)
 {
         bs_return_if(!dev, -EINVAL);
         return dev->fd;
 }
 
-_public_ int bs_client_redeem(struct bs_client *c, const uint64_t token[2], struct bs_buffer **ret_buffer)
+int client_redeem(struct bs_client *c, const uint64_t token[2], struct bs_buffer **ret_buffer)
 {
         struct bs_msg req, rep;
         int r;
@@ -77,7 +78,7 @@ _public_ int bs_client_redeem(struct bs_client *c, const uint64_t token[2], stru
         return client_buffer_from_reply(c, &rep, ret_buffer);
 }
 
-_public_ int bs_device_alloc(struct bs_device *dev, struct bs_client *c, uint64_t size, const char *heap,
+int device_alloc(struct bs_device *dev, struct bs_client *c, uint64_t size, const char *heap,
                              const char *name, struct bs_buffer **ret_buffer)
 {
         struct bufshare_alloc a = { .size = size };
@@ -97,7 +98,7 @@ _public_ int bs_device_alloc(struct bs_device *dev, struct bs_client *c, uint64_
                 return r;
         token[0] = a.token[0];
         token[1] = a.token[1];
-        r = bs_client_redeem(c, token, ret_buffer);
+        r = client_redeem(c, token, ret_buffer);
         explicit_bzero(token, sizeof(token));
         if (r < 0) {
                 /* nothing half-made: the buffer goes with the file's reference */
@@ -108,7 +109,7 @@ _public_ int bs_device_alloc(struct bs_device *dev, struct bs_client *c, uint64_
         return r;
 }
 
-_public_ int bs_device_bind(struct bs_device *dev, uint64_t id, uint64_t offset)
+int device_bind(struct bs_device *dev, uint64_t id, uint64_t offset)
 {
         struct bufshare_bind b = { .id = id, .offset = offset };
 
@@ -116,7 +117,7 @@ _public_ int bs_device_bind(struct bs_device *dev, uint64_t id, uint64_t offset)
         return dev_ioctl(dev, BUFSHARE_IOCTL_BIND, &b);
 }
 
-_public_ int bs_device_release(struct bs_device *dev, uint64_t id)
+int device_release(struct bs_device *dev, uint64_t id)
 {
         struct bufshare_release rel = { .id = id };
 

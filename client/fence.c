@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
+#include "api.h"
 #include "client-private.h"
 #include "util.h"
 
@@ -54,7 +55,7 @@ static uint64_t deadline_in(int timeout_ms)
         return timeout_ms < 0 ? UINT64_MAX : client_now_ms() + (uint64_t)timeout_ms;
 }
 
-_public_ int bs_sync_file_wait(int fd, int timeout_ms)
+int sync_file_wait(int fd, int timeout_ms)
 {
         int r;
 
@@ -67,7 +68,7 @@ _public_ int bs_sync_file_wait(int fd, int timeout_ms)
         return r == 1 ? -EINVAL : r; /* readable yet pending: not a sync file */
 }
 
-_public_ int bs_sync_file_status(int fd)
+int sync_file_status(int fd)
 {
         int r;
 
@@ -96,7 +97,7 @@ static int call_for_fd(struct bs_client *c, struct bs_msg *req)
         return TAKE_FD(rep.fds[0]);
 }
 
-_public_ int bs_buffer_export_sync_file(struct bs_buffer *b, unsigned flags)
+int buffer_export_sync_file(struct bs_buffer *b, unsigned flags)
 {
         struct bs_msg req;
 
@@ -109,7 +110,7 @@ _public_ int bs_buffer_export_sync_file(struct bs_buffer *b, unsigned flags)
         return call_for_fd(b->client, &req);
 }
 
-_public_ int bs_buffer_import_sync_file(struct bs_buffer *b, unsigned usage, int fd)
+int buffer_import_sync_file(struct bs_buffer *b, unsigned usage, int fd)
 {
         struct bs_msg req;
 
@@ -125,7 +126,7 @@ _public_ int bs_buffer_import_sync_file(struct bs_buffer *b, unsigned usage, int
         return client_call_status(b->client, &req);
 }
 
-_public_ int bs_sync_file_merge(struct bs_client *c, int fd1, int fd2)
+int sync_file_merge(struct bs_client *c, int fd1, int fd2)
 {
         struct bs_msg req;
 
@@ -140,7 +141,7 @@ _public_ int bs_sync_file_merge(struct bs_client *c, int fd1, int fd2)
 
 /* ---- fences ----------------------------------------------------------- */
 
-_public_ int bs_fence_create(struct bs_client *c, struct bs_fence **ret_fence)
+int fence_create(struct bs_client *c, struct bs_fence **ret_fence)
 {
         struct bs_msg req, rep;
         struct bs_fence *f;
@@ -163,7 +164,7 @@ _public_ int bs_fence_create(struct bs_client *c, struct bs_fence **ret_fence)
         return 0;
 }
 
-_public_ int bs_fence_attach(struct bs_fence *f, struct bs_buffer *b, unsigned usage)
+int fence_attach(struct bs_fence *f, struct bs_buffer *b, unsigned usage)
 {
         struct bs_msg req;
 
@@ -178,7 +179,7 @@ _public_ int bs_fence_attach(struct bs_fence *f, struct bs_buffer *b, unsigned u
         return client_call_status(f->client, &req);
 }
 
-_public_ int bs_fence_signal(struct bs_fence *f, int status)
+int fence_signal(struct bs_fence *f, int status)
 {
         struct oneway ow = { .opcode = BS_OP_FENCE_SIGNAL };
 
@@ -230,7 +231,7 @@ int client_begin_cpu_access(struct bs_buffer *b, unsigned flags, int timeout_ms)
                         return r;
                 /* what conflicts is what a sync file of the same flags
                  * waits for (DESIGN §2): wait here, then ask again */
-                fd = bs_buffer_export_sync_file(b, flags);
+                fd = buffer_export_sync_file(b, flags);
                 if (fd < 0)
                         return fd;
                 r = sync_file_poll(fd, deadline);
@@ -242,7 +243,7 @@ int client_begin_cpu_access(struct bs_buffer *b, unsigned flags, int timeout_ms)
         }
 }
 
-_public_ int bs_buffer_release_read(struct bs_buffer *b, int status)
+int buffer_release_read(struct bs_buffer *b, int status)
 {
         struct oneway ow = { .opcode = BS_OP_RELEASE_READ };
 

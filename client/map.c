@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bs_buffer_mmap(): dma_buf_mmap()'s bounds checks from the 2012 seed,
+ * buffer_mmap(): dma_buf_mmap()'s bounds checks from the 2012 seed,
  * applied before mmap(2) so a bad request never reaches the kernel:
  * -EOVERFLOW when pgoff + pages wraps, -EINVAL past the end.
  */
@@ -9,13 +9,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "client-private.h"
 #include "util.h"
 
 #define BS_PROT_VALID (BS_PROT_READ | BS_PROT_WRITE)
 _Static_assert(BS_PROT_READ == PROT_READ && BS_PROT_WRITE == PROT_WRITE, "prot bits");
 
-_public_ int bs_buffer_mmap(struct bs_buffer *b, uint64_t pgoff, uint64_t len, int prot, void **ret_addr)
+int buffer_mmap(struct bs_buffer *b, uint64_t pgoff, uint64_t len, int prot, void **ret_addr)
 {
         uint64_t page = client_page_size();
         uint64_t npages, end;
@@ -42,7 +43,7 @@ _public_ int bs_buffer_mmap(struct bs_buffer *b, uint64_t pgoff, uint64_t len, i
         return 0;
 }
 
-_public_ int bs_buffer_munmap(struct bs_buffer *b, void *addr, uint64_t len)
+int buffer_munmap(struct bs_buffer *b, void *addr, uint64_t len)
 {
         uint64_t page = client_page_size();
 
@@ -55,30 +56,30 @@ _public_ int bs_buffer_munmap(struct bs_buffer *b, void *addr, uint64_t len)
 }
 
 /* The whole buffer, writable unless the reference is read-only. */
-_public_ int bs_buffer_vmap(struct bs_buffer *b, void **ret_addr)
+int buffer_vmap(struct bs_buffer *b, void **ret_addr)
 {
         bs_return_if(!b || !ret_addr, -EINVAL);
-        return bs_buffer_mmap(b, 0, b->size, b->readonly ? BS_PROT_READ : BS_PROT_READ | BS_PROT_WRITE,
+        return buffer_mmap(b, 0, b->size, b->readonly ? BS_PROT_READ : BS_PROT_READ | BS_PROT_WRITE,
                               ret_addr);
 }
 
-_public_ int bs_buffer_vunmap(struct bs_buffer *b, void *addr)
+int buffer_vunmap(struct bs_buffer *b, void *addr)
 {
         bs_return_if(!b, -EINVAL);
-        return bs_buffer_munmap(b, addr, b->size);
+        return buffer_munmap(b, addr, b->size);
 }
 
-_public_ int bs_buffer_kmap(struct bs_buffer *b, uint64_t page_num, void **ret_addr)
+int buffer_kmap(struct bs_buffer *b, uint64_t page_num, void **ret_addr)
 {
         bs_return_if(!b || !ret_addr, -EINVAL);
         bs_return_if(page_num >= b->size / client_page_size(), -EINVAL);
-        return bs_buffer_mmap(b, page_num, client_page_size(),
+        return buffer_mmap(b, page_num, client_page_size(),
                               b->readonly ? BS_PROT_READ : BS_PROT_READ | BS_PROT_WRITE, ret_addr);
 }
 
-_public_ int bs_buffer_kunmap(struct bs_buffer *b, uint64_t page_num, void *addr)
+int buffer_kunmap(struct bs_buffer *b, uint64_t page_num, void *addr)
 {
         bs_return_if(!b, -EINVAL);
         bs_return_if(page_num >= b->size / client_page_size(), -EINVAL);
-        return bs_buffer_munmap(b, addr, client_page_size());
+        return buffer_munmap(b, addr, client_page_size());
 }

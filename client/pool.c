@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "client-private.h"
 #include "util.h"
 
@@ -36,7 +37,7 @@ _public_ struct bs_pool *bs_pool_destroy(struct bs_pool *p)
                 return NULL;
         for (unsigned i = 0; i < p->n; i++) {
                 if (p->slots[i].map)
-                        bs_buffer_vunmap(p->slots[i].buffer, p->slots[i].map);
+                        buffer_vunmap(p->slots[i].buffer, p->slots[i].map);
                 bs_buffer_put(p->slots[i].buffer);
         }
         bs_client_unref(p->client);
@@ -44,7 +45,7 @@ _public_ struct bs_pool *bs_pool_destroy(struct bs_pool *p)
         return NULL;
 }
 
-_public_ int bs_pool_create(struct bs_client *c, unsigned n, uint64_t size, const char *heap, const char *name,
+int pool_create(struct bs_client *c, unsigned n, uint64_t size, const char *heap, const char *name,
                             struct bs_pool **ret_pool)
 {
         struct bs_pool *p;
@@ -62,9 +63,9 @@ _public_ int bs_pool_create(struct bs_client *c, unsigned n, uint64_t size, cons
                 char slot_name[BS_NAME_MAX];
 
                 snprintf(slot_name, sizeof(slot_name), "%s-%u", name ? name : "pool", i);
-                r = bs_buffer_export(c, size, heap, slot_name, &p->slots[i].buffer);
+                r = buffer_export(c, size, heap, slot_name, &p->slots[i].buffer);
                 if (r == 0)
-                        r = bs_buffer_vmap(p->slots[i].buffer, &p->slots[i].map);
+                        r = buffer_vmap(p->slots[i].buffer, &p->slots[i].map);
                 if (r < 0) {
                         p->n = i + 1; /* what destroy undoes */
                         bs_pool_destroy(p);
@@ -75,7 +76,7 @@ _public_ int bs_pool_create(struct bs_client *c, unsigned n, uint64_t size, cons
         return 0;
 }
 
-_public_ int bs_pool_get_buffer(struct bs_pool *p, unsigned index, struct bs_buffer **ret_buffer, void **ret_map)
+int pool_get_buffer(struct bs_pool *p, unsigned index, struct bs_buffer **ret_buffer, void **ret_map)
 {
         bs_return_if(!p || index >= p->n, -EINVAL);
         if (ret_buffer)
@@ -108,13 +109,13 @@ static unsigned pool_order(const struct bs_pool *p, unsigned *order)
  * or died, is done with it all the same. */
 static int slot_check(struct bs_pool *p, unsigned i, int *fd)
 {
-        *fd = bs_buffer_export_sync_file(p->slots[i].buffer, BS_SYNC_WRITE);
+        *fd = buffer_export_sync_file(p->slots[i].buffer, BS_SYNC_WRITE);
         if (*fd < 0)
                 return *fd;
-        return bs_sync_file_status(*fd) == 0 ? 1 : 0;
+        return sync_file_status(*fd) == 0 ? 1 : 0;
 }
 
-_public_ int bs_pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index)
+int pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index)
 {
         unsigned order[BS_POOL_MAX], n, asked = 0;
         struct pollfd fds[BS_POOL_MAX];
@@ -164,7 +165,7 @@ _public_ int bs_pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_in
         return 0;
 }
 
-_public_ int bs_pool_submit(struct bs_pool *p, unsigned index)
+int pool_submit(struct bs_pool *p, unsigned index)
 {
         struct bs_msg req, rep;
         int r;

@@ -38,6 +38,13 @@ static int handle_hello(struct dispatch *d, struct session *s, struct bs_msg *re
         return 0;
 }
 
+static int status_only(struct bs_msg *req, struct bs_msg *rep, int r)
+{
+        if (r < 0)
+                bs_msg_reply_error(rep, &req->hdr, r);
+        return 0;
+}
+
 /* The daemon ran out of fds (-ENFILE from the heap): log it once until
  * an export succeeds again, and tell the client -EMFILE. */
 static int fd_exhaustion(struct dispatch *d, struct session *s, int r)
@@ -58,13 +65,14 @@ void dispatch_out_of_fds(struct dispatch *d, struct session *s, const struct bs_
         bs_msg_reply_error(rep, &req->hdr, fd_exhaustion(d, s, -ENFILE));
 }
 
-static int handle_export(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+/* EXPORT and EXPORT_DESCRIBED: @desc may be NULL. */
+static int export_buffer(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep,
+                         const struct bs_export_req *e, const struct bs_wire_description *desc)
 {
-        const struct bs_export_req *e = &req->body.export_req;
         struct buffer *b;
         int r;
 
-        r = registry_export(d->registry, &s->holder, e->size, e->heap, e->name, &b);
+        r = registry_export_described(d->registry, &s->holder, e->size, e->heap, e->name, desc, &b);
         if (r < 0) {
                 bs_msg_reply_error(rep, &req->hdr, fd_exhaustion(d, s, r));
                 return 0;
@@ -80,8 +88,23 @@ static int handle_export(struct dispatch *d, struct session *s, struct bs_msg *r
         return 0;
 }
 
-static int handle_import(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+static int handle_export(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
 {
+        return export_buffer(d, s, req, rep, &req->body.export_req, NULL);
+}
+
+static int handle_export_described(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        const struct bs_export_described_req *e = &req->body.export_described_req;
+        return export_buffer(d, s, req, rep, &e->export_req, &e->desc);
+}
+
+/* IMPORT and IMPORT_DESCRIBED, whose reply starts with IMPORT's: the
+ * buffer, and its description in @ret_desc when not NULL. */
+static int import_buffer(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep,
+                         struct bs_wire_description *ret_desc)
+{
+        struct bs_import_rep *i = &rep->body.import_rep;
         struct buffer *b;
         bool readonly;
         int r;
@@ -91,11 +114,23 @@ static int handle_import(struct dispatch *d, struct session *s, struct bs_msg *r
                 bs_msg_reply_error(rep, &req->hdr, r);
                 return 0;
         }
-        rep->body.import_rep.flags = readonly ? BS_WIRE_REF_READONLY : 0;
-        rep->body.import_rep.id = b->ident.id;
-        rep->body.import_rep.size = b->ident.size;
-        memcpy(rep->body.import_rep.name, b->ident.name, sizeof(b->ident.name));
+        i->flags = readonly ? BS_WIRE_REF_READONLY : 0;
+        i->id = b->ident.id;
+        i->size = b->ident.size;
+        memcpy(i->name, b->ident.name, sizeof(b->ident.name));
+        if (ret_desc)
+                *ret_desc = b->ident.desc;
         return 0;
+}
+
+static int handle_import(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        return import_buffer(d, s, req, rep, NULL);
+}
+
+static int handle_import_described(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        return import_buffer(d, s, req, rep, &rep->body.import_described_rep.desc);
 }
 
 static int handle_export_memfd(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
@@ -124,7 +159,9 @@ static int handle_release(struct dispatch *d, struct session *s, struct bs_msg *
         return 0;
 }
 
-static int handle_info(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+/* INFO and INFO_DESCRIBED, whose reply starts with INFO's. */
+static int info_buffer(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep,
+                       struct bs_wire_description *ret_desc)
 {
         struct bs_info_rep *i = &rep->body.info_rep;
         struct registry_info info;
@@ -135,6 +172,8 @@ static int handle_info(struct dispatch *d, struct session *s, struct bs_msg *req
                 bs_msg_reply_error(rep, &req->hdr, r);
                 return 0;
         }
+        if (ret_desc)
+                *ret_desc = info.ident.desc;
         i->id = info.ident.id;
         i->size = info.ident.size;
         i->created_ns = info.ident.created_ns;
@@ -161,11 +200,31 @@ static int handle_info(struct dispatch *d, struct session *s, struct bs_msg *req
         return 0;
 }
 
-static int status_only(struct bs_msg *req, struct bs_msg *rep, int r)
+static int handle_info(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
 {
+        return info_buffer(d, s, req, rep, NULL);
+}
+
+static int handle_info_described(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        return info_buffer(d, s, req, rep, &rep->body.info_described_rep.desc);
+}
+
+static int handle_get_description(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        struct buffer *b;
+        int r = registry_find(d->registry, &s->holder, req->body.id_req.id, &b);
+
         if (r < 0)
-                bs_msg_reply_error(rep, &req->hdr, r);
+                return status_only(req, rep, r);
+        rep->body.get_description_rep.desc = b->ident.desc;
         return 0;
+}
+
+static int handle_set_description(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        const struct bs_set_description_req *sd = &req->body.set_description_req;
+        return status_only(req, rep, registry_set_description(d->registry, &s->holder, sd->id, &sd->desc));
 }
 
 static int handle_begin_cpu_access(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
@@ -410,6 +469,11 @@ static const handler_fn handlers[BS_OP_COUNT] = {
         [BS_OP_SUBMIT] = handle_submit,
         [BS_OP_RELEASE_READ] = handle_release_read,
         [BS_OP_REDEEM] = handle_redeem,
+        [BS_OP_EXPORT_DESCRIBED] = handle_export_described,
+        [BS_OP_IMPORT_DESCRIBED] = handle_import_described,
+        [BS_OP_SET_DESCRIPTION] = handle_set_description,
+        [BS_OP_INFO_DESCRIBED] = handle_info_described,
+        [BS_OP_GET_DESCRIPTION] = handle_get_description,
 };
 
 int dispatch_request(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)

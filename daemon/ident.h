@@ -18,4 +18,5 @@ struct buffer_ident {
         uid_t exporter_uid;
         char exporter_comm[BS_COMM_LEN];
         uint64_t created_ns;
+        struct bs_wire_description desc; /* all zero: none (image.h) */
 };

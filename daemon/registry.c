@@ -13,6 +13,7 @@
 
 #include "admission.h"
 #include "heap.h"
+#include "image.h"
 #include "log.h"
 #include "memfd.h"
 #include "registry-internal.h"
@@ -423,6 +424,12 @@ err_free:
 int registry_export(struct registry *r, struct holder *h, uint64_t size, const char *heap,
                     const char *name, struct buffer **ret)
 {
+        return registry_export_described(r, h, size, heap, name, NULL, ret);
+}
+
+int registry_export_described(struct registry *r, struct holder *h, uint64_t size, const char *heap,
+                              const char *name, const struct bs_wire_description *desc, struct buffer **ret)
+{
         _cleanup_close_ int fd = -EBADF;
         struct buffer_ident id = { .id = r->next_id };
         struct stat st;
@@ -438,6 +445,11 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
                 return ret_;
         if (bs_string_set(id.name, sizeof(id.name), name) < 0)
                 return -EINVAL;
+        /* against the size asked for: the rounded one is never smaller */
+        if (desc && bs_image_wire_check(desc, size) < 0)
+                return -EINVAL;
+        if (desc)
+                id.desc = *desc;
         snprintf(id.heap, sizeof(id.heap), "%s", heap);
         /* refused before anything is allocated (on the requested size; the
          * rounded one is checked again below, before anyone sees it) */
@@ -724,6 +736,21 @@ int registry_set_name(struct registry *r, struct holder *h, uint64_t id, const c
         if (!ref_writable(ref))
                 return -EACCES;
         return bs_string_set(ref->buffer->ident.name, sizeof(ref->buffer->ident.name), name);
+}
+
+int registry_set_description(struct registry *r, struct holder *h, uint64_t id,
+                             const struct bs_wire_description *desc)
+{
+        struct ref *ref = registry_ref_of(r, h, id);
+
+        if (!ref)
+                return -ENOENT;
+        if (!ref_writable(ref))
+                return -EACCES;
+        if (bs_image_wire_check(desc, ref->buffer->ident.size) < 0)
+                return -EINVAL;
+        ref->buffer->ident.desc = *desc;
+        return 0;
 }
 
 int registry_get_info(struct registry *r, const struct holder *h, uint64_t id, struct registry_info *ret)

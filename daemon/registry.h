@@ -178,6 +178,10 @@ void registry_holder_drop(struct registry *r, struct holder *h);
  */
 int registry_export(struct registry *r, struct holder *h, uint64_t size, const char *heap,
                     const char *name, struct buffer **ret);
+/* registry_export() with the image description @desc (image.h), checked
+ * against @size before anything is allocated: -EINVAL if it doesn't fit. */
+int registry_export_described(struct registry *r, struct holder *h, uint64_t size, const char *heap,
+                              const char *name, const struct bs_wire_description *desc, struct buffer **ret);
 
 /*
  * A reference for @h on the buffer whose memfd @fd is. @fd is consumed:
@@ -260,6 +264,12 @@ int registry_find(struct registry *r, const struct holder *h, uint64_t id, struc
 
 /* Rename @id; @h must hold a reference (-ENOENT), a writable one (-EACCES). */
 int registry_set_name(struct registry *r, struct holder *h, uint64_t id, const char *name);
+
+/* Describe @id's image, or remove its description (all zero). @h must
+ * hold a reference (-ENOENT), a writable one (-EACCES); the description
+ * must fit the buffer (-EINVAL, image.h). */
+int registry_set_description(struct registry *r, struct holder *h, uint64_t id,
+                             const struct bs_wire_description *desc);
 
 /* What info reports of a buffer: counters, and the first entries of each list. */
 #define REGISTRY_INFO_MAX BS_WIRE_INFO_MAX

@@ -2,9 +2,11 @@
 /*
  * bufshare-demo: one producer, two consumer processes.
  *
- * The producer exports buffers of a few sizes, fills them with a pattern
- * and hands their fds to each consumer over a socketpair of its own, plus
- * a read-only view of the first. Each consumer imports and maps them,
+ * The producer exports buffers of a few sizes, the largest described as
+ * a 2048x2048 XRGB8888 image, fills them with a pattern and hands them
+ * to each consumer over a socketpair of its own with bs_buffer_send(),
+ * plus a read-only view of the first; each consumer takes them with
+ * bs_buffer_receive(), which imports them too. Each consumer imports and maps them,
  * checks the pattern inside CPU access, writes an answer into a slot of
  * its own, attaches a "display" device to the largest and maps it, shows
  * that the read-only view refuses writes, and releases everything. The
@@ -30,9 +32,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bufshare/bufshare.h"
+#include <bufshare/bufshare.h>
+
 #include "demo.h"
-#include "fdpass.h"
 
 #define N_BUFFERS 3
 #define N_CONSUMERS 2
@@ -79,19 +81,13 @@ static int show_attachment(const char *who, struct bs_buffer *b)
         return 1;
 }
 
-/* Import the read-only view: reads work, every way of writing is refused. */
-static int show_readonly_view(const char *who, struct bs_client *c, int fd)
+/* The read-only view: reads work, every way of writing is refused. */
+static int show_readonly_view(const char *who, struct bs_buffer *b)
 {
-        struct bs_buffer *b = NULL;
         void *map;
         uint8_t *view;
         int r, w;
 
-        r = bs_buffer_import(c, fd, &b);
-        if (r < 0) {
-                step(who, "importing the read-only view failed: %s", strerror(-r));
-                return 0;
-        }
         w = bs_buffer_mmap(b, 0, 4096, BS_PROT_READ | BS_PROT_WRITE, &map);
         r = bs_buffer_vmap(b, (void **)&view);
         step(who, "imported a read-only view of buffer %lld: read-only %d, writable map %s, "
@@ -100,49 +96,52 @@ static int show_readonly_view(const char *who, struct bs_client *c, int fd)
              strerror(-bs_buffer_begin_cpu_access(b, BS_SYNC_WRITE)), r == 0 ? view[1] : 0);
         if (r == 0)
                 bs_buffer_vunmap(b, view);
-        r = w == -EACCES && bs_buffer_is_readonly(b) == 1;
-        bs_buffer_put(b);
-        return r;
+        return w == -EACCES && bs_buffer_is_readonly(b) == 1;
 }
+
+/* What the producer says with each buffer it sends: which one it is. */
+struct handover {
+        uint32_t index; /* N_BUFFERS: the read-only view of buffer 0 */
+};
 
 static int consumer(const char *socket_path, unsigned k, int sock)
 {
         char who[16];
         struct bs_client *c = NULL;
-        int fds[N_BUFFERS + 1], ok = 1, r;
-        unsigned n_fds = 0;
-        int damage = 0;
-        char byte;
-        ssize_t n;
+        int ok = 1, r;
 
         snprintf(who, sizeof(who), "consumer %u", k);
-        struct pollfd p = { .fd = sock, .events = POLLIN };
-        poll(&p, 1, 10000); /* bs_fdpass_recv doesn't block */
-        n = bs_fdpass_recv(sock, &byte, 1, fds, N_BUFFERS + 1, &n_fds, &damage);
-        if (n <= 0 || damage < 0 || n_fds != N_BUFFERS + 1) {
-                step(who, "receiving the fds failed: %s (%zd bytes, %u fds)", n < 0 ? strerror((int)-n) : "short", n, n_fds);
-                return 1;
-        }
-        step(who, "received %u buffer fds from the producer (pid %d)", n_fds, (int)getppid());
-
         r = bs_client_connect(socket_path, &c);
         if (r < 0) {
                 step(who, "connecting to %s failed: %s", socket_path, strerror(-r));
                 return 1;
         }
-        for (unsigned i = 0; i < N_BUFFERS; i++) {
+        for (unsigned n = 0; n <= N_BUFFERS; n++) {
+                struct bs_image_description desc;
                 struct bs_buffer *b = NULL;
+                struct handover h;
                 uint8_t *map = NULL;
                 uint64_t bad = 0, size;
+                size_t len;
+                unsigned i;
 
-                r = bs_buffer_import(c, fds[i], &b);
-                close(fds[i]);
-                fds[i] = -1;
-                if (r < 0) {
-                        step(who, "import of buffer %u failed: %s", i, strerror(-r));
+                /* one message, exactly one fd, imported: blocks until it comes */
+                r = bs_buffer_receive(c, sock, &h, sizeof(h), &len, &b, &desc);
+                if (r < 0 || len != sizeof(h) || h.index > N_BUFFERS) {
+                        step(who, "receiving a buffer failed: %s", r < 0 ? strerror(-r) : "bad payload");
                         ok = 0;
+                        b = bs_buffer_put(b);
+                        break;
+                }
+                i = h.index;
+                if (i == N_BUFFERS) {
+                        ok &= show_readonly_view(who, b);
+                        b = bs_buffer_put(b);
                         continue;
                 }
+                if (desc.fourcc)
+                        step(who, "buffer %lld came described: %.4s %ux%u, stride %u", (long long)bs_buffer_id(b),
+                             (const char *)&desc.fourcc, desc.width, desc.height, desc.planes[0].stride);
                 size = (uint64_t)bs_buffer_size(b);
                 r = bs_buffer_mmap(b, 0, size, BS_PROT_READ | BS_PROT_WRITE, (void **)&map);
                 if (r < 0) {
@@ -168,8 +167,6 @@ static int consumer(const char *socket_path, unsigned k, int sock)
                 bs_buffer_munmap(b, map, size);
                 b = bs_buffer_put(b);
         }
-        ok &= show_readonly_view(who, c, fds[N_BUFFERS]);
-        close(fds[N_BUFFERS]);
         step(who, "released its references, done");
         bs_client_unref(c);
         return ok ? 0 : 1;
@@ -232,7 +229,18 @@ int main(int argc, char **argv)
                 char name[BS_NAME_MAX];
 
                 snprintf(name, sizeof(name), "demo-frame-%u", i);
-                r = bs_buffer_export(c, sizeof(uint8_t) * sizes[i], "system", name, &bufs[i]);
+                if (i == N_BUFFERS - 1) {
+                        /* 16 MiB is a 2048x2048 XRGB8888 image: say so, and
+                         * every holder can ask the daemon what it holds */
+                        struct bs_image_description desc;
+                        uint64_t need;
+
+                        r = bs_image_layout(BS_FORMAT_XRGB8888, 2048, 2048, 0, &desc, &need);
+                        if (r == 0)
+                                r = bs_buffer_export_described(c, sizes[i], "system", name, &desc, &bufs[i]);
+                } else {
+                        r = bs_buffer_export(c, sizes[i], "system", name, &bufs[i]);
+                }
                 if (r < 0) {
                         fprintf(stderr, "bufshare-demo: export of %llu bytes failed: %s\n",
                                 (unsigned long long)sizes[i], strerror(-r));
@@ -250,23 +258,25 @@ int main(int argc, char **argv)
         }
 
         for (unsigned k = 0; k < N_CONSUMERS; k++) {
-                int sock, fds[N_BUFFERS + 1];
+                int sock;
 
                 pids[k] = demo_fork(consumer, socket_path, k, &sock);
                 if (pids[k] < 0)
                         return 1;
-                for (unsigned i = 0; i < N_BUFFERS; i++)
-                        fds[i] = bs_buffer_fd(bufs[i], O_RDWR | O_CLOEXEC);
-                fds[N_BUFFERS] = bs_buffer_fd(bufs[0], O_RDONLY | O_CLOEXEC); /* a read-only view */
-                r = bs_fdpass_send(sock, "F", 1, fds, N_BUFFERS + 1);
-                for (unsigned i = 0; i <= N_BUFFERS; i++)
-                        close(fds[i]);
+                r = 0;
+                for (unsigned i = 0; i <= N_BUFFERS && r == 0; i++) {
+                        struct handover h = { .index = i };
+
+                        /* a writable fd each, then a read-only view of the first */
+                        r = i < N_BUFFERS ? bs_buffer_send(bufs[i], sock, O_RDWR, &h, sizeof(h))
+                                          : bs_buffer_send(bufs[0], sock, O_RDONLY, &h, sizeof(h));
+                }
                 close(sock);
                 if (r < 0) {
-                        fprintf(stderr, "bufshare-demo: sending fds failed: %s\n", strerror(-r));
+                        fprintf(stderr, "bufshare-demo: sending buffers failed: %s\n", strerror(-r));
                         return 1;
                 }
-                step("producer", "sent %d buffer fds and a read-only view to consumer %u (pid %d)",
+                step("producer", "sent %d buffers and a read-only view to consumer %u (pid %d)",
                      N_BUFFERS, k, (int)pids[k]);
         }
 

@@ -24,7 +24,6 @@
 
 #include "bufshare/bufshare.h"
 #include "demo.h"
-#include "fdpass.h"
 
 #define POOL_N 3
 #define WIDTH 1920
@@ -74,26 +73,29 @@ static int consumer(const char *socket_path, unsigned k, int sock)
         struct bs_client *c = NULL;
         struct bs_buffer *bufs[POOL_N] = {};
         const uint32_t *maps[POOL_N] = {};
-        unsigned n_fds = 0, frames = 0, bad_frames = 0;
-        int fds[POOL_N], damage = 0, r;
+        unsigned frames = 0, bad_frames = 0;
         struct pollfd p = { .fd = sock, .events = POLLIN };
         uint64_t busy_us = 0;
-        char byte;
+        int r;
 
         snprintf(who, sizeof(who), "consumer %u", k);
-        poll(&p, 1, 10000);
-        if (bs_fdpass_recv(sock, &byte, 1, fds, POOL_N, &n_fds, &damage) != 1 || damage < 0 || n_fds != POOL_N) {
-                step(who, "receiving the pool's fds failed");
-                return 1;
-        }
         r = bs_client_connect(socket_path, &c);
-        for (unsigned i = 0; i < POOL_N && r == 0; i++) {
-                r = bs_buffer_import(c, fds[i], &bufs[i]);
-                if (r == 0)
+        /* the pool's buffers, one message each, the payload its index */
+        for (unsigned n = 0; n < POOL_N && r == 0; n++) {
+                struct bs_buffer *b = NULL;
+                uint8_t i = 0;
+                size_t len = 0;
+
+                r = bs_buffer_receive(c, sock, &i, 1, &len, &b, NULL);
+                if (r == 0 && (len != 1 || i >= POOL_N || bufs[i])) {
+                        bs_buffer_put(b);
+                        r = -EPROTO;
+                }
+                if (r == 0) {
+                        bufs[i] = b;
                         r = bs_buffer_mmap(bufs[i], 0, FRAME_BYTES, BS_PROT_READ, (void **)&maps[i]);
+                }
         }
-        for (unsigned i = 0; i < POOL_N; i++)
-                close(fds[i]);
         if (r < 0) {
                 step(who, "importing the pool failed: %s", strerror(-r));
                 return 1;
@@ -173,20 +175,18 @@ int demo_pool(const char *socket_path, unsigned n_frames)
              HEIGHT, (unsigned long long)FRAME_BYTES);
 
         for (unsigned k = 0; k < 2; k++) {
-                int fds[POOL_N];
-
                 pids[k] = demo_fork(consumer, socket_path, k, &socks[k]);
                 if (pids[k] < 0)
                         return 1;
-                for (unsigned i = 0; i < POOL_N; i++) {
+                r = 0;
+                for (unsigned i = 0; i < POOL_N && r == 0; i++) {
+                        uint8_t index = (uint8_t)i;
                         struct bs_buffer *b;
 
-                        bs_pool_get_buffer(pool, i, &b, NULL);
-                        fds[i] = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
+                        r = bs_pool_get_buffer(pool, i, &b, NULL);
+                        if (r == 0)
+                                r = bs_buffer_send(b, socks[k], O_RDWR, &index, 1);
                 }
-                r = bs_fdpass_send(socks[k], "P", 1, fds, POOL_N);
-                for (unsigned i = 0; i < POOL_N; i++)
-                        close(fds[i]);
                 if (r < 0) {
                         fprintf(stderr, "bufshare-demo: sending the pool failed: %s\n", strerror(-r));
                         return 1;

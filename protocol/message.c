@@ -187,6 +187,50 @@ static bool redeem_req_valid(const union bs_msg_body *b)
         return b->redeem_req.flags == 0;
 }
 
+/* The description's shape: its reserved fields. Its values are the
+ * caller's, checked by the daemon (image.h). */
+static bool desc_shape_valid(const struct bs_wire_description *d)
+{
+        for (unsigned i = 0; i < BS_WIRE_MAX_PLANES; i++)
+                if (d->planes[i].reserved)
+                        return false;
+        return true;
+}
+
+static bool export_described_req_valid(const union bs_msg_body *b)
+{
+        const struct bs_export_described_req *r = &b->export_described_req;
+        union bs_msg_body e = { .export_req = r->export_req };
+
+        return export_req_valid(&e) && desc_shape_valid(&r->desc);
+}
+
+static bool import_described_rep_valid(const union bs_msg_body *b)
+{
+        const struct bs_import_described_rep *r = &b->import_described_rep;
+        union bs_msg_body i = { .import_rep = r->import_rep };
+
+        return import_rep_valid(&i) && desc_shape_valid(&r->desc);
+}
+
+static bool set_description_req_valid(const union bs_msg_body *b)
+{
+        return desc_shape_valid(&b->set_description_req.desc);
+}
+
+static bool info_described_rep_valid(const union bs_msg_body *b)
+{
+        const struct bs_info_described_rep *r = &b->info_described_rep;
+        union bs_msg_body i = { .info_rep = r->info };
+
+        return info_rep_valid(&i) && desc_shape_valid(&r->desc);
+}
+
+static bool get_description_rep_valid(const union bs_msg_body *b)
+{
+        return b->get_description_rep.reserved == 0 && desc_shape_valid(&b->get_description_rep.desc);
+}
+
 #define OP(op_, since_, name_, req_, rep_, req_fds_, rep_fds_, reqv_, repv_) \
         [op_] = {                                                              \
                 .name = name_,                                                 \
@@ -227,6 +271,11 @@ static const struct bs_op_desc ops[BS_OP_COUNT] = {
         OP(BS_OP_SUBMIT, 2, "submit", bs_submit_req, bs_submit_rep, 0, 0, submit_req_valid, any_valid),
         OP(BS_OP_RELEASE_READ, 2, "release-read", bs_release_read_req, bs_status_rep, 0, 0, release_read_req_valid, status_rep_valid),
         OP(BS_OP_REDEEM, 2, "redeem", bs_redeem_req, bs_export_rep, 0, 1, redeem_req_valid, export_rep_valid),
+        OP(BS_OP_EXPORT_DESCRIBED, 2, "export-described", bs_export_described_req, bs_export_rep, 0, 1, export_described_req_valid, export_rep_valid),
+        OP(BS_OP_IMPORT_DESCRIBED, 2, "import-described", bs_import_req, bs_import_described_rep, 1, 0, import_req_valid, import_described_rep_valid),
+        OP(BS_OP_SET_DESCRIPTION, 2, "set-description", bs_set_description_req, bs_status_rep, 0, 0, set_description_req_valid, status_rep_valid),
+        OP(BS_OP_INFO_DESCRIBED, 2, "info-described", bs_id_req, bs_info_described_rep, 0, 0, any_valid, info_described_rep_valid),
+        OP(BS_OP_GET_DESCRIPTION, 2, "get-description", bs_id_req, bs_get_description_rep, 0, 0, any_valid, get_description_rep_valid),
 };
 
 const struct bs_op_desc *bs_op_lookup(uint16_t opcode)

@@ -46,6 +46,12 @@ enum bs_opcode {
         BS_OP_RELEASE_READ = 25,
         /* 26..29: free */
         BS_OP_REDEEM = 30, /* version 2: a /dev/bufshare token for its buffer's fd */
+        /* version 2: image descriptions */
+        BS_OP_EXPORT_DESCRIBED = 31,
+        BS_OP_IMPORT_DESCRIBED = 32,
+        BS_OP_SET_DESCRIPTION = 33,
+        BS_OP_INFO_DESCRIBED = 34,
+        BS_OP_GET_DESCRIPTION = 35,
         BS_OP_COUNT,
 };
 
@@ -338,6 +344,63 @@ struct bs_redeem_req { /* since 2 */
 };
 _Static_assert(sizeof(struct bs_redeem_req) == 24, "wire layout");
 
+/*
+ * An image description (since 2): how a frame lies in a buffer, in DRM's
+ * terms (drm_fourcc.h). fourcc 0 and every other field 0: no description.
+ * The values are the caller's (checked by the daemon, -EINVAL); only the
+ * reserved fields are the message's shape (-EPROTO).
+ */
+#define BS_WIRE_MAX_PLANES 4
+
+struct bs_wire_plane {
+        uint64_t offset; /* bytes from the start of the buffer */
+        uint32_t stride; /* bytes from one row to the next (DRM's pitch) */
+        uint32_t reserved;
+};
+_Static_assert(sizeof(struct bs_wire_plane) == 16, "wire layout");
+
+struct bs_wire_description {
+        uint32_t fourcc;   /* DRM_FORMAT_*; 0: none */
+        uint32_t n_planes; /* 1 to BS_WIRE_MAX_PLANES; the rest are zero */
+        uint64_t modifier; /* DRM_FORMAT_MOD_*; 0 is LINEAR */
+        uint32_t width;    /* pixels */
+        uint32_t height;   /* rows */
+        struct bs_wire_plane planes[BS_WIRE_MAX_PLANES];
+};
+_Static_assert(sizeof(struct bs_wire_description) == 88, "wire layout");
+_Static_assert(offsetof(struct bs_wire_description, planes) == 24, "wire layout");
+
+struct bs_export_described_req { /* since 2 */
+        struct bs_export_req export_req;
+        struct bs_wire_description desc;
+};
+_Static_assert(sizeof(struct bs_export_described_req) == 168, "wire layout");
+
+struct bs_import_described_rep { /* since 2 */
+        struct bs_import_rep import_rep;
+        struct bs_wire_description desc;
+};
+_Static_assert(sizeof(struct bs_import_described_rep) == 144, "wire layout");
+
+struct bs_set_description_req { /* since 2 */
+        uint64_t id;
+        struct bs_wire_description desc; /* all zero: remove it */
+};
+_Static_assert(sizeof(struct bs_set_description_req) == 96, "wire layout");
+
+struct bs_info_described_rep { /* since 2 */
+        struct bs_info_rep info;
+        struct bs_wire_description desc;
+};
+_Static_assert(sizeof(struct bs_info_described_rep) == 680, "wire layout");
+
+struct bs_get_description_rep { /* since 2 */
+        int32_t status;
+        uint32_t reserved;
+        struct bs_wire_description desc;
+};
+_Static_assert(sizeof(struct bs_get_description_rep) == 96, "wire layout");
+
 union bs_msg_body {
         struct bs_status_rep status;
         struct bs_hello_req hello_req;
@@ -370,6 +433,12 @@ union bs_msg_body {
         struct bs_submit_rep submit_rep;
         struct bs_release_read_req release_read_req;
         struct bs_redeem_req redeem_req;
+
+        struct bs_export_described_req export_described_req;
+        struct bs_import_described_rep import_described_rep;
+        struct bs_set_description_req set_description_req;
+        struct bs_info_described_rep info_described_rep;
+        struct bs_get_description_rep get_description_rep;
 };
 
 /* The largest message either side may send. */

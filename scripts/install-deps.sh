@@ -14,6 +14,9 @@ packages="$packages qemu-system-x86 busybox-static cpio xz-utils debootstrap"
 # dbus-1.pc says where the D-Bus policy goes) for the tests, python3 for
 # bufsharectl's JSON checks, scdoc for the man pages
 packages="$packages systemd dbus-daemon libdbus-1-dev python3 scdoc"
+# the real peers of the tests and examples/: weston (headless, with
+# weston-screenshooter), the Wayland client library and xdg-shell
+packages="$packages weston libwayland-dev wayland-protocols"
 if [ "${1:-}" = "--bench" ]; then
         packages="iceoryx libiceoryx-binding-c-dev"
 fi

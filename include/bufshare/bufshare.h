@@ -15,6 +15,13 @@
  *   5. bs_buffer_mmap()      map pages of it, bounds checked     [dma_buf_mmap]
  *   6. bs_buffer_put()       drop the reference                  [dma_buf_put]
  *
+ * Handing a buffer to a peer over a unix socket of your own is one call
+ * each side: bs_buffer_send() and bs_buffer_receive(), which also imports
+ * it. A buffer may carry an image description (DRM fourcc, modifier,
+ * size, planes) stored by the daemon, so a frame's layout travels with
+ * its fd: bs_buffer_export_described(), bs_buffer_set_description(),
+ * bs_buffer_get_description(), and bs_image_layout() for packed layouts.
+ *
  * The daemon frees a buffer when its last reference is gone; fds and
  * mappings processes still hold stay valid (the kernel keeps the memfd).
  * Holding the fd is always enough to import it again.
@@ -58,11 +65,15 @@
  * are pipelined and every reply is matched to its request by serial, and
  * only its own caller is woken; a buffer's reference count is atomic. A
  * handle must not be put by one thread while another still uses it.
- * The library never logs and never raises signals (SIGPIPE included).
+ * The library never logs and never raises signals (SIGPIPE included),
+ * except on request: with BUFSHARE_DEBUG=1 in the environment, each call
+ * that fails prints one line to stderr with its arguments, its error and
+ * the reason (the daemon's answer, or the library's own check).
  */
 #ifndef BUFSHARE_H
 #define BUFSHARE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -91,6 +102,62 @@ enum bs_data_direction {
         BS_DMA_TO_DEVICE = 1,     /**< the device only reads */
         BS_DMA_FROM_DEVICE = 2,   /**< the device writes */
 };
+
+/**
+ * DRM pixel formats (drm_fourcc.h's values, so that no libdrm header is
+ * needed): bytes in memory order from the least significant, e.g.
+ * XRGB8888 is a little-endian 32-bit word [31:0] x:R:G:B.
+ */
+#define BS_FOURCC(a, b, c, d)                                                  \
+        ((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
+#define BS_FORMAT_XRGB8888 BS_FOURCC('X', 'R', '2', '4') /**< DRM_FORMAT_XRGB8888 */
+#define BS_FORMAT_ARGB8888 BS_FOURCC('A', 'R', '2', '4') /**< DRM_FORMAT_ARGB8888 */
+#define BS_FORMAT_XBGR8888 BS_FOURCC('X', 'B', '2', '4') /**< DRM_FORMAT_XBGR8888 */
+#define BS_FORMAT_ABGR8888 BS_FOURCC('A', 'B', '2', '4') /**< DRM_FORMAT_ABGR8888 */
+#define BS_FORMAT_RGB565 BS_FOURCC('R', 'G', '1', '6')   /**< DRM_FORMAT_RGB565 */
+#define BS_FORMAT_R8 BS_FOURCC('R', '8', ' ', ' ')       /**< DRM_FORMAT_R8 */
+#define BS_FORMAT_YUYV BS_FOURCC('Y', 'U', 'Y', 'V')     /**< DRM_FORMAT_YUYV, packed 4:2:2 */
+#define BS_FORMAT_NV12 BS_FOURCC('N', 'V', '1', '2')     /**< DRM_FORMAT_NV12: Y, then CbCr 2x2 subsampled */
+#define BS_FORMAT_NV21 BS_FOURCC('N', 'V', '2', '1')     /**< DRM_FORMAT_NV21: Y, then CrCb */
+#define BS_FORMAT_P010 BS_FOURCC('P', '0', '1', '0')     /**< DRM_FORMAT_P010: NV12 with 16-bit samples */
+#define BS_FORMAT_YUV420 BS_FOURCC('Y', 'U', '1', '2')   /**< DRM_FORMAT_YUV420: Y, Cb, Cr planes */
+#define BS_FORMAT_YVU420 BS_FOURCC('Y', 'V', '1', '2')   /**< DRM_FORMAT_YVU420: Y, Cr, Cb planes */
+/** DRM_FORMAT_MOD_LINEAR: rows one after the other. */
+#define BS_FORMAT_MOD_LINEAR 0ull
+/** DRM_FORMAT_MOD_INVALID: "no explicit modifier" (implicit layout). */
+#define BS_FORMAT_MOD_INVALID 0x00ffffffffffffffull
+
+/** Planes of an image description at most (EGL and DRM take four). */
+#define BS_MAX_PLANES 4
+
+/** One plane: where its first row starts and how far apart rows are. */
+struct bs_plane {
+        uint64_t offset;   /**< bytes from the buffer's start */
+        uint32_t stride;   /**< bytes from one row to the next (DRM's pitch) */
+        uint32_t reserved; /**< 0 */
+};
+
+/**
+ * How an image lies in a buffer, in DRM's terms (docs/api.md maps each
+ * field to EGL_EXT_image_dma_buf_import and drmModeAddFB2WithModifiers).
+ * All zero (fourcc 0) means "no description". Checked by the daemon:
+ * n_planes planes, the rest zero; each plane inside the buffer, as DRM
+ * checks a framebuffer: offset + (rows - 1) * stride + row bytes <= size,
+ * stride >= row bytes, for the format's plane count, bytes per pixel and
+ * subsampling (formats bufshare doesn't know: every plane height rows of
+ * stride bytes). The modifier is stored, not interpreted.
+ */
+struct bs_image_description {
+        uint32_t fourcc;   /**< BS_FORMAT_* or any DRM fourcc; 0: none */
+        uint32_t n_planes; /**< 1 to BS_MAX_PLANES (the format's own count if bufshare knows it) */
+        uint64_t modifier; /**< BS_FORMAT_MOD_LINEAR, or another DRM format modifier */
+        uint32_t width;    /**< pixels, > 0 */
+        uint32_t height;   /**< rows, > 0 */
+        struct bs_plane planes[BS_MAX_PLANES];
+};
+
+/** The largest payload bs_buffer_send() carries with a buffer. */
+#define BS_HANDOVER_PAYLOAD_MAX 4096
 
 struct bs_client;
 struct bs_buffer;
@@ -145,6 +212,7 @@ struct bs_buffer_info {
         struct bs_info_holder readonly[BS_INFO_LIST_MAX];     /**< the first n_readonly */
         struct bs_info_attachment attachments[BS_INFO_LIST_MAX]; /**< the first n_attachments */
         struct bs_info_holder cpu_access[BS_INFO_LIST_MAX];   /**< the first n_cpu_access */
+        struct bs_image_description description; /**< all zero if it has none */
 };
 
 /**
@@ -356,7 +424,8 @@ int64_t bs_buffer_size(struct bs_buffer *b);
 int64_t bs_buffer_id(struct bs_buffer *b);
 
 /**
- * Ask the daemon what it knows of @p b.
+ * Ask the daemon what it knows of @p b, its image description included
+ * (from a daemon of protocol version 1: none).
  * @retval 0 *ret_info filled
  * @retval -EINVAL a NULL argument
  * @retval -ENOENT the daemon no longer has it
@@ -497,6 +566,131 @@ int bs_attachment_unmap(struct bs_attachment *a, const struct bs_sg_table *table
  * @retval 0 done  @retval -EINVAL NULL, or @p a is not @p b's
  */
 int bs_buffer_detach(struct bs_buffer *b, struct bs_attachment *a);
+
+/**
+ * Export a new buffer, as bs_buffer_export(), that carries the image
+ * description @p desc from the start (no other process can see the
+ * buffer before it is described).
+ * @param desc  the layout (see struct bs_image_description), checked
+ *              against @p size; bs_image_layout() computes packed ones
+ * @retval 0 done, *ret_buffer set
+ * @retval -EINVAL a NULL argument, size 0, or a description that does not
+ *         fit @p size (a plane outside it, a stride shorter than a row, a
+ *         plane count the format doesn't have, a zero width or height)
+ * @retval -EOPNOTSUPP the daemon speaks protocol version 1 only
+ * @retval -EFBIG,-ENOENT,-EMFILE,-EDQUOT,-ENOMEM as bs_buffer_export()
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
+ */
+int bs_buffer_export_described(struct bs_client *c, uint64_t size, const char *heap, const char *name,
+                               const struct bs_image_description *desc, struct bs_buffer **ret_buffer);
+
+/**
+ * Describe @p b's image, replacing any description it had; any holder of
+ * a writable reference may. Every holder sees it from then on
+ * (bs_buffer_get_description(), bs_buffer_get_info(), bs_buffer_receive()).
+ * @param desc  the new description, or NULL to remove it
+ * @retval 0 done
+ * @retval -EINVAL b is NULL, or the description doesn't fit the buffer
+ *         (see bs_buffer_export_described())
+ * @retval -EACCES only read-only references are held
+ * @retval -ENOENT the daemon no longer has it
+ * @retval -EOPNOTSUPP the daemon speaks protocol version 1 only
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
+ */
+int bs_buffer_set_description(struct bs_buffer *b, const struct bs_image_description *desc);
+
+/**
+ * Ask the daemon for @p b's image description (one round trip: ask once
+ * per buffer, not per frame).
+ * @retval 0 *ret_desc filled
+ * @retval -ENODATA the buffer has no description (*ret_desc untouched)
+ * @retval -EINVAL a NULL argument
+ * @retval -ENOENT the daemon no longer has it
+ * @retval -EOPNOTSUPP the daemon speaks protocol version 1 only
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
+ */
+int bs_buffer_get_description(struct bs_buffer *b, struct bs_image_description *ret_desc);
+
+/**
+ * The packed, LINEAR layout of a @p width x @p height image of @p fourcc,
+ * and the bytes it needs. The rules: plane 0 has width x height pixels;
+ * the chroma planes of NV12, NV21, P010, YUV420 and YVU420 have
+ * ceil(width / 2) x ceil(height / 2) (odd sizes round up, as DRM's
+ * drm_format_info_plane_width() does); each plane's stride is its row
+ * bytes (pixels x bytes per pixel: 4 for the 8888 formats, 2 for RGB565
+ * and YUYV, 1 for R8 and each 8-bit YUV plane, 2 and 4 for P010's Y and
+ * CbCr) rounded up to @p stride_align; each plane starts where the one
+ * before ends, rounded up to @p stride_align; *ret_size is where the last
+ * one ends (bs_buffer_export() then rounds it up to the page).
+ * Hardware often wants strides of 64 or 256 bytes; wl_shm takes any.
+ * @param fourcc        one of the BS_FORMAT_* above
+ * @param stride_align  0 (packed), or a power of two up to 65536
+ * @retval 0 *ret_desc and *ret_size set
+ * @retval -EINVAL a NULL argument, a format not listed above, width or
+ *         height 0, or a bad stride_align
+ * @retval -EOVERFLOW a stride over 32 bits or a size over 64
+ */
+int bs_image_layout(uint32_t fourcc, uint32_t width, uint32_t height, uint32_t stride_align,
+                    struct bs_image_description *ret_desc, uint64_t *ret_size);
+
+/**
+ * Hand @p b to the process at the other end of @p sock, a connected unix
+ * socket of the caller's (SOCK_SEQPACKET or SOCK_DGRAM, so that the
+ * message keeps its bounds): one message of @p payload_len bytes of
+ * @p payload carrying one new fd on the buffer, writable or a read-only
+ * view (see bs_buffer_fd()). The peer takes it with bs_buffer_receive(),
+ * or any recvmsg() that takes SCM_RIGHTS (Python's socket.recv_fds()).
+ * Blocks as the socket does; never raises SIGPIPE. The fd sent is this
+ * call's own, closed once sent: the receiver holds the only copy.
+ * @param flags    O_RDWR for a writable fd, O_RDONLY for a read-only view
+ * @param payload  caller-defined bytes (a frame number, a timestamp...);
+ *                 may be NULL when @p payload_len is 0
+ * @retval 0 sent
+ * @retval -EINVAL b is NULL, sock is negative, flags is neither O_RDWR
+ *         nor O_RDONLY, or payload is NULL with a length
+ * @retval -EMSGSIZE payload_len over BS_HANDOVER_PAYLOAD_MAX
+ * @retval -EPROTOTYPE sock is a SOCK_STREAM socket (no message bounds)
+ * @retval -ENOTSOCK sock is not a socket
+ * @retval -EACCES O_RDWR on a read-only reference
+ * @retval -EPERM O_RDONLY on an inode others could reopen writable
+ * @retval -EAGAIN a non-blocking socket is full
+ * @retval -EPIPE,-ECONNRESET,-ENOTCONN the peer is gone
+ * @retval -EMFILE out of fds
+ */
+int bs_buffer_send(struct bs_buffer *b, int sock, int flags, const void *payload, size_t payload_len);
+
+/**
+ * Receive one buffer that a peer sent over @p sock (bs_buffer_send()), and
+ * import it through @p c. As strict as the daemon with its own socket:
+ * the message must carry exactly one fd and nothing else, must not be
+ * cut short, and its payload must fit @p payload_max (and
+ * BS_HANDOVER_PAYLOAD_MAX); every fd that came with a refused message is
+ * closed, and a refused message is consumed. Fds are received
+ * close-on-exec. The fd must be a buffer the daemon accepts to import
+ * (see bs_buffer_import()): the daemon's own limits bound its size.
+ * Blocks as the socket does.
+ * @param payload      receives the payload; may be NULL when payload_max is 0
+ * @param ret_payload_len  the payload's length, may be NULL
+ * @param ret_buffer   the imported buffer (a read-only reference for a view)
+ * @param ret_desc     its image description (all zero if none), may be NULL
+ * @retval 0 done; the ret_ arguments are written only then
+ * @retval -EINVAL c, sock or ret_buffer bad, or payload NULL with a size
+ * @retval -EAGAIN a non-blocking socket has nothing queued
+ * @retval -ECONNRESET the peer closed the socket
+ * @retval -EPROTO the message carried no fd, more than one, or something
+ *         other than fds, or was longer than BS_HANDOVER_PAYLOAD_MAX
+ * @retval -EMSGSIZE the payload was longer than payload_max
+ * @retval -EPROTOTYPE sock is a SOCK_STREAM socket
+ * @retval -ENOTSOCK sock is not a socket
+ * @retval -EMFILE this process is out of fds
+ * @retval -EBADF,-EBADFD,-EINVAL,-EACCES,-EPERM,-EFBIG,-EMFILE,-EDQUOT
+ *         the daemon refused the fd, as for bs_buffer_import()
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection to the
+ *         daemon is broken
+ */
+int bs_buffer_receive(struct bs_client *c, int sock, void *payload, size_t payload_max,
+                      size_t *ret_payload_len, struct bs_buffer **ret_buffer,
+                      struct bs_image_description *ret_desc);
 
 /* ---- fences and sync files ------------------------------------------- */
 

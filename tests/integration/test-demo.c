@@ -10,7 +10,7 @@ static void demo_shows_both_directions(void **state)
         struct fx_daemon *fx = *state;
         const char *demo = getenv("BUFSHARE_DEMO");
         char cmd[512], line[512];
-        int summary = 0, intact = 0, answers = 0, readonly = 0, attached = 0, status;
+        int summary = 0, intact = 0, answers = 0, readonly = 0, attached = 0, described = 0, status;
         FILE *p;
 
         assert_non_null(demo);
@@ -22,6 +22,7 @@ static void demo_shows_both_directions(void **state)
                 intact += strstr(line, "pattern intact") != NULL;
                 answers += strstr(line, "reads back \"consumer") != NULL;
                 summary += strstr(line, "every consumer saw the producer's bytes") != NULL;
+                described += strstr(line, "came described: XR24 2048x2048, stride 8192") != NULL;
                 readonly += strstr(line, "read-only 1, writable map Permission denied, "
                                          "write CPU access Permission denied") != NULL;
                 attached += strstr(line, "attached \"display\"") != NULL &&
@@ -35,6 +36,7 @@ static void demo_shows_both_directions(void **state)
         assert_int_equal(summary, 1);
         assert_int_equal(readonly, 2); /* each consumer's read-only view refuses writes */
         assert_int_equal(attached, 2); /* each consumer attaches and maps a display */
+        assert_int_equal(described, 2); /* each consumer gets the largest one's description */
 }
 
 /* The second mode: every frame of a 1080p pipeline through a pool of

@@ -456,7 +456,34 @@ static void f_map_reserved(struct bs_msg *m, const struct held *h) { m->body.map
 static void f_unmap_unmapped(struct bs_msg *m, const struct held *h) { m->body.id_req.id = h->attachment; }
 static void f_flags64(struct bs_msg *m, const struct held *h) { (void)h; m->body.list_heaps_req.flags = 1; /* same place in SYNC, LIMITS, IMPORT */ }
 
+/* A 32-row XRGB8888 image of 32 pixels in 4096 bytes: exactly the held
+ * buffer; @rows more rows no longer fit. */
+static void desc_fill(struct bs_wire_description *d, uint32_t rows)
+{
+        d->fourcc = 0x34325258; /* XR24 */
+        d->n_planes = 1;
+        d->width = 32;
+        d->height = 32 + rows;
+        d->planes[0].stride = 128;
+}
+static void f_desc_outside(struct bs_msg *m, const struct held *h) { m->body.set_description_req.id = h->buffer; desc_fill(&m->body.set_description_req.desc, 1); }
+static void f_desc_ro(struct bs_msg *m, const struct held *h) { m->body.set_description_req.id = h->ro_buffer; desc_fill(&m->body.set_description_req.desc, 0); }
+static void f_desc_unknown(struct bs_msg *m, const struct held *h) { f_desc_ro(m, h); m->body.set_description_req.id = 999999; }
+static void f_desc_reserved(struct bs_msg *m, const struct held *h) { f_desc_ro(m, h); m->body.set_description_req.id = h->buffer; m->body.set_description_req.desc.planes[3].reserved = 1; }
+static void f_desc_wrap(struct bs_msg *m, const struct held *h) { f_desc_ro(m, h); m->body.set_description_req.id = h->buffer; m->body.set_description_req.desc.planes[0].offset = UINT64_MAX - 64; }
+static void f_export_described_big(struct bs_msg *m, const struct held *h) { (void)h; m->body.export_described_req.export_req.size = 4096; strcpy(m->body.export_described_req.export_req.heap, "system"); desc_fill(&m->body.export_described_req.desc, 1); }
+
 static const struct row rows[] = {
+        { "describe with a row past the end", BS_OP_SET_DESCRIPTION, f_desc_outside, FD_NONE, -EINVAL, true, 0 },
+        { "describe with an offset that wraps", BS_OP_SET_DESCRIPTION, f_desc_wrap, FD_NONE, -EINVAL, true, 0 },
+        { "describe through a read-only ref", BS_OP_SET_DESCRIPTION, f_desc_ro, FD_NONE, -EACCES, true, 0 },
+        { "describe an unknown id", BS_OP_SET_DESCRIPTION, f_desc_unknown, FD_NONE, -ENOENT, true, 0 },
+        { "describe with reserved bits", BS_OP_SET_DESCRIPTION, f_desc_reserved, FD_NONE, -EPROTO, false, 0 },
+        { "describe in version 1", BS_OP_SET_DESCRIPTION, f_desc_ro, FD_NONE, -EOPNOTSUPP, true, 1 },
+        { "export described, too small", BS_OP_EXPORT_DESCRIBED, f_export_described_big, FD_NONE, -EINVAL, true, 0 },
+        { "import described of /dev/null", BS_OP_IMPORT_DESCRIBED, f_none, FD_DEVNULL, -EBADFD, true, 0 },
+        { "description of an unknown id", BS_OP_GET_DESCRIPTION, f_id_unknown, FD_NONE, -ENOENT, true, 0 },
+        { "info described of an unknown id", BS_OP_INFO_DESCRIBED, f_id_unknown, FD_NONE, -ENOENT, true, 0 },
         { "export of 0 bytes", BS_OP_EXPORT, f_export_size0, FD_NONE, -EINVAL, true, 0 },
         { "export past the size limit", BS_OP_EXPORT, f_export_huge, FD_NONE, -EFBIG, true, 0 },
         { "export without a heap", BS_OP_EXPORT, f_export_noheap, FD_NONE, -EINVAL, true, 0 },

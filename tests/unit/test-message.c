@@ -26,7 +26,18 @@ static size_t valid_request(enum bs_opcode op, uint8_t *buf, unsigned *n_fds)
                 strcpy(m.body.export_req.heap, "system");
                 strcpy(m.body.export_req.name, "frame");
                 break;
+        case BS_OP_EXPORT_DESCRIBED:
+                m.body.export_described_req.export_req.size = 4096;
+                strcpy(m.body.export_described_req.export_req.heap, "system");
+                m.body.export_described_req.desc.fourcc = 0x34325258;
+                m.body.export_described_req.desc.n_planes = 1;
+                break;
+        case BS_OP_SET_DESCRIPTION:
+                m.body.set_description_req.id = 3;
+                m.body.set_description_req.desc.n_planes = 1;
+                break;
         case BS_OP_IMPORT:
+        case BS_OP_IMPORT_DESCRIBED:
         case BS_OP_EXPORT_MEMFD:
                 m.hdr.n_fds = 1;
                 break;
@@ -84,6 +95,7 @@ static size_t valid_reply(enum bs_opcode op, uint8_t *buf, unsigned *n_fds)
                 m.body.hello_rep.max_buffer_size = 1 << 20;
                 break;
         case BS_OP_EXPORT:
+        case BS_OP_EXPORT_DESCRIBED:
         case BS_OP_REDEEM:
                 m.hdr.n_fds = 1;
                 /* fall through */
@@ -103,9 +115,15 @@ static size_t valid_reply(enum bs_opcode op, uint8_t *buf, unsigned *n_fds)
                 m.body.import_rep.size = 4096;
                 break;
         case BS_OP_INFO:
+        case BS_OP_INFO_DESCRIBED: /* the info comes first */
                 m.body.info_rep.id = 1;
                 m.body.info_rep.size = 4096;
                 strcpy(m.body.info_rep.heap, "system");
+                break;
+        case BS_OP_IMPORT_DESCRIBED:
+                m.body.import_described_rep.import_rep.id = 1;
+                m.body.import_described_rep.import_rep.size = 4096;
+                m.body.import_described_rep.desc.fourcc = 0x3231564e;
                 break;
         case BS_OP_FENCE_CREATE:
                 m.body.fence_create_rep.fence_id = 5;
@@ -138,6 +156,8 @@ static struct bs_msg_header *hdr_of(uint8_t *buf)
 static void valid_messages_decode_and_reencode(void **state)
 {
         for (int op = BS_OP_HELLO; op < BS_OP_COUNT; op++) {
+                if (!bs_op_lookup((uint16_t)op))
+                        continue; /* another feature's opcode */
                 uint8_t buf[BS_MSG_MAX_SIZE], again[BS_MSG_MAX_SIZE];
                 unsigned n_fds;
                 struct bs_msg m;
@@ -273,6 +293,8 @@ static void stray_fds_are_refused(void **state)
 static void request_body_size_must_be_exact(void **state)
 {
         for (int op = BS_OP_HELLO; op < BS_OP_COUNT; op++) {
+                if (!bs_op_lookup((uint16_t)op))
+                        continue;
                 uint8_t buf[BS_MSG_MAX_SIZE + 8] = { 0 };
                 unsigned n_fds;
                 size_t len;
@@ -447,6 +469,29 @@ static void version_2_opcodes_say_since(void **state)
         assert_int_equal(bs_op_lookup(BS_OP_REDEEM)->since, 2);
         assert_int_equal(BS_OP_REDEEM, 30);
         assert_null(bs_op_lookup(BS_OP_COUNT));
+        for (uint16_t op = BS_OP_EXPORT_DESCRIBED; op <= BS_OP_GET_DESCRIPTION; op++)
+                assert_int_equal(bs_op_lookup(op)->since, 2);
+        assert_null(bs_op_lookup(BS_OP_EXPORT_DESCRIBED - 2)); /* 29: kept for features to come */
+}
+
+/* A description's plane reserved fields are the message's shape. */
+static void description_reserved_fields_must_be_zero(void **state)
+{
+        static const enum bs_opcode ops[] = { BS_OP_EXPORT_DESCRIBED, BS_OP_SET_DESCRIPTION };
+
+        for (size_t i = 0; i < ELEMENTSOF(ops); i++) {
+                uint8_t buf[BS_MSG_MAX_SIZE];
+                unsigned n_fds;
+                size_t len = valid_request(ops[i], buf, &n_fds);
+                struct bs_wire_description *d =
+                        ops[i] == BS_OP_EXPORT_DESCRIBED
+                                ? &((struct bs_export_described_req *)(buf + sizeof(struct bs_msg_header)))->desc
+                                : &((struct bs_set_description_req *)(buf + sizeof(struct bs_msg_header)))->desc;
+
+                assert_int_equal(decode(buf, len, n_fds), 0);
+                d->planes[3].reserved = 1;
+                assert_int_equal(decode(buf, len, n_fds), -EPROTO);
+        }
 }
 
 /* Fences, sync files and pools: since 2, their fd counts, the requests
@@ -562,6 +607,7 @@ int main(void)
                 T(reply_fields_are_checked),
                 T(no_reply_rules),
                 T(version_2_opcodes_say_since),
+                T(description_reserved_fields_must_be_zero),
                 T(fence_opcodes_are_version_2_with_their_fds),
                 T(fence_request_fields_are_checked),
                 T(add_fd_past_the_limit_closes_it),
