@@ -6,7 +6,7 @@
 set -eu
 
 packages="meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev \
-libevent-dev libcmocka-dev libsystemd-dev libfuse3-dev gnuplot-nox"
+libevent-dev libcmocka-dev libsystemd-dev libfuse3-dev gnuplot-nox valgrind"
 # the VM tests (tests/vm): qemu booting Debian's kernel, a busybox
 # initramfs, and a debootstrapped root for the systemd guest
 packages="$packages qemu-system-x86 busybox-static cpio xz-utils debootstrap"

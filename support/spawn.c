@@ -118,13 +118,42 @@ int test_daemon_kill_all(void)
         return n;
 }
 
+/*
+ * $BUFSHARED_WRAPPER: words to run the daemon under, split at spaces
+ * (meson test --setup=valgrind sets it to valgrind and its options).
+ * Adds them to @argv and returns how many; a wrapped daemon gets
+ * BUFSHARED_WRAPPER_READY_S (default 60) to become ready.
+ */
+static int wrapper_args(const char **argv, int max, char *words, size_t len)
+{
+        const char *w = getenv("BUFSHARED_WRAPPER");
+        char *save = NULL, *tok;
+        int n = 0;
+
+        if (!w || !*w)
+                return 0;
+        snprintf(words, len, "%s", w);
+        for (tok = strtok_r(words, " ", &save); tok && n < max; tok = strtok_r(NULL, " ", &save))
+                argv[n++] = tok;
+        return n;
+}
+
+static int ready_timeout_ms(bool wrapped)
+{
+        const char *s = getenv("BUFSHARED_WRAPPER_READY_S");
+
+        if (!wrapped)
+                return 10000;
+        return s && atoi(s) > 0 ? atoi(s) * 1000 : 60000;
+}
+
 int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
 {
         const char *bin = getenv("BUFSHARED");
-        char notify_path[108], buf[256];
-        const char *argv[32];
+        char notify_path[108], buf[256], wrapper[512];
+        const char *argv[48];
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int nfd, argc = 0, r;
+        int nfd, argc = 0, r, n_wrapper;
         ssize_t n;
 
         if (!bin) {
@@ -165,6 +194,7 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                 bin = d->bin_copy;
         }
 
+        n_wrapper = argc = wrapper_args(argv, 16, wrapper, sizeof(wrapper));
         argv[argc++] = bin;
         argv[argc++] = "--bus";
         argv[argc++] = d->bus ? d->bus : "none";
@@ -172,7 +202,7 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                 argv[argc++] = "--socket";
                 argv[argc++] = d->socket;
         }
-        for (; argv_extra && *argv_extra && argc < 30; argv_extra++)
+        for (; argv_extra && *argv_extra && argc < 46; argv_extra++)
                 argv[argc++] = *argv_extra;
         argv[argc] = NULL;
 
@@ -204,14 +234,17 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                         _exit(127);
                 }
                 unsetenv("LISTEN_FDS");
-                execv(bin, (char *const *)argv);
-                fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+                if (n_wrapper > 0)
+                        execvp(argv[0], (char *const *)argv);
+                else
+                        execv(bin, (char *const *)argv);
+                fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
                 _exit(127);
         }
 
         /* wait for READY=1 (sd_notify); the daemon may send STATUS too */
         for (;;) {
-                r = test_wait_readable(nfd, 10000);
+                r = test_wait_readable(nfd, ready_timeout_ms(n_wrapper > 0));
                 if (r < 0)
                         break;
                 n = recv(nfd, buf, sizeof(buf) - 1, 0);
