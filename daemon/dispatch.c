@@ -238,8 +238,10 @@ static int handle_sync(struct dispatch *d, struct session *s, struct bs_msg *req
         (void)req;
         (void)rep;
         /* everything this client released before is freed, not only
-         * counted, when the reply arrives (bs_client_sync()'s promise) */
+         * counted, when the reply arrives (bs_client_sync()'s promise),
+         * and the reserve is full: the daemon's fds are settled */
         registry_flush(d->registry);
+        registry_refill(d->registry, RESERVE_MAX);
         return 0;
 }
 

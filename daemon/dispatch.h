@@ -15,9 +15,12 @@
 #include "session.h"
 
 /* What every request may need; set up once by main. */
+struct idle;
+
 struct dispatch {
         struct registry *registry;
         const struct limits *limits;
+        struct idle *idle; /* work for idle turns of the loop; may be NULL */
         bool fd_exhaustion_logged; /* until an export succeeds again */
 };
 

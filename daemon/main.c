@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dispatch.h"
+#include "idle.h"
 #include "limits.h"
 #include "listen.h"
 #include "log.h"
@@ -290,6 +291,13 @@ int main(int argc, char **argv)
                 r = -ENOMEM;
                 goto out_registry;
         }
+        r = idle_new(st.base, &registry, &dispatch.idle);
+        if (r < 0) {
+                log_error("idle work: %s", strerror(-r));
+                goto out_base;
+        }
+        registry_reserve(&registry, LIMITS_MEMFD_RESERVE);
+        registry_refill(&registry, LIMITS_MEMFD_RESERVE);
         r = server_init(&server, st.base, &dispatch, listen_fd);
         listen_fd = -EBADF; /* the server owns it now */
         if (r < 0) {
@@ -322,6 +330,8 @@ out_server:
                 if (signals[i])
                         event_free(signals[i]);
         server_done(&server);
+out_base:
+        idle_free(dispatch.idle);
         if (st.base)
                 event_base_free(st.base);
 out_registry:

@@ -56,7 +56,39 @@ int registry_init(struct registry *r, const struct limits *limits)
         hashmap_init(&r->attachments);
         charge_init(&r->charge);
         released_init(&r->released, RELEASED_PER_UID);
+        reserve_init(&r->reserve, 0);
         return 0;
+}
+
+void registry_reserve(struct registry *r, unsigned n)
+{
+        r->reserve.target = n < RESERVE_MAX ? n : RESERVE_MAX;
+}
+
+bool registry_reserve_low(const struct registry *r)
+{
+        return r->reserve.target > 0 && r->reserve.n <= r->reserve.target / 2;
+}
+
+bool registry_refill(struct registry *r, unsigned max)
+{
+        for (; max > 0 && reserve_missing(&r->reserve) > 0; max--) {
+                struct reserve_entry e = { .id = r->next_id };
+                struct stat st;
+
+                e.fd = heap_fresh(e.id);
+                if (e.fd < 0)
+                        return false;
+                if (fstat(e.fd, &st) < 0) {
+                        safe_close(e.fd);
+                        return false;
+                }
+                r->next_id++; /* its name says this id: never given to another */
+                e.dev = st.st_dev;
+                e.ino = st.st_ino;
+                reserve_put(&r->reserve, &e);
+        }
+        return reserve_missing(&r->reserve) > 0;
 }
 
 void registry_holder_init(struct registry *r, struct holder *h, pid_t pid, uid_t uid, gid_t gid,
@@ -371,12 +403,48 @@ err_free:
         return ret_;
 }
 
+/* A sized, sealed memfd for a new buffer of @rounded bytes from @heap,
+ * and its id, dev and ino in @id: the reserve's oldest when it serves
+ * @heap and has one, else made now. */
+static int export_memfd(struct registry *r, const char *heap, uint64_t size, uint64_t rounded,
+                        struct buffer_ident *id, int *ret_fd)
+{
+        _cleanup_close_ int fd = -EBADF;
+        struct reserve_entry e;
+        struct stat st;
+        int ret_;
+
+        if (heap_fresh_serves(heap) && reserve_take(&r->reserve, &e) == 0) {
+                fd = e.fd;
+                ret_ = heap_finish(fd, rounded);
+                if (ret_ < 0)
+                        return ret_; /* its id is burnt, as its name says it */
+                id->id = e.id;
+                id->size = rounded;
+                id->dev = e.dev;
+                id->ino = e.ino;
+                *ret_fd = TAKE_FD(fd);
+                return 0;
+        }
+        id->id = r->next_id;
+        ret_ = heap_alloc(heap, id->id, size, &fd, &id->size);
+        if (ret_ < 0)
+                return ret_;
+        r->next_id++;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        id->dev = st.st_dev;
+        id->ino = st.st_ino;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 int registry_export(struct registry *r, struct holder *h, uint64_t size, const char *heap,
                     const char *name, struct buffer **ret)
 {
         _cleanup_close_ int fd = -EBADF;
-        struct buffer_ident id = { .id = r->next_id };
-        struct stat st;
+        struct buffer_ident id = {};
+        uint64_t rounded;
         int ret_;
 
         if (!heap[0])
@@ -390,28 +458,23 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
         if (bs_string_set(id.name, sizeof(id.name), name) < 0)
                 return -EINVAL;
         snprintf(id.heap, sizeof(id.heap), "%s", heap);
-        /* refused before anything is allocated (on the requested size; the
-         * rounded one is checked again below, before anyone sees it) */
+        ret_ = heap_round(heap, size, &rounded);
+        if (ret_ < 0)
+                return ret_;
+        /* refused before anything is allocated, at the size it will have */
         ret_ = limits_check_buffers(r->limits, h->n_buffers);
         if (ret_ < 0)
                 return ret_;
-        ret_ = charge_check(&r->charge, r->limits, h->uid, size);
+        ret_ = charge_check(&r->charge, r->limits, h->uid, rounded);
         if (ret_ < 0)
                 return ret_;
 
-        ret_ = heap_alloc(heap, id.id, size, &fd, &id.size);
+        ret_ = export_memfd(r, heap, size, rounded, &id, &fd);
         if (ret_ < 0)
                 return ret_;
-        ret_ = charge_check(&r->charge, r->limits, h->uid, id.size);
-        if (ret_ < 0)
-                return ret_;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        id.dev = st.st_dev;
-        id.ino = st.st_ino;
         ident_set_exporter(&id, h);
 
-        ret_ = buffer_register(r, h, &fd, &id, true /* heap_alloc() made it 0444 */, false, ret);
+        ret_ = buffer_register(r, h, &fd, &id, true /* heap_fresh() made it 0444 */, false, ret);
         if (ret_ == 0)
                 r->stats.exported++;
         return ret_;
@@ -720,6 +783,7 @@ void registry_done(struct registry *r)
         hashmap_done(&r->by_inode);
         charge_done(&r->charge);
         released_done(&r->released);
+        reserve_done(&r->reserve);
         registry_flush(r);
         free(r->closing);
         r->closing = NULL;

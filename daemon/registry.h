@@ -34,6 +34,7 @@
 #include "limits.h"
 #include "list.h"
 #include "released.h"
+#include "reserve.h"
 #include "wire.h"
 
 /* Whoever holds references: a socket connection, an open CUSE file. */
@@ -121,6 +122,9 @@ struct registry {
          * inode costs ~2 us that no client should wait for */
         int *closing;
         unsigned n_closing, closing_cap;
+        /* fresh memfds made while idle (reserve.h); off until
+         * registry_reserve() */
+        struct reserve reserve;
 };
 
 int registry_init(struct registry *r, const struct limits *limits);
@@ -230,3 +234,15 @@ struct charge_usage registry_uid_usage(struct registry *r, uid_t uid);
 
 /* Close the fds of buffers released since the last call. */
 void registry_flush(struct registry *r);
+
+/* Keep a reserve of @n fresh memfds (at most RESERVE_MAX; 0: none) for
+ * exports from "system" to take. Nothing is made until registry_refill(). */
+void registry_reserve(struct registry *r, unsigned n);
+/* Whether the reserve is low enough to be worth refilling now: at most
+ * half full. */
+bool registry_reserve_low(const struct registry *r);
+/* Make up to @max memfds for the reserve, each taking the next id.
+ * Returns true if more are missing and another call could make them;
+ * false when it is full, or when making one failed (out of fds: an
+ * export then makes its memfd itself, and says -EMFILE if it can't). */
+bool registry_refill(struct registry *r, unsigned max);
