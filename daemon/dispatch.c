@@ -79,6 +79,31 @@ static int handle_export(struct dispatch *d, struct session *s, struct bs_msg *r
         return 0;
 }
 
+static int handle_export_batch(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        const struct bs_export_batch_req *e = &req->body.export_batch_req;
+        struct bs_export_batch_rep *w = &rep->body.export_batch_rep;
+        struct buffer *b[BS_WIRE_BATCH_MAX];
+        int r;
+
+        r = registry_export_batch(d->registry, &s->holder, e->size, e->heap, e->name, e->count, b);
+        if (r < 0) {
+                bs_msg_reply_error(rep, &req->hdr, fd_exhaustion(d, s, r));
+                return 0;
+        }
+        d->fd_exhaustion_logged = false;
+        w->count = e->count;
+        w->size = b[0]->ident.size;
+        for (unsigned i = 0; i < e->count; i++) {
+                w->ids[i] = b[i]->ident.id;
+                bs_msg_lend_fd(rep, b[i]->fd); /* as EXPORT's: lent, dup'ed if queued */
+        }
+        log_debug("client %llu exported %u buffers of %llu bytes, %llu to %llu", (unsigned long long)s->holder.id,
+                  e->count, (unsigned long long)w->size, (unsigned long long)w->ids[0],
+                  (unsigned long long)w->ids[e->count - 1]);
+        return 0;
+}
+
 static int handle_import(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
 {
         struct buffer *b;
@@ -285,6 +310,7 @@ static const handler_fn handlers[BS_OP_COUNT] = {
         [BS_OP_LIST_HEAPS] = handle_list_heaps,
         [BS_OP_SYNC] = handle_sync,
         [BS_OP_LIMITS] = handle_limits,
+        [BS_OP_EXPORT_BATCH] = handle_export_batch,
 };
 
 int dispatch_request(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)

@@ -371,10 +371,10 @@ static void ident_set_exporter(struct buffer_ident *id, const struct holder *h)
         id->created_ns = now_realtime_ns();
 }
 
-/* Register a buffer for @ident on @fd (taken on success), paid for by
- * @h's uid, with @h's first reference. Limits were checked by the caller. */
-static int buffer_register(struct registry *r, struct holder *h, int *fd, const struct buffer_ident *ident,
-                           bool readonly_inode, bool readonly_ref, struct buffer **ret)
+/* buffer_register() without telling the observer: a batch tells it
+ * once every buffer of the batch is in. */
+static int buffer_register_quiet(struct registry *r, struct holder *h, int *fd, const struct buffer_ident *ident,
+                                 bool readonly_inode, bool readonly_ref, struct buffer **ret)
 {
         struct buffer *b = buffer_new(*fd, ident, readonly_inode);
         int ret_;
@@ -390,8 +390,6 @@ static int buffer_register(struct registry *r, struct holder *h, int *fd, const 
         if (ident->id == r->next_id)
                 r->next_id++;
         *fd = -EBADF; /* the buffer owns it now */
-        if (r->observer.created)
-                r->observer.created(r->observer.userdata, b);
         *ret = b;
         return 0;
 
@@ -401,6 +399,38 @@ err_free:
         b->fd = -EBADF; /* still the caller's */
         buffer_free(b);
         return ret_;
+}
+
+/* Register a buffer for @ident on @fd (taken on success), paid for by
+ * @h's uid, with @h's first reference. Limits were checked by the caller. */
+static int buffer_register(struct registry *r, struct holder *h, int *fd, const struct buffer_ident *ident,
+                           bool readonly_inode, bool readonly_ref, struct buffer **ret)
+{
+        int ret_ = buffer_register_quiet(r, h, fd, ident, readonly_inode, readonly_ref, ret);
+
+        if (ret_ == 0 && r->observer.created)
+                r->observer.created(r->observer.userdata, *ret);
+        return ret_;
+}
+
+/* Undo buffer_register_quiet() of @b, whose only reference is @h's
+ * first: nothing remembers it. Its fd goes back to the caller. */
+static int buffer_unregister(struct registry *r, struct holder *h, struct buffer *b)
+{
+        struct ref *ref = registry_ref_find(r, b, h);
+        int fd = b->fd;
+
+        hashmap_remove(&r->refs, ref_key(b->ident.id, h->id));
+        list_remove(&ref->buffer_link);
+        list_remove(&ref->holder_link);
+        h->n_buffers--;
+        b->n_holders--;
+        charge_unhold(&r->charge, b->ident.id, h->uid);
+        free(ref);
+        buffer_unindex(r, b);
+        b->fd = -EBADF;
+        buffer_free(b);
+        return fd;
 }
 
 /* A sized, sealed memfd for a new buffer of @rounded bytes from @heap,
@@ -477,6 +507,69 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
         ret_ = buffer_register(r, h, &fd, &id, true /* heap_fresh() made it 0444 */, false, ret);
         if (ret_ == 0)
                 r->stats.exported++;
+        return ret_;
+}
+
+int registry_export_batch(struct registry *r, struct holder *h, uint64_t size, const char *heap,
+                          const char *name, unsigned count, struct buffer **ret)
+{
+        int fds[BS_WIRE_BATCH_MAX];
+        struct buffer_ident ids[BS_WIRE_BATCH_MAX];
+        struct buffer_ident id = {};
+        uint64_t rounded;
+        unsigned made = 0, in = 0;
+        int ret_;
+
+        if (!heap[0] || count == 0 || count > BS_WIRE_BATCH_MAX)
+                return -EINVAL;
+        ret_ = heap_lookup(heap);
+        if (ret_ < 0)
+                return ret_;
+        ret_ = limits_check_size(r->limits, size);
+        if (ret_ < 0)
+                return ret_;
+        if (bs_string_set(id.name, sizeof(id.name), name) < 0)
+                return -EINVAL;
+        snprintf(id.heap, sizeof(id.heap), "%s", heap);
+        ret_ = heap_round(heap, size, &rounded);
+        if (ret_ < 0)
+                return ret_;
+        /* every limit holds for each buffer of the batch: checked for all
+         * of them before the first is made */
+        ret_ = limits_check_buffers(r->limits, h->n_buffers + count - 1);
+        if (ret_ < 0)
+                return ret_;
+        ret_ = charge_check_n(&r->charge, r->limits, h->uid, count, rounded);
+        if (ret_ < 0)
+                return ret_;
+
+        for (; made < count; made++) {
+                ids[made] = id;
+                ret_ = export_memfd(r, heap, size, rounded, &ids[made], &fds[made]);
+                if (ret_ < 0)
+                        goto fail;
+                ident_set_exporter(&ids[made], h);
+        }
+        for (; in < count; in++) {
+                ret_ = buffer_register_quiet(r, h, &fds[in], &ids[in], true, false, &ret[in]);
+                if (ret_ < 0)
+                        goto fail;
+        }
+        for (unsigned i = 0; i < count; i++)
+                if (r->observer.created)
+                        r->observer.created(r->observer.userdata, ret[i]);
+        r->stats.exported += count;
+        return 0;
+
+fail:
+        /* nothing of the batch stays: the buffers made go as if never
+         * made (their ids are burnt, as their memfds' names say them) */
+        while (in > 0) {
+                in--;
+                fds[in] = buffer_unregister(r, h, ret[in]);
+        }
+        for (unsigned i = 0; i < made; i++)
+                safe_close(fds[i]);
         return ret_;
 }
 

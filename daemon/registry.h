@@ -148,6 +148,17 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
                     const char *name, struct buffer **ret);
 
 /*
+ * @count (1..BS_WIRE_BATCH_MAX) buffers as registry_export() makes them,
+ * all of @size bytes and named @name, into @ret[0..count): all or none.
+ * Every limit applies to each buffer (the client's buffers, its uid's
+ * buffers and bytes), checked for the whole batch before the first is
+ * made. Errors as registry_export()'s, and -EINVAL for a count out of
+ * range; on error nothing is created and the observer hears nothing.
+ */
+int registry_export_batch(struct registry *r, struct holder *h, uint64_t size, const char *heap,
+                          const char *name, unsigned count, struct buffer **ret);
+
+/*
  * A reference for @h on the buffer whose memfd @fd is. @fd is consumed:
  * kept if the buffer must be registered, closed otherwise. A read-only
  * fd gives a read-only reference (-EPERM if the inode could be reopened

@@ -136,6 +136,29 @@ static bool limits_rep_valid(const union bs_msg_body *b)
         return b->limits_rep.reserved == 0 && b->limits_rep.reserved2 == 0;
 }
 
+static bool export_batch_req_valid(const union bs_msg_body *b)
+{
+        const struct bs_export_batch_req *r = &b->export_batch_req;
+        return r->flags == 0 && STR_OK(r->heap) && STR_OK(r->name);
+}
+
+static bool export_batch_rep_valid(const union bs_msg_body *b)
+{
+        const struct bs_export_batch_rep *r = &b->export_batch_rep;
+
+        if (r->count == 0 || r->count > BS_WIRE_BATCH_MAX || r->size == 0)
+                return false;
+        for (unsigned i = 0; i < BS_WIRE_BATCH_MAX; i++)
+                if ((r->ids[i] == 0) != (i >= r->count))
+                        return false;
+        return true;
+}
+
+static unsigned export_batch_rep_fds(const union bs_msg_body *b)
+{
+        return b->export_batch_rep.count;
+}
+
 #define OP(op_, since_, name_, req_, rep_, req_fds_, rep_fds_, reqv_, repv_) \
         [op_] = {                                                              \
                 .name = name_,                                                 \
@@ -147,6 +170,7 @@ static bool limits_rep_valid(const union bs_msg_body *b)
                 .oneway_ok = (op_) == BS_OP_RELEASE,                           \
                 .req_valid = reqv_,                                            \
                 .rep_valid = repv_,                                            \
+                .rep_n_fds = (op_) == BS_OP_EXPORT_BATCH ? export_batch_rep_fds : NULL, \
         }
 
 static const struct bs_op_desc ops[BS_OP_COUNT] = {
@@ -166,12 +190,13 @@ static const struct bs_op_desc ops[BS_OP_COUNT] = {
         OP(BS_OP_LIST_HEAPS, 1, "list-heaps", bs_list_heaps_req, bs_list_heaps_rep, 0, 0, list_heaps_req_valid, list_heaps_rep_valid),
         OP(BS_OP_SYNC, 2, "sync", bs_sync_req, bs_status_rep, 0, 0, sync_req_valid, status_rep_valid),
         OP(BS_OP_LIMITS, 2, "limits", bs_limits_req, bs_limits_rep, 0, 0, limits_req_valid, limits_rep_valid),
+        OP(BS_OP_EXPORT_BATCH, 2, "export-batch", bs_export_batch_req, bs_export_batch_rep, 0, BS_WIRE_BATCH_MAX, export_batch_req_valid, export_batch_rep_valid),
 };
 
 const struct bs_op_desc *bs_op_lookup(uint16_t opcode)
 {
-        if (opcode == 0 || opcode >= BS_OP_COUNT)
-                return NULL;
+        if (opcode == 0 || opcode >= BS_OP_COUNT || !ops[opcode].name)
+                return NULL; /* unknown, or a gap left for opcodes to come */
         return &ops[opcode];
 }
 
@@ -262,9 +287,9 @@ static int decode_reply(const struct bs_op_desc *d, const struct bs_msg *m, size
                                        m->body.status.reserved == 0
                                ? 0
                                : -EPROTO;
-        if (body != d->rep_size || m->hdr.n_fds != d->rep_fds)
+        if (body != d->rep_size || !d->rep_valid(&m->body))
                 return -EPROTO;
-        return d->rep_valid(&m->body) ? 0 : -EPROTO;
+        return m->hdr.n_fds == (d->rep_n_fds ? d->rep_n_fds(&m->body) : d->rep_fds) ? 0 : -EPROTO;
 }
 
 int bs_msg_decode(struct bs_msg *ret, const void *data, size_t len, unsigned n_fds)

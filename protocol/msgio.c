@@ -8,6 +8,11 @@
 
 int bs_msg_recv(int sock, struct bs_msg *m)
 {
+        return bs_msg_recv_flags(sock, m, 0);
+}
+
+int bs_msg_recv_flags(int sock, struct bs_msg *m, int flags)
+{
         /* one byte more than any valid message, so an oversized datagram
          * shows as MSG_TRUNC or as a size mismatch, never as valid */
         union {
@@ -19,7 +24,7 @@ int bs_msg_recv(int sock, struct bs_msg *m)
         ssize_t n;
 
         bs_msg_init(m);
-        n = bs_fdpass_recv(sock, buf.bytes, sizeof(buf.bytes), m->fds, BS_MAX_FDS, &n_fds, &damage);
+        n = bs_fdpass_recv_flags(sock, buf.bytes, sizeof(buf.bytes), m->fds, BS_MAX_FDS, &n_fds, &damage, flags);
         if (n < 0)
                 return (int)n;
         if (damage < 0) {
@@ -40,6 +45,11 @@ int bs_msg_recv(int sock, struct bs_msg *m)
 
 int bs_msg_send(int sock, const struct bs_msg *m)
 {
+        return bs_msg_send_flags(sock, m, 0);
+}
+
+int bs_msg_send_flags(int sock, const struct bs_msg *m, int flags)
+{
         char buf[BS_MSG_MAX_SIZE];
         int n = bs_msg_encode(m, buf, sizeof(buf));
 
@@ -47,5 +57,5 @@ int bs_msg_send(int sock, const struct bs_msg *m)
                 return n;
         if (m->hdr.n_fds != m->n_fds)
                 return -EINVAL;
-        return bs_fdpass_send(sock, buf, (size_t)n, m->fds, m->n_fds);
+        return bs_fdpass_send_flags(sock, buf, (size_t)n, m->fds, m->n_fds, flags);
 }

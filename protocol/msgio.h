@@ -17,6 +17,10 @@
  * m->len >= sizeof(m->hdr).
  */
 int bs_msg_recv(int sock, struct bs_msg *m);
+/* bs_msg_recv() with recvmsg() @flags (MSG_DONTWAIT on a blocking socket). */
+int bs_msg_recv_flags(int sock, struct bs_msg *m, int flags);
 
 /* Send @m with its fds. The fds stay @m's: bs_msg_clear() closes them. */
 int bs_msg_send(int sock, const struct bs_msg *m);
+/* bs_msg_send() with sendmsg() @flags (MSG_DONTWAIT on a blocking socket). */
+int bs_msg_send_flags(int sock, const struct bs_msg *m, int flags);
