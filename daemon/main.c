@@ -112,6 +112,7 @@ static int parse_options(int argc, char **argv, uint64_t fd_limit, struct option
 
         limits_init_default(&o->limits, fd_limit);
         o->socket_path[0] = '\0';
+        o->socket_default = false; /* only the default path's folder may be created */
         o->socket_mode = 0666;
         while ((c = getopt_long(argc, argv, "s:vh", longopts, NULL)) >= 0) {
                 r = 0;
