@@ -469,47 +469,6 @@ static int export_memfd(struct registry *r, const char *heap, uint64_t size, uin
         return 0;
 }
 
-int registry_export(struct registry *r, struct holder *h, uint64_t size, const char *heap,
-                    const char *name, struct buffer **ret)
-{
-        _cleanup_close_ int fd = -EBADF;
-        struct buffer_ident id = {};
-        uint64_t rounded;
-        int ret_;
-
-        if (!heap[0])
-                return -EINVAL; /* a missing field, not an unknown heap */
-        ret_ = heap_lookup(heap);
-        if (ret_ < 0)
-                return ret_;
-        ret_ = limits_check_size(r->limits, size);
-        if (ret_ < 0)
-                return ret_;
-        if (bs_string_set(id.name, sizeof(id.name), name) < 0)
-                return -EINVAL;
-        snprintf(id.heap, sizeof(id.heap), "%s", heap);
-        ret_ = heap_round(heap, size, &rounded);
-        if (ret_ < 0)
-                return ret_;
-        /* refused before anything is allocated, at the size it will have */
-        ret_ = limits_check_buffers(r->limits, h->n_buffers);
-        if (ret_ < 0)
-                return ret_;
-        ret_ = charge_check(&r->charge, r->limits, h->uid, rounded);
-        if (ret_ < 0)
-                return ret_;
-
-        ret_ = export_memfd(r, heap, size, rounded, &id, &fd);
-        if (ret_ < 0)
-                return ret_;
-        ident_set_exporter(&id, h);
-
-        ret_ = buffer_register(r, h, &fd, &id, true /* heap_fresh() made it 0444 */, false, ret);
-        if (ret_ == 0)
-                r->stats.exported++;
-        return ret_;
-}
-
 int registry_export_batch(struct registry *r, struct holder *h, uint64_t size, const char *heap,
                           const char *name, unsigned count, struct buffer **ret)
 {
@@ -534,8 +493,9 @@ int registry_export_batch(struct registry *r, struct holder *h, uint64_t size, c
         ret_ = heap_round(heap, size, &rounded);
         if (ret_ < 0)
                 return ret_;
-        /* every limit holds for each buffer of the batch: checked for all
-         * of them before the first is made */
+        /* refused before anything is allocated, at the size it will have;
+         * every limit holds for each buffer of a batch: checked for all of
+         * them before the first is made */
         ret_ = limits_check_buffers(r->limits, h->n_buffers + count - 1);
         if (ret_ < 0)
                 return ret_;
@@ -551,7 +511,8 @@ int registry_export_batch(struct registry *r, struct holder *h, uint64_t size, c
                 ident_set_exporter(&ids[made], h);
         }
         for (; in < count; in++) {
-                ret_ = buffer_register_quiet(r, h, &fds[in], &ids[in], true, false, &ret[in]);
+                ret_ = buffer_register_quiet(r, h, &fds[in], &ids[in], true /* heap_fresh() made it 0444 */,
+                                             false, &ret[in]);
                 if (ret_ < 0)
                         goto fail;
         }
@@ -571,6 +532,12 @@ fail:
         for (unsigned i = 0; i < made; i++)
                 safe_close(fds[i]);
         return ret_;
+}
+
+int registry_export(struct registry *r, struct holder *h, uint64_t size, const char *heap,
+                    const char *name, struct buffer **ret)
+{
+        return registry_export_batch(r, h, size, heap, name, 1, ret);
 }
 
 /* The checks every admitted memfd passes before it changes (admission.h):

@@ -215,7 +215,8 @@ void bs_msg_init(struct bs_msg *m)
 
 void bs_msg_clear(struct bs_msg *m)
 {
-        for (unsigned i = 0; i < BS_MAX_FDS; i++)
+        /* fds live in fds[0 .. n_fds): every other slot is -EBADF */
+        for (unsigned i = 0; i < m->n_fds; i++)
                 m->fds[i] = (m->borrowed & (1u << i)) ? -EBADF : safe_close(m->fds[i]);
         m->n_fds = 0;
         m->hdr.n_fds = 0;

@@ -143,16 +143,24 @@ static void released_fd_imports_back_with_its_id_and_name(void **state)
         assert_int_equal(b->n_refs, 1);
 }
 
-static void unknown_sealed_memfd_is_adopted_with_a_new_id(void **state)
+/* Bob imports a sealed memfd the registry never hosted, of @size bytes. */
+static struct buffer *export_adopted(struct fx *fx, off_t size)
 {
-        struct fx *fx = *state;
         struct buffer *b;
         int fd = memfd_create("outsider", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
         assert_true(fd >= 0);
-        assert_int_equal(ftruncate(fd, 8192), 0);
+        assert_int_equal(ftruncate(fd, size), 0);
         assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
         assert_int_equal(registry_import(&fx->reg, &fx->b, fd, &b, &ro), 0);
+        return b;
+}
+
+static void unknown_sealed_memfd_is_adopted_with_a_new_id(void **state)
+{
+        struct fx *fx = *state;
+        struct buffer *b = export_adopted(fx, 8192);
+
         assert_int_equal(b->ident.size, 8192);
         assert_string_equal(b->ident.heap, "adopted");
         assert_int_equal(b->ident.exporter_pid, 200);
@@ -515,18 +523,6 @@ static void info_counts_past_what_it_lists(void **state)
 
 /* ---- the reserve of fresh memfds (reserve.h) ---- */
 
-static struct buffer *export_adopted(struct fx *fx)
-{
-        struct buffer *b;
-        int fd = memfd_create("outsider", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-        assert_true(fd >= 0);
-        assert_int_equal(ftruncate(fd, 4096), 0);
-        assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
-        assert_int_equal(registry_import(&fx->reg, &fx->b, fd, &b, &ro), 0);
-        return b;
-}
-
 /* An export takes the reserve's oldest memfd: its id is what the memfd's
  * name says, made sized, sealed and 0444 like any other. */
 static void exports_take_the_reserve_and_their_ids_follow_the_names(void **state)
@@ -585,7 +581,7 @@ static void ids_stay_unique_across_the_reserve_and_adoptions(void **state)
                 assert_true(b->ident.id > last_export);
                 last_export = b->ident.id;
                 ids[n++] = b->ident.id;
-                b = export_adopted(fx);
+                b = export_adopted(fx, 4096);
                 ids[n++] = b->ident.id;
         }
         for (unsigned i = 0; i < n; i++)
