@@ -65,6 +65,7 @@ int colocated(pid_t server);
 /* One side of a comparison: an operation, timed one call at a time. */
 struct side {
         int (*op)(void *arg); /* 0 or -errno */
+        void (*after)(void *arg); /* if set, run after each op, untimed */
         void *arg;
         pid_t server;         /* pinned with this process for each of its rounds */
         struct samples s;     /* microseconds, one per call */

@@ -153,6 +153,5 @@ int floor_fd_roundtrip(struct floor_server *f)
 
         if (r < 0)
                 return r;
-        close(fd);
-        return fd >= 0 ? 0 : -EIO;
+        return fd >= 0 ? fd : -EIO;
 }

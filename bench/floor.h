@@ -30,7 +30,7 @@ int floor_export(struct floor_server *f, uint64_t size);
 int floor_import(struct floor_server *f, int fd);
 /* One 64-byte round trip. */
 int floor_ping(struct floor_server *f);
-/* A round trip whose reply carries one fd (the same memfd each time),
- * which this side closes: what any daemon handing out an fd pays at
- * least. 0 or -errno. */
+/* A round trip whose reply carries one fd (the same memfd each time):
+ * what any daemon handing out an fd pays at least. The fd (the caller
+ * closes it) or -errno. */
 int floor_fd_roundtrip(struct floor_server *f);

@@ -114,6 +114,8 @@ static int time_calls(struct side *x, int count, int keep)
                         return r;
                 if (keep)
                         samples_add(&x->s, (double)(now_ns() - t) / 1000.0);
+                if (x->after)
+                        x->after(x->arg);
         }
         return 0;
 }
