@@ -94,10 +94,20 @@ static int rate_worker(const struct rate_job *job, long *out)
         return failed;
 }
 
-/* Exports + puts per second of @procs processes each running @job;
- * errors are added to *@errors. */
-static double rate_of(const struct rate_job *job, int procs, int *errors)
+struct variant {
+        const char *name;
+        struct rate_job job;
+        int procs;
+        struct samples rates;
+        int looks, colocated; /* the daemon against the first worker, every 10 ms */
+};
+
+/* Exports + puts per second of @v->procs processes each running
+ * @v->job; errors are added to *@errors. */
+static double rate_of(struct variant *v, int *errors)
 {
+        const struct rate_job *job = &v->job;
+        int procs = v->procs;
         long *out = shared_alloc(64 * 2 * sizeof(long));
         pid_t pids[16];
         long ops = 0;
@@ -115,6 +125,8 @@ static double rate_of(const struct rate_job *job, int procs, int *errors)
                         _exit(rate_worker(job, out + 2 * w));
         }
         *errors += wait_workers(pids, procs, B.daemon.pid, &looks, &coloc);
+        v->looks += looks;
+        v->colocated += coloc;
         for (int w = 0; w < procs; w++) {
                 ops += out[2 * w];
                 *errors += (int)out[2 * w + 1];
@@ -122,13 +134,6 @@ static double rate_of(const struct rate_job *job, int procs, int *errors)
         munmap(out, 64 * 2 * sizeof(long));
         return (double)ops / ((double)(now_ns() - t0) / 1e9);
 }
-
-struct variant {
-        const char *name;
-        struct rate_job job;
-        int procs;
-        struct samples rates;
-};
 
 static void run_variants(const char *scenario, struct variant *v, size_t n, int ref, int rounds)
 {
@@ -138,7 +143,7 @@ static void run_variants(const char *scenario, struct variant *v, size_t n, int 
                 samples_init(&v[i].rates, (size_t)rounds);
         for (int r = 0; r < rounds; r++)
                 for (size_t i = 0; i < n; i++)
-                        samples_add(&v[i].rates, rate_of(&v[i].job, v[i].procs, &errors));
+                        samples_add(&v[i].rates, rate_of(&v[i], &errors));
         for (size_t i = 0; i < n; i++) {
                 double med = samples_pct(&v[i].rates, 50), ref_med = samples_pct(&v[ref].rates, 50);
                 printf("%-22s %-40s %8.0f ops/s (min %.0f, max %.0f, %d rounds)  x%.2f of %s\n", scenario, v[i].name,
@@ -148,6 +153,8 @@ static void run_variants(const char *scenario, struct variant *v, size_t n, int 
                             "\"ops_per_s_max\": %.1f, \"rounds\": %d, \"ratio_to\": \"%s\", \"ratio\": %.4f",
                             scenario, v[i].name, med, samples_pct(&v[i].rates, 0), samples_max(&v[i].rates), rounds,
                             v[ref].name, ref_med > 0 ? med / ref_med : 0);
+                report_placement(PIN_FREE, scenario, v[i].name, "samples", v[i].looks, "daemon", v[i].colocated,
+                                 NULL);
         }
         for (size_t i = 0; i < n; i++)
                 samples_free(&v[i].rates);
@@ -162,10 +169,10 @@ void bench_pipeline(struct bs_client *c)
         double s = B.quick ? 0.05 : 1.0;
         int rounds = B.quick ? 1 : 5;
         struct variant v[] = {
-                { "ceiling: 4 processes, export+put", { 1, 1, 0, s }, 4, {} },
-                { "1 thread, export+put", { 1, 1, 0, s }, 1, {} },
-                { "1 thread, export_many(32)+puts", { 1, 1, 32, s }, 1, {} },
-                { "1 thread, export_many(128)+puts", { 1, 1, 128, s }, 1, {} },
+                { "ceiling: 4 processes, export+put", { 1, 1, 0, s }, 4, {}, 0, 0 },
+                { "1 thread, export+put", { 1, 1, 0, s }, 1, {}, 0, 0 },
+                { "1 thread, export_many(32)+puts", { 1, 1, 32, s }, 1, {}, 0, 0 },
+                { "1 thread, export_many(128)+puts", { 1, 1, 128, s }, 1, {}, 0, 0 },
         };
         (void)c;
 
@@ -180,8 +187,8 @@ void bench_threads(struct bs_client *c)
         double s = B.quick ? 0.05 : 1.0;
         int rounds = B.quick ? 1 : 5;
         struct variant v[] = {
-                { "4 threads, 4 connections", { 4, 4, 0, s }, 1, {} },
-                { "4 threads, 1 shared connection", { 4, 1, 0, s }, 1, {} },
+                { "4 threads, 4 connections", { 4, 4, 0, s }, 1, {}, 0, 0 },
+                { "4 threads, 1 shared connection", { 4, 1, 0, s }, 1, {}, 0, 0 },
         };
         (void)c;
 
