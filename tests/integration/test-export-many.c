@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "bufshare/bufshare.h"
@@ -180,6 +181,41 @@ static void limits_apply_to_each_buffer_and_a_failed_batch_leaves_nothing(void *
         bs_client_unref(c);
 }
 
+/* In a child of its own: a process with room for 4 more fds asks for 32
+ * buffers. Their reply can't be received whole: -EMFILE, and the library
+ * gives back every reference the daemon made, so the next batch of 32
+ * fits under the 40 buffers this client may hold. */
+static int out_of_fds_child(void *arg)
+{
+        const char *socket = arg;
+        struct bs_client *c = NULL;
+        struct bs_buffer *b[32];
+        struct rlimit rl, low;
+
+        child_check(bs_client_connect(socket, &c) == 0);
+        child_check(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+        low = rl;
+        low.rlim_cur = (rlim_t)test_count_open_fds() + 4;
+        child_check(setrlimit(RLIMIT_NOFILE, &low) == 0);
+        child_check(bs_buffer_export_many(c, 32, PAGE, NULL, NULL, b) == -EMFILE);
+        child_check(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+        for (unsigned i = 0; i < 32; i++)
+                child_check(b[i] == NULL);
+        child_check(bs_client_sync(c) == 0);
+        child_check(bs_buffer_export_many(c, 32, PAGE, NULL, NULL, b) == 0);
+        put_all(b, 32);
+        child_check(bs_client_sync(c) == 0);
+        bs_client_unref(c);
+        return 0;
+}
+
+static void a_reply_the_client_cannot_take_gives_everything_back(void **state)
+{
+        struct fx_daemon *fx = *state;
+
+        assert_int_equal(test_wait(test_fork(out_of_fds_child, fx->daemon.socket)), 0);
+}
+
 static int setup_bytes(void **state)
 {
         static const char *const args[] = { "--max-bytes-per-uid", "40K", NULL };
@@ -266,6 +302,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(a_batch_over_the_quota_is_edquot, setup_bytes,
                                                 fx_daemon_teardown),
                 T(threads_mix_batches_and_single_calls),
+                cmocka_unit_test_setup_teardown(a_reply_the_client_cannot_take_gives_everything_back, setup_limits,
+                                                fx_daemon_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
