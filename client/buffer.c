@@ -36,7 +36,6 @@ _public_ int bs_buffer_export(struct bs_client *c, uint64_t size, const char *he
                               struct bs_buffer **ret_buffer)
 {
         struct bs_msg req, rep;
-        struct bs_buffer *b;
         int r;
 
         bs_return_if(!c || !ret_buffer, -EINVAL);
@@ -53,13 +52,20 @@ _public_ int bs_buffer_export(struct bs_client *c, uint64_t size, const char *he
         r = client_call(c, &req, &rep);
         if (r < 0)
                 return r;
-        b = buffer_new(c, rep.fds[0], rep.body.export_rep.id, rep.body.export_rep.size, false);
+        return client_buffer_from_reply(c, &rep, ret_buffer);
+}
+
+int client_buffer_from_reply(struct bs_client *c, struct bs_msg *rep, struct bs_buffer **ret_buffer)
+{
+        struct bs_buffer *b;
+
+        b = buffer_new(c, rep->fds[0], rep->body.export_rep.id, rep->body.export_rep.size, false);
         if (!b) {
-                bs_msg_clear(&rep);
-                buffer_release(c, rep.body.export_rep.id, false);
+                bs_msg_clear(rep);
+                buffer_release(c, rep->body.export_rep.id, false);
                 return -ENOMEM;
         }
-        TAKE_FD(rep.fds[0]);
+        TAKE_FD(rep->fds[0]);
         *ret_buffer = b;
         return 0;
 }

@@ -103,6 +103,10 @@ int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep);
  */
 int client_call_start(struct bs_client *c, struct pending *self, struct bs_msg *req, struct bs_msg *rep);
 int client_call_finish(struct bs_client *c, struct pending *self);
+/* A buffer of a successful EXPORT or REDEEM reply @rep (its id, size and
+ * fd, which moves to the buffer). 0, or -ENOMEM with the reference given
+ * back and the fd closed. */
+int client_buffer_from_reply(struct bs_client *c, struct bs_msg *rep, struct bs_buffer **ret_buffer);
 
 /* client_call() for requests whose reply is a status and nothing else. */
 int client_call_status(struct bs_client *c, struct bs_msg *req);

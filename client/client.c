@@ -183,7 +183,7 @@ static void deliver_unreceivable(struct bs_client *c, struct pending *p, const s
         p->done = true;
         if (m->body.status.status != 0)
                 return;
-        if (m->hdr.opcode == BS_OP_EXPORT && m->body.export_rep.id)
+        if ((m->hdr.opcode == BS_OP_EXPORT || m->hdr.opcode == BS_OP_REDEEM) && m->body.export_rep.id)
                 client_release(c, m->body.export_rep.id, 0);
         if (m->hdr.opcode == BS_OP_EXPORT_BATCH)
                 for (unsigned i = 0; i < m->body.export_batch_rep.count && i < BS_WIRE_BATCH_MAX; i++)

@@ -54,24 +54,6 @@ int registry_attach(struct registry *r, struct holder *h, uint64_t id, const cha
         return 0;
 }
 
-void attachment_free(struct registry *r, struct attachment *a)
-{
-        hashmap_remove(&r->attachments, id_key(a->id));
-        list_remove(&a->ref_link);
-        list_remove(&a->buffer_link);
-        a->ref->buffer->n_attachments--;
-        a->ref->holder->n_attachments--;
-        free(a);
-}
-
-void attachments_drop_ref(struct registry *r, struct ref *ref)
-{
-        struct list *pos, *tmp;
-
-        list_for_each_safe(pos, tmp, &ref->attachments)
-                attachment_free(r, container_of(pos, struct attachment, ref_link));
-}
-
 static struct attachment *attachment_find(struct registry *r, struct holder *h, uint64_t id)
 {
         struct attachment *a = hashmap_get(&r->attachments, id_key(id));

@@ -291,6 +291,36 @@ static int handle_limits(struct dispatch *d, struct session *s, struct bs_msg *r
         return 0;
 }
 
+/* A token from /dev/bufshare's ALLOC for a reference and the buffer's fd
+ * (token.h has the rules). The token is spent only once the reference is
+ * made: a client over a limit may free something and try again. */
+static int handle_redeem(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        struct token *tok;
+        struct buffer *b;
+        int r;
+
+        if (!d->tokens)
+                r = -ENOENT; /* no device: no token was ever issued */
+        else
+                r = token_find(d->tokens, req->body.redeem_req.token, s->holder.uid, token_now_ns(), &tok);
+        if (r == -EPERM)
+                session_log_bug(s, "tried to redeem a token of another uid");
+        if (r == 0)
+                r = registry_grant(d->registry, tok->origin, tok->buffer_id, &s->holder, &b);
+        if (r < 0) {
+                bs_msg_reply_error(rep, &req->hdr, r);
+                return 0;
+        }
+        token_consume(d->tokens, tok);
+        rep->body.export_rep.id = b->ident.id;
+        rep->body.export_rep.size = b->ident.size;
+        bs_msg_lend_fd(rep, b->fd); /* as EXPORT's reply: see handle_export() */
+        log_debug("client %llu redeemed a token for buffer %llu", (unsigned long long)s->holder.id,
+                  (unsigned long long)b->ident.id);
+        return 0;
+}
+
 typedef int (*handler_fn)(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep);
 
 static const handler_fn handlers[BS_OP_COUNT] = {
@@ -311,6 +341,7 @@ static const handler_fn handlers[BS_OP_COUNT] = {
         [BS_OP_SYNC] = handle_sync,
         [BS_OP_LIMITS] = handle_limits,
         [BS_OP_EXPORT_BATCH] = handle_export_batch,
+        [BS_OP_REDEEM] = handle_redeem,
 };
 
 int dispatch_request(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "cuse.h"
+#include "device.h"
 #include "dispatch.h"
 #include "idle.h"
 #include "limits.h"
@@ -22,6 +25,7 @@
 #include "registry.h"
 #include "server.h"
 #include "socket-path.h"
+#include "token.h"
 #include "util.h"
 
 struct options {
@@ -29,6 +33,9 @@ struct options {
         bool socket_default; /* the default path: its folder may be created */
         mode_t socket_mode;
         struct limits limits;
+        bool device;         /* serve /dev/NAME through CUSE where it can */
+        struct cuse_options cuse;
+        unsigned token_lifetime_ms;
 };
 
 static void usage(FILE *f)
@@ -48,6 +55,12 @@ static void usage(FILE *f)
                 "      --max-connections-per-uid N  connections of one uid: -EUSERS\n"
                 "      --max-attachments-per-client N  attachments of one client (default 1024): -EMFILE\n"
                 "      --hello-timeout MS       a new connection's time to say HELLO (default 10000)\n"
+                "      --device-name NAME       the CUSE device /dev/NAME (default bufshare)\n"
+                "      --device-mode MODE       its mode, octal (default 0666)\n"
+                "      --device-group GROUP     its group, a name or a gid\n"
+                "      --no-device              serve the socket only, no /dev/bufshare\n"
+                "      --token-lifetime MS      how long a device ALLOC's token may be redeemed\n"
+                "                               (default 5000)\n"
                 "  -v, --verbose                log every client and buffer event\n"
                 "  -h, --help                   this text\n"
                 "      --version                the version\n"
@@ -76,6 +89,42 @@ static int parse_size(const char *flag, const char *arg, uint64_t *ret)
         return 0;
 }
 
+static int parse_mode(const char *flag, const char *arg, mode_t *ret)
+{
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(arg, &end, 8);
+        if (errno || !*arg || *end || v > 0777) {
+                log_error("%s %s: not an octal mode (e.g. 0660)", flag, arg);
+                return -EINVAL;
+        }
+        *ret = (mode_t)v;
+        return 0;
+}
+
+/* A group name, or a number. */
+static int parse_group(const char *arg, gid_t *ret)
+{
+        struct group *g = getgrnam(arg);
+        char *end;
+        unsigned long v;
+
+        if (g) {
+                *ret = g->gr_gid;
+                return 0;
+        }
+        errno = 0;
+        v = strtoul(arg, &end, 10);
+        if (errno || !*arg || *end || v >= (gid_t)-1) {
+                log_error("--device-group %s: no such group", arg);
+                return -EINVAL;
+        }
+        *ret = (gid_t)v;
+        return 0;
+}
+
 static int parse_options(int argc, char **argv, uint64_t fd_limit, struct options *o)
 {
         enum {
@@ -88,6 +137,11 @@ static int parse_options(int argc, char **argv, uint64_t fd_limit, struct option
                 OPT_MAX_ATTACHMENTS,
                 OPT_HELLO_TIMEOUT,
                 OPT_SOCKET_MODE,
+                OPT_DEVICE_NAME,
+                OPT_DEVICE_MODE,
+                OPT_DEVICE_GROUP,
+                OPT_NO_DEVICE,
+                OPT_TOKEN_LIFETIME,
                 OPT_VERSION,
         };
         static const struct option longopts[] = {
@@ -101,19 +155,26 @@ static int parse_options(int argc, char **argv, uint64_t fd_limit, struct option
                 { "max-connections-per-uid", required_argument, NULL, OPT_MAX_CONNS_UID },
                 { "max-attachments-per-client", required_argument, NULL, OPT_MAX_ATTACHMENTS },
                 { "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
+                { "device-name", required_argument, NULL, OPT_DEVICE_NAME },
+                { "device-mode", required_argument, NULL, OPT_DEVICE_MODE },
+                { "device-group", required_argument, NULL, OPT_DEVICE_GROUP },
+                { "no-device", no_argument, NULL, OPT_NO_DEVICE },
+                { "token-lifetime", required_argument, NULL, OPT_TOKEN_LIFETIME },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
         };
         bool clients_set = false, conns_set = false;
-        char *end;
         int c, r;
 
         limits_init_default(&o->limits, fd_limit);
         o->socket_path[0] = '\0';
-        o->socket_default = false; /* only the default path's folder may be created */
+        o->socket_default = false;
         o->socket_mode = 0666;
+        o->device = true;
+        o->cuse = (struct cuse_options){ .name = "bufshare", .mode = 0666 };
+        o->token_lifetime_ms = TOKEN_DEFAULT_LIFETIME_MS;
         while ((c = getopt_long(argc, argv, "s:vh", longopts, NULL)) >= 0) {
                 r = 0;
                 switch (c) {
@@ -126,13 +187,32 @@ static int parse_options(int argc, char **argv, uint64_t fd_limit, struct option
                         snprintf(o->socket_path, sizeof(o->socket_path), "%s", optarg);
                         break;
                 case OPT_SOCKET_MODE:
-                        errno = 0;
-                        o->socket_mode = (mode_t)strtoul(optarg, &end, 8);
-                        if (errno || !*optarg || *end || o->socket_mode > 0777) {
-                                log_error("--socket-mode %s: not an octal mode (e.g. 0660)", optarg);
+                        r = parse_mode("--socket-mode", optarg, &o->socket_mode);
+                        break;
+                case OPT_DEVICE_NAME:
+                        if (!device_name_valid(optarg)) {
+                                log_error("--device-name %s: not a name under /dev ([A-Za-z0-9._-], "
+                                          "components separated by /)", optarg);
                                 return -EINVAL;
                         }
+                        o->cuse.name = optarg;
                         break;
+                case OPT_DEVICE_MODE:
+                        r = parse_mode("--device-mode", optarg, &o->cuse.mode);
+                        break;
+                case OPT_DEVICE_GROUP:
+                        r = parse_group(optarg, &o->cuse.gid);
+                        o->cuse.group_set = true;
+                        break;
+                case OPT_NO_DEVICE:
+                        o->device = false;
+                        break;
+                case OPT_TOKEN_LIFETIME: {
+                        uint32_t ms;
+                        r = parse_count("--token-lifetime", optarg, &ms);
+                        o->token_lifetime_ms = ms;
+                        break;
+                }
                 case OPT_MAX_BUFFER_SIZE:
                         r = parse_size("--max-buffer-size", optarg, &o->limits.max_buffer_size);
                         break;
@@ -256,6 +336,9 @@ int main(int argc, char **argv)
         struct dispatch dispatch = { .registry = &registry };
         struct server server = { .listen_fd = -EBADF };
         struct daemon_state st = { .registry = &registry, .server = &server };
+        struct token_table tokens;
+        struct device device;
+        struct cuse *cuse = NULL;
         bool own_socket = false;
         int listen_fd = -EBADF, r;
         uint64_t fd_limit;
@@ -286,6 +369,9 @@ int main(int argc, char **argv)
                 log_error("registry: %s", strerror(-r));
                 goto out_socket;
         }
+        token_table_init(&tokens, opts.token_lifetime_ms);
+        dispatch.tokens = &tokens;
+        device_init(&device, &registry, &tokens, &opts.limits);
         st.base = event_base_new();
         if (!st.base) {
                 log_error("event_base_new failed");
@@ -316,6 +402,13 @@ int main(int argc, char **argv)
                 }
         }
 
+        if (opts.device) {
+                char why[160];
+                r = cuse_start(st.base, &device, &opts.cuse, &cuse, why, sizeof(why));
+                if (r < 0)
+                        log_warn("CUSE: %s: no /dev/%s, serving the socket alone", why, opts.cuse.name);
+        }
+
         log_info("limits: buffer %llu bytes; per client %u buffers, %u attachments; per uid %u buffers, "
                  "%llu bytes, %u connections; %u connections in all (fd limit %llu)",
                  (unsigned long long)opts.limits.max_buffer_size, opts.limits.max_buffers_per_client,
@@ -330,12 +423,15 @@ out_server:
         for (size_t i = 0; i < ELEMENTSOF(signals); i++)
                 if (signals[i])
                         event_free(signals[i]);
+        cuse_stop(cuse);
+        device_done(&device);
         server_done(&server);
 out_base:
         idle_free(dispatch.idle);
         if (st.base)
                 event_base_free(st.base);
 out_registry:
+        token_table_done(&tokens);
         registry_done(&registry);
 out_socket:
         safe_close(listen_fd);

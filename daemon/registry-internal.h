@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* What the registry's own files share: registry.c, attachment.c. */
+/* What registry.c gives the files built on it (attachment.c). */
 #pragma once
 
 #include "registry.h"
@@ -13,8 +13,5 @@ struct ref *registry_ref_of(struct registry *r, const struct holder *h, uint64_t
 /* true if @ref includes a reference from a writable fd. */
 bool ref_writable(const struct ref *ref);
 
-/* Free @a, unmapping it first. */
+/* Free @a (a detach); a reference's teardown frees its attachments too. */
 void attachment_free(struct registry *r, struct attachment *a);
-
-/* Free every attachment @ref made: its holder dropped its last reference. */
-void attachments_drop_ref(struct registry *r, struct ref *ref);

@@ -315,6 +315,40 @@ static int ref_add(struct registry *r, struct buffer *b, struct holder *h, bool 
         return 0;
 }
 
+/* A reference for @h on a buffer it may or may not hold already: its
+ * first one is admitted against its limits. */
+static int ref_take(struct registry *r, struct buffer *b, struct holder *h, bool readonly)
+{
+        int ret = registry_ref_find(r, b, h) ? 0 : ref_admit(r, b, h);
+        return ret < 0 ? ret : ref_add(r, b, h, readonly);
+}
+
+static struct hm_key attachment_key(uint64_t id)
+{
+        return id_key(id);
+}
+
+/* An attachment ends with its detach or with its reference: freeing it
+ * is part of a reference's teardown, so it lives here (attachment.c
+ * makes, finds and maps them, and calls this to detach). */
+void attachment_free(struct registry *r, struct attachment *a)
+{
+        hashmap_remove(&r->attachments, attachment_key(a->id));
+        list_remove(&a->ref_link);
+        list_remove(&a->buffer_link);
+        a->ref->buffer->n_attachments--;
+        a->ref->holder->n_attachments--;
+        free(a);
+}
+
+static void attachments_drop_ref(struct registry *r, struct ref *ref)
+{
+        struct list *pos, *tmp;
+
+        list_for_each_safe(pos, tmp, &ref->attachments)
+                attachment_free(r, container_of(pos, struct attachment, ref_link));
+}
+
 static void ref_cpu_update(struct ref *ref, bool was_inside)
 {
         bool inside = ref->cpu_read || ref->cpu_write;
@@ -657,9 +691,7 @@ int registry_import(struct registry *r, struct holder *h, int fd_, struct buffer
         } else if (readonly && !b->readonly_inode) {
                 ret_ = -EPERM; /* this inode could be reopened writable */
         } else {
-                ret_ = registry_ref_find(r, b, h) ? 0 : ref_admit(r, b, h);
-                if (ret_ == 0)
-                        ret_ = ref_add(r, b, h, readonly);
+                ret_ = ref_take(r, b, h, readonly);
         }
         if (ret_ < 0)
                 return ret_;
@@ -694,6 +726,35 @@ int registry_export_memfd(struct registry *r, struct holder *h, int fd_, const c
 }
 
 /* ---- references, CPU access, names, info ---------------------------- */
+
+int registry_held(struct registry *r, const struct holder *h, uint64_t id, struct buffer **ret)
+{
+        struct ref *ref = registry_ref_of(r, h, id);
+
+        if (!ref)
+                return -ENOENT;
+        *ret = ref->buffer;
+        return 0;
+}
+
+int registry_grant(struct registry *r, const struct holder *from, uint64_t id, struct holder *h,
+                   struct buffer **ret)
+{
+        struct ref *from_ref = registry_ref_of(r, from, id);
+        struct buffer *b;
+        int ret_;
+
+        if (!ref_writable(from_ref))
+                return -ENOENT;
+        b = from_ref->buffer;
+        ret_ = ref_take(r, b, h, false);
+        if (ret_ < 0)
+                return ret_;
+        r->stats.imported++;
+        *ret = b;
+        return 0;
+}
+
 
 int registry_release(struct registry *r, struct holder *h, uint64_t id, bool readonly)
 {

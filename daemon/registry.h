@@ -180,6 +180,18 @@ int registry_import(struct registry *r, struct holder *h, int fd, struct buffer 
 int registry_export_memfd(struct registry *r, struct holder *h, int fd, const char *name,
                           struct buffer **ret);
 
+/* The buffer @id if @h holds a reference on it; -ENOENT otherwise. */
+int registry_held(struct registry *r, const struct holder *h, uint64_t id, struct buffer **ret);
+
+/*
+ * A writable reference for @h on @id, which @from holds writable: how a
+ * redeemed token hands a buffer allocated through a device file to a
+ * socket client, with no fd to present. -ENOENT unless @from holds it;
+ * -EMFILE, -EDQUOT over @h's limits, as an import.
+ */
+int registry_grant(struct registry *r, const struct holder *from, uint64_t id, struct holder *h,
+                   struct buffer **ret);
+
 /* Drop one of @h's references on @id, a read-only one if @readonly.
  * -ENOENT if @h holds none of that kind. The last reference of @h also
  * ends its CPU access and detaches its attachments. */

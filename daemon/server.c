@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "procfs.h"
 #include "util.h"
 
 /* Connections accepted per wake-up. */
@@ -58,25 +59,6 @@ static void uid_conns_sub(struct server *s, uid_t uid)
                 free(hashmap_remove(&s->uid_conns, uid_key(uid)));
 }
 
-static void comm_of_pid(pid_t pid, char *buf, size_t len)
-{
-        char path[64];
-        ssize_t n;
-        int fd;
-
-        buf[0] = '\0';
-        snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return;
-        n = read(fd, buf, len - 1);
-        safe_close(fd);
-        if (n <= 0)
-                return;
-        buf[n] = '\0';
-        buf[strcspn(buf, "\n")] = '\0';
-}
-
 static void server_conn_closed(void *userdata, struct conn *c)
 {
         struct server *s = userdata;
@@ -114,7 +96,7 @@ static void server_accept_one(struct server *s, int fd_)
         }
         if (refuse == 0 && uid_conns_add(s, cred.uid) < 0)
                 return;
-        comm_of_pid(cred.pid, comm, sizeof(comm));
+        procfs_comm(cred.pid, comm, sizeof(comm));
         r = conn_new(&s->owner, TAKE_FD(fd), &cred, comm, refuse,
                      refuse < 0 ? REFUSING_DEADLINE_MS : s->limits->hello_timeout_ms, &c);
         if (r < 0) {

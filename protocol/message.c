@@ -136,6 +136,11 @@ static bool limits_rep_valid(const union bs_msg_body *b)
         return b->limits_rep.reserved == 0 && b->limits_rep.reserved2 == 0;
 }
 
+static bool redeem_req_valid(const union bs_msg_body *b)
+{
+        return b->redeem_req.flags == 0;
+}
+
 static bool export_batch_req_valid(const union bs_msg_body *b)
 {
         const struct bs_export_batch_req *r = &b->export_batch_req;
@@ -190,6 +195,7 @@ static const struct bs_op_desc ops[BS_OP_COUNT] = {
         OP(BS_OP_LIST_HEAPS, 1, "list-heaps", bs_list_heaps_req, bs_list_heaps_rep, 0, 0, list_heaps_req_valid, list_heaps_rep_valid),
         OP(BS_OP_SYNC, 2, "sync", bs_sync_req, bs_status_rep, 0, 0, sync_req_valid, status_rep_valid),
         OP(BS_OP_LIMITS, 2, "limits", bs_limits_req, bs_limits_rep, 0, 0, limits_req_valid, limits_rep_valid),
+        OP(BS_OP_REDEEM, 2, "redeem", bs_redeem_req, bs_export_rep, 0, 1, redeem_req_valid, export_rep_valid),
         OP(BS_OP_EXPORT_BATCH, 2, "export-batch", bs_export_batch_req, bs_export_batch_rep, 0, BS_WIRE_BATCH_MAX, export_batch_req_valid, export_batch_rep_valid),
 };
 

@@ -34,7 +34,9 @@ enum bs_opcode {
         /* version 2 */
         BS_OP_SYNC = 15,
         BS_OP_LIMITS = 16,
-        /* 17..35: fences, CUSE and image descriptions (other work) */
+        /* 17..29: fences, sync files and pools (in progress elsewhere) */
+        BS_OP_REDEEM = 30, /* version 2: a /dev/bufshare token for its buffer's fd */
+        /* 31..35: image descriptions (in progress elsewhere) */
         /* version 2: many buffers in one message */
         BS_OP_EXPORT_BATCH = 36,
         BS_OP_COUNT,
@@ -261,6 +263,16 @@ struct bs_limits_rep { /* since 2 */
 };
 _Static_assert(sizeof(struct bs_limits_rep) == 64, "wire layout");
 
+/* REDEEM: the token /dev/bufshare's ALLOC gave, for the buffer's fd and a
+ * reference. Only a client of the uid that opened the device file may
+ * redeem it (-EPERM), once, before it expires (-ENOENT). The reply is
+ * EXPORT's: bs_export_rep and the buffer's fd. */
+struct bs_redeem_req { /* since 2 */
+        uint64_t token[2];
+        uint64_t flags; /* must be 0 */
+};
+_Static_assert(sizeof(struct bs_redeem_req) == 24, "wire layout");
+
 /* EXPORT_BATCH: @count buffers of @size bytes each, all or none. */
 struct bs_export_batch_req { /* since 2 */
         uint64_t size;   /* bytes of each; rounded up as EXPORT's */
@@ -302,6 +314,7 @@ union bs_msg_body {
         struct bs_sync_req sync_req;
         struct bs_limits_req limits_req;
         struct bs_limits_rep limits_rep;
+        struct bs_redeem_req redeem_req;
         struct bs_export_batch_req export_batch_req;
         struct bs_export_batch_rep export_batch_rep;
 };

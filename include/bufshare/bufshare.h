@@ -482,6 +482,108 @@ int bs_attachment_unmap(struct bs_attachment *a, const struct bs_sg_table *table
  */
 int bs_buffer_detach(struct bs_buffer *b, struct bs_attachment *a);
 
+/*
+ * The CUSE device, /dev/bufshare: a second control plane beside the
+ * socket (bufshare-ioctl.h has its ioctls). Each open device file is a
+ * client of its own: buffers allocated through it are released when it
+ * closes. A buffer's fd can't come back through an ioctl, so allocating
+ * through the device gives a one-time token that the same uid redeems
+ * on the socket; bs_device_alloc() does both, so that
+ *
+ *     bs_buffer_export(c, size, "system", "frame", &b);
+ *
+ * and
+ *
+ *     bs_device_alloc(dev, c, size, "system", "frame", &b);
+ *
+ * give the same kind of bs_buffer. The device file holds a reference of
+ * its own besides @c's, until bs_device_release() or bs_device_close().
+ */
+struct bs_device;
+
+/** The device node's default path. */
+#define BS_DEVICE_PATH "/dev/bufshare"
+
+/**
+ * Open the bufshare device.
+ * @param path  the node, or NULL for BS_DEVICE_PATH
+ * @param ret_device  the open device, written only on success; close it
+ *                    with bs_device_close()
+ * @retval 0 open
+ * @retval -EINVAL ret_device is NULL
+ * @retval -ENOENT no such node (no CUSE on this machine, or bufshared runs
+ *         with --no-device): use the socket
+ * @retval -EACCES the node's mode (--device-mode, --device-group)
+ * @retval -EUSERS as many device files are open as the daemon allows
+ * @retval -ENOTTY the node is not a bufshare device
+ * @retval -EPROTONOSUPPORT a bufshare device of another ioctl API version
+ */
+int bs_device_open(const char *path, struct bs_device **ret_device);
+
+/**
+ * Close the device file: every buffer allocated through it loses the
+ * file's reference (buffers also held through a client live on).
+ * @return NULL, always
+ */
+struct bs_device *bs_device_close(struct bs_device *dev);
+
+/**
+ * The device file's fd, owned by @p dev: for poll(), read() and write()
+ * once a buffer is bound, or for the ioctls of bufshare-ioctl.h.
+ * @retval >=0 the fd  @retval -EINVAL dev is NULL
+ */
+int bs_device_fd(struct bs_device *dev);
+
+/**
+ * Allocate a buffer through the device (BUFSHARE_IOCTL_ALLOC) and redeem
+ * its token over @p c: a bs_buffer on @p c, as bs_buffer_export() makes.
+ * @p c must be a connection of the uid that opened @p dev.
+ * @param heap  "system", "system-huge", or NULL for "system"
+ * @param name  NULL or a name shorter than BS_NAME_MAX
+ * @retval 0 done, *ret_buffer set
+ * @retval -EINVAL NULL, size 0, a long name
+ * @retval -ENOENT an unknown heap
+ * @retval -EFBIG,-EMFILE,-EDQUOT over a limit, as bs_buffer_export()
+ * @retval -EPERM @p c is of another uid than the device file's opener
+ * @retval otherwise @p c's error (its connection broke)
+ */
+int bs_device_alloc(struct bs_device *dev, struct bs_client *c, uint64_t size, const char *heap,
+                    const char *name, struct bs_buffer **ret_buffer);
+
+/**
+ * Redeem a token from BUFSHARE_IOCTL_ALLOC (made by this process or
+ * handed over by another of the same uid) for a reference and the fd.
+ * @retval 0 done, *ret_buffer set
+ * @retval -EINVAL NULL
+ * @retval -ENOENT an unknown, used, expired or dropped token (its device
+ *         file closed or released the buffer)
+ * @retval -EPERM the token was made through a device file opened by
+ *         another uid
+ * @retval -EMFILE,-EDQUOT over a limit of @p c's
+ */
+int bs_client_redeem(struct bs_client *c, const uint64_t token[2], struct bs_buffer **ret_buffer);
+
+/**
+ * Bind buffer @p id, which @p dev holds, to the device file: read() and
+ * write() on bs_device_fd() then reach its bytes from @p offset on.
+ * A read past the end is short (0 at the end), a write short and then
+ * -ENOSPC: a buffer never grows. CUSE passes no file offset, so the
+ * offsets of pread()/pwrite() are lost: position with this call.
+ * @param id  the buffer, or 0 to unbind (with offset 0)
+ * @retval 0 done
+ * @retval -ENOENT @p dev holds no such buffer
+ * @retval -EINVAL NULL, or @p offset past the buffer's size
+ */
+int bs_device_bind(struct bs_device *dev, uint64_t id, uint64_t offset);
+
+/**
+ * Drop the device file's reference on buffer @p id (and its binding and
+ * unredeemed token), as closing the file would.
+ * @retval 0 done  @retval -ENOENT @p dev holds no such buffer
+ * @retval -EINVAL dev is NULL
+ */
+int bs_device_release(struct bs_device *dev, uint64_t id);
+
 #ifdef __cplusplus
 }
 #endif

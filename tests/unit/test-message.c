@@ -66,6 +66,7 @@ static size_t valid_reply(enum bs_opcode op, uint8_t *buf, unsigned *n_fds)
                 m.body.hello_rep.max_buffer_size = 1 << 20;
                 break;
         case BS_OP_EXPORT:
+        case BS_OP_REDEEM:
                 m.hdr.n_fds = 1;
                 /* fall through */
         case BS_OP_EXPORT_MEMFD:
@@ -122,7 +123,8 @@ static void valid_messages_decode_and_reencode(void **state)
                 size_t len;
 
                 if (!bs_op_lookup(op))
-                        continue; /* a gap for opcodes of other work */
+                        continue; /* a gap for opcodes of work in progress */
+
                 len = valid_request(op, buf, &n_fds);
                 assert_int_equal(bs_msg_decode(&m, buf, len, n_fds), 0);
                 assert_int_equal(bs_msg_encode(&m, again, sizeof(again)), (int)len);
@@ -197,7 +199,8 @@ static void reserved_header_bytes_must_be_zero(void **state)
 
 static void unknown_opcodes_are_refused(void **state)
 {
-        static const uint16_t bad[] = { 0, BS_OP_COUNT, BS_OP_COUNT + 1, 0x7fff, 0xffff };
+        /* 17 and 29: the gap below REDEEM (30) */
+        static const uint16_t bad[] = { 0, 17, 29, BS_OP_COUNT, BS_OP_COUNT + 1, 0x7fff, 0xffff };
         uint8_t buf[BS_MSG_MAX_SIZE];
         unsigned n_fds;
         size_t len = valid_request(BS_OP_INFO, buf, &n_fds);
@@ -419,6 +422,8 @@ static void version_2_opcodes_say_since(void **state)
         assert_int_equal(bs_op_lookup(BS_OP_LIST_HEAPS)->since, 1);
         assert_int_equal(bs_op_lookup(BS_OP_SYNC)->since, 2);
         assert_int_equal(bs_op_lookup(BS_OP_LIMITS)->since, 2);
+        assert_int_equal(bs_op_lookup(BS_OP_REDEEM)->since, 2);
+        assert_int_equal(BS_OP_REDEEM, 30);
         assert_null(bs_op_lookup(BS_OP_COUNT));
 }
 

@@ -16,7 +16,8 @@
 #                   available (repeatable)
 #   --install       systemd guest: `meson install` the build into its root
 #   --name NAME     scratch folder name (default: the script's name)
-#   --timeout SEC   give up on the guest after SEC seconds (default 240)
+#   --timeout SEC   give up on the guest after SEC seconds (default 480: an
+#                   idle machine boots systemd in ~40 s, a loaded one took 270)
 # BSVM_QEMU_ARGS in the environment adds qemu arguments (for debugging).
 # The script runs with /vm/lib.sh sourced and reports through vm_check and
 # vm_result (see guest/lib.sh). Results: one TAP line per guest result, and
@@ -26,7 +27,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/vm-lib.sh"
 
-build='' systemd=false install=false name='' timeout=240 bins='' modules=''
+build='' systemd=false install=false name='' timeout=480 bins='' modules=''
 while [ $# -gt 1 ]; do
         case $1 in
         --build) build=$2; shift ;;

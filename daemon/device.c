@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: MIT */
+#include "device.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bufshare/bufshare-ioctl.h"
+#include "ioctl-args.h"
+#include "log.h"
+#include "procfs.h"
+#include "util.h"
+
+_Static_assert(BUFSHARE_NAME_LEN == BS_NAME_LEN, "one name length for both control planes");
+_Static_assert(BUFSHARE_COMM_LEN == BS_COMM_LEN, "one comm length for both control planes");
+_Static_assert(BUFSHARE_SYNC_READ == BS_WIRE_SYNC_READ && BUFSHARE_SYNC_WRITE == BS_WIRE_SYNC_WRITE,
+               "SYNC's flags are the registry's");
+
+static struct hm_key uid_key(uid_t uid)
+{
+        return (struct hm_key){ uid, 0 };
+}
+
+static unsigned uid_files_of(struct device *d, uid_t uid)
+{
+        return (unsigned)(uintptr_t)hashmap_get(&d->uid_files, uid_key(uid));
+}
+
+/* The count is the map's value itself: no allocation per uid. */
+static int uid_files_set(struct device *d, uid_t uid, unsigned n)
+{
+        hashmap_remove(&d->uid_files, uid_key(uid));
+        return n ? hashmap_put(&d->uid_files, uid_key(uid), (void *)(uintptr_t)n) : 0;
+}
+
+bool device_name_valid(const char *name)
+{
+        size_t len = strlen(name);
+        const char *comp = name;
+
+        if (len == 0 || len > 64)
+                return false;
+        for (const char *p = name;; p++) {
+                if (*p == '/' || *p == '\0') {
+                        size_t n = (size_t)(p - comp);
+                        if (n == 0 || (n == 1 && comp[0] == '.') || (n == 2 && !strncmp(comp, "..", 2)))
+                                return false;
+                        if (*p == '\0')
+                                return true;
+                        comp = p + 1;
+                } else if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                             (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-')) {
+                        return false;
+                }
+        }
+}
+
+void device_init(struct device *d, struct registry *r, struct token_table *t, const struct limits *l)
+{
+        memset(d, 0, sizeof(*d));
+        d->registry = r;
+        d->tokens = t;
+        d->limits = l;
+        d->protocol_version = BS_PROTOCOL_VERSION;
+        list_init(&d->files);
+        hashmap_init(&d->uid_files);
+}
+
+void device_done(struct device *d)
+{
+        struct list *pos, *tmp;
+
+        list_for_each_safe(pos, tmp, &d->files)
+                device_close(d, container_of(pos, struct dev_file, link));
+        hashmap_done(&d->uid_files);
+}
+
+int device_open(struct device *d, pid_t pid, uid_t uid, gid_t gid, struct dev_file **ret)
+{
+        char comm[BS_COMM_LEN];
+        unsigned n_uid = uid_files_of(d, uid);
+        struct dev_file *f;
+        int r;
+
+        r = limits_check_connections(d->limits, d->n_files, n_uid);
+        if (r < 0)
+                return r;
+        f = calloc(1, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        r = uid_files_set(d, uid, n_uid + 1);
+        if (r < 0) {
+                free(f);
+                return r;
+        }
+        procfs_comm(pid, comm, sizeof(comm));
+        registry_holder_init(d->registry, &f->holder, pid, uid, gid, comm);
+        list_init(&f->tokens);
+        list_insert_tail(&d->files, &f->link);
+        d->n_files++;
+        *ret = f;
+        log_debug("device file %llu opened: pid %d, uid %u", (unsigned long long)f->holder.id, (int)pid,
+                  (unsigned)uid);
+        return 0;
+}
+
+void device_close(struct device *d, struct dev_file *f)
+{
+        if (!f)
+                return;
+        token_drop_origin(d->tokens, &f->tokens);
+        registry_holder_drop(d->registry, &f->holder);
+        registry_flush(d->registry);
+        /* shrinking never fails: a removal only frees */
+        uid_files_set(d, f->holder.uid, uid_files_of(d, f->holder.uid) - 1);
+        list_remove(&f->link);
+        d->n_files--;
+        log_debug("device file %llu closed", (unsigned long long)f->holder.id);
+        free(f);
+}
+
+/* ---- the ioctls ------------------------------------------------------ */
+
+#define STR_OK(field) bs_string_valid((field), sizeof(field))
+
+static int do_version(struct device *d, struct bufshare_version *v)
+{
+        v->api_version = BUFSHARE_IOCTL_API_VERSION;
+        v->protocol_version = d->protocol_version;
+        v->features = 0;
+        v->token_lifetime_ms = (uint32_t)(d->tokens->lifetime_ns / 1000000u);
+        return 0;
+}
+
+static int do_alloc(struct device *d, struct dev_file *f, struct bufshare_alloc *a)
+{
+        uint64_t token[2];
+        struct buffer *b;
+        int r;
+
+        if (a->flags || !STR_OK(a->heap) || !STR_OK(a->name))
+                return -EINVAL;
+        r = registry_export(d->registry, &f->holder, a->size, a->heap[0] ? a->heap : "system", a->name,
+                            &b);
+        if (r == -ENFILE)
+                return -EMFILE; /* the daemon's fds, told as the socket tells it */
+        if (r < 0)
+                return r;
+        r = token_issue(d->tokens, &f->tokens, &f->holder, f->holder.uid, b->ident.id, token_now_ns(),
+                        token);
+        if (r < 0) {
+                registry_release(d->registry, &f->holder, b->ident.id, false);
+                registry_flush(d->registry);
+                return r;
+        }
+        a->size = b->ident.size;
+        a->id = b->ident.id;
+        a->token[0] = token[0];
+        a->token[1] = token[1];
+        explicit_bzero(token, sizeof(token));
+        log_debug("device file %llu allocated buffer %llu, %llu bytes", (unsigned long long)f->holder.id,
+                  (unsigned long long)a->id, (unsigned long long)a->size);
+        return 0;
+}
+
+static int do_info(struct device *d, struct dev_file *f, struct bufshare_info *i)
+{
+        struct registry_info info;
+        int r;
+
+        r = registry_get_info(d->registry, &f->holder, i->id, &info);
+        if (r < 0)
+                return r;
+        i->size = info.ident.size;
+        i->created_ns = info.ident.created_ns;
+        i->exporter_pid = info.ident.exporter_pid;
+        i->exporter_uid = info.ident.exporter_uid;
+        i->n_refs = info.n_refs;
+        i->flags = f->bound_id == i->id ? BUFSHARE_INFO_BOUND : 0;
+        memcpy(i->heap, info.ident.heap, sizeof(i->heap));
+        memcpy(i->name, info.ident.name, sizeof(i->name));
+        memcpy(i->exporter_comm, info.ident.exporter_comm, sizeof(i->exporter_comm));
+        return 0;
+}
+
+static int do_set_name(struct device *d, struct dev_file *f, const struct bufshare_set_name *n)
+{
+        if (!STR_OK(n->name))
+                return -EINVAL;
+        return registry_set_name(d->registry, &f->holder, n->id, n->name);
+}
+
+static int do_sync(struct device *d, struct dev_file *f, const struct bufshare_sync *s)
+{
+        /* dma_buf_ioctl()'s checks, in its order */
+        if (s->flags & ~(uint64_t)BUFSHARE_SYNC_VALID_FLAGS_MASK)
+                return -EINVAL;
+        if (!(s->flags & BUFSHARE_SYNC_RW))
+                return -EINVAL;
+        return registry_cpu_access(d->registry, &f->holder, s->id, (uint32_t)(s->flags & BUFSHARE_SYNC_RW),
+                                   !(s->flags & BUFSHARE_SYNC_END));
+}
+
+static int do_bind(struct device *d, struct dev_file *f, const struct bufshare_bind *bind)
+{
+        struct buffer *b;
+        int r;
+
+        if (bind->id == 0) {
+                if (bind->offset)
+                        return -EINVAL;
+                f->bound_id = 0;
+                f->pos = f->start = 0;
+                return 0;
+        }
+        r = registry_held(d->registry, &f->holder, bind->id, &b);
+        if (r < 0)
+                return r;
+        if (bind->offset > b->ident.size)
+                return -EINVAL;
+        f->bound_id = bind->id;
+        f->pos = f->start = bind->offset;
+        return 0;
+}
+
+static int do_release(struct device *d, struct dev_file *f, const struct bufshare_release *rel)
+{
+        struct buffer *b;
+        int r;
+
+        if (rel->flags)
+                return -EINVAL;
+        r = registry_release(d->registry, &f->holder, rel->id, false);
+        if (r < 0)
+                return r;
+        if (registry_held(d->registry, &f->holder, rel->id, &b) == 0)
+                return 0; /* another reference of this file remains */
+        token_drop_buffer(d->tokens, &f->tokens, rel->id);
+        if (f->bound_id == rel->id) {
+                f->bound_id = 0;
+                f->pos = f->start = 0;
+        }
+        registry_flush(d->registry);
+        return 0;
+}
+
+int device_ioctl(struct device *d, struct dev_file *f, uint32_t cmd, const void *in, size_t in_len,
+                 void *out, size_t *out_len)
+{
+        const struct ioctl_desc *desc = ioctl_lookup(cmd);
+        union {
+                unsigned char bytes[IOCTL_ARG_MAX];
+                struct bufshare_version version;
+                struct bufshare_alloc alloc;
+                struct bufshare_info info;
+                struct bufshare_set_name set_name;
+                struct bufshare_sync sync;
+                struct bufshare_bind bind;
+                struct bufshare_release release;
+        } k;
+        size_t n;
+        int r;
+
+        if (!desc)
+                return -ENOTTY;
+        r = ioctl_copy_in(desc, cmd, in, in_len, &k);
+        if (r < 0)
+                return r;
+        switch (desc->cmd) {
+        case BUFSHARE_IOCTL_VERSION:
+                r = do_version(d, &k.version);
+                break;
+        case BUFSHARE_IOCTL_ALLOC:
+                r = do_alloc(d, f, &k.alloc);
+                break;
+        case BUFSHARE_IOCTL_INFO:
+                r = do_info(d, f, &k.info);
+                break;
+        case BUFSHARE_IOCTL_SET_NAME:
+                r = do_set_name(d, f, &k.set_name);
+                break;
+        case BUFSHARE_IOCTL_SYNC:
+                r = do_sync(d, f, &k.sync);
+                break;
+        case BUFSHARE_IOCTL_BIND:
+                r = do_bind(d, f, &k.bind);
+                break;
+        case BUFSHARE_IOCTL_RELEASE:
+                r = do_release(d, f, &k.release);
+                break;
+        default:
+                r = -ENOTTY;
+        }
+        if (r < 0)
+                return r;
+        /* the caller's size: a shorter struct gets its prefix, a longer one
+         * this version's struct and zeroes */
+        *out_len = ioctl_out_size(cmd);
+        n = *out_len < desc->size ? *out_len : desc->size;
+        memset(out, 0, *out_len);
+        memcpy(out, &k, n);
+        return 0;
+}
+
+/* ---- read, write, poll on a bound file --------------------------------- */
+
+/* The bound buffer and the position of this request. */
+static int bound_at(struct device *d, struct dev_file *f, uint64_t off, struct buffer **ret, uint64_t *ret_pos)
+{
+        int r;
+
+        if (!f->bound_id)
+                return -ENXIO;
+        r = registry_held(d->registry, &f->holder, f->bound_id, ret);
+        if (r < 0)
+                return -ENXIO;
+        if (off == 0)
+                f->start = f->pos; /* a new syscall */
+        *ret_pos = f->start + off;
+        return 0;
+}
+
+/* One read or write request: bounded by the buffer's end, which a write
+ * at or past gets -ENOSPC for and a read 0. */
+static ssize_t device_io(struct device *d, struct dev_file *f, uint64_t off, void *buf, size_t size, bool write)
+{
+        struct buffer *b;
+        uint64_t pos;
+        ssize_t n;
+        int r;
+
+        r = bound_at(d, f, off, &b, &pos);
+        if (r < 0)
+                return r;
+        if (pos >= b->ident.size)
+                return write ? -ENOSPC : 0;
+        if (size > b->ident.size - pos)
+                size = (size_t)(b->ident.size - pos);
+        n = write ? pwrite(b->fd, buf, size, (off_t)pos) : pread(b->fd, buf, size, (off_t)pos);
+        if (n < 0)
+                return -errno;
+        f->pos = pos + (uint64_t)n;
+        return n;
+}
+
+ssize_t device_read(struct device *d, struct dev_file *f, uint64_t off, void *buf, size_t size)
+{
+        return device_io(d, f, off, buf, size, false);
+}
+
+ssize_t device_write(struct device *d, struct dev_file *f, uint64_t off, const void *buf, size_t size)
+{
+        return device_io(d, f, off, (void *)buf, size, true);
+}
+
+unsigned device_poll(struct device *d, struct dev_file *f)
+{
+        struct buffer *b;
+
+        if (!f->bound_id || registry_held(d->registry, &f->holder, f->bound_id, &b) < 0)
+                return POLLERR;
+        /*
+         * dma_buf_poll(): POLLIN once no write fence is pending, POLLOUT
+         * once no fence at all is. The registry has no fences yet (they
+         * come with fence.c), so a buffer has none pending and both hold.
+         * With fences, this reads the buffer's pending fences, and cuse.c
+         * keeps the poll handle to notify when the last one signals.
+         */
+        (void)b;
+        return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
+}
