@@ -2,7 +2,7 @@
 # configures and builds by itself.
 BUILD ?= build
 
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps build demo demo-pool test bench clean
 
 all: build
 
@@ -17,6 +17,9 @@ build: deps $(BUILD)/build.ninja
 
 demo: build
 	@scripts/demo.sh $(BUILD)
+
+demo-pool: build
+	@scripts/demo.sh $(BUILD) --pool
 
 test: deps
 	@scripts/test.sh

@@ -150,6 +150,10 @@ void bench_throughput(struct bs_client *c);
 void bench_iceoryx(struct bs_client *c);
 void bench_pipeline(struct bs_client *c);
 void bench_threads(struct bs_client *c);
+/* bench-fence.c: signal -> wake, 1 and 1,000 waiters, against eventfds;
+ * the pool pipeline against memfds and a socket "done" */
+void bench_fence_wake(struct bs_client *c);
+void bench_fence_pool(struct bs_client *c);
 
 /* export + map + touch one byte + unmap + put: one cycle of scenario 1,
  * also what scenario 6 measures at scale. */

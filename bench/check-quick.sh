@@ -9,11 +9,12 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 "$bench" --quick --daemon "$daemon" --json "$out/results.json" --plot-dir "$out"
 for s in export import info set-name handover frame-fresh bandwidth export-at-scale daemon-metadata \
-         concurrent-clients throughput; do
+         concurrent-clients throughput fence-wake fence-wake-1000 pool-pipeline; do
         grep -q "\"scenario\": \"$s\"" "$out/results.json" || { echo "scenario $s missing"; exit 1; }
 done
 # every scenario with a second process says where the unpinned run put it
-for s in export import info set-name handover frame-fresh export-at-scale concurrent-clients throughput; do
+for s in export import info set-name handover frame-fresh export-at-scale concurrent-clients throughput \
+         fence-wake fence-wake-1000 pool-pipeline; do
         grep -q "\"scenario\": \"$s-placement\"" "$out/results.json" || { echo "placement of $s missing"; exit 1; }
 done
 # a quick run has under 1,000 samples a row: a max, never a p99

@@ -44,6 +44,8 @@ static const struct scenario {
         { "throughput", bench_throughput, 0 },
         { "pipeline", bench_pipeline, 0 },
         { "threads", bench_threads, 0 },
+        { "fence-wake", bench_fence_wake, 0 },
+        { "pool-pipeline", bench_fence_pool, 0 },
         /* RouDi is one per machine, and make test runs in parallel with
          * other checkouts: the smoke run leaves it to make bench */
         { "iceoryx", bench_iceoryx, 1 },

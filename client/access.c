@@ -2,7 +2,9 @@
 /*
  * begin/end CPU access, as DMA_BUF_IOCTL_SYNC's START and END. Mappings
  * are coherent, so these exist to wait for fences and to tell the daemon
- * who is inside, never to flush caches.
+ * who is inside, never to flush caches. A version 2 daemon answers a
+ * begin with -EBUSY while a conflicting fence is pending; the library
+ * then waits on a sync file and asks again (client_begin_cpu_access()).
  */
 #include <errno.h>
 
@@ -12,25 +14,29 @@
 #define BS_SYNC_VALID (BS_SYNC_READ | BS_SYNC_WRITE)
 _Static_assert(BS_SYNC_READ == BS_WIRE_SYNC_READ && BS_SYNC_WRITE == BS_WIRE_SYNC_WRITE, "sync bits");
 
-static int cpu_access(struct bs_buffer *b, unsigned flags, enum bs_opcode op)
+_public_ int bs_buffer_begin_cpu_access_timeout(struct bs_buffer *b, unsigned flags, int timeout_ms)
+{
+        bs_return_if(!b, -EINVAL);
+        bs_return_if(flags == 0 || (flags & ~BS_SYNC_VALID), -EINVAL);
+        bs_return_if(timeout_ms < -1, -EINVAL);
+        bs_return_if((flags & BS_SYNC_WRITE) && b->readonly, -EACCES);
+        return client_begin_cpu_access(b, flags, timeout_ms);
+}
+
+_public_ int bs_buffer_begin_cpu_access(struct bs_buffer *b, unsigned flags)
+{
+        bs_return_if(!b, -EINVAL);
+        return bs_buffer_begin_cpu_access_timeout(b, flags, client_timeout(b->client));
+}
+
+_public_ int bs_buffer_end_cpu_access(struct bs_buffer *b, unsigned flags)
 {
         struct bs_msg req;
 
         bs_return_if(!b, -EINVAL);
         bs_return_if(flags == 0 || (flags & ~BS_SYNC_VALID), -EINVAL);
-        bs_return_if(op == BS_OP_BEGIN_CPU_ACCESS && (flags & BS_SYNC_WRITE) && b->readonly, -EACCES);
-        bs_msg_request(&req, op, 0);
+        bs_msg_request(&req, BS_OP_END_CPU_ACCESS, 0);
         req.body.cpu_access_req.id = b->id;
         req.body.cpu_access_req.flags = flags;
         return client_call_status(b->client, &req);
-}
-
-_public_ int bs_buffer_begin_cpu_access(struct bs_buffer *b, unsigned flags)
-{
-        return cpu_access(b, flags, BS_OP_BEGIN_CPU_ACCESS);
-}
-
-_public_ int bs_buffer_end_cpu_access(struct bs_buffer *b, unsigned flags)
-{
-        return cpu_access(b, flags, BS_OP_END_CPU_ACCESS);
 }

@@ -19,6 +19,18 @@
 /* The default of every call's timeout; BUFSHARE_TIMEOUT_MS overrides it. */
 #define CLIENT_DEFAULT_TIMEOUT_MS 25000
 
+/* A request that gets no reply (a put, a fence signal, the end of a
+ * read), as the send queue keeps it when the socket has no room. */
+struct oneway {
+        uint16_t opcode;
+        union {
+                struct bs_release_req release;
+                struct bs_id_req id;
+                struct bs_fence_signal_req fence_signal;
+                struct bs_release_read_req release_read;
+        } body;
+};
+
 /* A request waiting for its reply, matched by serial. */
 struct pending {
         uint32_t serial;
@@ -44,9 +56,9 @@ struct bs_client {
          *    Any number of threads may have requests in flight; whichever
          *    finds no reader becomes the reader and hands each reply to its
          *    own waiter (the xcb model), waking only that one.
-         *  - send_lock: the socket's sending side and the releases that
-         *    could not be sent yet. Held only around non-blocking sends, so
-         *    that bs_buffer_put() never waits for anything.
+         *  - send_lock: the socket's sending side and the one-way requests
+         *    that could not be sent yet. Held only around non-blocking
+         *    sends, so that bs_buffer_put() never waits for anything.
          */
         pthread_mutex_t lock;
         bool reading;
@@ -57,7 +69,7 @@ struct bs_client {
         int rcvtimeo_ms; /* the socket's SO_RCVTIMEO: a receive looks at its deadline this often */
 
         pthread_mutex_t send_lock;
-        struct bs_release_req *queued; /* puts the socket had no room for */
+        struct oneway *queued; /* one-way requests the socket had no room for */
         unsigned n_queued, queued_cap;
 
         uint32_t version;
@@ -112,9 +124,33 @@ int client_buffer_from_reply(struct bs_client *c, struct bs_msg *rep, struct bs_
 int client_call_status(struct bs_client *c, struct bs_msg *req);
 
 /*
- * A put: one RELEASE that asks for no reply, sent at once with one
- * non-blocking sendmsg. If the socket has no room (a daemon that stopped
- * reading), it is queued and goes before this client's next message.
+ * A request that asks for no reply (@ow: RELEASE, FENCE_SIGNAL,
+ * FENCE_DESTROY, RELEASE_READ), sent at once with one non-blocking
+ * sendmsg. If the socket has no room (a daemon that stopped reading), it
+ * is queued and goes, in order, before this client's next message.
  * Never blocks.
  */
+void client_oneway(struct bs_client *c, const struct oneway *ow);
+
+/* A put: client_oneway() of a RELEASE. */
 void client_release(struct bs_client *c, uint64_t id, uint32_t flags);
+
+/* 0 if @c speaks protocol version 2 (fences, sync files, pools), else
+ * -EOPNOTSUPP. */
+int client_need_v2(const struct bs_client *c);
+
+/* Begin CPU access to @b with valid @flags, waiting at most @timeout_ms
+ * (-1: for ever) for conflicting fences: 0, -ETIME, a fence's error, or
+ * the daemon's. */
+int client_begin_cpu_access(struct bs_buffer *b, unsigned flags, int timeout_ms);
+
+/* The client's timeout for one call, in ms (-1: none). */
+int client_timeout(struct bs_client *c);
+
+/* CLOCK_MONOTONIC in ms, and the ms left until @deadline (UINT64_MAX:
+ * none, -1) for poll(). */
+uint64_t client_now_ms(void);
+int client_ms_left(uint64_t deadline);
+
+/* Wait until @fd has @events or @deadline passes: 0, -ETIMEDOUT, -errno. */
+int client_wait_fd(int fd, short events, uint64_t deadline);

@@ -37,21 +37,20 @@ uint64_t client_page_size(void)
         return page;
 }
 
-static uint64_t now_ms(void)
+uint64_t client_now_ms(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Milliseconds left until @deadline (UINT64_MAX: none), for poll(). */
-static int ms_left(uint64_t deadline)
+int client_ms_left(uint64_t deadline)
 {
         uint64_t now;
 
         if (deadline == UINT64_MAX)
                 return -1;
-        now = now_ms();
+        now = client_now_ms();
         if (now >= deadline)
                 return 0;
         return deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);
@@ -72,17 +71,16 @@ static int set_rcvtimeo(struct bs_client *c, int timeout_ms)
 
 static uint64_t deadline_of(const struct bs_client *c)
 {
-        return c->timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)c->timeout_ms;
+        return c->timeout_ms < 0 ? UINT64_MAX : client_now_ms() + (uint64_t)c->timeout_ms;
 }
 
-/* Wait until @fd has @events or @deadline passes: 0, -ETIMEDOUT, -errno. */
-static int wait_fd(int fd, short events, uint64_t deadline)
+int client_wait_fd(int fd, short events, uint64_t deadline)
 {
         struct pollfd p = { .fd = fd, .events = events };
         int r;
 
         do
-                r = poll(&p, 1, ms_left(deadline));
+                r = poll(&p, 1, client_ms_left(deadline));
         while (r < 0 && errno == EINTR);
         if (r < 0)
                 return -errno;
@@ -91,21 +89,19 @@ static int wait_fd(int fd, short events, uint64_t deadline)
 
 /* ---- sending ---------------------------------------------------------- */
 
-static int send_release(struct bs_client *c, const struct bs_release_req *rel)
+static int send_oneway(struct bs_client *c, const struct oneway *ow)
 {
         struct bs_msg m;
-        int r;
 
-        bs_msg_request(&m, BS_OP_RELEASE, 0);
+        bs_msg_request(&m, ow->opcode, 0);
         m.hdr.flags = BS_MSG_NO_REPLY;
-        m.body.release_req = *rel;
-        r = bs_msg_send_flags(c->fd, &m, MSG_DONTWAIT);
-        return r;
+        memcpy(&m.body, &ow->body, bs_op_lookup(ow->opcode)->req_size);
+        return bs_msg_send_flags(c->fd, &m, MSG_DONTWAIT);
 }
 
-/* With send_lock held: send the queued releases, in order, until the
- * socket is full. 0 when none is left, -EAGAIN, or -errno. */
-static int flush_releases(struct bs_client *c)
+/* With send_lock held: send the queued one-way requests, in order, until
+ * the socket is full. 0 when none is left, -EAGAIN, or -errno. */
+static int flush_oneways(struct bs_client *c)
 {
         unsigned sent = 0;
         int r = 0;
@@ -113,7 +109,7 @@ static int flush_releases(struct bs_client *c)
         if (c->n_queued == 0)
                 return 0;
         while (sent < c->n_queued) {
-                r = send_release(c, &c->queued[sent]);
+                r = send_oneway(c, &c->queued[sent]);
                 if (r < 0)
                         break;
                 sent++;
@@ -123,36 +119,59 @@ static int flush_releases(struct bs_client *c)
         return r;
 }
 
-static void queue_release(struct bs_client *c, const struct bs_release_req *rel)
+static void queue_oneway(struct bs_client *c, const struct oneway *ow)
 {
         if (c->n_queued == c->queued_cap) {
                 unsigned cap = c->queued_cap ? 2 * c->queued_cap : 16;
-                struct bs_release_req *q = realloc(c->queued, cap * sizeof(*q));
+                struct oneway *q = realloc(c->queued, cap * sizeof(*q));
                 if (!q)
-                        return; /* the reference goes when the connection closes */
+                        return; /* what it ends, the connection's close ends too */
                 c->queued = q;
                 c->queued_cap = cap;
         }
-        c->queued[c->n_queued++] = *rel;
+        c->queued[c->n_queued++] = *ow;
+}
+
+void client_oneway(struct bs_client *c, const struct oneway *ow)
+{
+        int r;
+
+        pthread_mutex_lock(&c->send_lock);
+        r = flush_oneways(c);
+        if (r == 0)
+                r = send_oneway(c, ow);
+        if (r == -EAGAIN)
+                queue_oneway(c, ow);
+        /* another error: the connection is broken, and closing it ends
+         * what this would have; the next call reports the error */
+        pthread_mutex_unlock(&c->send_lock);
 }
 
 void client_release(struct bs_client *c, uint64_t id, uint32_t flags)
 {
-        struct bs_release_req rel = { .id = id, .flags = flags };
-        int r;
+        struct oneway ow = { .opcode = BS_OP_RELEASE };
 
-        pthread_mutex_lock(&c->send_lock);
-        r = flush_releases(c);
-        if (r == 0)
-                r = send_release(c, &rel);
-        if (r == -EAGAIN)
-                queue_release(c, &rel);
-        /* another error: the connection is broken, and closing it will
-         * drop the reference; the next call reports the error */
-        pthread_mutex_unlock(&c->send_lock);
+        ow.body.release.id = id;
+        ow.body.release.flags = flags;
+        client_oneway(c, &ow);
 }
 
-/* Send @req after the queued releases, waiting at most until @deadline
+int client_need_v2(const struct bs_client *c)
+{
+        return c->version >= 2 ? 0 : -EOPNOTSUPP;
+}
+
+int client_timeout(struct bs_client *c)
+{
+        int t;
+
+        pthread_mutex_lock(&c->lock);
+        t = c->timeout_ms;
+        pthread_mutex_unlock(&c->lock);
+        return t;
+}
+
+/* Send @req after the queued one-way requests, waiting at most until @deadline
  * for room in the socket, never with a lock held while waiting. */
 static int send_request(struct bs_client *c, const struct bs_msg *req, uint64_t deadline)
 {
@@ -160,13 +179,13 @@ static int send_request(struct bs_client *c, const struct bs_msg *req, uint64_t 
 
         for (;;) {
                 pthread_mutex_lock(&c->send_lock);
-                r = flush_releases(c);
+                r = flush_oneways(c);
                 if (r == 0)
                         r = bs_msg_send_flags(c->fd, req, MSG_DONTWAIT);
                 pthread_mutex_unlock(&c->send_lock);
                 if (r != -EAGAIN)
                         return r;
-                r = wait_fd(c->fd, POLLOUT, deadline);
+                r = client_wait_fd(c->fd, POLLOUT, deadline);
                 if (r < 0)
                         return r;
         }
@@ -223,7 +242,7 @@ static void deliver(struct bs_client *c, struct bs_msg *m, int r)
 static int recv_until(struct bs_client *c, struct bs_msg *m, uint64_t deadline)
 {
         for (;;) {
-                int left = ms_left(deadline), r;
+                int left = client_ms_left(deadline), r;
 
                 if (left == 0) {
                         r = bs_msg_recv_flags(c->fd, m, MSG_DONTWAIT);
@@ -235,7 +254,7 @@ static int recv_until(struct bs_client *c, struct bs_msg *m, uint64_t deadline)
                                 return r;
                         continue; /* SO_RCVTIMEO: look at the deadline again */
                 }
-                r = wait_fd(c->fd, POLLIN, deadline);
+                r = client_wait_fd(c->fd, POLLIN, deadline);
                 if (r < 0)
                         return r;
                 r = bs_msg_recv_flags(c->fd, m, MSG_DONTWAIT);

@@ -127,12 +127,26 @@ static void cuse_ll_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_
 {
         struct cuse *c = fuse_req_userdata(req);
 
-        /* device_poll() reports every event that will come without a
-         * wait (no fences pending yet), so no wake-up is ever owed */
-        if (ph)
-                fuse_pollhandle_destroy(ph);
-        fuse_reply_poll(req, device_poll(c->dev, file_of(fi)));
+        /* ph comes when the kernel has a poller to wake: the device keeps
+         * it while the events asked for are not ready */
+        fuse_reply_poll(req, device_poll(c->dev, file_of(fi), fi->poll_events, ph));
 }
+
+static void cuse_poll_notify(void *handle)
+{
+        /* -ENOENT: the kernel forgot the file (its pollers are gone) */
+        (void)fuse_lowlevel_notify_poll(handle);
+}
+
+static void cuse_poll_release(void *handle)
+{
+        fuse_pollhandle_destroy(handle);
+}
+
+static const struct device_poll_ops cuse_poll_ops = {
+        .notify = cuse_poll_notify,
+        .release = cuse_poll_release,
+};
 
 /* The node exists now (devtmpfs makes it as the kernel registers the
  * device): give it the mode and group asked for. */
@@ -268,6 +282,7 @@ int cuse_start(struct event_base *base, struct device *dev, const struct cuse_op
                 r = -ENOMEM;
                 goto err_session;
         }
+        device_set_poll(dev, base, &cuse_poll_ops);
         *ret = c;
         return 0;
 

@@ -2,12 +2,14 @@
 #include "device.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bufshare/bufshare-ioctl.h"
+#include "fence.h"
 #include "ioctl-args.h"
 #include "log.h"
 #include "procfs.h"
@@ -68,6 +70,14 @@ void device_init(struct device *d, struct registry *r, struct token_table *t, co
         hashmap_init(&d->uid_files);
 }
 
+void device_set_poll(struct device *d, struct event_base *base, const struct device_poll_ops *ops)
+{
+        d->base = base;
+        d->poll_ops = ops;
+}
+
+static void watch_end(struct device *d, struct dev_file *f, bool wake);
+
 void device_done(struct device *d)
 {
         struct list *pos, *tmp;
@@ -97,6 +107,8 @@ int device_open(struct device *d, pid_t pid, uid_t uid, gid_t gid, struct dev_fi
         }
         procfs_comm(pid, comm, sizeof(comm));
         registry_holder_init(d->registry, &f->holder, pid, uid, gid, comm);
+        f->device = d;
+        f->watch.fd = -EBADF;
         list_init(&f->tokens);
         list_insert_tail(&d->files, &f->link);
         d->n_files++;
@@ -110,6 +122,7 @@ void device_close(struct device *d, struct dev_file *f)
 {
         if (!f)
                 return;
+        watch_end(d, f, false); /* nobody polls a closed file */
         token_drop_origin(d->tokens, &f->tokens);
         registry_holder_drop(d->registry, &f->holder);
         registry_flush(d->registry);
@@ -211,6 +224,7 @@ static int do_bind(struct device *d, struct dev_file *f, const struct bufshare_b
         if (bind->id == 0) {
                 if (bind->offset)
                         return -EINVAL;
+                watch_end(d, f, true);
                 f->bound_id = 0;
                 f->pos = f->start = 0;
                 return 0;
@@ -220,6 +234,8 @@ static int do_bind(struct device *d, struct dev_file *f, const struct bufshare_b
                 return r;
         if (bind->offset > b->ident.size)
                 return -EINVAL;
+        if (bind->id != f->bound_id)
+                watch_end(d, f, true); /* its pollers look at another buffer now */
         f->bound_id = bind->id;
         f->pos = f->start = bind->offset;
         return 0;
@@ -239,6 +255,7 @@ static int do_release(struct device *d, struct dev_file *f, const struct bufshar
                 return 0; /* another reference of this file remains */
         token_drop_buffer(d->tokens, &f->tokens, rel->id);
         if (f->bound_id == rel->id) {
+                watch_end(d, f, true); /* its pollers get POLLERR now */
                 f->bound_id = 0;
                 f->pos = f->start = 0;
         }
@@ -355,19 +372,110 @@ ssize_t device_write(struct device *d, struct dev_file *f, uint64_t off, const v
         return device_io(d, f, off, (void *)buf, size, true);
 }
 
-unsigned device_poll(struct device *d, struct dev_file *f)
-{
-        struct buffer *b;
+/* ---- poll: the bound buffer's fences, as dma_buf_poll() reports them --- */
 
-        if (!f->bound_id || registry_held(d->registry, &f->holder, f->bound_id, &b) < 0)
+#define POLL_READ (POLLIN | POLLRDNORM)
+#define POLL_WRITE (POLLOUT | POLLWRNORM)
+
+static void handle_release(struct device *d, void *handle)
+{
+        if (handle && d->poll_ops)
+                d->poll_ops->release(handle);
+}
+
+/* End @f's watch, if it has one: the sync file closed (and freed in the
+ * registry if still pending), the event freed, the handle released;
+ * with @wake its pollers are woken first, to poll again. */
+static void watch_end(struct device *d, struct dev_file *f, bool wake)
+{
+        struct dev_watch *w = &f->watch;
+
+        if (!w->ev)
+                return;
+        event_free(w->ev);
+        registry_sync_file_close(d->registry, &f->holder, TAKE_FD(w->fd));
+        if (wake)
+                d->poll_ops->notify(w->handle);
+        handle_release(d, w->handle);
+        *w = (struct dev_watch){ .fd = -EBADF };
+}
+
+/* The sync file signalled: what the pollers wait for may be there. */
+static void watch_fired(evutil_socket_t fd, short what, void *userdata)
+{
+        struct dev_file *f = userdata;
+
+        (void)fd;
+        (void)what;
+        watch_end(f->device, f, true);
+}
+
+/* A watch for @f with BS_WIRE_SYNC_* @flags, holding @handle. */
+static int watch_start(struct device *d, struct dev_file *f, uint32_t flags, void *handle)
+{
+        struct event *ev;
+        int fd, r;
+
+        r = registry_export_sync_file(d->registry, &f->holder, f->bound_id, flags, &fd);
+        if (r < 0)
+                return r;
+        ev = event_new(d->base, fd, EV_READ, watch_fired, f);
+        if (!ev || event_add(ev, NULL) < 0) {
+                if (ev)
+                        event_free(ev);
+                registry_sync_file_close(d->registry, &f->holder, fd);
+                return -ENOMEM;
+        }
+        f->watch = (struct dev_watch){ .fd = fd, .ev = ev, .flags = flags, .handle = handle };
+        return 0;
+}
+
+unsigned device_poll(struct device *d, struct dev_file *f, unsigned events, void *handle)
+{
+        unsigned ready = 0, unmet = 0;
+        struct buffer *b;
+        uint32_t flags;
+        int r;
+
+        if (!f->bound_id || registry_held(d->registry, &f->holder, f->bound_id, &b) < 0) {
+                handle_release(d, handle);
                 return POLLERR;
-        /*
-         * dma_buf_poll(): POLLIN once no write fence is pending, POLLOUT
-         * once no fence at all is. The registry has no fences yet (they
-         * come with fence.c), so a buffer has none pending and both hold.
-         * With fences, this reads the buffer's pending fences, and cuse.c
-         * keeps the poll handle to notify when the last one signals.
-         */
-        (void)b;
-        return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
+        }
+        if (!registry_buffer_busy(b, BS_WIRE_SYNC_READ))
+                ready |= POLL_READ;
+        if (!registry_buffer_busy(b, BS_WIRE_SYNC_WRITE))
+                ready |= POLL_WRITE;
+        if (events == 0)
+                events = POLL_READ | POLL_WRITE;
+        if ((events & POLL_READ) && !(ready & POLLIN))
+                unmet |= POLLIN;
+        if ((events & POLL_WRITE) && !(ready & POLLOUT))
+                unmet |= POLLOUT;
+        if (!unmet || !handle || !d->base) {
+                handle_release(d, handle);
+                return ready;
+        }
+        /* wait for the first change: no write fence pending comes before
+         * (or with) no fence at all */
+        flags = (unmet & POLLIN) ? BS_WIRE_SYNC_READ : BS_WIRE_SYNC_WRITE;
+        if (f->watch.ev && (f->watch.flags == BS_WIRE_SYNC_READ || flags == BS_WIRE_SYNC_WRITE)) {
+                /* the watch there fires no later, and one notification
+                 * wakes every poller of the file: it takes this handle */
+                handle_release(d, f->watch.handle);
+                f->watch.handle = handle;
+                return ready;
+        }
+        /* one that would fire later goes first, its sync file with it:
+         * a file never holds more than one */
+        watch_end(d, f, false);
+        r = watch_start(d, f, flags, handle);
+        if (r < 0) {
+                log_debug("device file %llu: no poll watch on buffer %llu: %s",
+                          (unsigned long long)f->holder.id, (unsigned long long)f->bound_id, strerror(-r));
+                /* nothing would wake anyone who waited: wake them now */
+                d->poll_ops->notify(handle);
+                handle_release(d, handle);
+                return ready | POLLERR;
+        }
+        return ready;
 }

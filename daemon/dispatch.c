@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "fence.h"
 #include "heap.h"
 #include "log.h"
 #include "util.h"
@@ -195,13 +196,16 @@ static int status_only(struct bs_msg *req, struct bs_msg *rep, int r)
 static int handle_begin_cpu_access(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
 {
         const struct bs_cpu_access_req *a = &req->body.cpu_access_req;
-        return status_only(req, rep, registry_cpu_access(d->registry, &s->holder, a->id, a->flags, true));
+        /* version 2: -EBUSY while a conflicting fence is pending; the
+         * library waits on a sync file and asks again */
+        enum cpu_access_op op = s->version >= 2 ? CPU_ACCESS_BEGIN_IDLE : CPU_ACCESS_BEGIN;
+        return status_only(req, rep, registry_cpu_access(d->registry, &s->holder, a->id, a->flags, op));
 }
 
 static int handle_end_cpu_access(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
 {
         const struct bs_cpu_access_req *a = &req->body.cpu_access_req;
-        return status_only(req, rep, registry_cpu_access(d->registry, &s->holder, a->id, a->flags, false));
+        return status_only(req, rep, registry_cpu_access(d->registry, &s->holder, a->id, a->flags, CPU_ACCESS_END));
 }
 
 static int handle_attach(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
@@ -291,6 +295,89 @@ static int handle_limits(struct dispatch *d, struct session *s, struct bs_msg *r
         return 0;
 }
 
+/* ---- fences, sync files and pools (fence.h) ---- */
+
+static int handle_fence_create(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        uint64_t id;
+        int r = registry_fence_create(d->registry, &s->holder, &id);
+
+        if (r < 0)
+                return status_only(req, rep, r);
+        rep->body.fence_create_rep.fence_id = id;
+        return 0;
+}
+
+static int handle_fence_attach(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        const struct bs_fence_attach_req *a = &req->body.fence_attach_req;
+        return status_only(req, rep,
+                           registry_fence_attach(d->registry, &s->holder, a->buffer_id, a->fence_id, a->usage));
+}
+
+static int handle_fence_signal(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        const struct bs_fence_signal_req *f = &req->body.fence_signal_req;
+        return status_only(req, rep, registry_fence_signal(d->registry, &s->holder, f->fence_id, f->status));
+}
+
+static int handle_fence_destroy(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        return status_only(req, rep, registry_fence_destroy(d->registry, &s->holder, req->body.id_req.id));
+}
+
+/* A sync file in the reply; the daemon's lack of fds is -EMFILE. */
+static int reply_sync_file(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep,
+                           int r, int fd)
+{
+        if (r < 0)
+                return status_only(req, rep, fd_exhaustion(d, s, r));
+        d->fd_exhaustion_logged = false;
+        bs_msg_add_fd(rep, fd);
+        return 0;
+}
+
+static int handle_export_sync_file(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        const struct bs_sync_file_req *e = &req->body.sync_file_req;
+        int fd = -EBADF;
+        int r = registry_export_sync_file(d->registry, &s->holder, e->buffer_id, e->flags, &fd);
+
+        return reply_sync_file(d, s, req, rep, r, fd);
+}
+
+static int handle_import_sync_file(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        const struct bs_sync_file_req *i = &req->body.sync_file_req;
+        return status_only(req, rep,
+                           registry_import_sync_file(d->registry, &s->holder, i->buffer_id, i->flags, req->fds[0]));
+}
+
+static int handle_sync_file_merge(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        int fd = -EBADF;
+        int r = registry_sync_file_merge(d->registry, &s->holder, req->fds[0], req->fds[1], &fd);
+
+        return reply_sync_file(d, s, req, rep, r, fd);
+}
+
+static int handle_submit(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        uint32_t n;
+        int r = registry_submit(d->registry, &s->holder, req->body.submit_req.buffer_id, &n);
+
+        if (r < 0)
+                return status_only(req, rep, r);
+        rep->body.submit_rep.n_readers = n;
+        return 0;
+}
+
+static int handle_release_read(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        const struct bs_release_read_req *rr = &req->body.release_read_req;
+        return status_only(req, rep, registry_release_read(d->registry, &s->holder, rr->buffer_id, rr->status));
+}
+
 /* A token from /dev/bufshare's ALLOC for a reference and the buffer's fd
  * (token.h has the rules). The token is spent only once the reference is
  * made: a client over a limit may free something and try again. */
@@ -341,6 +428,15 @@ static const handler_fn handlers[BS_OP_COUNT] = {
         [BS_OP_SYNC] = handle_sync,
         [BS_OP_LIMITS] = handle_limits,
         [BS_OP_EXPORT_BATCH] = handle_export_batch,
+        [BS_OP_FENCE_CREATE] = handle_fence_create,
+        [BS_OP_FENCE_ATTACH] = handle_fence_attach,
+        [BS_OP_FENCE_SIGNAL] = handle_fence_signal,
+        [BS_OP_FENCE_DESTROY] = handle_fence_destroy,
+        [BS_OP_EXPORT_SYNC_FILE] = handle_export_sync_file,
+        [BS_OP_IMPORT_SYNC_FILE] = handle_import_sync_file,
+        [BS_OP_SYNC_FILE_MERGE] = handle_sync_file_merge,
+        [BS_OP_SUBMIT] = handle_submit,
+        [BS_OP_RELEASE_READ] = handle_release_read,
         [BS_OP_REDEEM] = handle_redeem,
 };
 
@@ -378,8 +474,9 @@ int dispatch_request(struct dispatch *d, struct session *s, struct bs_msg *req, 
                 d->registry->stats.refused++;
         if (silent) {
                 if (rep->body.status.status < 0)
+                        /* every one-way request names its object first */
                         session_log_bug(s, "%s of %llu without a reply failed: %s", desc->name,
-                                        (unsigned long long)req->body.release_req.id,
+                                        (unsigned long long)req->body.id_req.id,
                                         strerror(-rep->body.status.status));
                 bs_msg_clear(rep);
                 return DISPATCH_SILENT;

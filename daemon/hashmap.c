@@ -127,3 +127,13 @@ void *hashmap_remove(struct hashmap *h, struct hm_key k)
                 (void)resize(h, h->cap / 2);
         return value;
 }
+
+void *hashmap_next(const struct hashmap *h, size_t *pos)
+{
+        while (*pos < h->cap) {
+                void *v = h->slots[(*pos)++].value;
+                if (v)
+                        return v;
+        }
+        return NULL;
+}

@@ -34,3 +34,6 @@ void *hashmap_get(const struct hashmap *h, struct hm_key k);
 /* Returns the removed value, or NULL if @k was absent. Slots may move:
  * don't remove while walking h->slots. */
 void *hashmap_remove(struct hashmap *h, struct hm_key k);
+/* Walk the values: start with *@pos = 0; returns the next value, or NULL
+ * at the end. The map must not change during the walk. */
+void *hashmap_next(const struct hashmap *h, size_t *pos);

@@ -4,7 +4,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/sysinfo.h>
+
+#include "util.h"
 
 static uint32_t at_least_one(uint64_t v)
 {
@@ -112,4 +115,97 @@ int limits_parse_size(const char *s, uint64_t *ret)
                 return -ERANGE;
         *ret = (uint64_t)v << shift;
         return 0;
+}
+
+#define LIMIT(n, p, k, f) { .name = n, .property = p, .kind = k, .offset = offsetof(struct limits, f) }
+const struct limit_desc limits_table[] = {
+        LIMIT("max-buffer-size", "MaxBufferSize", LIMIT_SIZE, max_buffer_size),
+        LIMIT("max-bytes-per-uid", "MaxBytesPerUid", LIMIT_SIZE, max_bytes_per_uid),
+        LIMIT("max-buffers-per-client", "MaxBuffersPerClient", LIMIT_COUNT, max_buffers_per_client),
+        LIMIT("max-buffers-per-uid", "MaxBuffersPerUid", LIMIT_COUNT, max_buffers_per_uid),
+        LIMIT("max-clients", "MaxClients", LIMIT_COUNT, max_clients),
+        LIMIT("max-connections-per-uid", "MaxConnectionsPerUid", LIMIT_COUNT, max_connections_per_uid),
+        LIMIT("max-attachments-per-client", "MaxAttachmentsPerClient", LIMIT_COUNT, max_attachments_per_client),
+        LIMIT("max-fences-per-client", "MaxFencesPerClient", LIMIT_COUNT, max_fences_per_client),
+        LIMIT("max-waiters-per-client", "MaxWaitersPerClient", LIMIT_COUNT, max_waiters_per_client),
+        LIMIT("max-waiters-per-fence", "MaxWaitersPerFence", LIMIT_COUNT, max_waiters_per_fence),
+        LIMIT("hello-timeout", "HelloTimeout", LIMIT_COUNT, hello_timeout_ms),
+};
+#undef LIMIT
+const unsigned limits_table_len = ELEMENTSOF(limits_table);
+_Static_assert(ELEMENTSOF(limits_table) <= 32, "limits_overrides.given has 32 bits");
+
+const struct limit_desc *limits_lookup(const char *name)
+{
+        for (unsigned i = 0; i < limits_table_len; i++)
+                if (strcmp(limits_table[i].name, name) == 0)
+                        return &limits_table[i];
+        return NULL;
+}
+
+uint64_t limits_get(const struct limits *l, const struct limit_desc *d)
+{
+        const char *p = (const char *)l + d->offset;
+
+        return d->kind == LIMIT_SIZE ? *(const uint64_t *)p : *(const uint32_t *)p;
+}
+
+int limits_set(struct limits *l, const struct limit_desc *d, uint64_t v)
+{
+        char *p = (char *)l + d->offset;
+
+        if (v == 0 || (d->kind == LIMIT_COUNT && v > UINT32_MAX))
+                return -ERANGE;
+        if (d->kind == LIMIT_SIZE)
+                *(uint64_t *)p = v;
+        else
+                *(uint32_t *)p = (uint32_t)v;
+        return 0;
+}
+
+int limits_parse(const struct limit_desc *d, const char *s, uint64_t *ret)
+{
+        uint32_t count;
+        uint64_t size;
+        int r;
+
+        if (d->kind == LIMIT_COUNT) {
+                r = limits_parse_count(s, &count);
+                if (r == 0)
+                        *ret = count;
+                return r;
+        }
+        r = limits_parse_size(s, &size);
+        if (r == 0 && size == 0)
+                r = -ERANGE;
+        if (r == 0)
+                *ret = size;
+        return r;
+}
+
+int limits_override(struct limits_overrides *o, const struct limit_desc *d, uint64_t v)
+{
+        int r = limits_set(&o->values, d, v);
+
+        if (r == 0)
+                o->given |= 1u << (d - limits_table);
+        return r;
+}
+
+void limits_compose(struct limits *ret, uint64_t fd_limit, const struct limits_overrides *const *layers,
+                    unsigned n)
+{
+        const struct limit_desc *clients = limits_lookup("max-clients");
+        const struct limit_desc *per_uid = limits_lookup("max-connections-per-uid");
+        uint32_t given = 0;
+
+        limits_init_default(ret, fd_limit);
+        for (unsigned i = 0; i < n; i++) {
+                for (unsigned j = 0; j < limits_table_len; j++)
+                        if (layers[i]->given & (1u << j))
+                                limits_set(ret, &limits_table[j], limits_get(&layers[i]->values, &limits_table[j]));
+                given |= layers[i]->given;
+        }
+        if ((given & (1u << (clients - limits_table))) && !(given & (1u << (per_uid - limits_table))))
+                ret->max_connections_per_uid = ret->max_clients;
 }

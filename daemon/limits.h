@@ -13,6 +13,7 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct limits {
@@ -72,3 +73,48 @@ int limits_check_attachments(const struct limits *l, unsigned n);
 int limits_parse_size(const char *s, uint64_t *ret);
 /* Parse a count, 1 .. UINT32_MAX. 0 or -EINVAL/-ERANGE. */
 int limits_parse_count(const char *s, uint32_t *ret);
+
+/*
+ * Every limit by name, for the places that name them: the command line
+ * and the config file ("max-buffer-size"), D-Bus (its property,
+ * "MaxBufferSize"), and run-time changes. Sizes are uint64_t bytes,
+ * counts uint32_t from 1; 0 is never a valid value of either.
+ */
+enum limit_kind { LIMIT_SIZE, LIMIT_COUNT };
+
+struct limit_desc {
+        const char *name;     /* long option and config key */
+        const char *property; /* D-Bus property of org.bufshare1.Manager */
+        enum limit_kind kind;
+        size_t offset; /* in struct limits */
+};
+
+extern const struct limit_desc limits_table[];
+extern const unsigned limits_table_len;
+
+/* The limit called @name (its option name), or NULL. */
+const struct limit_desc *limits_lookup(const char *name);
+uint64_t limits_get(const struct limits *l, const struct limit_desc *d);
+/* Set @d in @l to @v: 0, or -ERANGE for 0 or a count over UINT32_MAX
+ * (then @l is untouched). */
+int limits_set(struct limits *l, const struct limit_desc *d, uint64_t v);
+/* Parse @s as @d's kind: a size with a binary suffix, or a count. */
+int limits_parse(const struct limit_desc *d, const char *s, uint64_t *ret);
+
+/* Limits given somewhere (the command line, a config file): the values,
+ * and which of them were given, one bit per limits_table index. */
+struct limits_overrides {
+        struct limits values;
+        uint32_t given;
+};
+
+/* Record @v for @d in @o (checked as limits_set() does). */
+int limits_override(struct limits_overrides *o, const struct limit_desc *d, uint64_t v);
+
+/*
+ * The limits in force: the defaults for @fd_limit, then each of
+ * @layers[0..@n) in order, later ones winning. A max-clients given
+ * without max-connections-per-uid also bounds each uid's share of it.
+ */
+void limits_compose(struct limits *ret, uint64_t fd_limit, const struct limits_overrides *const *layers,
+                    unsigned n);

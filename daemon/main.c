@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bufshared: flags, the listening socket (its own or systemd's), signals,
- * readiness, and the event loop.
+ * bufshared: flags and the config file, the listening socket (its own or
+ * systemd's), signals (SIGHUP reloads the limits), what systemd hears
+ * (service.c), D-Bus (dbus.c), and the event loop.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -15,15 +16,19 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "cuse.h"
+#include "dbus.h"
 #include "device.h"
 #include "dispatch.h"
 #include "idle.h"
+#include "fence.h"
 #include "limits.h"
 #include "listen.h"
 #include "log.h"
 #include "registry.h"
 #include "server.h"
+#include "service.h"
 #include "socket-path.h"
 #include "token.h"
 #include "util.h"
@@ -32,8 +37,10 @@ struct options {
         char socket_path[108];
         bool socket_default; /* the default path: its folder may be created */
         mode_t socket_mode;
-        struct limits limits;
-        bool device;         /* serve /dev/NAME through CUSE where it can */
+        struct limits_overrides cmdline; /* limits given as flags: they win over the config file */
+        const char *config_path;          /* --config, or NULL */
+        enum dbus_bus bus;
+        bool device; /* serve /dev/NAME through CUSE where it can */
         struct cuse_options cuse;
         unsigned token_lifetime_ms;
 };
@@ -47,6 +54,10 @@ static void usage(FILE *f)
                 "                               $XDG_RUNTIME_DIR/bufshare/socket, or\n"
                 "                               /run/bufshare/socket as root)\n"
                 "      --socket-mode MODE       the socket file's mode, octal (default 0666)\n"
+                "      --bus auto|system|session|none  where org.bufshare1 is offered (default auto:\n"
+                "                               the system bus as root or as a system service)\n"
+                "  -c, --config FILE            limits as \"name = value\" lines, named like the\n"
+                "                               options below; read again on SIGHUP\n"
                 "      --max-buffer-size SIZE   largest buffer, e.g. 64M (default 4G): -EFBIG\n"
                 "      --max-buffers-per-client N  buffers one client may hold: -EMFILE\n"
                 "      --max-buffers-per-uid N  buffers one uid may pay for: -EDQUOT\n"
@@ -54,6 +65,10 @@ static void usage(FILE *f)
                 "      --max-clients N          connections in all: -EUSERS\n"
                 "      --max-connections-per-uid N  connections of one uid: -EUSERS\n"
                 "      --max-attachments-per-client N  attachments of one client (default 1024): -EMFILE\n"
+                "      --max-fences-per-client N  fences one client made and did not destroy\n"
+                "                               (default 4096): -EMFILE\n"
+                "      --max-waiters-per-client N  pending sync files one client made: -EMFILE\n"
+                "      --max-waiters-per-fence N  what may wait on one fence or sync file: -ENOSPC\n"
                 "      --hello-timeout MS       a new connection's time to say HELLO (default 10000)\n"
                 "      --device-name NAME       the CUSE device /dev/NAME (default bufshare)\n"
                 "      --device-mode MODE       its mode, octal (default 0666)\n"
@@ -68,24 +83,16 @@ static void usage(FILE *f)
                 "(RLIMIT_NOFILE), so that no client and no uid can take every fd.\n");
 }
 
-static int parse_count(const char *flag, const char *arg, uint32_t *ret)
-{
-        if (limits_parse_count(arg, ret) < 0) {
-                log_error("%s %s: not a count from 1 to 4294967295", flag, arg);
-                return -EINVAL;
-        }
-        return 0;
-}
-
-static int parse_size(const char *flag, const char *arg, uint64_t *ret)
+/* A limit flag: @arg as @d's kind, into @o. */
+static int parse_limit(const struct limit_desc *d, const char *arg, struct limits_overrides *o)
 {
         uint64_t v;
 
-        if (limits_parse_size(arg, &v) < 0 || v == 0) {
-                log_error("%s %s: not a size (e.g. 4096, 64M, 2G)", flag, arg);
+        if (limits_parse(d, arg, &v) < 0 || limits_override(o, d, v) < 0) {
+                log_error("--%s %s: not %s", d->name, arg,
+                          d->kind == LIMIT_SIZE ? "a size (e.g. 4096, 64M, 2G)" : "a count from 1 to 4294967295");
                 return -EINVAL;
         }
-        *ret = v;
         return 0;
 }
 
@@ -125,36 +132,24 @@ static int parse_group(const char *arg, gid_t *ret)
         return 0;
 }
 
-static int parse_options(int argc, char **argv, uint64_t fd_limit, struct options *o)
+static int parse_options(int argc, char **argv, struct options *o)
 {
         enum {
-                OPT_MAX_BUFFER_SIZE = 256,
-                OPT_MAX_BUFFERS,
-                OPT_MAX_BUFFERS_UID,
-                OPT_MAX_BYTES,
-                OPT_MAX_CLIENTS,
-                OPT_MAX_CONNS_UID,
-                OPT_MAX_ATTACHMENTS,
-                OPT_HELLO_TIMEOUT,
-                OPT_SOCKET_MODE,
+                OPT_SOCKET_MODE = 256,
+                OPT_VERSION,
+                OPT_BUS,
                 OPT_DEVICE_NAME,
                 OPT_DEVICE_MODE,
                 OPT_DEVICE_GROUP,
                 OPT_NO_DEVICE,
                 OPT_TOKEN_LIFETIME,
-                OPT_VERSION,
+                OPT_LIMIT, /* OPT_LIMIT + i: limits_table[i] */
         };
-        static const struct option longopts[] = {
+        static const struct option fixed[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
-                { "max-buffer-size", required_argument, NULL, OPT_MAX_BUFFER_SIZE },
-                { "max-buffers-per-client", required_argument, NULL, OPT_MAX_BUFFERS },
-                { "max-buffers-per-uid", required_argument, NULL, OPT_MAX_BUFFERS_UID },
-                { "max-bytes-per-uid", required_argument, NULL, OPT_MAX_BYTES },
-                { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
-                { "max-connections-per-uid", required_argument, NULL, OPT_MAX_CONNS_UID },
-                { "max-attachments-per-client", required_argument, NULL, OPT_MAX_ATTACHMENTS },
-                { "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
+                { "bus", required_argument, NULL, OPT_BUS },
+                { "config", required_argument, NULL, 'c' },
                 { "device-name", required_argument, NULL, OPT_DEVICE_NAME },
                 { "device-mode", required_argument, NULL, OPT_DEVICE_MODE },
                 { "device-group", required_argument, NULL, OPT_DEVICE_GROUP },
@@ -163,19 +158,21 @@ static int parse_options(int argc, char **argv, uint64_t fd_limit, struct option
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
-                {},
         };
-        bool clients_set = false, conns_set = false;
+        struct option longopts[ELEMENTSOF(fixed) + 32 + 1] = {};
         int c, r;
 
-        limits_init_default(&o->limits, fd_limit);
-        o->socket_path[0] = '\0';
-        o->socket_default = false;
+        memcpy(longopts, fixed, sizeof(fixed));
+        for (unsigned i = 0; i < limits_table_len; i++)
+                longopts[ELEMENTSOF(fixed) + i] = (struct option){ limits_table[i].name, required_argument, NULL,
+                                                                   OPT_LIMIT + (int)i };
+        memset(o, 0, sizeof(*o));
         o->socket_mode = 0666;
+        o->bus = DBUS_BUS_AUTO;
         o->device = true;
         o->cuse = (struct cuse_options){ .name = "bufshare", .mode = 0666 };
         o->token_lifetime_ms = TOKEN_DEFAULT_LIFETIME_MS;
-        while ((c = getopt_long(argc, argv, "s:vh", longopts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "s:c:vh", longopts, NULL)) >= 0) {
                 r = 0;
                 switch (c) {
                 case 's':
@@ -209,36 +206,21 @@ static int parse_options(int argc, char **argv, uint64_t fd_limit, struct option
                         break;
                 case OPT_TOKEN_LIFETIME: {
                         uint32_t ms;
-                        r = parse_count("--token-lifetime", optarg, &ms);
+                        if (limits_parse_count(optarg, &ms) < 0) {
+                                log_error("--token-lifetime %s: not a count from 1 to 4294967295", optarg);
+                                return -EINVAL;
+                        }
                         o->token_lifetime_ms = ms;
                         break;
                 }
-                case OPT_MAX_BUFFER_SIZE:
-                        r = parse_size("--max-buffer-size", optarg, &o->limits.max_buffer_size);
+                case OPT_BUS:
+                        if (dbus_bus_from_string(optarg, &o->bus) < 0) {
+                                log_error("--bus %s: not auto, system, session or none", optarg);
+                                return -EINVAL;
+                        }
                         break;
-                case OPT_MAX_BYTES:
-                        r = parse_size("--max-bytes-per-uid", optarg, &o->limits.max_bytes_per_uid);
-                        break;
-                case OPT_MAX_BUFFERS:
-                        r = parse_count("--max-buffers-per-client", optarg, &o->limits.max_buffers_per_client);
-                        break;
-                case OPT_MAX_BUFFERS_UID:
-                        r = parse_count("--max-buffers-per-uid", optarg, &o->limits.max_buffers_per_uid);
-                        break;
-                case OPT_MAX_CLIENTS:
-                        r = parse_count("--max-clients", optarg, &o->limits.max_clients);
-                        clients_set = true;
-                        break;
-                case OPT_MAX_CONNS_UID:
-                        r = parse_count("--max-connections-per-uid", optarg, &o->limits.max_connections_per_uid);
-                        conns_set = true;
-                        break;
-                case OPT_MAX_ATTACHMENTS:
-                        r = parse_count("--max-attachments-per-client", optarg,
-                                        &o->limits.max_attachments_per_client);
-                        break;
-                case OPT_HELLO_TIMEOUT:
-                        r = parse_count("--hello-timeout", optarg, &o->limits.hello_timeout_ms);
+                case 'c':
+                        o->config_path = optarg;
                         break;
                 case 'v':
                         log_set_level(LOG_LVL_DEBUG);
@@ -250,6 +232,10 @@ static int parse_options(int argc, char **argv, uint64_t fd_limit, struct option
                         printf("bufshared %s\n", BUFSHARE_VERSION);
                         exit(EXIT_SUCCESS);
                 default:
+                        if (c >= OPT_LIMIT && c < OPT_LIMIT + (int)limits_table_len) {
+                                r = parse_limit(&limits_table[c - OPT_LIMIT], optarg, &o->cmdline);
+                                break;
+                        }
                         usage(stderr);
                         return -EINVAL;
                 }
@@ -260,19 +246,25 @@ static int parse_options(int argc, char **argv, uint64_t fd_limit, struct option
                 log_error("unexpected argument: %s", argv[optind]);
                 return -EINVAL;
         }
-        /* a --max-clients alone also bounds each uid's share of it */
-        if (clients_set && !conns_set)
-                o->limits.max_connections_per_uid = o->limits.max_clients;
-        if (!o->socket_path[0]) {
-                const char *env = getenv("BUFSHARE_SOCKET");
-                r = bs_socket_path_default(o->socket_path, sizeof(o->socket_path));
-                if (r < 0) {
-                        log_error("no socket path: set --socket, BUFSHARE_SOCKET or XDG_RUNTIME_DIR (%s)",
-                                  strerror(-r));
-                        return r;
-                }
-                o->socket_default = !(env && *env);
+        return 0;
+}
+
+/* The path to bind when systemd passed no socket: --socket, or the
+ * default (a system service of its own user has no XDG_RUNTIME_DIR, and
+ * needs none: systemd passes the socket). */
+static int socket_path_resolve(struct options *o)
+{
+        const char *env = getenv("BUFSHARE_SOCKET");
+        int r;
+
+        if (o->socket_path[0])
+                return 0;
+        r = bs_socket_path_default(o->socket_path, sizeof(o->socket_path));
+        if (r < 0) {
+                log_error("no socket path: set --socket, BUFSHARE_SOCKET or XDG_RUNTIME_DIR (%s)", strerror(-r));
+                return r;
         }
+        o->socket_default = !(env && *env);
         return 0;
 }
 
@@ -300,7 +292,43 @@ struct daemon_state {
         struct event_base *base;
         struct registry *registry;
         struct server *server;
+        struct service service;
+        struct dbus *dbus;
+        struct limits *limits; /* in force; registry, dispatch and server read them */
+        const struct options *opts;
+        uint64_t fd_limit;
 };
+
+/* The limits from the defaults, the config file and the flags, into
+ * @ret; on error @ret is untouched and @err says why. */
+static int limits_load(const struct daemon_state *st, struct limits *ret, char *err, size_t err_len)
+{
+        struct limits_overrides file = {};
+        const struct limits_overrides *layers[2];
+        unsigned n = 0;
+        int r;
+
+        if (st->opts->config_path) {
+                r = config_read_limits(st->opts->config_path, &file, err, err_len);
+                if (r < 0)
+                        return r;
+                layers[n++] = &file;
+        }
+        layers[n++] = &st->opts->cmdline;
+        limits_compose(ret, st->fd_limit, layers, n);
+        return 0;
+}
+
+static void log_limits(const struct limits *l, uint64_t fd_limit)
+{
+        log_info("limits: buffer %llu bytes; per client %u buffers, %u attachments, %u fences, "
+                 "%u sync files; %u waiters per fence; per uid %u buffers, "
+                 "%llu bytes, %u connections; %u connections in all (fd limit %llu)",
+                 (unsigned long long)l->max_buffer_size, l->max_buffers_per_client, l->max_attachments_per_client,
+                 l->max_fences_per_client, l->max_waiters_per_client, l->max_waiters_per_fence,
+                 l->max_buffers_per_uid, (unsigned long long)l->max_bytes_per_uid, l->max_connections_per_uid,
+                 l->max_clients, (unsigned long long)fd_limit);
+}
 
 static void stop_cb(evutil_socket_t sig, short what, void *data)
 {
@@ -310,14 +338,40 @@ static void stop_cb(evutil_socket_t sig, short what, void *data)
         event_base_loopbreak(st->base);
 }
 
-/* SIGHUP: nothing to reload yet, and never a reason to die. SIGUSR1 and
- * SIGUSR2: a line of counts. */
+/* SIGHUP: the limits from the config file again (the flags still win);
+ * a file that can't be read or parsed leaves the limits as they are. */
+static void reload(struct daemon_state *st)
+{
+        struct limits next, old;
+        char err[256];
+
+        if (!st->opts->config_path) {
+                log_info("SIGHUP: no --config file, nothing to reload");
+                return;
+        }
+        service_reloading(&st->service);
+        if (limits_load(st, &next, err, sizeof(err)) < 0) {
+                log_warn("SIGHUP: %s: the limits in force stay", err);
+                service_reloaded(&st->service, err);
+                return;
+        }
+        old = *st->limits;
+        /* one assignment on the loop's only thread: no request is half
+         * way through when it happens */
+        *st->limits = next;
+        log_info("SIGHUP: limits reloaded from %s", st->opts->config_path);
+        log_limits(st->limits, st->fd_limit);
+        dbus_limits_changed(st->dbus, &old);
+        service_reloaded(&st->service, NULL);
+}
+
+/* SIGHUP reloads; SIGUSR1 and SIGUSR2 log a line of counts. */
 static void status_cb(evutil_socket_t sig, short what, void *data)
 {
         struct daemon_state *st = data;
         (void)what;
         if (sig == SIGHUP) {
-                log_info("SIGHUP: no configuration to reload");
+                reload(st);
                 return;
         }
         log_info("status: %llu buffers, %llu bytes, %u connections, %llu exported, %llu released",
@@ -326,28 +380,56 @@ static void status_cb(evutil_socket_t sig, short what, void *data)
                  (unsigned long long)st->registry->stats.released);
 }
 
+/* The STATUS= line systemd shows. */
+static void status_line(void *userdata, char *buf, size_t len)
+{
+        struct daemon_state *st = userdata;
+        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+        double bytes = (double)st->registry->n_bytes;
+        unsigned u = 0;
+
+        while (bytes >= 1024 && u + 1 < ELEMENTSOF(units)) {
+                bytes /= 1024;
+                u++;
+        }
+        snprintf(buf, len, "%u clients, %llu buffers, %.*f %s", st->server->n_conns,
+                 (unsigned long long)st->registry->n_buffers, u ? 1 : 0, bytes, units[u]);
+}
+
+/* The bus is settled (or off): the daemon serves, say so. */
+static void bus_settled(void *userdata)
+{
+        struct daemon_state *st = userdata;
+
+        service_ready(&st->service);
+}
+
 int main(int argc, char **argv)
 {
         static const int stop_signals[] = { SIGTERM, SIGINT };
         static const int status_signals[] = { SIGHUP, SIGUSR1, SIGUSR2 };
         struct event *signals[ELEMENTSOF(stop_signals) + ELEMENTSOF(status_signals)] = {};
         struct options opts;
+        struct limits limits;
         struct registry registry;
-        struct dispatch dispatch = { .registry = &registry };
+        struct dispatch dispatch = { .registry = &registry, .limits = &limits };
         struct server server = { .listen_fd = -EBADF };
-        struct daemon_state st = { .registry = &registry, .server = &server };
+        struct daemon_state st = { .registry = &registry, .server = &server, .limits = &limits, .opts = &opts };
         struct token_table tokens;
         struct device device;
         struct cuse *cuse = NULL;
         bool own_socket = false;
         int listen_fd = -EBADF, r;
-        uint64_t fd_limit;
+        char err[256];
 
         signal(SIGPIPE, SIG_IGN);
-        fd_limit = raise_fd_limit();
-        if (parse_options(argc, argv, fd_limit, &opts) < 0)
+        st.fd_limit = raise_fd_limit();
+        if (parse_options(argc, argv, &opts) < 0)
                 return 2;
-        dispatch.limits = &opts.limits;
+        if (limits_load(&st, &limits, err, sizeof(err)) < 0) {
+                log_error("%s", err);
+                return 2;
+        }
 
         listen_fd = listen_systemd();
         if (listen_fd < 0)
@@ -355,6 +437,8 @@ int main(int argc, char **argv)
         if (listen_fd > 0) {
                 log_info("listening on the socket systemd passed");
         } else {
+                if (socket_path_resolve(&opts) < 0)
+                        return 2;
                 listen_fd = listen_path(opts.socket_path, opts.socket_default, opts.socket_mode);
                 if (listen_fd < 0) {
                         log_error("listening on %s failed: %s", opts.socket_path, strerror(-listen_fd));
@@ -364,14 +448,15 @@ int main(int argc, char **argv)
                 log_info("listening on %s", opts.socket_path);
         }
 
-        r = registry_init(&registry, &opts.limits);
+        r = registry_init(&registry, &limits);
         if (r < 0) {
                 log_error("registry: %s", strerror(-r));
                 goto out_socket;
         }
+        fence_setup(&registry);
         token_table_init(&tokens, opts.token_lifetime_ms);
         dispatch.tokens = &tokens;
-        device_init(&device, &registry, &tokens, &opts.limits);
+        device_init(&device, &registry, &tokens, &limits);
         st.base = event_base_new();
         if (!st.base) {
                 log_error("event_base_new failed");
@@ -401,6 +486,11 @@ int main(int argc, char **argv)
                         goto out_server;
                 }
         }
+        r = service_init(&st.service, st.base, status_line, &st);
+        if (r < 0) {
+                log_error("service notifications: out of memory");
+                goto out_server;
+        }
 
         if (opts.device) {
                 char why[160];
@@ -409,17 +499,23 @@ int main(int argc, char **argv)
                         log_warn("CUSE: %s: no /dev/%s, serving the socket alone", why, opts.cuse.name);
         }
 
-        log_info("limits: buffer %llu bytes; per client %u buffers, %u attachments; per uid %u buffers, "
-                 "%llu bytes, %u connections; %u connections in all (fd limit %llu)",
-                 (unsigned long long)opts.limits.max_buffer_size, opts.limits.max_buffers_per_client,
-                 opts.limits.max_attachments_per_client, opts.limits.max_buffers_per_uid,
-                 (unsigned long long)opts.limits.max_bytes_per_uid, opts.limits.max_connections_per_uid,
-                 opts.limits.max_clients, (unsigned long long)fd_limit);
-        sd_notify(0, "READY=1\nSTATUS=serving");
+        log_limits(&limits, st.fd_limit);
+        /* READY=1 once the bus is settled too (bus_settled), so that a
+         * started service has its name; a missing bus settles at once */
+        r = dbus_new(st.base, opts.bus, &(struct dbus_context){ .registry = &registry, .server = &server,
+                                                               .limits = &limits, .settled = bus_settled,
+                                                               .userdata = &st },
+                     &st.dbus);
+        if (r < 0) {
+                log_error("D-Bus: %s", strerror(-r));
+                goto out_server;
+        }
         r = event_base_dispatch(st.base) < 0 ? -EIO : 0;
-        sd_notify(0, "STOPPING=1");
+        service_stopping(&st.service);
 
 out_server:
+        st.dbus = dbus_free(st.dbus);
+        service_done(&st.service);
         for (size_t i = 0; i < ELEMENTSOF(signals); i++)
                 if (signals[i])
                         event_free(signals[i]);

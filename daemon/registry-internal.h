@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* What registry.c gives the files built on it (attachment.c). */
+/* What registry.c gives the files built on it (attachment.c, fence.c),
+ * and what fence.c gives registry.c back. */
 #pragma once
 
 #include "registry.h"
@@ -9,6 +10,10 @@ struct ref *registry_ref_find(struct registry *r, const struct buffer *b, const 
 
 /* The buffer @id if @h holds a reference on it, with that reference. */
 struct ref *registry_ref_of(struct registry *r, const struct holder *h, uint64_t id);
+
+/* Close @fd at the next registry_flush(), once the reply is on its way
+ * (now, if the list can't grow). */
+void registry_close_later(struct registry *r, int fd);
 
 /* true if @ref includes a reference from a writable fd. */
 bool ref_writable(const struct ref *ref);

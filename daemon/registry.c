@@ -50,10 +50,15 @@ int registry_init(struct registry *r, const struct limits *limits)
         r->next_id = 1;
         r->next_attachment_id = 1;
         r->next_holder_id = 1;
+        r->next_node_id = 1;
+        list_init(&r->firing);
         hashmap_init(&r->by_id);
         hashmap_init(&r->by_inode);
         hashmap_init(&r->refs);
         hashmap_init(&r->attachments);
+        hashmap_init(&r->fences);
+        hashmap_init(&r->waiters);
+        hashmap_init(&r->links);
         charge_init(&r->charge);
         released_init(&r->released, RELEASED_PER_UID);
         reserve_init(&r->reserve, 0);
@@ -101,6 +106,8 @@ void registry_holder_init(struct registry *r, struct holder *h, pid_t pid, uid_t
         h->gid = gid;
         snprintf(h->comm, sizeof(h->comm), "%s", comm ? comm : "");
         list_init(&h->refs);
+        list_init(&h->fences);
+        list_init(&h->waiters);
 }
 
 struct charge_usage registry_uid_usage(struct registry *r, uid_t uid)
@@ -118,21 +125,25 @@ static void buffer_free(struct buffer *b)
         free(b);
 }
 
-/* Free @b but keep its fd for registry_flush(), or close it now if the
- * list can't grow. */
-static void buffer_free_later(struct registry *r, struct buffer *b)
+void registry_close_later(struct registry *r, int fd)
 {
         if (r->n_closing == r->closing_cap) {
                 unsigned cap = r->closing_cap ? 2 * r->closing_cap : 64;
                 int *c = realloc(r->closing, cap * sizeof(*c));
                 if (!c) {
-                        buffer_free(b);
+                        safe_close(fd);
                         return;
                 }
                 r->closing = c;
                 r->closing_cap = cap;
         }
-        r->closing[r->n_closing++] = b->fd;
+        r->closing[r->n_closing++] = fd;
+}
+
+/* Free @b but keep its fd for registry_flush(). */
+static void buffer_free_later(struct registry *r, struct buffer *b)
+{
+        registry_close_later(r, b->fd);
         b->fd = -EBADF;
         free(b);
 }
@@ -208,6 +219,8 @@ static void buffer_maybe_release(struct registry *r, struct buffer *b)
 
         if (b->n_refs > 0)
                 return;
+        if (r->hooks && r->hooks->buffer_gone)
+                r->hooks->buffer_gone(r, b);
         buffer_unindex(r, b);
         released_remember(&r->released, payer, &b->ident);
         r->stats.released++;
@@ -378,6 +391,8 @@ static void ref_drop(struct registry *r, struct ref *ref, unsigned n, unsigned n
                 b->n_readonly--;
         }
         if (ref->count == 0) {
+                if (r->hooks && r->hooks->ref_gone)
+                        r->hooks->ref_gone(r, ref);
                 attachments_drop_ref(r, ref);
                 if (ref->cpu_read || ref->cpu_write) {
                         ref->cpu_read = ref->cpu_write = 0;
@@ -768,7 +783,8 @@ int registry_release(struct registry *r, struct holder *h, uint64_t id, bool rea
 
 #define SYNC_VALID (BS_WIRE_SYNC_READ | BS_WIRE_SYNC_WRITE)
 
-int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint32_t flags, bool begin)
+int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint32_t flags,
+                        enum cpu_access_op op)
 {
         struct ref *ref = registry_ref_of(r, h, id);
         bool was_inside;
@@ -778,7 +794,7 @@ int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint3
         if (!ref)
                 return -ENOENT;
         was_inside = ref->cpu_read || ref->cpu_write;
-        if (!begin) {
+        if (op == CPU_ACCESS_END) {
                 if (((flags & BS_WIRE_SYNC_READ) && ref->cpu_read == 0) ||
                     ((flags & BS_WIRE_SYNC_WRITE) && ref->cpu_write == 0))
                         return -EINVAL; /* no matching begin */
@@ -791,6 +807,10 @@ int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint3
         }
         if ((flags & BS_WIRE_SYNC_WRITE) && !ref_writable(ref))
                 return -EACCES;
+        /* the client waits on a sync file, then asks again (DESIGN §2) */
+        if (op == CPU_ACCESS_BEGIN_IDLE && r->hooks && r->hooks->buffer_busy &&
+            r->hooks->buffer_busy(ref->buffer, flags))
+                return -EBUSY;
         /* Several readers and writers may be inside at once, as with
          * dma-buf: begin/end bracket CPU access for synchronisation, they
          * don't lock. The counts are bounded by what a 32-bit counter
@@ -869,12 +889,60 @@ int registry_get_info(struct registry *r, const struct holder *h, uint64_t id, s
         return 0;
 }
 
+/* ---- read-only views ---------------------------------------------- */
+
+const struct buffer *registry_lookup(const struct registry *r, uint64_t id)
+{
+        return hashmap_get(&r->by_id, id_key(id));
+}
+
+const struct buffer *registry_next_buffer(const struct registry *r, size_t *cursor)
+{
+        return hashmap_next(&r->by_id, cursor);
+}
+
+unsigned registry_buffer_holders(const struct buffer *b, struct registry_holder_info *ret, unsigned n)
+{
+        const struct list *pos;
+        unsigned i = 0;
+
+        for (pos = b->refs.next; pos != &b->refs && i < n; pos = pos->next, i++) {
+                const struct ref *ref = container_of(pos, struct ref, buffer_link);
+                ret[i] = (struct registry_holder_info){
+                        .holder_id = ref->holder->id,
+                        .pid = ref->holder->pid,
+                        .uid = ref->holder->uid,
+                        .refs = ref->count,
+                        .readonly_refs = ref->ro_count,
+                };
+                memcpy(ret[i].comm, ref->holder->comm, sizeof(ret[i].comm));
+        }
+        return b->n_holders;
+}
+
+int registry_get_info_admin(struct registry *r, uint64_t id, struct registry_info *ret)
+{
+        /* root sees every buffer (registry_find) */
+        static const struct holder admin = { .uid = 0 };
+
+        return registry_get_info(r, &admin, id, ret);
+}
+
+unsigned registry_n_payers(const struct registry *r)
+{
+        return (unsigned)r->charge.usage.len;
+}
+
 /* ---- holders going away, and the end ------------------------------- */
 
 void registry_holder_drop(struct registry *r, struct holder *h)
 {
         struct list *pos, *tmp;
 
+        /* fences first: what its death ends is an error (-EPIPE), not
+         * the end of a read that dropping its references would mean */
+        if (r->hooks && r->hooks->holder_drop)
+                r->hooks->holder_drop(r, h);
         list_for_each_safe(pos, tmp, &h->refs) {
                 struct ref *ref = container_of(pos, struct ref, holder_link);
                 ref_drop(r, ref, ref->count, ref->ro_count);
@@ -898,6 +966,13 @@ void registry_done(struct registry *r)
         }
         for (size_t i = 0; i < r->by_id.cap; i++)
                 buffer_free(r->by_id.slots[i].value);
+        /* every fence belonged to a holder, and dropping it signalled
+         * them all, so every node has fired */
+        if (r->n_nodes)
+                log_warn("%llu fences or sync files left at exit", (unsigned long long)r->n_nodes);
+        hashmap_done(&r->fences);
+        hashmap_done(&r->waiters);
+        hashmap_done(&r->links);
         hashmap_done(&r->refs);
         hashmap_done(&r->attachments);
         hashmap_done(&r->by_id);

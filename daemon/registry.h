@@ -18,9 +18,9 @@
  * walks only its own objects, each bounded by a limit.
  *
  * Files: registry.c (buffers, references, CPU access, who pays),
- * attachment.c (attachments), released.c (identities of released
- * buffers), charge.c (per-uid accounting), admission.c (memfds the daemon
- * did not create).
+ * attachment.c (attachments), fence.c (fences, sync files, pools: see
+ * fence.h), released.c (identities of released buffers), charge.c
+ * (per-uid accounting), admission.c (memfds the daemon did not create).
  */
 #pragma once
 
@@ -47,7 +47,14 @@ struct holder {
         struct list refs;        /* struct ref.holder_link */
         unsigned n_buffers;      /* distinct buffers referenced */
         unsigned n_attachments;
+        struct list fences;      /* struct fence.owner_link: fences it signals */
+        unsigned n_fences;       /* fences it created and did not destroy */
+        struct list waiters;     /* struct waiter.owner_link: its pending sync files */
+        unsigned n_waiters;
 };
+
+struct batch;
+struct fence;
 
 struct buffer {
         struct buffer_ident ident;
@@ -62,6 +69,9 @@ struct buffer {
         struct list cpu_refs;      /* refs inside CPU access */
         struct list attachments;   /* struct attachment.buffer_link */
         unsigned n_readonly, n_cpu_access, n_attachments;
+        /* pending fences, as dma_resv keeps them (fence.h): per class,
+         * the batch still taking fences and the last one sealed */
+        struct batch *open[2], *last[2];
 };
 
 /* One holder's references on one buffer, its CPU access and attachments. */
@@ -73,6 +83,7 @@ struct ref {
         unsigned cpu_read, cpu_write; /* open begin_cpu_access per flag */
         struct list buffer_link, holder_link, readonly_link, cpu_link;
         struct list attachments; /* struct attachment.ref_link */
+        struct fence *read_fence; /* pending read fence SUBMIT gave its holder */
 };
 
 /* A "device" attached to a buffer by a holder of a reference on it. */
@@ -90,6 +101,24 @@ enum dma_direction { /* the kernel's enum dma_data_direction values */
         DIR_BIDIRECTIONAL = 0,
         DIR_TO_DEVICE = 1,
         DIR_FROM_DEVICE = 2,
+};
+
+/*
+ * What the registry tells the layer built on it (fence.c) as its own
+ * objects end, and asks it: an ops table, as dma_buf_ops is dma-buf's,
+ * so that nothing in registry.c calls up into the files above it. Each
+ * member may be NULL.
+ */
+struct registry;
+struct registry_hooks {
+        /* @h goes away: end what it made, before its references drop */
+        void (*holder_drop)(struct registry *r, struct holder *h);
+        /* the last of @ref's references goes */
+        void (*ref_gone)(struct registry *r, struct ref *ref);
+        /* @b leaves the registry */
+        void (*buffer_gone)(struct registry *r, struct buffer *b);
+        /* would CPU access with BS_WIRE_SYNC_* @flags have to wait? */
+        bool (*buffer_busy)(const struct buffer *b, uint32_t flags);
 };
 
 /* Told of buffers arriving and leaving (D-Bus signals, statistics). */
@@ -111,15 +140,22 @@ struct registry {
         struct hashmap by_inode;    /* {dev, ino} -> struct buffer */
         struct hashmap refs;        /* {buffer id, holder id} -> struct ref */
         struct hashmap attachments; /* {id, 0} -> struct attachment */
+        struct hashmap fences;      /* {id, 0} -> struct fence a client named */
+        struct hashmap waiters;     /* {dev, ino} of the client's end -> struct waiter */
+        struct hashmap links;       /* {fence node id, batch node id} -> struct sync_link */
         struct charge charge;
         struct released_table released;
-        uint64_t next_id, next_attachment_id, next_holder_id;
+        uint64_t next_id, next_attachment_id, next_holder_id, next_node_id;
+        uint64_t n_nodes; /* fences, batches and sync files alive */
+        struct list firing; /* nodes about to fire (fence.c) */
         uint64_t n_buffers, n_bytes;
         struct registry_stats stats;
         struct registry_observer observer;
-        /* fds of released buffers, closed by registry_flush() once the
-         * reply that released them is on its way: freeing a memfd's
-         * inode costs ~2 us that no client should wait for */
+        const struct registry_hooks *hooks; /* set by the layer above (fence_setup()) */
+        /* fds of released buffers and signalled sync files, closed by
+         * registry_flush() once the reply is on its way: freeing a
+         * memfd's inode costs ~2 us, a socket's end about as much, that
+         * no client and no waiter should wait for */
         int *closing;
         unsigned n_closing, closing_cap;
         /* fresh memfds made while idle (reserve.h); off until
@@ -197,13 +233,24 @@ int registry_grant(struct registry *r, const struct holder *from, uint64_t id, s
  * ends its CPU access and detaches its attachments. */
 int registry_release(struct registry *r, struct holder *h, uint64_t id, bool readonly);
 
+enum cpu_access_op {
+        CPU_ACCESS_END = 0,
+        CPU_ACCESS_BEGIN = 1,
+        /* begin only if no conflicting fence is pending, else -EBUSY and
+         * nothing recorded: a write conflicts with every fence, a read
+         * with write fences (protocol version 2) */
+        CPU_ACCESS_BEGIN_IDLE = 2,
+};
+
 /*
- * Begin (@begin) or end CPU access to @id with BS_WIRE_SYNC_* @flags.
+ * Begin or end CPU access to @id with BS_WIRE_SYNC_* @flags, as @op says.
  * -EINVAL for empty or unknown flags, or an end without a matching
  * begin; -EACCES for write access without a writable reference;
- * -ENOENT without any reference.
+ * -ENOENT without any reference; -EBUSY (CPU_ACCESS_BEGIN_IDLE) while a
+ * conflicting fence is pending.
  */
-int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint32_t flags, bool begin);
+int registry_cpu_access(struct registry *r, struct holder *h, uint64_t id, uint32_t flags,
+                        enum cpu_access_op op);
 
 /* Attach @device to @id (@h must hold a reference). -EINVAL for an empty
  * name or a @max_segment that is not a page multiple; -EMFILE over the
@@ -252,10 +299,40 @@ struct registry_info {
  * REGISTRY_INFO_MAX entries of any list. */
 int registry_get_info(struct registry *r, const struct holder *h, uint64_t id, struct registry_info *ret);
 
+/* Read-only views for management (D-Bus): nothing here changes the
+ * registry, and the registry must not change while a walk is going on. */
+
+/* The buffer @id, or NULL: the daemon's own view, with no access check. */
+const struct buffer *registry_lookup(const struct registry *r, uint64_t id);
+
+/* Walk every buffer, in no particular order: start with *@cursor = 0;
+ * NULL at the end. */
+const struct buffer *registry_next_buffer(const struct registry *r, size_t *cursor);
+
+/* One holder of a buffer, as the management view shows it. */
+struct registry_holder_info {
+        uint64_t holder_id;
+        pid_t pid;
+        uid_t uid;
+        char comm[BS_COMM_LEN];
+        uint32_t refs, readonly_refs;
+};
+/* The first @n holders of @b, oldest first, into @ret; returns how many
+ * holders @b has (which may be more than @n). */
+unsigned registry_buffer_holders(const struct buffer *b, struct registry_holder_info *ret, unsigned n);
+
+/* registry_get_info() for the daemon's own management view: every
+ * buffer is visible. -ENOENT for an unknown id. */
+int registry_get_info_admin(struct registry *r, uint64_t id, struct registry_info *ret);
+
+/* How many uids pay for something now. */
+unsigned registry_n_payers(const struct registry *r);
+
 /* What @uid pays for now. */
 struct charge_usage registry_uid_usage(struct registry *r, uid_t uid);
 
-/* Close the fds of buffers released since the last call. */
+/* Close the fds of buffers released, and the daemon's ends of sync files
+ * signalled, since the last call. */
 void registry_flush(struct registry *r);
 
 /* Keep a reserve of @n fresh memfds (at most RESERVE_MAX; 0: none) for

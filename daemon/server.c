@@ -174,6 +174,18 @@ int server_init(struct server *s, struct event_base *base, struct dispatch *disp
         return 0;
 }
 
+const struct conn *server_next_conn(const struct server *s, const struct conn *prev)
+{
+        const struct list *pos = prev ? prev->link.next : s->conns.next;
+
+        for (; pos != &s->conns; pos = pos->next) {
+                const struct conn *c = container_of(pos, struct conn, link);
+                if (c->refuse == 0)
+                        return c;
+        }
+        return NULL;
+}
+
 void server_done(struct server *s)
 {
         struct list *pos, *tmp;

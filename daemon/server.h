@@ -36,5 +36,10 @@ struct server {
 
 /* Set up @s on @base serving @listen_fd (owned from now on). */
 int server_init(struct server *s, struct event_base *base, struct dispatch *dispatch, int listen_fd);
+/* Walk the connections counted against the limits (not those being
+ * refused), oldest first: start with @prev NULL; NULL at the end. The
+ * list must not change during the walk. */
+const struct conn *server_next_conn(const struct server *s, const struct conn *prev);
+
 /* Close every connection (dropping its references) and the listener. */
 void server_done(struct server *s);

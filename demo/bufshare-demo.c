@@ -11,11 +11,16 @@
  * producer then reads the answers through the mapping it had all along:
  * no copy, no call between the write and the read (coherence).
  *
- * Usage: bufshare-demo [--socket PATH]
+ * With --pool, the second mode instead (demo-pool.c): a 1080p producer
+ * and two consumers, one deliberately slow, through a pool of three
+ * buffers synchronised by fences, every frame checked.
+ *
+ * Usage: bufshare-demo [--socket PATH] [--pool [--frames N]]
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +31,7 @@
 #include <unistd.h>
 
 #include "bufshare/bufshare.h"
+#include "demo.h"
 #include "fdpass.h"
 
 #define N_BUFFERS 3
@@ -34,14 +40,6 @@
 
 static const uint64_t sizes[N_BUFFERS] = { 4096, 1 << 20, 16 << 20 };
 static int failures;
-
-#define step(who, ...)                                                         \
-        do {                                                                   \
-                printf("[%-10s] ", who);                                       \
-                printf(__VA_ARGS__);                                           \
-                printf("\n");                                                  \
-                fflush(stdout);                                                \
-        } while (0)
 
 static uint8_t pattern(uint64_t i, unsigned buffer)
 {
@@ -181,28 +179,47 @@ int main(int argc, char **argv)
 {
         static const struct option longopts[] = {
                 { "socket", required_argument, NULL, 's' },
+                { "pool", no_argument, NULL, 'p' },
+                { "frames", required_argument, NULL, 'f' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         const char *socket_path = NULL;
+        bool pool_mode = false;
+        unsigned frames = 120;
         struct bs_buffer *bufs[N_BUFFERS] = {};
         uint8_t *maps[N_BUFFERS] = {};
         struct bs_client *c = NULL;
         pid_t pids[N_CONSUMERS];
         int opt, r;
 
-        while ((opt = getopt_long(argc, argv, "s:h", longopts, NULL)) >= 0) {
+        while ((opt = getopt_long(argc, argv, "s:pf:h", longopts, NULL)) >= 0) {
                 switch (opt) {
                 case 's':
                         socket_path = optarg;
                         break;
+                case 'p':
+                        pool_mode = true;
+                        break;
+                case 'f':
+                        frames = (unsigned)strtoul(optarg, NULL, 10);
+                        if (frames == 0 || frames > 1000000) {
+                                fprintf(stderr, "bufshare-demo: --frames %s: 1 to 1000000\n", optarg);
+                                return 2;
+                        }
+                        break;
                 case 'h':
-                        printf("Usage: bufshare-demo [--socket PATH]\n");
+                        printf("Usage: bufshare-demo [--socket PATH] [--pool [--frames N]]\n"
+                               "  --pool      a 1080p producer and two consumers (one slow) through a\n"
+                               "              pool of three buffers, every frame checked\n"
+                               "  --frames N  frames in --pool mode (default 120)\n");
                         return 0;
                 default:
                         return 2;
                 }
         }
+        if (pool_mode)
+                return demo_pool(socket_path, frames);
 
         r = bs_client_connect(socket_path, &c);
         if (r < 0) {
@@ -233,30 +250,18 @@ int main(int argc, char **argv)
         }
 
         for (unsigned k = 0; k < N_CONSUMERS; k++) {
-                int sv[2], fds[N_BUFFERS + 1];
+                int sock, fds[N_BUFFERS + 1];
 
-                if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-                        perror("bufshare-demo: socketpair");
+                pids[k] = demo_fork(consumer, socket_path, k, &sock);
+                if (pids[k] < 0)
                         return 1;
-                }
-                fflush(stdout);
-                pids[k] = fork();
-                if (pids[k] < 0) {
-                        perror("bufshare-demo: fork");
-                        return 1;
-                }
-                if (pids[k] == 0) {
-                        close(sv[0]);
-                        _exit(consumer(socket_path, k, sv[1]));
-                }
-                close(sv[1]);
                 for (unsigned i = 0; i < N_BUFFERS; i++)
                         fds[i] = bs_buffer_fd(bufs[i], O_RDWR | O_CLOEXEC);
                 fds[N_BUFFERS] = bs_buffer_fd(bufs[0], O_RDONLY | O_CLOEXEC); /* a read-only view */
-                r = bs_fdpass_send(sv[0], "F", 1, fds, N_BUFFERS + 1);
+                r = bs_fdpass_send(sock, "F", 1, fds, N_BUFFERS + 1);
                 for (unsigned i = 0; i <= N_BUFFERS; i++)
                         close(fds[i]);
-                close(sv[0]);
+                close(sock);
                 if (r < 0) {
                         fprintf(stderr, "bufshare-demo: sending fds failed: %s\n", strerror(-r));
                         return 1;

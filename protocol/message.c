@@ -136,6 +136,52 @@ static bool limits_rep_valid(const union bs_msg_body *b)
         return b->limits_rep.reserved == 0 && b->limits_rep.reserved2 == 0;
 }
 
+static bool fence_create_req_valid(const union bs_msg_body *b)
+{
+        return b->fence_create_req.flags == 0;
+}
+
+static bool fence_create_rep_valid(const union bs_msg_body *b)
+{
+        return b->fence_create_rep.reserved == 0 && b->fence_create_rep.fence_id != 0;
+}
+
+static bool fence_attach_req_valid(const union bs_msg_body *b)
+{
+        return b->fence_attach_req.reserved == 0;
+}
+
+static bool fence_signal_req_valid(const union bs_msg_body *b)
+{
+        return b->fence_signal_req.reserved == 0;
+}
+
+static bool sync_file_req_valid(const union bs_msg_body *b)
+{
+        return b->sync_file_req.reserved == 0;
+}
+
+static bool sync_file_merge_req_valid(const union bs_msg_body *b)
+{
+        return b->sync_file_merge_req.flags == 0;
+}
+
+static bool submit_req_valid(const union bs_msg_body *b)
+{
+        return b->submit_req.flags == 0;
+}
+
+static bool release_read_req_valid(const union bs_msg_body *b)
+{
+        return b->release_read_req.reserved == 0;
+}
+
+/* Requests that may ask for no reply: those whose sender has nothing to
+ * wait for (a put, a fence signalled or dropped, the end of a read). */
+#define ONEWAY_OK(op)                                                                           \
+        ((op) == BS_OP_RELEASE || (op) == BS_OP_FENCE_SIGNAL || (op) == BS_OP_FENCE_DESTROY || \
+         (op) == BS_OP_RELEASE_READ)
+
 static bool redeem_req_valid(const union bs_msg_body *b)
 {
         return b->redeem_req.flags == 0;
@@ -172,7 +218,7 @@ static unsigned export_batch_rep_fds(const union bs_msg_body *b)
                 .rep_size = sizeof(struct rep_),                               \
                 .req_fds = req_fds_,                                           \
                 .rep_fds = rep_fds_,                                           \
-                .oneway_ok = (op_) == BS_OP_RELEASE,                           \
+                .oneway_ok = ONEWAY_OK(op_),                                  \
                 .req_valid = reqv_,                                            \
                 .rep_valid = repv_,                                            \
                 .rep_n_fds = (op_) == BS_OP_EXPORT_BATCH ? export_batch_rep_fds : NULL, \
@@ -195,6 +241,15 @@ static const struct bs_op_desc ops[BS_OP_COUNT] = {
         OP(BS_OP_LIST_HEAPS, 1, "list-heaps", bs_list_heaps_req, bs_list_heaps_rep, 0, 0, list_heaps_req_valid, list_heaps_rep_valid),
         OP(BS_OP_SYNC, 2, "sync", bs_sync_req, bs_status_rep, 0, 0, sync_req_valid, status_rep_valid),
         OP(BS_OP_LIMITS, 2, "limits", bs_limits_req, bs_limits_rep, 0, 0, limits_req_valid, limits_rep_valid),
+        OP(BS_OP_FENCE_CREATE, 2, "fence-create", bs_fence_create_req, bs_fence_create_rep, 0, 0, fence_create_req_valid, fence_create_rep_valid),
+        OP(BS_OP_FENCE_ATTACH, 2, "fence-attach", bs_fence_attach_req, bs_status_rep, 0, 0, fence_attach_req_valid, status_rep_valid),
+        OP(BS_OP_FENCE_SIGNAL, 2, "fence-signal", bs_fence_signal_req, bs_status_rep, 0, 0, fence_signal_req_valid, status_rep_valid),
+        OP(BS_OP_FENCE_DESTROY, 2, "fence-destroy", bs_id_req, bs_status_rep, 0, 0, any_valid, status_rep_valid),
+        OP(BS_OP_EXPORT_SYNC_FILE, 2, "export-sync-file", bs_sync_file_req, bs_status_rep, 0, 1, sync_file_req_valid, status_rep_valid),
+        OP(BS_OP_IMPORT_SYNC_FILE, 2, "import-sync-file", bs_sync_file_req, bs_status_rep, 1, 0, sync_file_req_valid, status_rep_valid),
+        OP(BS_OP_SYNC_FILE_MERGE, 2, "sync-file-merge", bs_sync_file_merge_req, bs_status_rep, 2, 1, sync_file_merge_req_valid, status_rep_valid),
+        OP(BS_OP_SUBMIT, 2, "submit", bs_submit_req, bs_submit_rep, 0, 0, submit_req_valid, any_valid),
+        OP(BS_OP_RELEASE_READ, 2, "release-read", bs_release_read_req, bs_status_rep, 0, 0, release_read_req_valid, status_rep_valid),
         OP(BS_OP_REDEEM, 2, "redeem", bs_redeem_req, bs_export_rep, 0, 1, redeem_req_valid, export_rep_valid),
         OP(BS_OP_EXPORT_BATCH, 2, "export-batch", bs_export_batch_req, bs_export_batch_rep, 0, BS_WIRE_BATCH_MAX, export_batch_req_valid, export_batch_rep_valid),
 };

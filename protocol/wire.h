@@ -34,7 +34,17 @@ enum bs_opcode {
         /* version 2 */
         BS_OP_SYNC = 15,
         BS_OP_LIMITS = 16,
-        /* 17..29: fences, sync files and pools (in progress elsewhere) */
+        /* version 2: fences, sync files and pools (PROTOCOL.md) */
+        BS_OP_FENCE_CREATE = 17,
+        BS_OP_FENCE_ATTACH = 18,
+        BS_OP_FENCE_SIGNAL = 19,
+        BS_OP_FENCE_DESTROY = 20,
+        BS_OP_EXPORT_SYNC_FILE = 21,
+        BS_OP_IMPORT_SYNC_FILE = 22,
+        BS_OP_SYNC_FILE_MERGE = 23,
+        BS_OP_SUBMIT = 24,
+        BS_OP_RELEASE_READ = 25,
+        /* 26..29: free */
         BS_OP_REDEEM = 30, /* version 2: a /dev/bufshare token for its buffer's fd */
         /* 31..35: image descriptions (in progress elsewhere) */
         /* version 2: many buffers in one message */
@@ -54,7 +64,7 @@ enum bs_opcode {
 enum bs_msg_flags {
         BS_MSG_REPLY = 1u << 0, /* a reply; its serial is its request's */
         /* bit 1 was version 1's "releases follow the body": refused */
-        BS_MSG_NO_REPLY = 1u << 2, /* since 2, RELEASE only: answer nothing */
+        BS_MSG_NO_REPLY = 1u << 2, /* since 2, RELEASE, FENCE_SIGNAL, FENCE_DESTROY, RELEASE_READ: answer nothing */
 };
 #define BS_MSG_FLAGS_VALID (BS_MSG_REPLY | BS_MSG_NO_REPLY)
 
@@ -263,6 +273,66 @@ struct bs_limits_rep { /* since 2 */
 };
 _Static_assert(sizeof(struct bs_limits_rep) == 64, "wire layout");
 
+/* A fence: FENCE_CREATE's reply; FENCE_DESTROY takes a bs_id_req. */
+struct bs_fence_create_req { /* since 2 */
+        uint64_t flags; /* must be 0 */
+};
+_Static_assert(sizeof(struct bs_fence_create_req) == 8, "wire layout");
+
+struct bs_fence_create_rep { /* since 2 */
+        int32_t status;
+        uint32_t reserved;
+        uint64_t fence_id; /* this connection's to attach, signal and destroy */
+};
+_Static_assert(sizeof(struct bs_fence_create_rep) == 16, "wire layout");
+
+struct bs_fence_attach_req { /* since 2 */
+        uint64_t buffer_id;
+        uint64_t fence_id;
+        uint32_t usage; /* BS_WIRE_SYNC_READ or _WRITE (both: write) */
+        uint32_t reserved;
+};
+_Static_assert(sizeof(struct bs_fence_attach_req) == 24, "wire layout");
+
+struct bs_fence_signal_req { /* since 2; may carry BS_MSG_NO_REPLY */
+        uint64_t fence_id;
+        int32_t status; /* 0, or a negative errno -4095..-1 */
+        uint32_t reserved;
+};
+_Static_assert(sizeof(struct bs_fence_signal_req) == 16, "wire layout");
+
+/* EXPORT_SYNC_FILE (reply: status, 1 fd) and IMPORT_SYNC_FILE (+ 1 fd). */
+struct bs_sync_file_req { /* since 2 */
+        uint64_t buffer_id;
+        uint32_t flags; /* BS_WIRE_SYNC_*: export: what to wait for; import: the usage */
+        uint32_t reserved;
+};
+_Static_assert(sizeof(struct bs_sync_file_req) == 16, "wire layout");
+
+struct bs_sync_file_merge_req { /* since 2; carries 2 fds, the reply 1 */
+        uint64_t flags; /* must be 0 */
+};
+_Static_assert(sizeof(struct bs_sync_file_merge_req) == 8, "wire layout");
+
+struct bs_submit_req { /* since 2 */
+        uint64_t buffer_id;
+        uint64_t flags; /* must be 0 */
+};
+_Static_assert(sizeof(struct bs_submit_req) == 16, "wire layout");
+
+struct bs_submit_rep { /* since 2 */
+        int32_t status;
+        uint32_t n_readers; /* other holders now with a pending read fence on it */
+};
+_Static_assert(sizeof(struct bs_submit_rep) == 8, "wire layout");
+
+struct bs_release_read_req { /* since 2; may carry BS_MSG_NO_REPLY */
+        uint64_t buffer_id;
+        int32_t status; /* 0, or a negative errno -4095..-1 */
+        uint32_t reserved;
+};
+_Static_assert(sizeof(struct bs_release_read_req) == 16, "wire layout");
+
 /* REDEEM: the token /dev/bufshare's ALLOC gave, for the buffer's fd and a
  * reference. Only a client of the uid that opened the device file may
  * redeem it (-EPERM), once, before it expires (-ENOENT). The reply is
@@ -314,6 +384,15 @@ union bs_msg_body {
         struct bs_sync_req sync_req;
         struct bs_limits_req limits_req;
         struct bs_limits_rep limits_rep;
+        struct bs_fence_create_req fence_create_req;
+        struct bs_fence_create_rep fence_create_rep;
+        struct bs_fence_attach_req fence_attach_req;
+        struct bs_fence_signal_req fence_signal_req;
+        struct bs_sync_file_req sync_file_req;
+        struct bs_sync_file_merge_req sync_file_merge_req;
+        struct bs_submit_req submit_req;
+        struct bs_submit_rep submit_rep;
+        struct bs_release_read_req release_read_req;
         struct bs_redeem_req redeem_req;
         struct bs_export_batch_req export_batch_req;
         struct bs_export_batch_rep export_batch_rep;

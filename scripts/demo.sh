@@ -1,8 +1,11 @@
 #!/bin/sh
 # The main job: start bufshared on a private socket with its defaults, run
 # the demo against it, stop the daemon and say what happened.
+# Usage: scripts/demo.sh [BUILD] [DEMO FLAGS...], e.g. --pool for the
+# second mode (a 1080p producer, two consumers, a pool of three).
 set -eu
 build=${1:-build}
+[ $# -gt 0 ] && shift
 dir=$(mktemp -d /tmp/bufshare-demo.XXXXXX)
 socket="$dir/socket"
 log="$dir/bufshared.log"
@@ -30,9 +33,12 @@ while [ ! -S "$socket" ]; do
         sleep 0.01
 done
 
-echo "== running bufshare-demo (a producer and two consumer processes)"
+case " $* " in
+*" --pool "*) echo "== running bufshare-demo --pool (a 1080p producer, two consumers, a pool of three)" ;;
+*) echo "== running bufshare-demo (a producer and two consumer processes)" ;;
+esac
 status=0
-"$build/demo/bufshare-demo" --socket "$socket" || status=$?
+"$build/demo/bufshare-demo" --socket "$socket" "$@" || status=$?
 
 echo "== stopping bufshared"
 kill -TERM "$daemon"

@@ -10,6 +10,10 @@ libevent-dev libcmocka-dev libsystemd-dev libfuse3-dev gnuplot-nox"
 # the VM tests (tests/vm): qemu booting Debian's kernel, a busybox
 # initramfs, and a debootstrapped root for the systemd guest
 packages="$packages qemu-system-x86 busybox-static cpio xz-utils debootstrap"
+# the service layer: systemd's tools, dbus-daemon and libdbus-1-dev (its
+# dbus-1.pc says where the D-Bus policy goes) for the tests, python3 for
+# bufsharectl's JSON checks, scdoc for the man pages
+packages="$packages systemd dbus-daemon libdbus-1-dev python3 scdoc"
 if [ "${1:-}" = "--bench" ]; then
         packages="iceoryx libiceoryx-binding-c-dev"
 fi

@@ -166,6 +166,8 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
         }
 
         argv[argc++] = bin;
+        argv[argc++] = "--bus";
+        argv[argc++] = d->bus ? d->bus : "none";
         if (!d->socket_from_env) {
                 argv[argc++] = "--socket";
                 argv[argc++] = d->socket;
@@ -223,8 +225,13 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                         break;
                 }
         }
-        close(nfd);
-        unlink(notify_path);
+        d->notify_fd = -1;
+        if (r == 0 && d->keep_notify) {
+                d->notify_fd = nfd; /* its path stays until test_daemon_stop() */
+        } else {
+                close(nfd);
+                unlink(notify_path);
+        }
         live_add(d->pid);
         if (r < 0) {
                 live_remove(d->pid);
@@ -240,6 +247,17 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                 return r;
         }
         return 0;
+}
+
+int test_daemon_wait(struct test_daemon *d)
+{
+        int status;
+
+        if (waitpid(d->pid, &status, 0) < 0)
+                return -errno;
+        live_remove(d->pid);
+        d->pid = 0;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 int test_daemon_stop(struct test_daemon *d)
@@ -261,6 +279,11 @@ int test_daemon_stop(struct test_daemon *d)
         }
         unlink(d->socket);
         unlink(d->log_path);
+        if (d->keep_notify) {
+                char notify_path[108];
+                snprintf(notify_path, sizeof(notify_path), "%s/notify", d->dir);
+                unlink(notify_path);
+        }
         if (d->bin_copy[0])
                 unlink(d->bin_copy);
         rmdir(d->dir);

@@ -19,6 +19,9 @@ struct test_daemon {
         uid_t run_as;         /* set before start: run the daemon as this uid, if not 0 */
         unsigned nofile;      /* set before start: its RLIMIT_NOFILE (soft and hard), if not 0 */
         bool capture_log;     /* set before start: its stderr goes to log_path */
+        const char *bus;      /* set before start: its --bus (default "none": no D-Bus) */
+        bool keep_notify;     /* set before start: leave notify_fd open after READY=1 */
+        int notify_fd;        /* with keep_notify: its NOTIFY_SOCKET, ours to read and close */
         char log_path[96];
         char bin_copy[96];    /* with run_as: the copy of bufshared it runs */
 };
@@ -29,6 +32,10 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra);
 /* SIGTERM it and wait: returns its exit status (0 for a clean exit), and
  * checks that it removed its socket file (-EEXIST otherwise). */
 int test_daemon_stop(struct test_daemon *d);
+
+/* Wait for a daemon the test stopped itself (its log stays for reading
+ * until test_daemon_stop()): its exit status as test_daemon_stop's. */
+int test_daemon_wait(struct test_daemon *d);
 
 /* SIGKILL every daemon started and not stopped: for teardowns, so that a
  * test failing half-way leaves no daemon behind. Returns how many. */

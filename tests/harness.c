@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -18,6 +19,56 @@
 
 
 
+
+void test_require(bool ok, const char *what)
+{
+        const char *ci = getenv("CI");
+        bool in_ci = ci && strcmp(ci, "true") == 0;
+
+        if (ok)
+                return;
+        printf("%s: %s\n", in_ci ? "FAIL (CI=true: prerequisites are required)" : "SKIP", what);
+        fflush(stdout);
+        exit(in_ci ? 1 : 77);
+}
+
+int test_daemon_stop_read_log(struct test_daemon *d, char *buf, size_t len)
+{
+        int fd, status;
+        ssize_t n;
+
+        kill(d->pid, SIGTERM);
+        status = test_daemon_wait(d);
+        fd = open(d->log_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, len - 1);
+        close(fd);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        return status;
+}
+
+int test_notify_wait(int fd, const char *want, int timeout_ms, char *buf, size_t len)
+{
+        uint64_t deadline = test_now_ms() + (uint64_t)timeout_ms;
+
+        for (;;) {
+                uint64_t now = test_now_ms();
+                ssize_t n;
+
+                if (now >= deadline || test_wait_readable(fd, (int)(deadline - now)) < 0)
+                        return -ETIMEDOUT;
+                n = recv(fd, buf, len - 1, MSG_DONTWAIT);
+                if (n < 0)
+                        continue;
+                buf[n] = '\0';
+                for (const char *p = buf; (p = strstr(p, want)); p++)
+                        if ((p == buf || p[-1] == '\n') && (p[strlen(want)] == '\0' || p[strlen(want)] == '\n'))
+                                return 0;
+        }
+}
 
 int fx_base_setup(void **state)
 {

@@ -80,6 +80,21 @@ struct test_peer {
 int test_send_fd(int sock, int fd);
 int test_recv_fd(int sock);
 
+/* The test can't run here without @what (a program, root...): exit 77,
+ * "skipped", saying why; under CI=true a missing prerequisite is a
+ * failure instead (exit 1). Returns only if @ok. */
+void test_require(bool ok, const char *what);
+
+/* SIGTERM a daemon started with capture_log, wait for it to exit, and
+ * read its log into @buf (@len bytes, NUL-terminated): its exit status,
+ * or -errno. test_daemon_stop() then removes what is left. */
+int test_daemon_stop_read_log(struct test_daemon *d, char *buf, size_t len);
+
+/* Read sd_notify messages from @fd until one holds @want (a line such as
+ * "READY=1"), for up to @timeout_ms: 0 with that message in @buf (@len
+ * bytes), or -ETIMEDOUT. */
+int test_notify_wait(int fd, const char *want, int timeout_ms, char *buf, size_t len);
+
 /* Raw protocol access for tests that speak to bufshared without the
  * library: a connected SOCK_SEQPACKET socket (or -errno). */
 int test_raw_connect(const char *path);

@@ -29,8 +29,14 @@
  * their offset argument is lost on the way: position with BIND.
  *
  * poll(2) on a bound file reports the bound buffer's fences the way
- * dma-buf's poll does (POLLIN: no write fence pending; POLLOUT: no fence
- * pending); an unbound file reports POLLERR.
+ * dma-buf's poll (dma_buf_poll) does: POLLIN|POLLRDNORM while no write
+ * fence is pending, POLLOUT|POLLWRNORM while no fence at all is. A
+ * waiter in poll, select or epoll is woken when that changes, and when
+ * the file is unbound or its buffer released under it; an unbound file
+ * reports POLLERR. So does a poll the daemon can't watch for (its
+ * fence has --max-waiters-per-fence waiters, or the daemon is out of
+ * fds), rather than leave the caller asleep. Fences themselves are made,
+ * attached and signalled over the socket (bufshare.h).
  *
  * Encoding rules, all checked:
  *  - Every number is _IOR/_IOW/_IOWR ("restricted" ioctls: CUSE copies

@@ -19,6 +19,29 @@
  * mappings processes still hold stay valid (the kernel keeps the memfd).
  * Holding the fd is always enough to import it again.
  *
+ * Synchronisation is explicit, as with dma-fence and sync_file (protocol
+ * version 2; a version 1 daemon answers these calls -EOPNOTSUPP):
+ *
+ *   1. bs_fence_create()          a fence of this connection's   [dma_fence_init]
+ *   2. bs_fence_attach()          pending on a buffer, as a read or a write
+ *                                 fence                           [dma_resv_add_fence]
+ *   3. bs_buffer_export_sync_file() an fd of the waiter's own, readable
+ *                                 once what it waits for is signalled
+ *                                                    [DMA_BUF_IOCTL_EXPORT_SYNC_FILE]
+ *   4. bs_sync_file_wait()        poll() it, or hand it to any event loop
+ *   5. bs_fence_signal()          by its creator, once, with a status
+ *                                                    [dma_fence_signal]
+ * A connection that closes signals its unsignalled fences with -EPIPE at
+ * once. bs_buffer_begin_cpu_access() waits for the conflicting fences.
+ *
+ * A pool (bs_pool_create()) recycles N buffers mapped once: each
+ * bs_pool_submit() gives every other holder of the buffer a read fence
+ * of its own, which it signals with bs_buffer_release_read() when it has
+ * read the frame (or by dying: -EPIPE), and bs_pool_acquire() hands out
+ * only a buffer whose readers are all done. How consumers learn that a
+ * frame is ready is the application's business (a socket, a pipe, a
+ * counter in shared memory): bufshare orders the buffers, not the frames.
+ *
  * Errors: every function returns 0 (or a non-negative value) on success
  * and a negative errno on failure; no error path leaks an fd, a mapping
  * or a reference. Once the connection to the daemon breaks, every call
@@ -72,6 +95,11 @@ enum bs_data_direction {
 struct bs_client;
 struct bs_buffer;
 struct bs_attachment;
+struct bs_fence;
+struct bs_pool;
+
+/** The most buffers in one pool. */
+#define BS_POOL_MAX 64
 
 /** One segment of a mapped attachment: page-aligned bytes of the buffer. */
 struct bs_segment {
@@ -419,17 +447,32 @@ int bs_buffer_kunmap(struct bs_buffer *b, uint64_t page_num, void *addr);
 
 /**
  * Begin CPU access (DMA_BUF_IOCTL_SYNC with DMA_BUF_SYNC_START). Mappings
- * are coherent: this waits for conflicting fences (a write for all, a
- * read for write fences) and tells the daemon who is inside, as info
- * shows. Several processes may be inside at once. A connection that
- * closes inside CPU access is ended by the daemon.
+ * are coherent: this waits for the conflicting fences pending on @p b (a
+ * write for all of them, a read for write fences), at most the client's
+ * timeout (bs_client_set_timeout()), then tells the daemon who is inside,
+ * as info shows. Several processes may be inside at once. A connection
+ * that closes inside CPU access is ended by the daemon. A fence of this
+ * very process conflicts too: signal it before beginning, or this waits
+ * for the timeout. A version 1 daemon does not wait.
  * @param flags  a non-empty set of BS_SYNC_READ and BS_SYNC_WRITE
  * @retval 0 done
  * @retval -EINVAL NULL, empty or unknown flags
  * @retval -EACCES BS_SYNC_WRITE on a read-only reference
  * @retval -ENOENT the daemon no longer has it
+ * @retval -ETIME a conflicting fence is still pending after the timeout:
+ *         nothing begun (the connection is fine)
+ * @retval <0 the error a conflicting fence was signalled with (-EPIPE if
+ *         its creator died): nothing begun; a retry succeeds, since that
+ *         fence is no longer pending
  */
 int bs_buffer_begin_cpu_access(struct bs_buffer *b, unsigned flags);
+
+/**
+ * bs_buffer_begin_cpu_access() waiting at most @p timeout_ms for the
+ * conflicting fences: 0 to begin only if none is pending, -1 for ever.
+ * @retval -EINVAL also for timeout_ms < -1
+ */
+int bs_buffer_begin_cpu_access_timeout(struct bs_buffer *b, unsigned flags, int timeout_ms);
 
 /**
  * End CPU access (DMA_BUF_SYNC_END).
@@ -482,6 +525,193 @@ int bs_attachment_unmap(struct bs_attachment *a, const struct bs_sg_table *table
  */
 int bs_buffer_detach(struct bs_buffer *b, struct bs_attachment *a);
 
+/* ---- fences and sync files ------------------------------------------- */
+
+/**
+ * A sync file for @p b, like DMA_BUF_IOCTL_EXPORT_SYNC_FILE: an fd that
+ * becomes readable (poll()) once the fences pending on @p b now are all
+ * signalled; fences attached later don't hold it up. The fd is the
+ * caller's own, close-on-exec: reading or writing it affects nobody else,
+ * and it may be sent to another process.
+ * @param flags  BS_SYNC_READ: wait for the write fences (before reading);
+ *               BS_SYNC_WRITE (or both): wait for every fence (before
+ *               writing)
+ * @retval >=0 the sync file; signalled already if nothing was pending
+ * @retval -EINVAL NULL, empty or unknown flags
+ * @retval -ENOENT the daemon no longer has it
+ * @retval -EMFILE this client has --max-waiters-per-client pending sync
+ *         files, or the daemon or this process is out of fds
+ * @retval -ENOSPC what it would wait for has --max-waiters-per-fence waiters
+ * @retval -EOPNOTSUPP the daemon speaks protocol version 1
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
+ */
+int bs_buffer_export_sync_file(struct bs_buffer *b, unsigned flags);
+
+/**
+ * Make the sync file @p fd pending on @p b as a fence of @p usage, like
+ * DMA_BUF_IOCTL_IMPORT_SYNC_FILE: it signals when the sync file does,
+ * with its status, even if the importer goes away first. A signalled
+ * sync file adds nothing. @p fd stays the caller's.
+ * @param usage  BS_SYNC_READ: a read fence; BS_SYNC_WRITE (or both): a
+ *               write fence
+ * @retval 0 done
+ * @retval -EINVAL NULL, empty or unknown usage, or @p fd is not a sync
+ *         file of this daemon (or its status was read out of it)
+ * @retval -EBADF fd < 0
+ * @retval -EACCES BS_SYNC_WRITE on a read-only reference
+ * @retval -ENOSPC the sync file has --max-waiters-per-fence waiters
+ * @retval -ENOENT,-EOPNOTSUPP,-EPIPE,... as bs_buffer_export_sync_file()
+ */
+int bs_buffer_import_sync_file(struct bs_buffer *b, unsigned usage, int fd);
+
+/**
+ * A new sync file signalled once both @p fd1 and @p fd2 are (SYNC_IOC_MERGE),
+ * with the first error among them. Both stay the caller's; they may be
+ * the same fd.
+ * @retval >=0 the merged sync file
+ * @retval -EINVAL @p c is NULL, or an fd is not a sync file of this daemon
+ * @retval -EBADF an fd < 0
+ * @retval -EMFILE,-ENOSPC,-EOPNOTSUPP,-EPIPE,... as bs_buffer_export_sync_file()
+ */
+int bs_sync_file_merge(struct bs_client *c, int fd1, int fd2);
+
+/**
+ * Wait until the sync file @p fd is signalled, without the daemon: poll()
+ * and a peek at its status, which stays in the fd for the next asker.
+ * @param timeout_ms  0 to ask only, -1 to wait for ever
+ * @retval 0 signalled, and every fence it waited for succeeded
+ * @retval <0 signalled with that error: the first error among its fences
+ *         (-EPIPE: a fence's creator died)
+ * @retval -ETIME still pending after @p timeout_ms
+ * @retval -EINVAL not a sync file (or its status was read out of it), or
+ *         timeout_ms < -1
+ * @retval -EBADF fd is not open
+ */
+int bs_sync_file_wait(int fd, int timeout_ms);
+
+/**
+ * The state of the sync file @p fd, at once (SYNC_IOC_FILE_INFO's status).
+ * @retval 1 signalled without error
+ * @retval 0 pending
+ * @retval <0 signalled with that error; or -EINVAL, -EBADF as bs_sync_file_wait()
+ */
+int bs_sync_file_status(int fd);
+
+/**
+ * A new fence of this connection's, unsignalled (dma_fence_init()). Only
+ * this connection can signal it; if it closes first, the fence is
+ * signalled with -EPIPE.
+ * @retval 0 done, *ret_fence set; free it with bs_fence_destroy()
+ * @retval -EINVAL a NULL argument
+ * @retval -EMFILE this client has --max-fences-per-client fences
+ * @retval -EOPNOTSUPP,-EPIPE,... as bs_buffer_export_sync_file()
+ */
+int bs_fence_create(struct bs_client *c, struct bs_fence **ret_fence);
+
+/**
+ * Make @p f pending on @p b until it is signalled (dma_resv_add_fence()).
+ * Attaching a signalled fence, or one pending there already, changes
+ * nothing. @p b must belong to the client that made @p f.
+ * @param usage  BS_SYNC_READ: a read fence (writers wait for it);
+ *               BS_SYNC_WRITE (or both): a write fence (everyone waits)
+ * @retval 0 done
+ * @retval -EINVAL NULL, empty or unknown usage, or @p b of another client
+ * @retval -EACCES BS_SYNC_WRITE on a read-only reference
+ * @retval -ENOSPC the fence has --max-waiters-per-fence waiters (buffers
+ *         count as one each per kind of fence)
+ * @retval -ENOENT the daemon no longer has the buffer
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
+ */
+int bs_fence_attach(struct bs_fence *f, struct bs_buffer *b, unsigned usage);
+
+/**
+ * Signal @p f with @p status (dma_fence_set_error() + dma_fence_signal()):
+ * every sync file waiting for it, and for nothing else, becomes readable.
+ * Sent in one message that gets no reply: like bs_buffer_put(), it never
+ * waits for the daemon.
+ * @param status  0, or a negative errno (-4095..-1) the waiters will see
+ * @retval 0 sent (or queued, if the daemon's socket is full)
+ * @retval -EINVAL NULL, or status outside 0 and -4095..-1
+ * @retval -EALREADY signalled already
+ */
+int bs_fence_signal(struct bs_fence *f, int status);
+
+/**
+ * Free @p f; NULL-safe. An unsignalled fence is signalled with -ECANCELED
+ * first, since nobody could signal it any more. Never waits.
+ * @return NULL, always: `f = bs_fence_destroy(f);`
+ */
+struct bs_fence *bs_fence_destroy(struct bs_fence *f);
+
+/* ---- pools ------------------------------------------------------------- */
+
+/**
+ * A pool of @p n buffers of @p size bytes, exported and mapped
+ * (read-write) once, named "NAME-0" to "NAME-(n-1)".
+ * @param heap  as bs_buffer_export()
+ * @param name  at most BS_NAME_MAX - 5 bytes, or NULL for "pool"
+ * @retval 0 done, *ret_pool set; free it with bs_pool_destroy()
+ * @retval -EINVAL a NULL argument, n 0 or over BS_POOL_MAX, size 0, or a
+ *         long name
+ * @retval -EOPNOTSUPP the daemon speaks protocol version 1
+ * @retval <0 what bs_buffer_export() or bs_buffer_vmap() returned
+ */
+int bs_pool_create(struct bs_client *c, unsigned n, uint64_t size, const char *heap, const char *name,
+                   struct bs_pool **ret_pool);
+
+/**
+ * Unmap and put every buffer of @p p and free it; NULL-safe. Consumers
+ * keep their own references and mappings.
+ * @return NULL, always: `p = bs_pool_destroy(p);`
+ */
+struct bs_pool *bs_pool_destroy(struct bs_pool *p);
+
+/**
+ * Buffer @p index of @p p (to send its fd to consumers with bs_buffer_fd())
+ * and its mapping; both stay the pool's. Either out parameter may be NULL.
+ * @retval 0 done  @retval -EINVAL NULL, or index out of range
+ */
+int bs_pool_get_buffer(struct bs_pool *p, unsigned index, struct bs_buffer **ret_buffer, void **ret_map);
+
+/**
+ * A buffer of @p p that no consumer still reads and no fence holds up,
+ * the least recently submitted first, waiting at most @p timeout_ms.
+ * It is the caller's to fill until bs_pool_submit(). A consumer that
+ * released it with an error, or died (-EPIPE), is done with it all the
+ * same: the status reaches sync files exported before the release.
+ * @retval 0 done, *ret_index set
+ * @retval -ETIME every buffer is still read after @p timeout_ms
+ * @retval -EBUSY every buffer is acquired and none submitted
+ * @retval -EINVAL NULL, or timeout_ms < -1
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
+ */
+int bs_pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index);
+
+/**
+ * The frame in buffer @p index is ready: every other holder of a
+ * reference on it gets a read fence of its own, which it signals with
+ * bs_buffer_release_read() (a second submit before that keeps its one
+ * fence). Then tell the consumers, on a channel of the application's.
+ * Every holder of the buffer but the producer counts as a consumer.
+ * @retval >=0 how many consumers now read it
+ * @retval -EINVAL NULL, index out of range, or not acquired
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
+ */
+int bs_pool_submit(struct bs_pool *p, unsigned index);
+
+/**
+ * A consumer is done with the frame in @p b: the read fence
+ * bs_pool_submit() gave it is signalled with @p status, and the producer
+ * may write the buffer again once every consumer has done so. Sent in one
+ * message that gets no reply, like bs_fence_signal(); a release with no
+ * frame to release is logged by the daemon and ignored.
+ * @param status  0, or a negative errno (-4095..-1) that sync files
+ *                waiting on the buffer's fences report
+ * @retval 0 sent (or queued)
+ * @retval -EINVAL NULL, or a status outside 0 and -4095..-1
+ * @retval -EOPNOTSUPP the daemon speaks protocol version 1
+ */
+int bs_buffer_release_read(struct bs_buffer *b, int status);
 /*
  * The CUSE device, /dev/bufshare: a second control plane beside the
  * socket (bufshare-ioctl.h has its ioctls). Each open device file is a

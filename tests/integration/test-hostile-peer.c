@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 
@@ -692,6 +693,239 @@ static void everything_at_once_then_fd_count_is_back(void **state)
         assert_good_client_served(fx);
 }
 
+/* ---- fences, sync files and pools (opcodes 17-25) ---- */
+
+/* A raw request of @op on @s with @serial; the reply's status. The reply's
+ * fds are closed; *@ret_u64 gets the reply's first u64 after the status. */
+static int raw_op(int s, struct bs_msg *req, uint64_t *ret_u64)
+{
+        struct bs_msg rep;
+        int r = test_raw_call(s, req, &rep);
+
+        if (r == 0 && ret_u64)
+                memcpy(ret_u64, (const char *)&rep.body + 8, sizeof(*ret_u64));
+        bs_msg_clear(&rep);
+        return r;
+}
+
+static uint64_t raw_export(int s)
+{
+        struct bs_msg req;
+        uint64_t id = 0;
+
+        bs_msg_request(&req, BS_OP_EXPORT, 100);
+        req.body.export_req.size = 4096;
+        strcpy(req.body.export_req.heap, "system");
+        assert_int_equal(raw_op(s, &req, &id), 0);
+        return id;
+}
+
+static uint64_t raw_fence(int s)
+{
+        struct bs_msg req;
+        uint64_t id = 0;
+
+        bs_msg_request(&req, BS_OP_FENCE_CREATE, 101);
+        assert_int_equal(raw_op(s, &req, &id), 0);
+        return id;
+}
+
+static int raw_sync_file(int s, enum bs_opcode op, uint64_t buffer_id, uint32_t flags, int fd)
+{
+        struct bs_msg req;
+        int r;
+
+        bs_msg_request(&req, op, 102);
+        req.body.sync_file_req.buffer_id = buffer_id;
+        req.body.sync_file_req.flags = flags;
+        if (fd >= 0)
+                bs_msg_lend_fd(&req, fd);
+        r = raw_op(s, &req, NULL);
+        return r;
+}
+
+static int raw_fence_op(int s, enum bs_opcode op, uint64_t buffer_id, uint64_t fence_id, int32_t value)
+{
+        struct bs_msg req;
+
+        bs_msg_request(&req, op, 103);
+        switch (op) {
+        case BS_OP_FENCE_ATTACH:
+                req.body.fence_attach_req.buffer_id = buffer_id;
+                req.body.fence_attach_req.fence_id = fence_id;
+                req.body.fence_attach_req.usage = (uint32_t)value;
+                break;
+        case BS_OP_FENCE_SIGNAL:
+                req.body.fence_signal_req.fence_id = fence_id;
+                req.body.fence_signal_req.status = value;
+                break;
+        case BS_OP_RELEASE_READ:
+                req.body.release_read_req.buffer_id = buffer_id;
+                req.body.release_read_req.status = value;
+                break;
+        case BS_OP_SUBMIT:
+                req.body.submit_req.buffer_id = buffer_id;
+                break;
+        default: /* FENCE_DESTROY */
+                req.body.id_req.id = fence_id;
+                break;
+        }
+        return raw_op(s, &req, NULL);
+}
+
+/* Bad values, unknown ids, someone else's fence, fds that are no sync
+ * files: each an error reply, never a disconnect, never a crash. */
+static void fence_requests_with_bad_values_are_errors(void **state)
+{
+        struct fx *fx = *state;
+        int s = hello_conn(fx), other = hello_conn(fx);
+        int memfd = memfd_create("not-a-sync-file", MFD_CLOEXEC), e1 = eventfd(0, EFD_CLOEXEC);
+        int e2 = eventfd(0, EFD_CLOEXEC);
+        uint64_t buf = raw_export(s), mine = raw_fence(s), theirs = raw_fence(other);
+        struct bs_msg req;
+
+        assert_int_equal(raw_sync_file(s, BS_OP_EXPORT_SYNC_FILE, buf, 0, -1), -EINVAL);
+        assert_int_equal(raw_sync_file(s, BS_OP_EXPORT_SYNC_FILE, buf, 0x10, -1), -EINVAL);
+        assert_int_equal(raw_sync_file(s, BS_OP_EXPORT_SYNC_FILE, 999999, BS_WIRE_SYNC_READ, -1), -ENOENT);
+        assert_int_equal(raw_sync_file(s, BS_OP_IMPORT_SYNC_FILE, buf, BS_WIRE_SYNC_READ, memfd), -EINVAL);
+        assert_int_equal(raw_sync_file(s, BS_OP_IMPORT_SYNC_FILE, buf, BS_WIRE_SYNC_READ, e1), -EINVAL);
+        assert_int_equal(raw_sync_file(s, BS_OP_IMPORT_SYNC_FILE, buf, 0, e1), -EINVAL);
+        assert_int_equal(raw_sync_file(other, BS_OP_IMPORT_SYNC_FILE, buf, BS_WIRE_SYNC_READ, e1), -ENOENT);
+        bs_msg_request(&req, BS_OP_SYNC_FILE_MERGE, 104);
+        bs_msg_lend_fd(&req, e1);
+        bs_msg_lend_fd(&req, e2);
+        assert_int_equal(raw_op(s, &req, NULL), -EINVAL);
+
+        assert_int_equal(raw_fence_op(s, BS_OP_FENCE_ATTACH, buf, mine, 0), -EINVAL);
+        assert_int_equal(raw_fence_op(s, BS_OP_FENCE_ATTACH, buf, mine, 0x100), -EINVAL);
+        assert_int_equal(raw_fence_op(s, BS_OP_FENCE_ATTACH, buf, 0, BS_WIRE_SYNC_READ), -ENOENT);
+        assert_int_equal(raw_fence_op(s, BS_OP_FENCE_ATTACH, 999999, mine, BS_WIRE_SYNC_READ), -ENOENT);
+        assert_int_equal(raw_fence_op(s, BS_OP_FENCE_SIGNAL, 0, mine, 7), -EINVAL);
+        assert_int_equal(raw_fence_op(s, BS_OP_FENCE_SIGNAL, 0, mine, -5000), -EINVAL);
+        /* someone else's fence is no fence of ours */
+        assert_int_equal(raw_fence_op(s, BS_OP_FENCE_ATTACH, buf, theirs, BS_WIRE_SYNC_WRITE), -ENOENT);
+        assert_int_equal(raw_fence_op(s, BS_OP_FENCE_SIGNAL, 0, theirs, 0), -ENOENT);
+        assert_int_equal(raw_fence_op(s, BS_OP_FENCE_DESTROY, 0, theirs, 0), -ENOENT);
+        assert_int_equal(raw_fence_op(s, BS_OP_FENCE_DESTROY, 0, 424242, 0), -ENOENT);
+        /* pools: no reference, no frame to release, a bad status */
+        assert_int_equal(raw_fence_op(other, BS_OP_SUBMIT, buf, 0, 0), -ENOENT);
+        assert_int_equal(raw_fence_op(s, BS_OP_RELEASE_READ, buf, 0, 0), -ENOENT);
+        assert_int_equal(raw_fence_op(s, BS_OP_RELEASE_READ, buf, 0, 1), -EINVAL);
+        /* twice the same signal */
+        assert_int_equal(raw_fence_op(s, BS_OP_FENCE_SIGNAL, 0, mine, 0), 0);
+        assert_int_equal(raw_fence_op(s, BS_OP_FENCE_SIGNAL, 0, mine, 0), -EALREADY);
+        /* still connected, both of them */
+        assert_int_equal(test_raw_info(s, buf, NULL), 0);
+        assert_int_equal(raw_fence_op(other, BS_OP_FENCE_SIGNAL, 0, theirs, -EIO), 0);
+        close(memfd);
+        close(e1);
+        close(e2);
+        close(s);
+        close(other); /* its fence, signalled or not, goes with it */
+        assert_good_client_served(fx);
+}
+
+/* The message's shape: fd counts, reserved fields and must-be-0 flags
+ * are protocol errors: -EPROTO, then the disconnect. */
+static void fence_requests_with_wrong_fds_or_fields_are_protocol_errors(void **state)
+{
+        struct fx *fx = *state;
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        struct bs_msg m;
+        int s, fd, len;
+
+        /* IMPORT_SYNC_FILE that claims its fd and sends none */
+        s = hello_conn(fx);
+        bs_msg_request(&m, BS_OP_IMPORT_SYNC_FILE, 20);
+        m.body.sync_file_req.flags = BS_WIRE_SYNC_READ;
+        m.hdr.n_fds = 1;
+        len = bs_msg_encode(&m, buf, sizeof(buf));
+        raw_send(s, buf, (size_t)len, NULL, 0);
+        assert_refused_and_closed(s, -EPROTO, 20);
+        close(s);
+
+        /* SYNC_FILE_MERGE with one fd of two */
+        s = hello_conn(fx);
+        fd = eventfd(0, EFD_CLOEXEC);
+        bs_msg_request(&m, BS_OP_SYNC_FILE_MERGE, 21);
+        m.hdr.n_fds = 1;
+        len = bs_msg_encode(&m, buf, sizeof(buf));
+        raw_send(s, buf, (size_t)len, &fd, 1);
+        close(fd);
+        assert_refused_and_closed(s, -EPROTO, 21);
+        close(s);
+
+        /* EXPORT_SYNC_FILE carrying a stray fd */
+        s = hello_conn(fx);
+        fd = memfd_create("stray", MFD_CLOEXEC);
+        bs_msg_request(&m, BS_OP_EXPORT_SYNC_FILE, 22);
+        m.body.sync_file_req.flags = BS_WIRE_SYNC_READ;
+        m.hdr.n_fds = 1;
+        len = bs_msg_encode(&m, buf, sizeof(buf));
+        raw_send(s, buf, (size_t)len, &fd, 1);
+        close(fd);
+        assert_refused_and_closed(s, -EPROTO, 22);
+        close(s);
+
+        /* FENCE_SIGNAL with a reserved field set */
+        s = hello_conn(fx);
+        bs_msg_request(&m, BS_OP_FENCE_SIGNAL, 23);
+        m.body.fence_signal_req.fence_id = 1;
+        m.body.fence_signal_req.reserved = 1;
+        assert_int_equal(bs_msg_send(s, &m), 0);
+        assert_refused_and_closed(s, -EPROTO, 23);
+        close(s);
+
+        /* SUBMIT and FENCE_CREATE with flags no version defines */
+        s = hello_conn(fx);
+        bs_msg_request(&m, BS_OP_SUBMIT, 24);
+        m.body.submit_req.flags = 1;
+        assert_int_equal(bs_msg_send(s, &m), 0);
+        assert_refused_and_closed(s, -EPROTO, 24);
+        close(s);
+        s = hello_conn(fx);
+        bs_msg_request(&m, BS_OP_FENCE_CREATE, 25);
+        m.body.fence_create_req.flags = 1ull << 40;
+        assert_int_equal(bs_msg_send(s, &m), 0);
+        assert_refused_and_closed(s, -EPROTO, 25);
+        close(s);
+
+        /* a request that must be answered, asking for no reply */
+        s = hello_conn(fx);
+        bs_msg_request(&m, BS_OP_EXPORT_SYNC_FILE, 26);
+        m.hdr.flags = BS_MSG_NO_REPLY;
+        m.body.sync_file_req.flags = BS_WIRE_SYNC_READ;
+        assert_int_equal(bs_msg_send(s, &m), 0);
+        assert_refused_and_closed(s, -EPROTO, 26);
+        close(s);
+        assert_good_client_served(fx);
+}
+
+/* A one-way signal of someone else's fence fails in silence (logged),
+ * and the connection's next request is answered in order. */
+static void a_failed_one_way_signal_gets_no_reply(void **state)
+{
+        struct fx *fx = *state;
+        int s = hello_conn(fx), other = hello_conn(fx);
+        uint64_t theirs = raw_fence(other);
+        struct bs_msg m;
+
+        bs_msg_request(&m, BS_OP_FENCE_SIGNAL, 30);
+        m.hdr.flags = BS_MSG_NO_REPLY;
+        m.body.fence_signal_req.fence_id = theirs;
+        assert_int_equal(bs_msg_send(s, &m), 0);
+        bs_msg_request(&m, BS_OP_RELEASE_READ, 31);
+        m.hdr.flags = BS_MSG_NO_REPLY;
+        m.body.release_read_req.buffer_id = 12345;
+        assert_int_equal(bs_msg_send(s, &m), 0);
+        assert_int_equal(test_raw_info(s, 999999, NULL), -ENOENT); /* the first reply */
+        /* and their fence was not signalled: they still may */
+        assert_int_equal(raw_fence_op(other, BS_OP_FENCE_SIGNAL, 0, theirs, 0), 0);
+        close(s);
+        close(other);
+        assert_good_client_served(fx);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -714,6 +948,9 @@ int main(void)
                 T(client_that_never_reads_does_not_block_others),
                 T(every_opcode_validates_what_the_library_would_not_send),
                 T(everything_at_once_then_fd_count_is_back),
+                T(fence_requests_with_bad_values_are_errors),
+                T(fence_requests_with_wrong_fds_or_fields_are_protocol_errors),
+                T(a_failed_one_way_signal_gets_no_reply),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

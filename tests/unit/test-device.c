@@ -2,18 +2,48 @@
 /* /dev/bufshare's behaviour (daemon/device.c) without CUSE: open files as
  * holders, the ioctls, tokens handed to a socket holder, read/write
  * through a binding as CUSE delivers them (offsets within one syscall),
- * and what a close takes with it. The same over a real kernel is
- * tests/vm/test-cuse.c. */
+ * poll on the bound buffer's fences with the wake-ups it owes, and what a
+ * close takes with it. The same over a real kernel is tests/vm/test-cuse.c. */
 #include "harness.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <poll.h>
 #include <string.h>
 
 #include "bufshare/bufshare-ioctl.h"
 #include "device.h"
+#include "fence.h"
 
 #define PAGE 4096
+#define POLL_READ (POLLIN | POLLRDNORM)
+#define POLL_WRITE (POLLOUT | POLLWRNORM)
+
+/* A poll handle as the front end would pass it: what happened to it. */
+struct poller {
+        unsigned notified, released;
+};
+
+static void poller_notify(void *handle)
+{
+        struct poller *p = handle;
+
+        assert_int_equal(p->released, 0); /* never after it was given back */
+        p->notified++;
+}
+
+static void poller_release(void *handle)
+{
+        struct poller *p = handle;
+
+        assert_int_equal(p->released, 0);
+        p->released++;
+}
+
+static const struct device_poll_ops poller_ops = {
+        .notify = poller_notify,
+        .release = poller_release,
+};
 
 struct fx {
         int fds_before;
@@ -21,6 +51,7 @@ struct fx {
         struct registry reg;
         struct token_table tokens;
         struct device dev;
+        struct event_base *base;
         struct holder sock; /* a socket client of uid 1000 */
         unsigned char out[DEVICE_IOCTL_OUT_MAX];
 };
@@ -37,8 +68,12 @@ static int setup(void **state)
         fx->limits.max_clients = 3;
         fx->limits.max_connections_per_uid = 2;
         registry_init(&fx->reg, &fx->limits);
+        fence_setup(&fx->reg);
         token_table_init(&fx->tokens, 5000);
         device_init(&fx->dev, &fx->reg, &fx->tokens, &fx->limits);
+        fx->base = event_base_new();
+        assert_non_null(fx->base);
+        device_set_poll(&fx->dev, fx->base, &poller_ops);
         registry_holder_init(&fx->reg, &fx->sock, 300, 1000, 1000, "client");
         *state = fx;
         return 0;
@@ -53,8 +88,10 @@ static int teardown(void **state)
         registry_holder_drop(&fx->reg, &fx->sock);
         token_table_done(&fx->tokens);
         registry_flush(&fx->reg);
+        leaked = fx->reg.n_nodes != 0; /* no fence, batch or sync file left */
         registry_done(&fx->reg);
-        leaked = test_count_open_fds() != fx->fds_before;
+        event_base_free(fx->base);
+        leaked |= test_count_open_fds() != fx->fds_before;
         free(fx);
         alarm(0);
         return leaked ? -1 : 0;
@@ -170,13 +207,13 @@ static void read_and_write_follow_cuse_offsets(void **state)
         assert_int_equal(device_open(&fx->dev, 1, 1000, 1000, &f), 0);
         a = alloc_or_die(fx, f, 2 * PAGE);
         assert_int_equal(device_read(&fx->dev, f, 0, back, 16), -ENXIO);
-        assert_int_equal(device_poll(&fx->dev, f), POLLERR);
+        assert_int_equal(device_poll(&fx->dev, f, 0, NULL), POLLERR);
         for (size_t i = 0; i < sizeof(buf); i++)
                 buf[i] = (char)(i * 31);
         bind.id = a.id;
         bind.offset = 100;
         assert_int_equal(dioctl(fx, f, BUFSHARE_IOCTL_BIND, &bind), 0);
-        assert_int_equal(device_poll(&fx->dev, f), POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM);
+        assert_int_equal(device_poll(&fx->dev, f, 0, NULL), POLL_READ | POLL_WRITE);
         /* one write(2) of 3 pages from 100, in CUSE requests of a page each:
          * offsets 0, 4096, 8192 within the syscall; the third is cut short */
         assert_int_equal(device_write(&fx->dev, f, 0, buf, PAGE), PAGE);
@@ -222,6 +259,252 @@ static void sync_and_names_reach_the_registry(void **state)
         assert_int_equal(info.exporter_uid, 1000);
 }
 
+/* ---- poll: the bound buffer's fences, and the wake-ups owed -------------- */
+
+/* A device file bound to a buffer the socket client holds too, so that
+ * the client can attach fences to it. */
+static struct dev_file *bound_file(struct fx *fx, uint64_t *ret_id)
+{
+        struct bufshare_bind bind = { 0 };
+        struct bufshare_alloc a;
+        struct dev_file *f;
+        struct buffer *b;
+
+        assert_int_equal(device_open(&fx->dev, 1, 1000, 1000, &f), 0);
+        a = alloc_or_die(fx, f, PAGE);
+        assert_int_equal(registry_grant(&fx->reg, &f->holder, a.id, &fx->sock, &b), 0);
+        bind.id = a.id;
+        assert_int_equal(dioctl(fx, f, BUFSHARE_IOCTL_BIND, &bind), 0);
+        *ret_id = a.id;
+        return f;
+}
+
+/* A fence of the socket client's, pending on @id for @usage. */
+static uint64_t fence_on(struct fx *fx, uint64_t id, uint32_t usage)
+{
+        uint64_t fence;
+
+        assert_int_equal(registry_fence_create(&fx->reg, &fx->sock, &fence), 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->sock, id, fence, usage), 0);
+        return fence;
+}
+
+/* One turn of the loop, which has nothing to wait for. */
+static void run_loop(struct fx *fx)
+{
+        assert_true(event_base_loop(fx->base, EVLOOP_NONBLOCK) >= 0);
+}
+
+/* The client signals @fence, as its request would, and the loop runs
+ * what that made ready (nothing sleeps: the sync file is readable). */
+static void signal_and_run(struct fx *fx, uint64_t fence)
+{
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->sock, fence, 0), 0);
+        registry_flush(&fx->reg);
+        run_loop(fx);
+}
+
+static void poll_waits_for_a_write_fence(void **state)
+{
+        struct fx *fx = *state;
+        struct poller p = { 0 }, q = { 0 };
+        uint64_t id, fence;
+        struct dev_file *f = bound_file(fx, &id);
+
+        fence = fence_on(fx, id, BS_WIRE_SYNC_WRITE);
+        /* neither readable nor writable: the handle is kept, a sync file taken */
+        assert_int_equal(device_poll(&fx->dev, f, POLLIN | POLLOUT, &p), 0);
+        assert_int_equal(p.released, 0);
+        assert_true(f->watch.fd >= 0);
+        assert_int_equal(f->watch.flags, BS_WIRE_SYNC_READ); /* the first change: POLLIN */
+        assert_int_equal(f->holder.n_waiters, 1);
+        run_loop(fx);
+        assert_int_equal(p.notified, 0); /* nothing signalled yet */
+        /* a second poll of the file: one watch still, the new handle in it */
+        assert_int_equal(device_poll(&fx->dev, f, POLLIN, &q), 0);
+        assert_int_equal(p.released, 1);
+        assert_int_equal(p.notified, 0);
+        assert_int_equal(f->holder.n_waiters, 1);
+        signal_and_run(fx, fence);
+        assert_int_equal(q.notified, 1);
+        assert_int_equal(q.released, 1);
+        assert_int_equal(f->watch.fd, -EBADF);
+        assert_int_equal(f->holder.n_waiters, 0);
+        /* the kernel polls again: ready now, and the handle goes back at once */
+        memset(&p, 0, sizeof(p));
+        assert_int_equal(device_poll(&fx->dev, f, POLLIN | POLLOUT, &p), POLL_READ | POLL_WRITE);
+        assert_int_equal(p.released, 1);
+        assert_int_equal(p.notified, 0);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, fence), 0);
+}
+
+static void poll_out_waits_for_read_fences_too(void **state)
+{
+        struct fx *fx = *state;
+        struct poller p = { 0 }, q = { 0 }, r = { 0 };
+        uint64_t id, fence;
+        struct dev_file *f = bound_file(fx, &id);
+
+        fence = fence_on(fx, id, BS_WIRE_SYNC_READ);
+        /* a reader goes on: POLLIN alone needs no watch */
+        assert_int_equal(device_poll(&fx->dev, f, POLLIN, &p), POLL_READ);
+        assert_int_equal(p.released, 1);
+        assert_int_equal(f->watch.fd, -EBADF);
+        /* a writer waits */
+        assert_int_equal(device_poll(&fx->dev, f, POLLOUT, &q), POLL_READ);
+        assert_int_equal(f->watch.flags, BS_WIRE_SYNC_WRITE);
+        /* no handle (a poll that does not sleep): nothing kept, nothing owed */
+        assert_int_equal(device_poll(&fx->dev, f, POLLOUT, NULL), POLL_READ);
+        assert_int_equal(f->holder.n_waiters, 1);
+        /* a kernel that does not say which events: both */
+        assert_int_equal(device_poll(&fx->dev, f, 0, &r), POLL_READ);
+        assert_int_equal(q.released, 1);
+        signal_and_run(fx, fence);
+        assert_int_equal(r.notified, 1);
+        assert_int_equal(r.released, 1);
+        assert_int_equal(device_poll(&fx->dev, f, POLLOUT, NULL), POLL_READ | POLL_WRITE);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, fence), 0);
+}
+
+static void poll_in_replaces_a_watch_that_fires_later(void **state)
+{
+        struct fx *fx = *state;
+        struct poller p = { 0 }, q = { 0 }, r = { 0 };
+        uint64_t id, wfence, rfence;
+        struct dev_file *f = bound_file(fx, &id);
+
+        wfence = fence_on(fx, id, BS_WIRE_SYNC_WRITE);
+        rfence = fence_on(fx, id, BS_WIRE_SYNC_READ);
+        assert_int_equal(device_poll(&fx->dev, f, POLLOUT, &p), 0);
+        assert_int_equal(f->watch.flags, BS_WIRE_SYNC_WRITE);
+        /* a reader's poll: the write fence alone decides; the watch for
+         * every fence would wake it too late and goes */
+        assert_int_equal(device_poll(&fx->dev, f, POLLIN, &q), 0);
+        assert_int_equal(f->watch.flags, BS_WIRE_SYNC_READ);
+        assert_int_equal(p.released, 1);
+        assert_int_equal(p.notified, 0);
+        assert_int_equal(f->holder.n_waiters, 1);
+        signal_and_run(fx, wfence);
+        assert_int_equal(q.notified, 1);
+        /* polled again: readable, and a writer still waits for the read fence */
+        assert_int_equal(device_poll(&fx->dev, f, POLLIN | POLLOUT, &r), POLL_READ);
+        assert_int_equal(f->watch.flags, BS_WIRE_SYNC_WRITE);
+        signal_and_run(fx, rfence);
+        assert_int_equal(r.notified, 1);
+        assert_int_equal(r.released, 1);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, wfence), 0);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, rfence), 0);
+}
+
+static void poll_watch_goes_with_unbind_release_and_close(void **state)
+{
+        struct fx *fx = *state;
+        struct poller p = { 0 }, q = { 0 }, r = { 0 }, s = { 0 };
+        struct bufshare_bind bind = { 0 };
+        struct bufshare_release rel = { 0 };
+        struct bufshare_alloc other;
+        uint64_t id, fence, nodes;
+        struct dev_file *f = bound_file(fx, &id);
+        struct buffer *b;
+
+        fence = fence_on(fx, id, BS_WIRE_SYNC_WRITE);
+        nodes = fx->reg.n_nodes;
+        /* unbind: the poller is woken to find POLLERR; the sync file is gone */
+        assert_int_equal(device_poll(&fx->dev, f, POLLIN, &p), 0);
+        assert_int_equal(fx->reg.n_nodes, nodes + 1);
+        assert_int_equal(dioctl(fx, f, BUFSHARE_IOCTL_BIND, &bind), 0);
+        assert_int_equal(p.notified, 1);
+        assert_int_equal(p.released, 1);
+        assert_int_equal(f->holder.n_waiters, 0);
+        assert_int_equal(fx->reg.n_nodes, nodes);
+        assert_int_equal(device_poll(&fx->dev, f, POLLIN, NULL), POLLERR);
+
+        /* BIND to another buffer: woken as well */
+        bind.id = id;
+        assert_int_equal(dioctl(fx, f, BUFSHARE_IOCTL_BIND, &bind), 0);
+        assert_int_equal(device_poll(&fx->dev, f, POLLIN, &q), 0);
+        bind.offset = 8; /* the same buffer: the watch stays */
+        assert_int_equal(dioctl(fx, f, BUFSHARE_IOCTL_BIND, &bind), 0);
+        assert_int_equal(q.notified, 0);
+        other = alloc_or_die(fx, f, PAGE);
+        bind.id = other.id;
+        bind.offset = 0;
+        assert_int_equal(dioctl(fx, f, BUFSHARE_IOCTL_BIND, &bind), 0);
+        assert_int_equal(q.notified, 1);
+        assert_int_equal(q.released, 1);
+        assert_int_equal(fx->reg.n_nodes, nodes);
+
+        /* RELEASE of the bound buffer unbinds: woken */
+        bind.id = id;
+        assert_int_equal(dioctl(fx, f, BUFSHARE_IOCTL_BIND, &bind), 0);
+        assert_int_equal(device_poll(&fx->dev, f, POLLIN, &r), 0);
+        rel.id = id;
+        assert_int_equal(dioctl(fx, f, BUFSHARE_IOCTL_RELEASE, &rel), 0);
+        assert_int_equal(r.notified, 1);
+        assert_int_equal(r.released, 1);
+        assert_int_equal(fx->reg.n_nodes, nodes);
+
+        /* close (kill -9 of the poller included): freed, nobody to wake */
+        assert_int_equal(device_open(&fx->dev, 1, 1000, 1000, &f), 0);
+        assert_int_equal(registry_grant(&fx->reg, &fx->sock, id, &f->holder, &b), 0);
+        bind.id = id;
+        assert_int_equal(dioctl(fx, f, BUFSHARE_IOCTL_BIND, &bind), 0);
+        assert_int_equal(device_poll(&fx->dev, f, POLLIN, &s), 0);
+        assert_int_equal(fx->reg.n_nodes, nodes + 1);
+        device_close(&fx->dev, f);
+        assert_int_equal(s.notified, 0);
+        assert_int_equal(s.released, 1);
+        assert_int_equal(fx->reg.n_nodes, nodes);
+        /* and the fence signals with no one left to tell */
+        signal_and_run(fx, fence);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, fence), 0);
+}
+
+static void poll_watch_stays_within_the_holders_limits(void **state)
+{
+        struct fx *fx = *state;
+        struct poller p = { 0 }, q = { 0 }, r = { 0 };
+        uint64_t id, wfence, rfence;
+        struct dev_file *f = bound_file(fx, &id);
+        int sync_fd[2];
+
+        /* with one sync file allowed, a watch still replaces the one there */
+        fx->limits.max_waiters_per_client = 1;
+        wfence = fence_on(fx, id, BS_WIRE_SYNC_WRITE);
+        rfence = fence_on(fx, id, BS_WIRE_SYNC_READ);
+        assert_int_equal(device_poll(&fx->dev, f, POLLOUT, &p), 0);
+        assert_int_equal(device_poll(&fx->dev, f, POLLIN, &q), 0);
+        assert_int_equal(f->holder.n_waiters, 1);
+        assert_int_equal(p.released, 1);
+        signal_and_run(fx, rfence);
+        assert_int_equal(q.notified, 0); /* the write fence is what it waits for */
+
+        /* the write fences' batch has all the waiters a fence may have (a
+         * socket client's sync files): no watch can be had, so POLLERR,
+         * and the pollers are woken rather than left asleep */
+        device_close(&fx->dev, f);
+        assert_int_equal(q.released, 1);
+        signal_and_run(fx, wfence);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, wfence), 0);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, rfence), 0);
+        fx->limits.max_waiters_per_client = 2;
+        fx->limits.max_waiters_per_fence = 2;
+        f = bound_file(fx, &id);
+        wfence = fence_on(fx, id, BS_WIRE_SYNC_WRITE);
+        for (int i = 0; i < 2; i++)
+                assert_int_equal(registry_export_sync_file(&fx->reg, &fx->sock, id, BS_WIRE_SYNC_READ, &sync_fd[i]),
+                                 0);
+        assert_int_equal(device_poll(&fx->dev, f, POLLIN, &r), POLLERR);
+        assert_int_equal(r.notified, 1);
+        assert_int_equal(r.released, 1);
+        assert_int_equal(f->holder.n_waiters, 0);
+        assert_int_equal(f->watch.fd, -EBADF);
+        signal_and_run(fx, wfence);
+        close(sync_fd[0]);
+        close(sync_fd[1]);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, wfence), 0);
+}
+
 static void device_names(void **state)
 {
         assert_true(device_name_valid("bufshare"));
@@ -249,6 +532,11 @@ int main(void)
                 T(limits_answer_as_the_socket_does),
                 T(read_and_write_follow_cuse_offsets),
                 T(sync_and_names_reach_the_registry),
+                T(poll_waits_for_a_write_fence),
+                T(poll_out_waits_for_read_fences_too),
+                T(poll_in_replaces_a_watch_that_fires_later),
+                T(poll_watch_goes_with_unbind_release_and_close),
+                T(poll_watch_stays_within_the_holders_limits),
                 T(device_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

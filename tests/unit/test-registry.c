@@ -503,7 +503,7 @@ static void info_counts_past_what_it_lists(void **state)
                 registry_holder_init(&fx->reg, &h[i], 1000 + (pid_t)i, 5000, 5000, "ro");
                 assert_int_equal(registry_import(&fx->reg, &h[i], fcntl(ro_fd, F_DUPFD_CLOEXEC, 3), &tmp, &ro), 0);
                 assert_true(ro);
-                assert_int_equal(registry_cpu_access(&fx->reg, &h[i], b->ident.id, BS_WIRE_SYNC_READ, true), 0);
+                assert_int_equal(registry_cpu_access(&fx->reg, &h[i], b->ident.id, BS_WIRE_SYNC_READ, CPU_ACCESS_BEGIN), 0);
         }
         assert_int_equal(registry_get_info(&fx->reg, &fx->a, b->ident.id, &info), 0);
         assert_int_equal(info.n_readonly, ELEMENTSOF(h));

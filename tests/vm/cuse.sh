@@ -1,6 +1,8 @@
 # Guest script (busybox initramfs, fuse and cuse loaded): /dev/bufshare on
-# a real kernel's CUSE. test-cuse prints its own result lines; the shell
-# checks here are what a shell user does: dd and bufshare-dev.
+# a real kernel's CUSE. test-cuse prints its own result lines (poll on a
+# bound file's fences among them: another process in poll or epoll woken
+# when a socket client signals); the shell checks here are what a shell
+# user does: dd and bufshare-dev.
 
 # Without CUSE, and with CUSE refusing the device: one line, the socket alone.
 vm_check "cuse unloaded for a while" rmmod cuse

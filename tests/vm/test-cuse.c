@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -21,9 +22,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -583,6 +588,291 @@ static void test_bind(int fd, struct bs_client *c)
         free(back);
 }
 
+/* ---- poll: the bound buffer's fences, as dma-buf's poll -------------------- */
+
+/* How long a woken poller may take: TCG on a loaded machine is slow, and
+ * a wake-up that never comes would take all of it. */
+#define POLL_DEADLINE_MS 10000
+
+struct poll_result {
+        int ret;      /* poll()'s, or epoll_wait()'s; -errno */
+        int revents;  /* POLL* (EPOLL* are the same bits) */
+        int ms;       /* how long it slept */
+};
+
+/* Poll @fd for @events in a child for at most POLL_DEADLINE_MS: with
+ * poll(2), or with @epoll after arming it (epoll_ctl polls the device
+ * once: the daemon has its watch when "armed" comes). The result comes
+ * back on *@ret_pipe. */
+static pid_t poller_start(int fd, short events, bool epoll, int *ret_pipe)
+{
+        int p[2];
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid == 0) {
+                struct poll_result res = { 0 };
+                struct pollfd pfd = { .fd = fd, .events = events };
+                struct epoll_event ev = { .events = (uint32_t)events }, got = { 0 };
+                uint64_t t0;
+                int ep = -1;
+
+                close(p[0]);
+                if (epoll) {
+                        ep = epoll_create1(EPOLL_CLOEXEC);
+                        if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+                                _exit(20);
+                        if (epoll_wait(ep, &got, 1, 0) != 0)
+                                _exit(21); /* ready already: nothing to wait for */
+                        if (write(p[1], "a", 1) != 1)
+                                _exit(22);
+                }
+                t0 = now_ns();
+                if (epoll) {
+                        res.ret = epoll_wait(ep, &got, 1, POLL_DEADLINE_MS);
+                        res.revents = (int)got.events;
+                } else {
+                        res.ret = poll(&pfd, 1, POLL_DEADLINE_MS);
+                        res.revents = pfd.revents;
+                }
+                if (res.ret < 0)
+                        res.ret = -errno;
+                res.ms = (int)((now_ns() - t0) / 1000000u);
+                _exit(write(p[1], &res, sizeof(res)) == sizeof(res) ? 0 : 23);
+        }
+        close(p[1]);
+        if (pid < 0) {
+                close(p[0]);
+                return -errno;
+        }
+        *ret_pipe = p[0];
+        if (epoll) {
+                char armed;
+                if (read(p[0], &armed, 1) != 1) {
+                        close(p[0]);
+                        waitpid(pid, NULL, 0);
+                        return -EIO;
+                }
+        }
+        return pid;
+}
+
+/* What the child's poll gave; it is reaped. */
+static struct poll_result poller_result(pid_t pid, int pipe_fd)
+{
+        struct poll_result res = { .ret = -EIO };
+
+        if (read(pipe_fd, &res, sizeof(res)) != sizeof(res))
+                res.ret = -EIO;
+        close(pipe_fd);
+        waitpid(pid, NULL, 0);
+        return res;
+}
+
+/* true once @pid sleeps inside poll(2) itself, its answer from the
+ * daemon had (waiting for that answer, it sleeps in FUSE instead): what
+ * the kernel says in /proc/PID/wchan. Checked for, never slept on. */
+static bool sleeps_in_poll(pid_t pid, char *wchan, size_t len)
+{
+        static const char *const in_poll[] = { "poll_schedule_timeout", "do_sys_poll", "do_poll" };
+        char path[64];
+        uint64_t end = now_ns() + (uint64_t)POLL_DEADLINE_MS * 1000000u;
+
+        snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+        do {
+                FILE *f = fopen(path, "re");
+                size_t n = f ? fread(wchan, 1, len - 1, f) : 0;
+
+                if (f)
+                        fclose(f);
+                wchan[n] = '\0';
+                for (size_t i = 0; i < sizeof(in_poll) / sizeof(in_poll[0]); i++)
+                        if (!strncmp(wchan, in_poll[i], strlen(in_poll[i])))
+                                return true;
+                sched_yield();
+        } while (now_ns() < end);
+        return false;
+}
+
+/* The daemon's pid: its listening socket's credentials. */
+static pid_t daemon_pid(void)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct ucred cred = { 0 };
+        socklen_t len = sizeof(cred);
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+            getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                cred.pid = -1;
+        if (fd >= 0)
+                close(fd);
+        return cred.pid;
+}
+
+/* How many fds @pid has open. */
+static int fds_of(pid_t pid)
+{
+        char path[64];
+        struct dirent *e;
+        DIR *d;
+        int n = 0;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+        d = opendir(path);
+        if (!d)
+                return -errno;
+        while ((e = readdir(d)))
+                n += e->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
+/* Until @pid has @want fds open, or POLL_DEADLINE_MS; the last count. */
+static int fds_become(pid_t pid, int want)
+{
+        uint64_t end = now_ns() + (uint64_t)POLL_DEADLINE_MS * 1000000u;
+        int n;
+
+        while ((n = fds_of(pid)) != want && now_ns() < end)
+                sched_yield();
+        return n;
+}
+
+/* A device file of its own, bound to a buffer of PAGE bytes that @c
+ * holds too (so it can attach fences): its fd, the buffer in *@ret. */
+static int polled_file(struct bs_client *c, struct bs_buffer **ret)
+{
+        struct bufshare_alloc a;
+        int fd = dev_open();
+
+        *ret = NULL;
+        if (fd < 0 || alloc(fd, PAGE, "polled", &a) < 0 || redeem(c, &a, ret) < 0 ||
+            bind_at(fd, a.id, 0) < 0) {
+                result("a bound device file for poll", false, "fd %d", fd);
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+static struct bs_fence *fence_on(struct bs_client *c, struct bs_buffer *b, unsigned usage)
+{
+        struct bs_fence *f = NULL;
+
+        if (bs_fence_create(c, &f) < 0 || bs_fence_attach(f, b, usage) < 0)
+                f = bs_fence_destroy(f);
+        return f;
+}
+
+/* poll(fd, @events, 0): the events ready now. */
+static int ready_now(int fd, short events)
+{
+        struct pollfd pfd = { .fd = fd, .events = events };
+        int r = poll(&pfd, 1, 0);
+
+        return r < 0 ? -errno : r == 0 ? 0 : pfd.revents;
+}
+
+#define CHECK_WOKEN(name, res, want)                                                                   \
+        result(name, (res).ret == 1 && ((res).revents & (want)) == (want) && (res).ms < POLL_DEADLINE_MS, \
+               "ret %d, revents %#x, after %d ms (deadline %d ms)", (res).ret, (unsigned)(res).revents,   \
+               (res).ms, POLL_DEADLINE_MS)
+
+static void test_poll(struct bs_client *c)
+{
+        struct bs_buffer *b = NULL;
+        struct bs_fence *wf, *rf;
+        struct poll_result res;
+        char wchan[64] = "";
+        int fd, pipe_fd, n0;
+        pid_t pid, dpid = daemon_pid();
+
+        fd = polled_file(c, &b);
+        if (fd < 0)
+                return;
+        CHECK_EQ("poll without fences: readable and writable at once", ready_now(fd, POLLIN | POLLOUT),
+                 POLLIN | POLLOUT);
+
+        /* a write fence: readers and writers wait; a poller in poll(2) is
+         * woken when the socket client signals it */
+        wf = fence_on(c, b, BS_SYNC_WRITE);
+        CHECK("a socket client attaches a write fence", wf != NULL);
+        bs_client_sync(c);
+        CHECK_EQ("a pending write fence: neither readable nor writable", ready_now(fd, POLLIN | POLLOUT), 0);
+        pid = poller_start(fd, POLLIN, false, &pipe_fd);
+        CHECK("another process polls for POLLIN", pid > 0);
+        if (pid > 0) {
+                result("... and sleeps in poll(2)", sleeps_in_poll(pid, wchan, sizeof(wchan)), "wchan %s",
+                       wchan);
+                CHECK_EQ("the socket client signals the write fence", bs_fence_signal(wf, 0), 0);
+                res = poller_result(pid, pipe_fd);
+                CHECK_WOKEN("... the poller wakes with POLLIN within the deadline", res, POLLIN);
+        }
+        wf = bs_fence_destroy(wf);
+        bs_client_sync(c);
+        CHECK_EQ("signalled: readable and writable again", ready_now(fd, POLLIN | POLLOUT), POLLIN | POLLOUT);
+
+        /* a read fence: readers go on, writers wait; the same through epoll */
+        rf = fence_on(c, b, BS_SYNC_READ);
+        CHECK("a socket client attaches a read fence", rf != NULL);
+        bs_client_sync(c);
+        CHECK_EQ("a pending read fence: readable, not writable", ready_now(fd, POLLIN | POLLOUT), POLLIN);
+        pid = poller_start(fd, POLLOUT, true, &pipe_fd);
+        CHECK("another process waits for EPOLLOUT in epoll", pid > 0);
+        if (pid > 0) {
+                CHECK_EQ("the socket client signals the read fence", bs_fence_signal(rf, 0), 0);
+                res = poller_result(pid, pipe_fd);
+                CHECK_WOKEN("... the epoll waiter wakes with EPOLLOUT within the deadline", res, EPOLLOUT);
+        }
+        rf = bs_fence_destroy(rf);
+
+        /* unbinding wakes the poller, to find POLLERR */
+        wf = fence_on(c, b, BS_SYNC_WRITE);
+        bs_client_sync(c);
+        pid = poller_start(fd, POLLIN, false, &pipe_fd);
+        if (pid > 0) {
+                result("a poller waits on a write fence", sleeps_in_poll(pid, wchan, sizeof(wchan)), "wchan %s",
+                       wchan);
+                CHECK_EQ("unbind the file it polls", bind_at(fd, 0, 0), 0);
+                res = poller_result(pid, pipe_fd);
+                CHECK_WOKEN("... the poller wakes with POLLERR", res, POLLERR);
+        }
+
+        /* kill -9 of a poller on a file of its own: its watch (two fds
+         * in the daemon, its sync file's ends) goes with the file */
+        close(fd);
+        wf = bs_fence_destroy(wf);
+        bs_buffer_put(b);
+        fd = polled_file(c, &b);
+        if (fd < 0)
+                return;
+        wf = fence_on(c, b, BS_SYNC_WRITE);
+        bs_client_sync(c);
+        n0 = fds_of(dpid);
+        pid = poller_start(fd, POLLIN, false, &pipe_fd);
+        close(fd); /* the child's is the file's last fd */
+        if (pid > 0) {
+                struct bs_buffer_info bi;
+
+                result("a poller on a file of its own sleeps in poll(2)", sleeps_in_poll(pid, wchan, sizeof(wchan)),
+                       "wchan %s", wchan);
+                CHECK_EQ("... its watch holds two fds in the daemon", fds_of(dpid), n0 + 2);
+                kill(pid, SIGKILL);
+                close(pipe_fd);
+                waitpid(pid, NULL, 0);
+                CHECK_EQ("kill -9 of the poller frees its watch", fds_become(dpid, n0), n0);
+                CHECK("... the socket client's reference stays",
+                      bs_buffer_get_info(b, &bi) == 0 && bi.n_refs == 1);
+        }
+        bs_fence_destroy(wf);
+        bs_buffer_put(b);
+}
+
 /* ---- the device and the socket on one buffer ---------------------------- */
 
 static void test_both_planes(struct bs_client *c)
@@ -776,6 +1066,7 @@ int main(int argc, char **argv)
         test_tokens(fd, c);
         test_lifetime(fd);
         test_bind(fd, c);
+        test_poll(c);
         test_both_planes(c);
         test_library_errors();
         close(fd);

@@ -1,0 +1,929 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fences, sync files, CPU access and pools against the real bufshared,
+ * across real processes. Each rule is its own test; nothing sleeps:
+ * every wait is on an fd, with a deadline.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "bufshare/bufshare.h"
+#include "fdpass.h"
+#include "message.h"
+#include "msgio.h"
+#include "peer.h"
+
+#define SIZE (64 * 1024)
+#define DEADLINE_MS 10000
+
+struct fx {
+        int fds_before;
+        struct test_daemon daemon;
+        struct bs_client *c;
+        struct bs_buffer *b;
+};
+
+static int setup_args(void **state, const char *const *args)
+{
+        struct fx *fx = calloc(1, sizeof(*fx));
+
+        alarm(TEST_TIMEOUT_S);
+        fx->fds_before = test_count_open_fds();
+        if (test_daemon_start(&fx->daemon, args) < 0 || bs_client_connect(fx->daemon.socket, &fx->c) < 0 ||
+            bs_buffer_export(fx->c, SIZE, NULL, "fenced", &fx->b) < 0)
+                return -1;
+        *state = fx;
+        return 0;
+}
+
+static int setup(void **state)
+{
+        return setup_args(state, NULL);
+}
+
+static int setup_small_limits(void **state)
+{
+        static const char *const args[] = { "--max-fences-per-client", "4", "--max-waiters-per-client", "4",
+                                            "--max-waiters-per-fence", "3", NULL };
+        return setup_args(state, args);
+}
+
+static int teardown(void **state)
+{
+        struct fx *fx = *state;
+        int r, leaked;
+
+        bs_buffer_put(fx->b);
+        bs_client_unref(fx->c);
+        r = test_daemon_stop(&fx->daemon);
+        leaked = test_count_open_fds() != fx->fds_before;
+        if (leaked)
+                fprintf(stderr, "fd leak: %d before, %d after\n", fx->fds_before, test_count_open_fds());
+        free(fx);
+        alarm(0);
+        return (r != 0 || leaked) ? -1 : 0;
+}
+
+static uint64_t now_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct bs_fence *fence_on(struct fx *fx, struct bs_buffer *b, unsigned usage)
+{
+        struct bs_fence *f = NULL;
+
+        assert_int_equal(bs_fence_create(fx->c, &f), 0);
+        assert_int_equal(bs_fence_attach(f, b, usage), 0);
+        return f;
+}
+
+static int export_sync(struct bs_buffer *b, unsigned flags)
+{
+        int fd = bs_buffer_export_sync_file(b, flags);
+
+        assert_true(fd >= 0);
+        return fd;
+}
+
+/* Read one int the child sends, within the deadline. */
+static int read_int(int sock)
+{
+        int v = 0x7fffffff;
+
+        assert_int_equal(test_wait_readable(sock, DEADLINE_MS), 0);
+        assert_int_equal(read(sock, &v, sizeof(v)), (ssize_t)sizeof(v));
+        return v;
+}
+
+/* ---- a waiter in another process ---- */
+
+struct child {
+        pid_t pid;
+        int sock;  /* the test's end */
+        int other; /* the child's end */
+};
+
+static void child_start(struct child *ch, int (*fn)(void *), void *arg_unused)
+{
+        int sv[2];
+
+        (void)arg_unused;
+        assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+        ch->sock = sv[0];
+        ch->other = sv[1];
+        ch->pid = test_fork(fn, ch);
+        assert_true(ch->pid > 0);
+}
+
+static void child_end(struct child *ch, int expect_status)
+{
+        assert_int_equal(test_wait(ch->pid), expect_status);
+        close(ch->sock);
+        close(ch->other);
+}
+
+/* Receive a sync file, wait for it (not by sleeping), send the result. */
+static int wait_in_child(void *arg)
+{
+        struct child *ch = arg;
+        int fd = test_recv_fd(ch->other), r;
+
+        child_check(fd >= 0);
+        r = bs_sync_file_wait(fd, DEADLINE_MS);
+        child_check(write(ch->other, &r, sizeof(r)) == (ssize_t)sizeof(r));
+        close(fd);
+        return 0;
+}
+
+static void waiter_child(struct child *ch, int fd)
+{
+        child_start(ch, wait_in_child, NULL);
+        assert_int_equal(test_send_fd(ch->sock, fd), 0);
+}
+
+/* ---- READ and WRITE, both ways ---- */
+
+static void a_read_sync_file_waits_for_write_fences_only(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *reader = fence_on(fx, fx->b, BS_SYNC_READ);
+        int rd = export_sync(fx->b, BS_SYNC_READ), wr = export_sync(fx->b, BS_SYNC_WRITE);
+        struct child ch;
+
+        assert_int_equal(bs_sync_file_status(rd), 1); /* readers don't wait for readers */
+        assert_int_equal(bs_sync_file_status(wr), 0); /* a writer does */
+        waiter_child(&ch, wr);
+        assert_int_equal(bs_fence_signal(reader, 0), 0);
+        assert_int_equal(read_int(ch.sock), 0);
+        child_end(&ch, 0);
+        assert_int_equal(bs_sync_file_status(wr), 1);
+        close(rd);
+        close(wr);
+        bs_fence_destroy(reader);
+}
+
+static void a_write_fence_holds_readers_and_writers(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *writer = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        int rd = export_sync(fx->b, BS_SYNC_READ), wr = export_sync(fx->b, BS_SYNC_WRITE);
+        struct child ch;
+
+        assert_int_equal(bs_sync_file_status(rd), 0);
+        assert_int_equal(bs_sync_file_status(wr), 0);
+        waiter_child(&ch, rd);
+        assert_int_equal(bs_fence_signal(writer, 0), 0);
+        assert_int_equal(read_int(ch.sock), 0);
+        child_end(&ch, 0);
+        assert_int_equal(bs_sync_file_wait(wr, DEADLINE_MS), 0);
+        close(rd);
+        close(wr);
+        bs_fence_destroy(writer);
+}
+
+static void no_fence_means_signalled_at_once(void **state)
+{
+        struct fx *fx = *state;
+        int rd = export_sync(fx->b, BS_SYNC_READ), wr = export_sync(fx->b, BS_SYNC_READ | BS_SYNC_WRITE);
+
+        assert_int_equal(bs_sync_file_status(rd), 1);
+        assert_int_equal(bs_sync_file_wait(wr, 0), 0);
+        /* a signalled fence holds nobody up either */
+        struct bs_fence *f = NULL;
+        assert_int_equal(bs_fence_create(fx->c, &f), 0);
+        assert_int_equal(bs_fence_signal(f, 0), 0);
+        assert_int_equal(bs_fence_attach(f, fx->b, BS_SYNC_WRITE), 0);
+        close(rd);
+        rd = export_sync(fx->b, BS_SYNC_READ);
+        assert_int_equal(bs_sync_file_status(rd), 1);
+        close(rd);
+        close(wr);
+        bs_fence_destroy(f);
+        assert_int_equal(bs_sync_file_status(-1), -EBADF);
+        assert_int_equal(bs_buffer_export_sync_file(fx->b, 0), -EINVAL);
+        assert_int_equal(bs_buffer_export_sync_file(fx->b, 4), -EINVAL);
+}
+
+static void an_error_reaches_the_waiter_as_itself(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *writer = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        int rd = export_sync(fx->b, BS_SYNC_READ);
+        struct child ch;
+
+        waiter_child(&ch, rd);
+        assert_int_equal(bs_fence_signal(writer, -EIO), 0);
+        assert_int_equal(read_int(ch.sock), -EIO);
+        child_end(&ch, 0);
+        /* the status stays in the fd for every asker */
+        assert_int_equal(bs_sync_file_status(rd), -EIO);
+        assert_int_equal(bs_sync_file_wait(rd, 0), -EIO);
+        assert_int_equal(bs_fence_signal(writer, 0), -EALREADY);
+        assert_int_equal(bs_fence_signal(writer, 1), -EINVAL);
+        close(rd);
+        bs_fence_destroy(writer);
+}
+
+static void waiting_times_out_with_etime(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *writer = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        int rd = export_sync(fx->b, BS_SYNC_READ);
+        struct bs_buffer_info info;
+
+        assert_int_equal(bs_sync_file_wait(rd, 20), -ETIME);
+        assert_int_equal(bs_sync_file_wait(rd, 0), -ETIME);
+        assert_int_equal(bs_buffer_begin_cpu_access_timeout(fx->b, BS_SYNC_READ, 20), -ETIME);
+        assert_int_equal(bs_buffer_begin_cpu_access_timeout(fx->b, BS_SYNC_WRITE, 0), -ETIME);
+        assert_int_equal(bs_buffer_get_info(fx->b, &info), 0);
+        assert_int_equal(info.n_cpu_access, 0); /* nothing begun */
+        assert_int_equal(bs_fence_signal(writer, 0), 0);
+        assert_int_equal(bs_sync_file_wait(rd, DEADLINE_MS), 0);
+        assert_int_equal(bs_buffer_begin_cpu_access_timeout(fx->b, BS_SYNC_WRITE, 0), 0);
+        assert_int_equal(bs_buffer_end_cpu_access(fx->b, BS_SYNC_WRITE), 0);
+        close(rd);
+        bs_fence_destroy(writer);
+}
+
+static void merge_of_signalled_pending_and_errored(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_buffer *other = NULL, *idle = NULL;
+        struct bs_fence *fa, *fb;
+        int pending, errored, signalled, m1, m2, m3, m4;
+
+        assert_int_equal(bs_buffer_export(fx->c, SIZE, NULL, "other", &other), 0);
+        assert_int_equal(bs_buffer_export(fx->c, SIZE, NULL, "idle", &idle), 0);
+        fa = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        fb = fence_on(fx, other, BS_SYNC_WRITE);
+        pending = export_sync(fx->b, BS_SYNC_READ);
+        errored = export_sync(other, BS_SYNC_READ);
+        signalled = export_sync(idle, BS_SYNC_WRITE);
+        assert_int_equal(bs_fence_signal(fb, -EIO), 0);
+        assert_int_equal(bs_sync_file_wait(errored, DEADLINE_MS), -EIO);
+
+        m1 = bs_sync_file_merge(fx->c, signalled, pending);
+        m2 = bs_sync_file_merge(fx->c, errored, pending);
+        m3 = bs_sync_file_merge(fx->c, signalled, errored);
+        m4 = bs_sync_file_merge(fx->c, signalled, signalled);
+        assert_true(m1 >= 0 && m2 >= 0 && m3 >= 0 && m4 >= 0);
+        assert_int_equal(bs_sync_file_status(m1), 0);
+        assert_int_equal(bs_sync_file_status(m2), 0); /* pending, though one part failed */
+        assert_int_equal(bs_sync_file_status(m3), -EIO);
+        assert_int_equal(bs_sync_file_status(m4), 1);
+        assert_int_equal(bs_fence_signal(fa, 0), 0);
+        assert_int_equal(bs_sync_file_wait(m1, DEADLINE_MS), 0);
+        assert_int_equal(bs_sync_file_wait(m2, DEADLINE_MS), -EIO);
+        assert_int_equal(bs_sync_file_merge(fx->c, m1, -1), -EBADF);
+        close(m1);
+        close(m2);
+        close(m3);
+        close(m4);
+        close(pending);
+        close(errored);
+        close(signalled);
+        bs_fence_destroy(fa);
+        bs_fence_destroy(fb);
+        bs_buffer_put(other);
+        bs_buffer_put(idle);
+}
+
+static void an_imported_sync_file_holds_the_buffer(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_buffer *src = NULL;
+        struct bs_fence *f;
+        int s, rd, efd = eventfd(0, EFD_CLOEXEC);
+        struct child ch;
+
+        assert_int_equal(bs_buffer_export(fx->c, SIZE, NULL, "source", &src), 0);
+        f = fence_on(fx, src, BS_SYNC_WRITE);
+        s = export_sync(src, BS_SYNC_READ);
+        assert_int_equal(bs_buffer_import_sync_file(fx->b, BS_SYNC_WRITE, s), 0);
+        rd = export_sync(fx->b, BS_SYNC_READ); /* waits for the imported fence */
+        assert_int_equal(bs_sync_file_status(rd), 0);
+        waiter_child(&ch, rd);
+        assert_int_equal(bs_fence_signal(f, -EIO), 0);
+        assert_int_equal(read_int(ch.sock), -EIO);
+        child_end(&ch, 0);
+        /* what isn't a sync file of this daemon */
+        int memfd = bs_buffer_fd(src, O_RDWR | O_CLOEXEC);
+        assert_int_equal(bs_buffer_import_sync_file(fx->b, BS_SYNC_READ, efd), -EINVAL);
+        assert_int_equal(bs_buffer_import_sync_file(fx->b, BS_SYNC_READ, memfd), -EINVAL);
+        assert_int_equal(bs_buffer_import_sync_file(fx->b, 0, s), -EINVAL);
+        close(memfd);
+        close(efd);
+        close(s);
+        close(rd);
+        bs_fence_destroy(f);
+        bs_buffer_put(src);
+}
+
+/* ---- 1,000 waiters, one fence ---- */
+
+#define N_WAITERS 1000
+
+/* Import the buffer, make N_WAITERS sync files on it, say so, then wait
+ * for every one with epoll and send how many were signalled without error. */
+static int thousand_waiters(void *arg)
+{
+        struct test_peer *a = arg;
+        struct bs_client *c = NULL;
+        struct bs_buffer *b = NULL;
+        static int fds[N_WAITERS];
+        struct epoll_event ev[64];
+        int ep = epoll_create1(EPOLL_CLOEXEC), woken = 0, ok = 0;
+        uint64_t deadline = test_now_ms() + DEADLINE_MS;
+
+        child_check(ep >= 0 && test_peer_import(a, &c, &b) == 0);
+        for (int i = 0; i < N_WAITERS; i++) {
+                struct epoll_event e = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+
+                fds[i] = bs_buffer_export_sync_file(b, BS_SYNC_WRITE);
+                child_check(fds[i] >= 0);
+                child_check(bs_sync_file_status(fds[i]) == 0);
+                child_check(epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e) == 0);
+        }
+        child_check(write(a->sock, "R", 1) == 1);
+        while (woken < N_WAITERS && test_now_ms() < deadline) {
+                int n = epoll_wait(ep, ev, 64, (int)(deadline - test_now_ms()));
+
+                for (int i = 0; i < n; i++) {
+                        int fd = fds[ev[i].data.u32];
+
+                        ok += bs_sync_file_status(fd) == 1;
+                        child_check(epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL) == 0);
+                        woken++;
+                }
+        }
+        child_check(write(a->sock, &ok, sizeof(ok)) == (ssize_t)sizeof(ok));
+        for (int i = 0; i < N_WAITERS; i++)
+                close(fds[i]);
+        close(ep);
+        bs_buffer_put(b);
+        bs_client_unref(c);
+        return 0;
+}
+
+static void a_thousand_waiters_on_one_fence_all_wake(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_READ);
+        struct test_peer a;
+        char ready;
+        pid_t pid;
+
+        pid = test_peer_start(&a, fx->daemon.socket, thousand_waiters, fx->b, O_RDWR | O_CLOEXEC);
+        assert_true(pid > 0);
+        assert_int_equal(test_wait_readable(a.parent, 2 * DEADLINE_MS), 0);
+        assert_int_equal(read(a.parent, &ready, 1), 1);
+        assert_int_equal(bs_fence_signal(f, 0), 0);
+        assert_int_equal(read_int(a.parent), N_WAITERS);
+        assert_int_equal(test_wait(pid), 0);
+        test_peer_close(&a);
+        bs_fence_destroy(f);
+}
+
+/* ---- the creator dies ---- */
+
+/* Import the buffer, attach a write and a read fence of its own, say so,
+ * then wait to be killed. */
+static int fence_creator(void *arg)
+{
+        struct test_peer *a = arg;
+        struct bs_client *c = NULL;
+        struct bs_buffer *b = NULL;
+        struct bs_fence *w = NULL, *r = NULL;
+        char byte;
+
+        child_check(test_peer_import(a, &c, &b) == 0);
+        child_check(bs_fence_create(c, &w) == 0 && bs_fence_attach(w, b, BS_SYNC_WRITE) == 0);
+        child_check(bs_fence_create(c, &r) == 0 && bs_fence_attach(r, b, BS_SYNC_READ) == 0);
+        child_check(write(a->sock, "R", 1) == 1);
+        (void)read(a->sock, &byte, 1); /* until SIGKILL */
+        return 1;
+}
+
+static void a_killed_creator_wakes_every_waiter_with_epipe(void **state)
+{
+        struct fx *fx = *state;
+        struct test_peer a;
+        struct child ch;
+        int rd, wr, merged;
+        uint64_t t0;
+        char ready;
+        pid_t pid;
+
+        pid = test_peer_start(&a, fx->daemon.socket, fence_creator, fx->b, O_RDWR | O_CLOEXEC);
+        assert_true(pid > 0);
+        assert_int_equal(test_wait_readable(a.parent, DEADLINE_MS), 0);
+        assert_int_equal(read(a.parent, &ready, 1), 1);
+        rd = export_sync(fx->b, BS_SYNC_READ);
+        wr = export_sync(fx->b, BS_SYNC_WRITE);
+        merged = bs_sync_file_merge(fx->c, rd, wr);
+        assert_true(merged >= 0);
+        assert_int_equal(bs_sync_file_status(rd), 0);
+        waiter_child(&ch, rd);
+
+        t0 = test_now_ms();
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        assert_int_equal(test_wait(pid), 128 + SIGKILL);
+        /* at once: no heartbeat, no timeout in the daemon */
+        assert_int_equal(bs_sync_file_wait(wr, DEADLINE_MS), -EPIPE);
+        assert_int_equal(bs_sync_file_wait(merged, DEADLINE_MS), -EPIPE);
+        assert_int_equal(read_int(ch.sock), -EPIPE);
+        assert_true(test_now_ms() - t0 < DEADLINE_MS);
+        child_end(&ch, 0);
+        /* no longer pending: a new sync file is clean */
+        close(rd);
+        rd = export_sync(fx->b, BS_SYNC_WRITE);
+        assert_int_equal(bs_sync_file_status(rd), 1);
+        close(rd);
+        close(wr);
+        close(merged);
+        test_peer_close(&a);
+}
+
+/* ---- what a waiter does to its own fd ---- */
+
+static void a_waiter_playing_with_its_own_fd_signals_nobody(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        int mine = export_sync(fx->b, BS_SYNC_READ), theirs = export_sync(fx->b, BS_SYNC_READ);
+        int32_t fake = 0;
+        char byte;
+
+        /* writes go to the daemon's end, which nobody reads */
+        assert_int_equal(send(mine, &fake, sizeof(fake), MSG_DONTWAIT), (ssize_t)sizeof(fake));
+        assert_int_equal(write(mine, "x", 1), 1);
+        assert_int_equal(recv(mine, &byte, 1, MSG_DONTWAIT), -1);
+        assert_int_equal(errno, EAGAIN);
+        assert_int_equal(bs_sync_file_status(mine), 0);
+        assert_int_equal(bs_sync_file_status(theirs), 0);
+        /* breaking its own end harms only itself */
+        assert_int_equal(shutdown(mine, SHUT_RDWR), 0);
+        assert_int_equal(bs_sync_file_status(mine), -EINVAL);
+        assert_int_equal(bs_sync_file_status(theirs), 0);
+        assert_int_equal(bs_fence_signal(f, 0), 0);
+        assert_int_equal(bs_sync_file_wait(theirs, DEADLINE_MS), 0);
+        close(mine);
+        close(theirs);
+        bs_fence_destroy(f);
+}
+
+/* ---- begin_cpu_access waits ---- */
+
+struct begin_report {
+        int status;       /* the first begin */
+        int retry_status; /* a second begin, if the first failed */
+        uint8_t marker;
+        uint64_t returned_ns;
+};
+
+/* Import, say "beginning", begin a read (it must wait for the parent's
+ * write fence), and report when it returned and what it read. */
+static int begin_reader(void *arg)
+{
+        struct test_peer *a = arg;
+        struct bs_client *c = NULL;
+        struct bs_buffer *b = NULL;
+        struct begin_report rep = { 0 };
+        uint8_t *map;
+
+        child_check(test_peer_import(a, &c, &b) == 0);
+        child_check(bs_buffer_mmap(b, 0, SIZE, BS_PROT_READ, (void **)&map) == 0);
+        child_check(write(a->sock, "B", 1) == 1);
+        rep.status = bs_buffer_begin_cpu_access(b, BS_SYNC_READ);
+        rep.returned_ns = now_ns();
+        rep.marker = map[0];
+        if (rep.status < 0)
+                rep.retry_status = bs_buffer_begin_cpu_access(b, BS_SYNC_READ);
+        child_check(bs_buffer_end_cpu_access(b, BS_SYNC_READ) == 0);
+        child_check(write(a->sock, &rep, sizeof(rep)) == (ssize_t)sizeof(rep));
+        bs_buffer_munmap(b, map, SIZE);
+        bs_buffer_put(b);
+        bs_client_unref(c);
+        return 0;
+}
+
+/*
+ * Start begin_reader() while @f (a write fence on fx->b) is pending, see
+ * it wait, write the marker, signal @f with @status, and collect the
+ * report. The reader is waiting once the daemon holds its sync file's
+ * end: one fd more than before, besides the reader's connection (asked
+ * with round trips, never by sleeping), and info shows nobody inside
+ * CPU access.
+ */
+static void run_begin_reader(struct fx *fx, struct bs_fence *f, int status, struct begin_report *rep,
+                             uint64_t *ret_signalled_ns)
+{
+        struct bs_buffer_info info;
+        struct test_peer a;
+        uint64_t deadline;
+        uint8_t *map;
+        int baseline;
+        char byte;
+        pid_t pid;
+
+        assert_int_equal(bs_buffer_mmap(fx->b, 0, SIZE, BS_PROT_READ | BS_PROT_WRITE, (void **)&map), 0);
+        assert_int_equal(bs_client_sync(fx->c), 0);
+        baseline = test_count_fds_of(fx->daemon.pid);
+        pid = test_peer_start(&a, fx->daemon.socket, begin_reader, fx->b, O_RDWR | O_CLOEXEC);
+        assert_true(pid > 0);
+        assert_int_equal(test_wait_readable(a.parent, DEADLINE_MS), 0);
+        assert_int_equal(read(a.parent, &byte, 1), 1);
+        deadline = test_now_ms() + DEADLINE_MS;
+        /* exactly two more, the reader's connection and its sync file's
+         * end: while it answers the export, the daemon also holds the
+         * waiter's end for a moment */
+        while (test_count_fds_of(fx->daemon.pid) != baseline + 2 && test_now_ms() < deadline)
+                assert_int_equal(bs_client_sync(fx->c), 0);
+        assert_int_equal(test_count_fds_of(fx->daemon.pid), baseline + 2);
+        assert_int_equal(bs_buffer_get_info(fx->b, &info), 0);
+        assert_int_equal(info.n_cpu_access, 0);
+
+        map[0] = 0x5a; /* the write the fence stood for */
+        *ret_signalled_ns = now_ns();
+        assert_int_equal(bs_fence_signal(f, status), 0);
+        assert_int_equal(test_wait_readable(a.parent, DEADLINE_MS), 0);
+        assert_int_equal(read(a.parent, rep, sizeof(*rep)), (ssize_t)sizeof(*rep));
+        assert_int_equal(test_wait(pid), 0);
+        test_peer_close(&a);
+        bs_buffer_munmap(fx->b, map, SIZE);
+}
+
+static void begin_cpu_access_blocks_until_the_fence_signals(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        struct begin_report rep;
+        uint64_t signalled_ns;
+
+        run_begin_reader(fx, f, 0, &rep, &signalled_ns);
+        assert_int_equal(rep.status, 0);
+        assert_true(rep.returned_ns >= signalled_ns);
+        assert_int_equal(rep.marker, 0x5a);
+        bs_fence_destroy(f);
+}
+
+/* A failed fence: begin reports its error and begins nothing; asked
+ * again, it begins (that fence is no longer pending). */
+static void begin_cpu_access_reports_a_failed_fence_once(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        struct begin_report rep;
+        uint64_t signalled_ns;
+
+        run_begin_reader(fx, f, -ENODEV, &rep, &signalled_ns);
+        assert_int_equal(rep.status, -ENODEV);
+        assert_true(rep.returned_ns >= signalled_ns);
+        assert_int_equal(rep.retry_status, 0);
+        bs_fence_destroy(f);
+}
+
+/* ---- the pool ---- */
+
+#define POOL_N 3
+#define POOL_FRAMES 10000
+#define POOL_FRAME (64 * 1024)
+#define POOL_WORDS (POOL_FRAME / 4)
+
+struct frame_note {
+        uint32_t index, seq; /* seq UINT32_MAX: the end */
+};
+
+struct consumer_report {
+        uint32_t frames, errors;
+};
+
+static uint32_t word_of(uint32_t seq, uint32_t i)
+{
+        return seq * 2654435761u + i;
+}
+
+/* Every word of the frame still is frame @seq's. */
+static uint32_t frame_errors(const volatile uint32_t *w, uint32_t seq)
+{
+        uint32_t bad = 0;
+
+        for (uint32_t i = 0; i < POOL_WORDS; i++)
+                bad += w[i] != word_of(seq, i);
+        return bad;
+}
+
+/* Spin (work, not a sleep) for about @us microseconds. */
+static void busy_for_us(unsigned us)
+{
+        uint64_t end = now_ns() + (uint64_t)us * 1000;
+
+        while (now_ns() < end)
+                ;
+}
+
+/* A consumer: import the pool's buffers once, map them once, then for
+ * each note check the frame, take a while if slow (randomly), check it
+ * again (the producer must not have touched it meanwhile), release. */
+static int pool_consumer(void *arg)
+{
+        struct child *ch = arg;
+        struct bs_client *c = NULL;
+        struct bs_buffer *bufs[POOL_N];
+        const uint32_t *maps[POOL_N];
+        struct consumer_report rep = { 0 };
+        unsigned n_fds = 0, seed = (unsigned)getpid();
+        int fds[POOL_N], damage = 0;
+        bool slow;
+        char byte;
+
+        child_check(test_wait_readable(ch->other, DEADLINE_MS) == 0);
+        child_check(bs_fdpass_recv(ch->other, &byte, 1, fds, POOL_N, &n_fds, &damage) == 1 && damage == 0 &&
+                    n_fds == POOL_N);
+        slow = byte == 'S';
+        child_check(bs_client_connect(getenv("POOL_SOCKET"), &c) == 0);
+        for (unsigned i = 0; i < POOL_N; i++) {
+                child_check(bs_buffer_import(c, fds[i], &bufs[i]) == 0);
+                child_check(bs_buffer_mmap(bufs[i], 0, POOL_FRAME, BS_PROT_READ, (void **)&maps[i]) == 0);
+                close(fds[i]);
+        }
+        child_check(write(ch->other, "R", 1) == 1);
+        for (;;) {
+                struct frame_note note;
+
+                child_check(test_wait_readable(ch->other, DEADLINE_MS) == 0);
+                child_check(read(ch->other, &note, sizeof(note)) == (ssize_t)sizeof(note));
+                if (note.seq == UINT32_MAX)
+                        break;
+                child_check(note.index < POOL_N);
+                rep.errors += frame_errors(maps[note.index], note.seq) != 0;
+                if (slow) /* mostly short, now and then much longer */
+                        busy_for_us(rand_r(&seed) % 16 == 0 ? 500 : rand_r(&seed) % 100);
+                rep.errors += frame_errors(maps[note.index], note.seq) != 0;
+                child_check(bs_buffer_release_read(bufs[note.index], 0) == 0);
+                rep.frames++;
+        }
+        child_check(write(ch->other, &rep, sizeof(rep)) == (ssize_t)sizeof(rep));
+        for (unsigned i = 0; i < POOL_N; i++) {
+                bs_buffer_munmap(bufs[i], (void *)maps[i], POOL_FRAME);
+                bs_buffer_put(bufs[i]);
+        }
+        bs_client_unref(c);
+        return 0;
+}
+
+static void the_pool_never_hands_out_a_buffer_still_read(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_pool *pool = NULL;
+        struct child ch[2];
+        int fds[POOL_N];
+        char byte;
+
+        setenv("POOL_SOCKET", fx->daemon.socket, 1);
+        assert_int_equal(bs_pool_create(fx->c, POOL_N, POOL_FRAME, NULL, "frames", &pool), 0);
+        for (unsigned k = 0; k < 2; k++) {
+                child_start(&ch[k], pool_consumer, NULL);
+                for (unsigned i = 0; i < POOL_N; i++) {
+                        struct bs_buffer *b;
+                        assert_int_equal(bs_pool_get_buffer(pool, i, &b, NULL), 0);
+                        fds[i] = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
+                }
+                assert_int_equal(bs_fdpass_send(ch[k].sock, k ? "S" : "F", 1, fds, POOL_N), 0);
+                for (unsigned i = 0; i < POOL_N; i++)
+                        close(fds[i]);
+        }
+        for (unsigned k = 0; k < 2; k++) {
+                assert_int_equal(test_wait_readable(ch[k].sock, DEADLINE_MS), 0);
+                assert_int_equal(read(ch[k].sock, &byte, 1), 1);
+        }
+        for (uint32_t seq = 0; seq < POOL_FRAMES; seq++) {
+                struct frame_note note = { .seq = seq };
+                uint32_t *w;
+
+                assert_int_equal(bs_pool_acquire(pool, DEADLINE_MS, &note.index), 0);
+                assert_int_equal(bs_pool_get_buffer(pool, note.index, NULL, (void **)&w), 0);
+                for (uint32_t i = 0; i < POOL_WORDS; i++)
+                        w[i] = word_of(seq, i);
+                assert_int_equal(bs_pool_submit(pool, note.index), 2);
+                for (unsigned k = 0; k < 2; k++)
+                        assert_int_equal(write(ch[k].sock, &note, sizeof(note)), (ssize_t)sizeof(note));
+        }
+        for (unsigned k = 0; k < 2; k++) {
+                struct frame_note end = { .seq = UINT32_MAX };
+                struct consumer_report rep;
+
+                assert_int_equal(write(ch[k].sock, &end, sizeof(end)), (ssize_t)sizeof(end));
+                assert_int_equal(test_wait_readable(ch[k].sock, DEADLINE_MS), 0);
+                assert_int_equal(read(ch[k].sock, &rep, sizeof(rep)), (ssize_t)sizeof(rep));
+                assert_int_equal(rep.frames, POOL_FRAMES);
+                assert_int_equal(rep.errors, 0);
+                child_end(&ch[k], 0);
+        }
+        pool = bs_pool_destroy(pool);
+        assert_null(pool);
+}
+
+static void pool_acquire_waits_and_times_out(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_pool *pool = NULL;
+        struct bs_buffer *b, *imp = NULL;
+        unsigned i0, i1, i;
+        int fd;
+
+        assert_int_equal(bs_pool_create(fx->c, 2, 4096, NULL, NULL, &pool), 0);
+        assert_int_equal(bs_pool_acquire(pool, 0, &i0), 0);
+        assert_int_equal(bs_pool_acquire(pool, 0, &i1), 0);
+        assert_int_not_equal(i0, i1);
+        assert_int_equal(bs_pool_acquire(pool, 0, &i), -EBUSY); /* both the producer's */
+        /* a consumer of buffer i0 on another connection */
+        assert_int_equal(bs_pool_get_buffer(pool, i0, &b, NULL), 0);
+        struct bs_client *c2 = NULL;
+        assert_int_equal(bs_client_connect(fx->daemon.socket, &c2), 0);
+        fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
+        assert_int_equal(bs_buffer_import(c2, fd, &imp), 0);
+        close(fd);
+        assert_int_equal(bs_pool_submit(pool, i0), 1);
+        assert_int_equal(bs_pool_submit(pool, i0), -EINVAL); /* not acquired */
+        assert_int_equal(bs_pool_acquire(pool, 20, &i), -ETIME); /* i0 read, i1 acquired */
+        assert_int_equal(bs_buffer_release_read(imp, -EIO), 0);
+        assert_int_equal(bs_client_sync(c2), 0);
+        /* a reader that failed is done with it all the same */
+        assert_int_equal(bs_pool_acquire(pool, DEADLINE_MS, &i), 0);
+        assert_int_equal(i, i0);
+        assert_int_equal(bs_pool_get_buffer(pool, 2, NULL, NULL), -EINVAL);
+        assert_int_equal(bs_pool_create(fx->c, 0, 4096, NULL, NULL, &pool), -EINVAL);
+        assert_int_equal(bs_pool_create(fx->c, 2, 4096, NULL, "a-name-that-is-too-long-for-it", &pool), -EINVAL);
+        bs_buffer_put(imp);
+        bs_client_unref(c2);
+        bs_pool_destroy(pool);
+}
+
+/* ---- limits, each refused while another client is served ---- */
+
+static void assert_other_client_served(struct fx *fx)
+{
+        struct bs_client *c2 = NULL;
+        struct bs_buffer *b = NULL;
+        struct bs_fence *f = NULL;
+        int fd;
+
+        assert_int_equal(bs_client_connect(fx->daemon.socket, &c2), 0);
+        assert_int_equal(bs_buffer_export(c2, 4096, NULL, "other", &b), 0);
+        assert_int_equal(bs_fence_create(c2, &f), 0);
+        assert_int_equal(bs_fence_attach(f, b, BS_SYNC_WRITE), 0);
+        fd = export_sync(b, BS_SYNC_READ);
+        assert_int_equal(bs_sync_file_status(fd), 0);
+        assert_int_equal(bs_fence_signal(f, 0), 0);
+        assert_int_equal(bs_sync_file_wait(fd, DEADLINE_MS), 0);
+        close(fd);
+        bs_fence_destroy(f);
+        bs_buffer_put(b);
+        bs_client_unref(c2);
+}
+
+static void fences_per_client_are_limited_with_emfile(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *f[4], *extra = NULL;
+
+        for (unsigned i = 0; i < 4; i++)
+                assert_int_equal(bs_fence_create(fx->c, &f[i]), 0);
+        assert_int_equal(bs_fence_create(fx->c, &extra), -EMFILE);
+        assert_null(extra);
+        assert_other_client_served(fx);
+        f[0] = bs_fence_destroy(f[0]);
+        assert_int_equal(bs_client_sync(fx->c), 0); /* the destroy went one way */
+        assert_int_equal(bs_fence_create(fx->c, &f[0]), 0);
+        for (unsigned i = 0; i < 4; i++)
+                bs_fence_destroy(f[i]);
+}
+
+static void waiters_per_client_are_limited_with_emfile(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        int fds[4];
+
+        for (unsigned i = 0; i < 3; i++)
+                fds[i] = export_sync(fx->b, BS_SYNC_READ);
+        fds[3] = export_sync(fx->b, BS_SYNC_WRITE);
+        assert_int_equal(bs_buffer_export_sync_file(fx->b, BS_SYNC_WRITE), -EMFILE);
+        assert_int_equal(bs_sync_file_merge(fx->c, fds[0], fds[1]), -EMFILE);
+        assert_other_client_served(fx);
+        assert_int_equal(bs_fence_signal(f, 0), 0);
+        for (unsigned i = 0; i < 4; i++) {
+                assert_int_equal(bs_sync_file_wait(fds[i], DEADLINE_MS), 0);
+                close(fds[i]);
+        }
+        /* signalled sync files no longer count */
+        fds[0] = export_sync(fx->b, BS_SYNC_WRITE);
+        close(fds[0]);
+        bs_fence_destroy(f);
+}
+
+static void waiters_per_fence_are_limited_with_enospc(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        struct bs_client *c2 = NULL;
+        struct bs_buffer *b2 = NULL;
+        int fds[3], fd = bs_buffer_fd(fx->b, O_RDWR | O_CLOEXEC);
+
+        assert_int_equal(bs_client_connect(fx->daemon.socket, &c2), 0);
+        assert_int_equal(bs_buffer_import(c2, fd, &b2), 0);
+        close(fd);
+        for (unsigned i = 0; i < 3; i++)
+                fds[i] = export_sync(fx->b, BS_SYNC_READ);
+        /* whoever asks: the fence has as many waiters as it may */
+        assert_int_equal(bs_buffer_export_sync_file(b2, BS_SYNC_READ), -ENOSPC);
+        assert_other_client_served(fx);
+        assert_int_equal(bs_fence_signal(f, 0), 0);
+        for (unsigned i = 0; i < 3; i++) {
+                assert_int_equal(bs_sync_file_wait(fds[i], DEADLINE_MS), 0);
+                close(fds[i]);
+        }
+        bs_buffer_put(b2);
+        bs_client_unref(c2);
+        bs_fence_destroy(f);
+}
+
+/* ---- version 1 ---- */
+
+static void version_1_sessions_keep_their_behaviour(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        struct bs_msg req, rep;
+        uint64_t id;
+        int s = test_raw_connect(fx->daemon.socket);
+
+        assert_true(s >= 0);
+        bs_msg_request(&req, BS_OP_HELLO, 1);
+        req.body.hello_req.version_min = 1;
+        req.body.hello_req.version_max = 1;
+        assert_int_equal(test_raw_call(s, &req, &rep), 0);
+        assert_int_equal(rep.body.hello_rep.version, 1);
+        bs_msg_request(&req, BS_OP_IMPORT, 2);
+        bs_msg_add_fd(&req, bs_buffer_fd(fx->b, O_RDWR | O_CLOEXEC));
+        assert_int_equal(test_raw_call(s, &req, &rep), 0);
+        bs_msg_clear(&req);
+        id = rep.body.import_rep.id;
+        /* a write fence is pending: version 1's begin doesn't wait */
+        bs_msg_request(&req, BS_OP_BEGIN_CPU_ACCESS, 3);
+        req.body.cpu_access_req.id = id;
+        req.body.cpu_access_req.flags = BS_SYNC_READ;
+        assert_int_equal(test_raw_call(s, &req, &rep), 0);
+        /* and knows no fences */
+        bs_msg_request(&req, BS_OP_FENCE_CREATE, 4);
+        assert_int_equal(test_raw_call(s, &req, &rep), -EOPNOTSUPP);
+        bs_msg_request(&req, BS_OP_EXPORT_SYNC_FILE, 5);
+        req.body.sync_file_req.buffer_id = id;
+        req.body.sync_file_req.flags = BS_SYNC_READ;
+        assert_int_equal(test_raw_call(s, &req, &rep), -EOPNOTSUPP);
+        close(s);
+        bs_fence_destroy(f);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T_LIMITS(f) cmocka_unit_test_setup_teardown(f, setup_small_limits, teardown)
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                T(a_read_sync_file_waits_for_write_fences_only),
+                T(a_write_fence_holds_readers_and_writers),
+                T(no_fence_means_signalled_at_once),
+                T(an_error_reaches_the_waiter_as_itself),
+                T(waiting_times_out_with_etime),
+                T(merge_of_signalled_pending_and_errored),
+                T(an_imported_sync_file_holds_the_buffer),
+                T(a_thousand_waiters_on_one_fence_all_wake),
+                T(a_killed_creator_wakes_every_waiter_with_epipe),
+                T(a_waiter_playing_with_its_own_fd_signals_nobody),
+                T(begin_cpu_access_blocks_until_the_fence_signals),
+                T(begin_cpu_access_reports_a_failed_fence_once),
+                T(the_pool_never_hands_out_a_buffer_still_read),
+                T(pool_acquire_waits_and_times_out),
+                T_LIMITS(fences_per_client_are_limited_with_emfile),
+                T_LIMITS(waiters_per_client_are_limited_with_emfile),
+                T_LIMITS(waiters_per_fence_are_limited_with_enospc),
+                T(version_1_sessions_keep_their_behaviour),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

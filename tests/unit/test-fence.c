@@ -1,0 +1,638 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon/fence.c's bookkeeping, without sockets to the daemon: fences,
+ * a buffer's batches, sync files, SUBMIT and RELEASE_READ, what a
+ * holder's departure does, and every limit. Each test ends with no node
+ * left behind (the teardown checks registry.n_nodes). */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include "fence.h"
+#include "registry-internal.h"
+#include "registry.h"
+#include "util.h"
+
+#define PENDING 1 /* what sync_status() says of an unsignalled sync file */
+
+struct fx {
+        int fds_before;
+        struct limits limits;
+        struct registry reg;
+        struct holder a, b;
+        struct buffer *buf; /* a's, b imports it */
+};
+
+static int setup(void **state)
+{
+        struct fx *fx = calloc(1, sizeof(*fx));
+        bool ro;
+        int fd;
+
+        alarm(TEST_TIMEOUT_S);
+        fx->fds_before = test_count_open_fds();
+        limits_init_default(&fx->limits, 20000);
+        fx->limits.max_fences_per_client = 8;
+        fx->limits.max_waiters_per_client = 8;
+        fx->limits.max_waiters_per_fence = 4;
+        if (registry_init(&fx->reg, &fx->limits) < 0)
+                return -1;
+        fence_setup(&fx->reg);
+        registry_holder_init(&fx->reg, &fx->a, 100, 1000, 1000, "producer");
+        registry_holder_init(&fx->reg, &fx->b, 200, 1000, 1000, "consumer");
+        if (registry_export(&fx->reg, &fx->a, 4096, "system", "frame", &fx->buf) < 0)
+                return -1;
+        fd = fcntl(fx->buf->fd, F_DUPFD_CLOEXEC, 3);
+        if (registry_import(&fx->reg, &fx->b, fd, &fx->buf, &ro) < 0)
+                return -1;
+        *state = fx;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fx *fx = *state;
+        int leaked;
+
+        registry_holder_drop(&fx->reg, &fx->a);
+        registry_holder_drop(&fx->reg, &fx->b);
+        leaked = fx->reg.n_nodes != 0;
+        if (leaked)
+                fprintf(stderr, "%llu nodes left\n", (unsigned long long)fx->reg.n_nodes);
+        registry_done(&fx->reg);
+        leaked |= test_count_open_fds() != fx->fds_before;
+        free(fx);
+        alarm(0);
+        return leaked ? -1 : 0;
+}
+
+/* PENDING, or the status a signalled sync file carries (peeked, so it
+ * can be asked again). */
+static int sync_status(int fd)
+{
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int32_t s;
+
+        if (poll(&p, 1, 0) == 0)
+                return PENDING;
+        assert_int_equal(recv(fd, &s, sizeof(s), MSG_PEEK | MSG_DONTWAIT), (ssize_t)sizeof(s));
+        return s;
+}
+
+static uint64_t new_fence(struct fx *fx, struct holder *h)
+{
+        uint64_t id = 0;
+
+        assert_int_equal(registry_fence_create(&fx->reg, h, &id), 0);
+        assert_true(id != 0);
+        return id;
+}
+
+static int export_sync(struct fx *fx, struct holder *h, uint32_t flags)
+{
+        int fd = -1;
+
+        assert_int_equal(registry_export_sync_file(&fx->reg, h, fx->buf->ident.id, flags, &fd), 0);
+        assert_true(fd >= 0);
+        return fd;
+}
+
+static void no_fence_means_signalled_at_once(void **state)
+{
+        struct fx *fx = *state;
+        int r = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ), w = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
+
+        assert_int_equal(sync_status(r), 0);
+        assert_int_equal(sync_status(w), 0);
+        assert_int_equal(fx->b.n_waiters, 0); /* nothing waits */
+        close(r);
+        close(w);
+}
+
+static void a_write_fence_holds_both_kinds_of_sync_file(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t f = new_fence(fx, &fx->a);
+        int r, w;
+
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
+        r = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        w = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
+        assert_int_equal(sync_status(r), PENDING);
+        assert_int_equal(sync_status(w), PENDING);
+        assert_int_equal(fx->b.n_waiters, 2);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, 0), 0);
+        assert_int_equal(sync_status(r), 0);
+        assert_int_equal(sync_status(w), 0);
+        assert_int_equal(fx->b.n_waiters, 0);
+        assert_null(fx->buf->open[0]);
+        assert_null(fx->buf->last[1]);
+        close(r);
+        close(w);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f), 0);
+}
+
+static void a_read_fence_holds_writers_only(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t f = new_fence(fx, &fx->b);
+        int r, w;
+
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->b, fx->buf->ident.id, f, BS_WIRE_SYNC_READ), 0);
+        r = export_sync(fx, &fx->a, BS_WIRE_SYNC_READ);
+        w = export_sync(fx, &fx->a, BS_WIRE_SYNC_WRITE);
+        assert_int_equal(sync_status(r), 0);
+        assert_int_equal(sync_status(w), PENDING);
+        assert_true(fx->reg.hooks->buffer_busy(fx->buf, BS_WIRE_SYNC_WRITE));
+        assert_false(fx->reg.hooks->buffer_busy(fx->buf, BS_WIRE_SYNC_READ));
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->b, f, 0), 0);
+        assert_int_equal(sync_status(w), 0);
+        assert_false(fx->reg.hooks->buffer_busy(fx->buf, BS_WIRE_SYNC_WRITE));
+        close(r);
+        close(w);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->b, f), 0);
+}
+
+/* A sync file waits for what was pending when it was made, never for a
+ * fence attached after it (the open batch was sealed). */
+static void a_sync_file_waits_for_what_was_pending_then(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t f1 = new_fence(fx, &fx->a), f2 = new_fence(fx, &fx->a);
+        int early, late;
+
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f1, BS_WIRE_SYNC_WRITE), 0);
+        early = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f2, BS_WIRE_SYNC_WRITE), 0);
+        late = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f1, 0), 0);
+        assert_int_equal(sync_status(early), 0);
+        assert_int_equal(sync_status(late), PENDING); /* f2 too */
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f2, 0), 0);
+        assert_int_equal(sync_status(late), 0);
+        close(early);
+        close(late);
+        /* and the other order: the later fence signalled first */
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f1), 0);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f2), 0);
+        f1 = new_fence(fx, &fx->a);
+        f2 = new_fence(fx, &fx->a);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f1, BS_WIRE_SYNC_WRITE), 0);
+        early = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f2, BS_WIRE_SYNC_WRITE), 0);
+        late = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f2, 0), 0);
+        assert_int_equal(sync_status(early), PENDING);
+        assert_int_equal(sync_status(late), PENDING); /* f1 still */
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f1, 0), 0);
+        assert_int_equal(sync_status(early), 0);
+        assert_int_equal(sync_status(late), 0);
+        close(early);
+        close(late);
+}
+
+static void an_error_reaches_every_waiter(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t f = new_fence(fx, &fx->a);
+        int r;
+
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
+        r = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, -EIO), 0);
+        assert_int_equal(sync_status(r), -EIO);
+        close(r);
+        /* signalled: no longer pending, so a new sync file is clean */
+        r = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        assert_int_equal(sync_status(r), 0);
+        close(r);
+}
+
+/* A sync file made after a fence failed doesn't report it, even while
+ * another fence keeps what it waits for pending. */
+static void an_error_before_the_export_is_not_reported(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t f1 = new_fence(fx, &fx->a), f2 = new_fence(fx, &fx->a);
+        int before, after;
+
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f1, BS_WIRE_SYNC_WRITE), 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f2, BS_WIRE_SYNC_WRITE), 0);
+        before = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f2, -EIO), 0);
+        after = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ); /* the same sealed batch */
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f1, 0), 0);
+        assert_int_equal(sync_status(before), -EIO);
+        assert_int_equal(sync_status(after), 0);
+        close(before);
+        close(after);
+}
+
+static void only_the_creator_signals_once_with_an_errno(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t f = new_fence(fx, &fx->a);
+
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->b, f, 0), -ENOENT);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f + 1000, 0), -ENOENT);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, 0, 0), -ENOENT);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, 1), -EINVAL);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, -4096), -EINVAL);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, -4095), 0);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, 0), -EALREADY);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->b, f), -ENOENT);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f), 0);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f), -ENOENT);
+        assert_int_equal(fx->a.n_fences, 0);
+}
+
+static void attach_needs_a_reference_and_a_usage(void **state)
+{
+        struct fx *fx = *state;
+        struct holder c;
+        struct buffer *ro_buf;
+        uint64_t f, fc;
+        bool ro;
+        char path[64];
+        int fd;
+
+        registry_holder_init(&fx->reg, &c, 300, 3000, 3000, "reader");
+        f = new_fence(fx, &fx->a);
+        fc = new_fence(fx, &c);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, 0), -EINVAL);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, 4), -EINVAL);
+        assert_int_equal(registry_fence_attach(&fx->reg, &c, fx->buf->ident.id, fc, BS_WIRE_SYNC_READ), -ENOENT);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->b, fx->buf->ident.id, f, BS_WIRE_SYNC_READ), -ENOENT);
+        /* a read-only reference attaches read fences only */
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fx->buf->fd);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_int_equal(registry_import(&fx->reg, &c, fd, &ro_buf, &ro), 0);
+        assert_true(ro);
+        assert_int_equal(registry_fence_attach(&fx->reg, &c, fx->buf->ident.id, fc, BS_WIRE_SYNC_WRITE), -EACCES);
+        assert_int_equal(registry_fence_attach(&fx->reg, &c, fx->buf->ident.id, fc, BS_WIRE_SYNC_READ), 0);
+        /* twice in a row changes nothing */
+        assert_int_equal(registry_fence_attach(&fx->reg, &c, fx->buf->ident.id, fc, BS_WIRE_SYNC_READ), 0);
+        registry_holder_drop(&fx->reg, &c);
+        assert_false(fx->reg.hooks->buffer_busy(fx->buf, BS_WIRE_SYNC_WRITE)); /* its fence: -EPIPE */
+}
+
+static void a_holder_that_goes_signals_its_fences_with_epipe(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t f1 = new_fence(fx, &fx->a), f2 = new_fence(fx, &fx->a);
+        int w, r;
+
+        new_fence(fx, &fx->a); /* attached to nothing */
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f1, BS_WIRE_SYNC_WRITE), 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f2, BS_WIRE_SYNC_READ), 0);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f2, -EIO), 0);
+        w = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
+        r = export_sync(fx, &fx->a, BS_WIRE_SYNC_READ); /* a's own sync file outlives a */
+        registry_holder_drop(&fx->reg, &fx->a);
+        assert_int_equal(sync_status(w), -EPIPE);
+        assert_int_equal(sync_status(r), -EPIPE);
+        assert_int_equal(fx->a.n_fences, 0);
+        assert_int_equal(fx->reg.n_nodes, 0);
+        close(w);
+        close(r);
+}
+
+static void limits_refuse_with_their_errno(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t ids[8], f, extra;
+        int fds[8], fd = -1;
+
+        for (unsigned i = 0; i < 8; i++)
+                ids[i] = new_fence(fx, &fx->a);
+        assert_int_equal(registry_fence_create(&fx->reg, &fx->a, &extra), -EMFILE);
+        assert_int_equal(registry_fence_create(&fx->reg, &fx->b, &extra), 0); /* b is not a */
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, ids[7]), 0);
+        assert_int_equal(registry_fence_create(&fx->reg, &fx->a, &ids[7]), 0);
+
+        /* waiters per fence: 4 */
+        f = ids[0];
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
+        for (unsigned i = 0; i < 4; i++)
+                fds[i] = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        assert_int_equal(registry_export_sync_file(&fx->reg, &fx->b, fx->buf->ident.id, BS_WIRE_SYNC_READ, &fd),
+                         -ENOSPC);
+        /* waiters per client: 8 (4 more on the other class) */
+        for (unsigned i = 4; i < 8; i++)
+                fds[i] = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
+        assert_int_equal(fx->b.n_waiters, 8);
+        assert_int_equal(registry_export_sync_file(&fx->reg, &fx->b, fx->buf->ident.id, BS_WIRE_SYNC_WRITE, &fd),
+                         -EMFILE);
+        assert_int_equal(registry_sync_file_merge(&fx->reg, &fx->b, fds[0], fds[1], &fd), -EMFILE);
+        assert_int_equal(fd, -1); /* written only on success */
+        /* another client is served */
+        {
+                struct buffer *other;
+                assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "other", &other), 0);
+                assert_int_equal(registry_export_sync_file(&fx->reg, &fx->a, other->ident.id,
+                                                           BS_WIRE_SYNC_WRITE, &fd), 0);
+                close(fd);
+                assert_int_equal(registry_release(&fx->reg, &fx->a, other->ident.id, false), 0);
+        }
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, 0), 0);
+        for (unsigned i = 0; i < 8; i++) {
+                assert_int_equal(sync_status(fds[i]), 0);
+                close(fds[i]);
+        }
+        assert_int_equal(fx->b.n_waiters, 0);
+}
+
+static void merge_takes_the_first_error_and_waits_for_both(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t f1 = new_fence(fx, &fx->a), f2 = new_fence(fx, &fx->a);
+        int s1, s2, none, m, m2, m3;
+        struct buffer *other;
+
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "other", &other), 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f1, BS_WIRE_SYNC_WRITE), 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, other->ident.id, f2, BS_WIRE_SYNC_WRITE), 0);
+        s1 = export_sync(fx, &fx->a, BS_WIRE_SYNC_READ);
+        assert_int_equal(registry_export_sync_file(&fx->reg, &fx->a, other->ident.id, BS_WIRE_SYNC_READ, &s2), 0);
+        assert_int_equal(registry_sync_file_merge(&fx->reg, &fx->b, s1, s2, &m), 0);
+        assert_int_equal(registry_sync_file_merge(&fx->reg, &fx->b, m, m, &m2), 0); /* itself */
+        assert_int_equal(sync_status(m), PENDING);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f2, -EIO), 0);
+        assert_int_equal(sync_status(s2), -EIO);
+        assert_int_equal(sync_status(m), PENDING);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f1, -ENOMEM), 0);
+        assert_int_equal(sync_status(m), -EIO); /* the first error */
+        assert_int_equal(sync_status(m2), -EIO);
+        /* signalled ones merge too: status peeked from the fd */
+        assert_int_equal(registry_sync_file_merge(&fx->reg, &fx->b, s1, s2, &m3), 0);
+        assert_int_equal(sync_status(m3), -ENOMEM);
+        close(m3);
+        assert_int_equal(registry_export_sync_file(&fx->reg, &fx->a, other->ident.id, BS_WIRE_SYNC_WRITE, &none),
+                         0);
+        assert_int_equal(sync_status(none), 0);
+        assert_int_equal(registry_sync_file_merge(&fx->reg, &fx->b, none, s2, &m3), 0);
+        assert_int_equal(sync_status(m3), -EIO);
+        close(m3);
+        close(s1);
+        close(s2);
+        close(none);
+        close(m);
+        close(m2);
+        assert_int_equal(registry_release(&fx->reg, &fx->a, other->ident.id, false), 0);
+}
+
+static void what_is_not_our_sync_file_is_refused(void **state)
+{
+        struct fx *fx = *state;
+        int sv[2], efd = eventfd(0, EFD_CLOEXEC), p[2], good, m = -1, consumed;
+        int32_t s;
+
+        assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        good = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        assert_int_equal(registry_sync_file_merge(&fx->reg, &fx->b, good, efd, &m), -EINVAL);
+        assert_int_equal(registry_sync_file_merge(&fx->reg, &fx->b, p[0], good, &m), -EINVAL);
+        assert_int_equal(registry_sync_file_merge(&fx->reg, &fx->b, sv[0], good, &m), -EINVAL); /* peer open */
+        assert_int_equal(registry_sync_file_merge(&fx->reg, &fx->b, good, -1, &m), -EINVAL);
+        assert_int_equal(registry_import_sync_file(&fx->reg, &fx->b, fx->buf->ident.id, BS_WIRE_SYNC_READ, efd),
+                         -EINVAL);
+        assert_int_equal(m, -1);
+        /* one whose holder read its status out is no sync file any more */
+        consumed = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        assert_int_equal(recv(consumed, &s, sizeof(s), 0), (ssize_t)sizeof(s));
+        assert_int_equal(registry_sync_file_merge(&fx->reg, &fx->b, consumed, good, &m), -EINVAL);
+        close(consumed);
+        close(good);
+        close(efd);
+        close(sv[0]);
+        close(sv[1]);
+        close(p[0]);
+        close(p[1]);
+}
+
+static void an_imported_sync_file_is_a_fence_on_the_buffer(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t f = new_fence(fx, &fx->a);
+        struct buffer *other;
+        int src, w;
+
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "other", &other), 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, other->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
+        assert_int_equal(registry_export_sync_file(&fx->reg, &fx->a, other->ident.id, BS_WIRE_SYNC_READ, &src), 0);
+        assert_int_equal(registry_import_sync_file(&fx->reg, &fx->b, fx->buf->ident.id, BS_WIRE_SYNC_WRITE, src),
+                         0);
+        assert_true(fx->reg.hooks->buffer_busy(fx->buf, BS_WIRE_SYNC_READ));
+        w = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        /* the importer going away leaves it pending: only the source ends it */
+        registry_holder_drop(&fx->reg, &fx->b);
+        assert_int_equal(sync_status(w), PENDING);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, -EIO), 0);
+        assert_int_equal(sync_status(w), -EIO);
+        /* a signalled sync file adds nothing */
+        assert_int_equal(registry_import_sync_file(&fx->reg, &fx->a, fx->buf->ident.id, BS_WIRE_SYNC_WRITE, src),
+                         0);
+        assert_false(fx->reg.hooks->buffer_busy(fx->buf, BS_WIRE_SYNC_WRITE));
+        close(src);
+        close(w);
+        assert_int_equal(registry_release(&fx->reg, &fx->a, other->ident.id, false), 0);
+}
+
+static void submit_gives_each_other_holder_a_read_fence(void **state)
+{
+        struct fx *fx = *state;
+        struct holder c;
+        uint32_t n = 99;
+        bool ro;
+        int w, fd;
+
+        registry_holder_init(&fx->reg, &c, 300, 1000, 1000, "reader2");
+        fd = fcntl(fx->buf->fd, F_DUPFD_CLOEXEC, 3);
+        assert_int_equal(registry_import(&fx->reg, &c, fd, &fx->buf, &ro), 0);
+        assert_int_equal(registry_submit(&fx->reg, &fx->a, fx->buf->ident.id, &n), 0);
+        assert_int_equal(n, 2);
+        assert_false(fx->reg.hooks->buffer_busy(fx->buf, BS_WIRE_SYNC_READ)); /* readers don't wait */
+        w = export_sync(fx, &fx->a, BS_WIRE_SYNC_WRITE);
+        /* a second submit before they read keeps one fence each */
+        assert_int_equal(registry_submit(&fx->reg, &fx->a, fx->buf->ident.id, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(registry_release_read(&fx->reg, &fx->b, fx->buf->ident.id, 0), 0);
+        assert_int_equal(registry_release_read(&fx->reg, &fx->b, fx->buf->ident.id, 0), -ENOENT);
+        assert_int_equal(registry_release_read(&fx->reg, &fx->a, fx->buf->ident.id, 0), -ENOENT);
+        assert_int_equal(registry_release_read(&fx->reg, &fx->b, fx->buf->ident.id, 7), -EINVAL);
+        assert_int_equal(sync_status(w), PENDING); /* c has not read it */
+        /* c dropping its reference ends its read (status 0) */
+        assert_int_equal(registry_release(&fx->reg, &c, fx->buf->ident.id, false), 0);
+        assert_int_equal(sync_status(w), 0);
+        close(w);
+        /* a holder that dies before reading: -EPIPE */
+        assert_int_equal(registry_submit(&fx->reg, &fx->a, fx->buf->ident.id, &n), 0);
+        assert_int_equal(n, 1);
+        w = export_sync(fx, &fx->a, BS_WIRE_SYNC_WRITE);
+        registry_holder_drop(&fx->reg, &fx->b);
+        assert_int_equal(sync_status(w), -EPIPE);
+        close(w);
+        registry_holder_drop(&fx->reg, &c);
+}
+
+static void submit_needs_a_writable_reference(void **state)
+{
+        struct fx *fx = *state;
+        struct holder c;
+        struct buffer *b;
+        uint32_t n;
+        bool ro;
+        char path[64];
+        int fd;
+
+        registry_holder_init(&fx->reg, &c, 300, 1000, 1000, "viewer");
+        assert_int_equal(registry_submit(&fx->reg, &c, fx->buf->ident.id, &n), -ENOENT);
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fx->buf->fd);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_int_equal(registry_import(&fx->reg, &c, fd, &b, &ro), 0);
+        assert_int_equal(registry_submit(&fx->reg, &c, fx->buf->ident.id, &n), -EACCES);
+        registry_holder_drop(&fx->reg, &c);
+}
+
+static void cpu_access_is_busy_only_on_a_conflict(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t rf = new_fence(fx, &fx->b), wf = new_fence(fx, &fx->a);
+        uint64_t id = fx->buf->ident.id;
+
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->b, id, rf, BS_WIRE_SYNC_READ), 0);
+        assert_int_equal(registry_cpu_access(&fx->reg, &fx->a, id, BS_WIRE_SYNC_WRITE, CPU_ACCESS_BEGIN_IDLE),
+                         -EBUSY);
+        assert_int_equal(fx->buf->n_cpu_access, 0); /* nothing recorded */
+        assert_int_equal(registry_cpu_access(&fx->reg, &fx->a, id, BS_WIRE_SYNC_READ, CPU_ACCESS_BEGIN_IDLE), 0);
+        assert_int_equal(registry_cpu_access(&fx->reg, &fx->a, id, BS_WIRE_SYNC_READ, CPU_ACCESS_END), 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, id, wf, BS_WIRE_SYNC_WRITE), 0);
+        assert_int_equal(registry_cpu_access(&fx->reg, &fx->b, id, BS_WIRE_SYNC_READ, CPU_ACCESS_BEGIN_IDLE),
+                         -EBUSY);
+        /* version 1's begin doesn't look */
+        assert_int_equal(registry_cpu_access(&fx->reg, &fx->b, id, BS_WIRE_SYNC_READ, CPU_ACCESS_BEGIN), 0);
+        assert_int_equal(registry_cpu_access(&fx->reg, &fx->b, id, BS_WIRE_SYNC_READ, CPU_ACCESS_END), 0);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, wf, 0), 0);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->b, rf, 0), 0);
+        assert_int_equal(registry_cpu_access(&fx->reg, &fx->a, id, BS_WIRE_SYNC_WRITE, CPU_ACCESS_BEGIN_IDLE), 0);
+        assert_int_equal(registry_cpu_access(&fx->reg, &fx->a, id, BS_WIRE_SYNC_WRITE, CPU_ACCESS_END), 0);
+}
+
+/* The last reference goes while fences and sync files are pending: they
+ * still end, and nothing points at the freed buffer. */
+static void a_released_buffer_still_signals_its_waiters(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t f = new_fence(fx, &fx->a);
+        struct buffer *other;
+        int w1, w2;
+
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "short", &other), 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, other->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
+        assert_int_equal(registry_export_sync_file(&fx->reg, &fx->a, other->ident.id, BS_WIRE_SYNC_READ, &w1), 0);
+        assert_int_equal(registry_export_sync_file(&fx->reg, &fx->a, other->ident.id, BS_WIRE_SYNC_WRITE, &w2), 0);
+        assert_int_equal(registry_release(&fx->reg, &fx->a, other->ident.id, false), 0);
+        registry_flush(&fx->reg);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, 0), 0);
+        assert_int_equal(sync_status(w1), 0);
+        assert_int_equal(sync_status(w2), 0);
+        close(w1);
+        close(w2);
+}
+
+/* A chain of batches, one per export, fires in one go, without recursion. */
+static void a_chain_of_batches_fires_at_once(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t first = new_fence(fx, &fx->a), f;
+        int fds[5];
+
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, first, BS_WIRE_SYNC_WRITE), 0);
+        for (unsigned i = 0; i < 5; i++) {
+                fds[i] = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+                f = new_fence(fx, &fx->b);
+                assert_int_equal(registry_fence_attach(&fx->reg, &fx->b, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
+                assert_int_equal(registry_fence_signal(&fx->reg, &fx->b, f, 0), 0);
+                assert_int_equal(registry_fence_destroy(&fx->reg, &fx->b, f), 0);
+                assert_int_equal(sync_status(fds[i]), PENDING); /* first still */
+        }
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, first, 0), 0);
+        for (unsigned i = 0; i < 5; i++) {
+                assert_int_equal(sync_status(fds[i]), 0);
+                close(fds[i]);
+        }
+        assert_null(fx->buf->last[FENCE_CLASS_WRITE]);
+        assert_null(fx->buf->open[FENCE_CLASS_WRITE]);
+}
+
+static void a_pending_sync_file_closed_by_its_holder_is_gone(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t f = new_fence(fx, &fx->a);
+        uint64_t nodes;
+        int w, other, merged, done;
+
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_READ), 0);
+        assert_false(registry_buffer_busy(fx->buf, BS_WIRE_SYNC_READ)); /* a reader goes on */
+        assert_true(registry_buffer_busy(fx->buf, BS_WIRE_SYNC_WRITE));
+        w = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
+        nodes = fx->reg.n_nodes;
+        /* not b's: only closed, it still waits */
+        other = fcntl(w, F_DUPFD_CLOEXEC, 3);
+        registry_sync_file_close(&fx->reg, &fx->a, other);
+        assert_int_equal(fx->b.n_waiters, 1);
+        assert_int_equal(fx->reg.n_nodes, nodes);
+        /* b's, pending: its record goes, and its waiter slot */
+        registry_sync_file_close(&fx->reg, &fx->b, w);
+        assert_int_equal(fx->b.n_waiters, 0);
+        assert_int_equal(fx->reg.n_nodes, nodes - 1);
+        /* one a merge waits for fires as it would */
+        w = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
+        other = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
+        assert_int_equal(registry_sync_file_merge(&fx->reg, &fx->b, w, other, &merged), 0);
+        registry_sync_file_close(&fx->reg, &fx->b, w);
+        assert_int_equal(fx->b.n_waiters, 3);
+        /* a signalled one: only closed */
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, 0), 0);
+        assert_int_equal(sync_status(merged), 0);
+        done = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
+        registry_sync_file_close(&fx->reg, &fx->b, done);
+        registry_sync_file_close(&fx->reg, &fx->b, other);
+        registry_sync_file_close(&fx->reg, &fx->b, merged);
+        registry_sync_file_close(&fx->reg, &fx->b, -EBADF);
+        assert_int_equal(fx->b.n_waiters, 0);
+        registry_flush(&fx->reg);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f), 0);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                T(no_fence_means_signalled_at_once),
+                T(a_write_fence_holds_both_kinds_of_sync_file),
+                T(a_read_fence_holds_writers_only),
+                T(a_sync_file_waits_for_what_was_pending_then),
+                T(an_error_reaches_every_waiter),
+                T(an_error_before_the_export_is_not_reported),
+                T(only_the_creator_signals_once_with_an_errno),
+                T(attach_needs_a_reference_and_a_usage),
+                T(a_holder_that_goes_signals_its_fences_with_epipe),
+                T(limits_refuse_with_their_errno),
+                T(merge_takes_the_first_error_and_waits_for_both),
+                T(what_is_not_our_sync_file_is_refused),
+                T(an_imported_sync_file_is_a_fence_on_the_buffer),
+                T(submit_gives_each_other_holder_a_read_fence),
+                T(submit_needs_a_writable_reference),
+                T(cpu_access_is_busy_only_on_a_conflict),
+                T(a_released_buffer_still_signals_its_waiters),
+                T(a_chain_of_batches_fires_at_once),
+                T(a_pending_sync_file_closed_by_its_holder_is_gone),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
