@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * 9. pipeline: one thread on one connection past one round trip
+ * 11. pipeline: one thread on one connection past one round trip
  *    (bs_buffer_export_many()), against the daemon's ceiling from many
  *    connections, and against one export at a time.
- * 10. threads: 4 threads sharing one connection against 4 threads with
+ * 12. threads: 4 threads sharing one connection against 4 threads with
  *    a connection each.
  * Each is a rate (exports + puts per second) of a forked process; the
  * variants alternate in rounds of one second, and each row is the median
@@ -176,7 +176,7 @@ void bench_pipeline(struct bs_client *c)
         };
         (void)c;
 
-        printf("\n== 9. pipeline: exports + puts per second from one thread on one connection, with "
+        printf("\n== 11. pipeline: exports + puts per second from one thread on one connection, with "
                "bs_buffer_export_many(), against the daemon's ceiling from 4 connections (unpinned; the variants "
                "alternate, 1 s each; median of the rounds)\n");
         run_variants("pipeline", v, sizeof(v) / sizeof(v[0]), 0, rounds);
@@ -192,7 +192,7 @@ void bench_threads(struct bs_client *c)
         };
         (void)c;
 
-        printf("\n== 10. threads: exports + puts per second from 4 threads of one process, sharing one connection "
+        printf("\n== 12. threads: exports + puts per second from 4 threads of one process, sharing one connection "
                "or with one each (unpinned; alternating, 1 s each; median of the rounds)\n");
         run_variants("threads", v, sizeof(v) / sizeof(v[0]), 0, rounds);
 }
