@@ -65,11 +65,16 @@ int colocated(pid_t server);
 /* One side of a comparison: an operation, timed one call at a time. */
 struct side {
         int (*op)(void *arg); /* 0 or -errno */
+        void (*after)(void *arg); /* if set, run after each op, untimed */
         void *arg;
         pid_t server;         /* pinned with this process for each of its rounds */
         struct samples s;     /* microseconds, one per call */
         int colocated;        /* rounds that ended with the server on this process's cpu */
+        uint64_t server_cpu_ns; /* cpu time the server used during the timed calls */
 };
+
+/* Nanoseconds @pid has run on a cpu (/proc/PID/schedstat), or 0. */
+uint64_t cpu_ns_of(pid_t pid);
 
 /*
  * Time @a and @b (may be NULL) @n times each under @p: a warm-up of
@@ -143,6 +148,8 @@ void bench_live_buffers(struct bs_client *c);
 void bench_concurrent_clients(struct bs_client *c);
 void bench_throughput(struct bs_client *c);
 void bench_iceoryx(struct bs_client *c);
+void bench_pipeline(struct bs_client *c);
+void bench_threads(struct bs_client *c);
 /* bench-fence.c: signal -> wake, 1 and 1,000 waiters, against eventfds;
  * the pool pipeline against memfds and a socket "done" */
 void bench_fence_wake(struct bs_client *c);

@@ -5,6 +5,7 @@
  *   export  64-byte request -> memfd_create + ftruncate + seals -> fd back
  *   import  64-byte request + 1 fd -> fstat -> close -> 64-byte reply
  *   ping    64-byte SOCK_SEQPACKET ping-pong
+ *   fd      64-byte request -> an fd that exists already -> the client closes it
  */
 #pragma once
 
@@ -29,3 +30,7 @@ int floor_export(struct floor_server *f, uint64_t size);
 int floor_import(struct floor_server *f, int fd);
 /* One 64-byte round trip. */
 int floor_ping(struct floor_server *f);
+/* A round trip whose reply carries one fd (the same memfd each time):
+ * what any daemon handing out an fd pays at least. The fd (the caller
+ * closes it) or -errno. */
+int floor_fd_roundtrip(struct floor_server *f);

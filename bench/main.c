@@ -42,6 +42,8 @@ static const struct scenario {
         { "export-at-scale", bench_live_buffers, 0 },
         { "concurrent-clients", bench_concurrent_clients, 0 },
         { "throughput", bench_throughput, 0 },
+        { "pipeline", bench_pipeline, 0 },
+        { "threads", bench_threads, 0 },
         { "fence-wake", bench_fence_wake, 0 },
         { "pool-pipeline", bench_fence_pool, 0 },
         /* RouDi is one per machine, and make test runs in parallel with

@@ -88,6 +88,22 @@ void *shared_alloc(size_t bytes)
         return p == MAP_FAILED ? NULL : p;
 }
 
+uint64_t cpu_ns_of(pid_t pid)
+{
+        char path[64];
+        unsigned long long ns = 0;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        if (fscanf(f, "%llu", &ns) != 1)
+                ns = 0;
+        fclose(f);
+        return ns;
+}
+
 static int time_calls(struct side *x, int count, int keep)
 {
         for (int k = 0; k < count; k++) {
@@ -98,6 +114,8 @@ static int time_calls(struct side *x, int count, int keep)
                         return r;
                 if (keep)
                         samples_add(&x->s, (double)(now_ns() - t) / 1000.0);
+                if (x->after)
+                        x->after(x->arg);
         }
         return 0;
 }
@@ -111,6 +129,7 @@ int compare_rounds(enum pin p, struct side *a, struct side *b, int n)
         for (size_t i = 0; i < n_sides; i++) {
                 samples_init(&sides[i]->s, (size_t)n);
                 sides[i]->colocated = 0;
+                sides[i]->server_cpu_ns = 0;
         }
         pin(p, a->server);
         for (size_t i = 0; i < n_sides; i++)
@@ -118,9 +137,13 @@ int compare_rounds(enum pin p, struct side *a, struct side *b, int n)
                         return r;
         for (int round = 0; round < ROUNDS; round++)
                 for (size_t i = 0; i < n_sides; i++) {
+                        uint64_t cpu0;
+
                         pin(p, sides[i]->server);
+                        cpu0 = cpu_ns_of(sides[i]->server);
                         if ((r = time_calls(sides[i], n / ROUNDS, 1)) < 0)
                                 return r;
+                        sides[i]->server_cpu_ns += cpu_ns_of(sides[i]->server) - cpu0;
                         sides[i]->colocated += colocated(sides[i]->server);
                 }
         return 0;

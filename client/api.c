@@ -68,6 +68,15 @@ _public_ int bs_buffer_export(struct bs_client *c, uint64_t size, const char *he
                             (unsigned long long)size, STR(heap), STR(name));
 }
 
+_public_ int bs_buffer_export_many(struct bs_client *c, unsigned n, uint64_t size, const char *heap,
+                                   const char *name, struct bs_buffer **ret_buffers)
+{
+        debug_begin();
+        int r = buffer_export_many(c, n, size, heap, name, ret_buffers);
+        return DEBUG_RETURN(r, "bs_buffer_export_many", "c=%p, n=%u, size=%llu, heap=%s, name=%s", (void *)c, n,
+                            (unsigned long long)size, STR(heap), STR(name));
+}
+
 static void print_description(char *buf, size_t len, const struct bs_image_description *d)
 {
         char fourcc[5] = "none";

@@ -22,6 +22,8 @@ int buffer_export(struct bs_client *c, uint64_t size, const char *heap, const ch
                   struct bs_buffer **ret_buffer);
 int buffer_export_described(struct bs_client *c, uint64_t size, const char *heap, const char *name,
                             const struct bs_image_description *desc, struct bs_buffer **ret_buffer);
+int buffer_export_many(struct bs_client *c, unsigned n, uint64_t size, const char *heap, const char *name,
+                       struct bs_buffer **ret_buffers);
 int buffer_import(struct bs_client *c, int fd, struct bs_buffer **ret_buffer);
 /* Import @fd, which is consumed (it becomes the buffer's own fd, or is
  * closed), with its description in @ret_desc (may be NULL). */

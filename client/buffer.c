@@ -83,6 +83,96 @@ int client_buffer_from_reply(struct bs_client *c, struct bs_msg *rep, struct bs_
         return 0;
 }
 
+/* One request of bs_buffer_export_many(): up to BS_WIRE_BATCH_MAX buffers. */
+struct batch_call {
+        struct pending p;
+        struct bs_msg req, rep;
+        unsigned first, count; /* its buffers in ret_buffers */
+};
+
+/* Make buffers of @b's reply, or take the error; every fd of the reply
+ * is taken or closed. */
+static int batch_take(struct bs_client *c, struct batch_call *b, int r, struct bs_buffer **out)
+{
+        const struct bs_export_batch_rep *w = &b->rep.body.export_batch_rep;
+        unsigned made = 0;
+
+        if (r < 0)
+                return r;
+        if (w->count != b->count) { /* the daemon answered another question */
+                bs_msg_clear(&b->rep);
+                return -EPROTO;
+        }
+        for (; made < b->count; made++) {
+                out[made] = buffer_new(c, b->rep.fds[made], w->ids[made], w->size, false);
+                if (!out[made])
+                        break;
+                b->rep.fds[made] = -EBADF;
+        }
+        if (made == b->count)
+                return 0;
+        /* out of memory: give back what this reply gave */
+        for (unsigned i = 0; i < made; i++)
+                out[i] = bs_buffer_put(out[i]);
+        for (unsigned i = made; i < b->count; i++)
+                buffer_release(c, w->ids[i], false);
+        bs_msg_clear(&b->rep);
+        return -ENOMEM;
+}
+
+int buffer_export_many(struct bs_client *c, unsigned n, uint64_t size, const char *heap, const char *name,
+                       struct bs_buffer **ret_buffers)
+{
+        struct batch_call calls[BS_EXPORT_MANY_IN_FLIGHT];
+        unsigned sent = 0, done = 0, next = 0;
+        int first_error = 0, r;
+
+        bs_return_if(!c || !ret_buffers || n == 0, -EINVAL);
+        bs_return_if(size == 0, -EINVAL);
+        for (unsigned i = 0; i < n; i++)
+                ret_buffers[i] = NULL;
+
+        /* Requests of up to BS_WIRE_BATCH_MAX buffers, up to
+         * BS_EXPORT_MANY_IN_FLIGHT of them sent before the first reply is
+         * awaited: the daemon works on one while this thread takes the
+         * buffers of another. Replies come in order. */
+        while (done < sent || (next < n && first_error == 0)) {
+                if (next < n && first_error == 0 && sent - done < BS_EXPORT_MANY_IN_FLIGHT) {
+                        struct batch_call *b = &calls[sent % BS_EXPORT_MANY_IN_FLIGHT];
+
+                        b->first = next;
+                        b->count = n - next < BS_WIRE_BATCH_MAX ? n - next : BS_WIRE_BATCH_MAX;
+                        bs_msg_request(&b->req, BS_OP_EXPORT_BATCH, 0);
+                        b->req.body.export_batch_req.size = size;
+                        b->req.body.export_batch_req.count = b->count;
+                        r = bs_string_set(b->req.body.export_batch_req.heap, BS_NAME_LEN, heap ? heap : "system");
+                        if (r == 0)
+                                r = bs_string_set(b->req.body.export_batch_req.name, BS_NAME_LEN, name);
+                        if (r < 0) {
+                                first_error = r;
+                                continue;
+                        }
+                        /* an error here is the connection's: finish says it */
+                        client_call_start(c, &b->p, &b->req, &b->rep);
+                        next += b->count;
+                        sent++;
+                        continue;
+                }
+                struct batch_call *b = &calls[done % BS_EXPORT_MANY_IN_FLIGHT];
+                r = client_call_finish(c, &b->p);
+                r = batch_take(c, b, r, ret_buffers + b->first);
+                if (r < 0 && first_error == 0)
+                        first_error = r;
+                done++;
+        }
+        if (first_error == 0)
+                return 0;
+        /* all or nothing: what the other requests made goes back */
+        for (unsigned i = 0; i < n; i++)
+                ret_buffers[i] = bs_buffer_put(ret_buffers[i]);
+        return first_error;
+}
+
 int buffer_export(struct bs_client *c, uint64_t size, const char *heap, const char *name,
                   struct bs_buffer **ret_buffer)
 {

@@ -11,6 +11,11 @@
 
 #define _public_ __attribute__((visibility("default")))
 
+/* Requests bs_buffer_export_many() keeps in flight: enough for the daemon
+ * to always have the next one, few enough that their replies (up to 32
+ * fds each) fit the daemon's socket buffer, so it never stops reading. */
+#define BS_EXPORT_MANY_IN_FLIGHT 4
+
 /* The default of every call's timeout; BUFSHARE_TIMEOUT_MS overrides it. */
 #define CLIENT_DEFAULT_TIMEOUT_MS 25000
 
@@ -30,9 +35,11 @@ struct oneway {
 struct pending {
         uint32_t serial;
         uint16_t opcode;
+        bool queued;  /* in the client's list: sent, or being sent */
         bool done;
-        bool sent; /* its caller waits for the reply: it may be made the reader */
-        int status; /* set with done when the reply can't be handed over */
+        bool waiting; /* its thread sleeps on cond */
+        int status;   /* set with done when the reply can't be handed over */
+        uint64_t deadline;
         struct bs_msg *rep;
         pthread_cond_t cond; /* signalled for this request's reply only */
         struct pending *next;
@@ -42,6 +49,8 @@ struct bs_client {
         atomic_uint refs;
         int fd; /* non-blocking */
         /*
+         * The socket blocks: sends say MSG_DONTWAIT, the reader sleeps in
+         * recvmsg() itself (one system call per reply).
          * Two locks, neither ever held while waiting for the daemon:
          *  - lock: the pending requests, who reads, the sticky error.
          *    Any number of threads may have requests in flight; whichever
@@ -57,6 +66,7 @@ struct bs_client {
         uint32_t next_serial;
         int error; /* sticky: once set, every call returns it (STYLE C4) */
         int timeout_ms; /* each call's, < 0: none */
+        int rcvtimeo_ms; /* the socket's SO_RCVTIMEO: a receive looks at its deadline this often */
 
         pthread_mutex_t send_lock;
         struct oneway *queued; /* one-way requests the socket had no room for */
@@ -96,6 +106,15 @@ uint64_t client_page_size(void);
  */
 int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep);
 
+/*
+ * client_call() in two halves, so that one thread can keep several
+ * requests in flight: start sends @req (a serial, @self in the list of
+ * pending requests; its timeout starts now), finish waits for its reply.
+ * Every start must be followed by its finish, which returns what
+ * client_call() would. start returns 0 or the error finish will report.
+ */
+int client_call_start(struct bs_client *c, struct pending *self, struct bs_msg *req, struct bs_msg *rep);
+int client_call_finish(struct bs_client *c, struct pending *self);
 /* A buffer of a successful EXPORT or REDEEM reply @rep (its id, size and
  * fd, which moves to the buffer). 0, or -ENOMEM with the reference given
  * back and the fd closed. */

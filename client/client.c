@@ -58,6 +58,19 @@ int client_ms_left(uint64_t deadline)
         return deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);
 }
 
+/* Receives block for at most an eighth of the timeout before looking at
+ * their deadline (recv_until()); 0 means forever. */
+static int set_rcvtimeo(struct bs_client *c, int timeout_ms)
+{
+        int ms = timeout_ms <= 0 ? 0 : (timeout_ms / 8 > 0 ? timeout_ms / 8 : 1);
+        struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+        if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+                return -errno;
+        c->rcvtimeo_ms = ms;
+        return 0;
+}
+
 /* With the lock held. */
 static uint64_t deadline_of(const struct bs_client *c)
 {
@@ -86,7 +99,7 @@ static int send_oneway(struct bs_client *c, const struct oneway *ow)
         bs_msg_request(&m, ow->opcode, 0);
         m.hdr.flags = BS_MSG_NO_REPLY;
         memcpy(&m.body, &ow->body, bs_op_lookup(ow->opcode)->req_size);
-        return bs_msg_send(c->fd, &m);
+        return bs_msg_send_flags(c->fd, &m, MSG_DONTWAIT);
 }
 
 /* With send_lock held: send the queued one-way requests, in order, until
@@ -171,7 +184,7 @@ static int send_request(struct bs_client *c, const struct bs_msg *req, uint64_t 
                 pthread_mutex_lock(&c->send_lock);
                 r = flush_oneways(c);
                 if (r == 0)
-                        r = bs_msg_send(c->fd, req);
+                        r = bs_msg_send_flags(c->fd, req, MSG_DONTWAIT);
                 pthread_mutex_unlock(&c->send_lock);
                 if (r != -EAGAIN)
                         return r;
@@ -184,15 +197,20 @@ static int send_request(struct bs_client *c, const struct bs_msg *req, uint64_t 
 /* ---- receiving -------------------------------------------------------- */
 
 /* A reply whose fds this process could not take (out of fds): its
- * request fails with -EMFILE, and a reference the daemon made for it is
- * given back. */
+ * request fails with -EMFILE, and every reference the daemon made for it
+ * is given back. */
 static void deliver_unreceivable(struct bs_client *c, struct pending *p, const struct bs_msg *m)
 {
         p->status = -EMFILE;
         p->done = true;
-        if ((m->hdr.opcode == BS_OP_EXPORT || m->hdr.opcode == BS_OP_REDEEM) && m->body.status.status == 0 &&
-            m->body.export_rep.id)
+        if (m->body.status.status != 0)
+                return;
+        if ((m->hdr.opcode == BS_OP_EXPORT || m->hdr.opcode == BS_OP_REDEEM) && m->body.export_rep.id)
                 client_release(c, m->body.export_rep.id, 0);
+        if (m->hdr.opcode == BS_OP_EXPORT_BATCH)
+                for (unsigned i = 0; i < m->body.export_batch_rep.count && i < BS_WIRE_BATCH_MAX; i++)
+                        if (m->body.export_batch_rep.ids[i])
+                                client_release(c, m->body.export_batch_rep.ids[i], 0);
 }
 
 /* With the lock held: hand @m, received with @r, to the request waiting
@@ -211,47 +229,78 @@ static void deliver(struct bs_client *c, struct bs_msg *m, int r)
                         *p->rep = *m;
                         p->done = true;
                 }
-                pthread_cond_signal(&p->cond);
+                if (p->waiting)
+                        pthread_cond_signal(&p->cond);
                 return;
         }
         bs_msg_clear(m);
         client_fail(c, -EPROTO);
 }
 
+/* Receive one message into @m, waiting at most until @deadline. The
+ * socket blocks, so the common case is one recvmsg() that sleeps until
+ * the reply is there; SO_RCVTIMEO (an eighth of the timeout, set at
+ * connect) wakes it in time to look at the deadline, and the last stretch
+ * before the deadline is waited for with poll(). */
+static int recv_until(struct bs_client *c, struct bs_msg *m, uint64_t deadline, int rcvtimeo_ms)
+{
+        for (;;) {
+                int left = client_ms_left(deadline), r;
+
+                if (left == 0) {
+                        r = bs_msg_recv_flags(c->fd, m, MSG_DONTWAIT, NULL);
+                        return r == -EAGAIN ? -ETIMEDOUT : r;
+                }
+                if (left < 0 || left > rcvtimeo_ms) {
+                        r = bs_msg_recv(c->fd, m);
+                        if (r != -EAGAIN && r != -EWOULDBLOCK)
+                                return r;
+                        continue; /* SO_RCVTIMEO: look at the deadline again */
+                }
+                r = client_wait_fd(c->fd, POLLIN, deadline);
+                if (r < 0)
+                        return r;
+                r = bs_msg_recv_flags(c->fd, m, MSG_DONTWAIT, NULL);
+                if (r != -EAGAIN)
+                        return r;
+        }
+}
+
 /* With the lock held and nobody reading: read one message, waiting at
  * most until @deadline, and deliver it. */
 static void read_and_deliver(struct bs_client *c, uint64_t deadline)
 {
+        int rcvtimeo_ms = c->rcvtimeo_ms; /* bs_client_set_timeout() writes it with the lock */
         struct bs_msg m;
         int r;
 
         c->reading = true;
         pthread_mutex_unlock(&c->lock);
-        while ((r = bs_msg_recv(c->fd, &m)) == -EAGAIN) {
-                r = client_wait_fd(c->fd, POLLIN, deadline);
-                if (r < 0)
-                        break;
-        }
+        r = recv_until(c, &m, deadline, rcvtimeo_ms);
         pthread_mutex_lock(&c->lock);
         c->reading = false;
         if (r == 0 || (r == -EMFILE && m.len >= sizeof(m.hdr)))
                 deliver(c, &m, r);
         else
-                client_fail(c, r == -EAGAIN ? -EIO : r);
+                client_fail(c, r);
 }
 
 /* With the lock held: wait on @self's own condition until @deadline. */
 static int wait_own(struct bs_client *c, struct pending *self, uint64_t deadline)
 {
         struct timespec ts;
+        int r = 0;
 
+        self->waiting = true;
         if (deadline == UINT64_MAX) {
                 pthread_cond_wait(&self->cond, &c->lock);
-                return 0;
+        } else {
+                ts.tv_sec = (time_t)(deadline / 1000);
+                ts.tv_nsec = (long)(deadline % 1000) * 1000000;
+                r = pthread_cond_timedwait(&self->cond, &c->lock, &ts) == ETIMEDOUT ? -ETIMEDOUT : 0;
         }
-        ts.tv_sec = (time_t)(deadline / 1000);
-        ts.tv_nsec = (long)(deadline % 1000) * 1000000;
-        return pthread_cond_timedwait(&self->cond, &c->lock, &ts) == ETIMEDOUT ? -ETIMEDOUT : 0;
+        self->waiting = false;
+        return r;
 }
 
 static void pending_remove(struct bs_client *c, struct pending *self)
@@ -261,69 +310,96 @@ static void pending_remove(struct bs_client *c, struct pending *self)
                         *pp = self->next;
                         break;
                 }
-        /* hand the reader's role on to one waiter, not to all; only to
-         * one that waits for its reply: a caller still sending may be
-         * stuck waiting for room in the socket, which only reading the
-         * daemon's replies makes (the daemon stops reading a client
-         * that leaves its replies unread) */
+        /* Hand the reader's role on to one waiter, not to all: the oldest
+         * that sleeps waiting for its reply. Replies come in the order of
+         * requests, so the reply it waits for is the next to arrive and it
+         * reads it itself, with no second wake-up to pass it on. Never to a
+         * caller still sending: it may be stuck waiting for room in the
+         * socket, which only reading the daemon's replies makes (the daemon
+         * stops reading a client that leaves its replies unread). */
         if (!c->reading)
                 for (struct pending *p = c->pending; p; p = p->next)
-                        if (p->sent && !p->done) {
+                        if (!p->done && p->waiting) {
                                 pthread_cond_signal(&p->cond);
                                 break;
                         }
 }
 
-int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
+int client_call_start(struct bs_client *c, struct pending *self, struct bs_msg *req, struct bs_msg *rep)
 {
-        struct pending self = { .opcode = req->hdr.opcode, .rep = rep };
         pthread_condattr_t attr;
-        uint64_t deadline;
         int r;
 
+        *self = (struct pending){ .opcode = req->hdr.opcode, .rep = rep };
         bs_msg_init(rep);
         pthread_condattr_init(&attr);
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&self.cond, &attr);
+        pthread_cond_init(&self->cond, &attr);
         pthread_condattr_destroy(&attr);
 
         pthread_mutex_lock(&c->lock);
-        deadline = deadline_of(c); /* bs_client_set_timeout() writes it with the lock */
+        self->deadline = deadline_of(c); /* bs_client_set_timeout() writes it with the lock */
         if (c->error < 0) {
-                r = c->error;
+                self->status = c->error;
+                self->done = true; /* never queued */
                 pthread_mutex_unlock(&c->lock);
-                goto out;
+                return self->status;
         }
         if (c->next_serial == 0)
                 c->next_serial = 1; /* 0 is never used: it is easy to forge */
-        req->hdr.serial = self.serial = c->next_serial++;
-        self.next = c->pending;
-        c->pending = &self;
+        req->hdr.serial = self->serial = c->next_serial++;
+        /* in order of requests: the oldest first (pending_remove()) */
+        {
+                struct pending **pp = &c->pending;
+                while (*pp)
+                        pp = &(*pp)->next;
+                *pp = self;
+        }
+        self->queued = true;
         pthread_mutex_unlock(&c->lock);
 
-        r = send_request(c, req, deadline);
+        r = send_request(c, req, self->deadline);
+        if (r < 0) {
+                pthread_mutex_lock(&c->lock);
+                r = client_fail(c, r == -EAGAIN ? -EIO : r);
+                pthread_mutex_unlock(&c->lock);
+        }
+        return r;
+}
 
+int client_call_finish(struct bs_client *c, struct pending *self)
+{
+        int r;
+
+        if (!self->queued) {
+                pthread_cond_destroy(&self->cond);
+                return self->status;
+        }
         pthread_mutex_lock(&c->lock);
-        if (r < 0)
-                client_fail(c, r == -EAGAIN ? -EIO : r);
-        self.sent = true;
-        while (!self.done && c->error == 0) {
+        while (!self->done && c->error == 0) {
                 if (!c->reading)
-                        read_and_deliver(c, deadline);
-                else if (wait_own(c, &self, deadline) < 0 && !self.done)
+                        read_and_deliver(c, self->deadline);
+                else if (wait_own(c, self, self->deadline) < 0 && !self->done)
                         client_fail(c, -ETIMEDOUT);
         }
-        pending_remove(c, &self);
-        if (!self.done)
+        pending_remove(c, self);
+        if (!self->done)
                 r = c->error;
         else
-                r = self.status < 0 ? self.status : rep->body.status.status;
-        if (self.done && self.status == 0 && r < 0)
-                debug_note_refusal(self.opcode, r);
+                r = self->status < 0 ? self->status : self->rep->body.status.status;
+        if (self->done && self->status == 0 && r < 0)
+                debug_note_refusal(self->opcode, r);
         pthread_mutex_unlock(&c->lock);
-out:
-        pthread_cond_destroy(&self.cond);
+        pthread_cond_destroy(&self->cond);
         return r;
+}
+
+int client_call(struct bs_client *c, struct bs_msg *req, struct bs_msg *rep)
+{
+        struct pending self;
+
+        client_call_start(c, &self, req, rep);
+        return client_call_finish(c, &self);
 }
 
 int client_call_status(struct bs_client *c, struct bs_msg *req)
@@ -399,8 +475,6 @@ static int connect_timed(int fd, const struct sockaddr_un *sa, int len, int time
         while (r < 0 && errno == EINTR);
         if (r < 0)
                 return errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
-        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-                return -errno;
         return 0;
 }
 
@@ -438,6 +512,9 @@ int client_connect(const char *socket_path, struct bs_client **ret_client)
         r = connect_timed(c->fd, &sa, len, c->timeout_ms);
         if (r < 0)
                 goto err_free;
+        r = set_rcvtimeo(c, c->timeout_ms);
+        if (r < 0)
+                goto err_free;
         r = client_hello(c);
         if (r < 0)
                 goto err_free;
@@ -454,6 +531,7 @@ int client_set_timeout(struct bs_client *c, int timeout_ms)
         bs_return_if(!c || timeout_ms < -1, -EINVAL);
         pthread_mutex_lock(&c->lock);
         c->timeout_ms = timeout_ms;
+        set_rcvtimeo(c, timeout_ms);
         pthread_mutex_unlock(&c->lock);
         return 0;
 }

@@ -49,6 +49,17 @@ int charge_check(const struct charge *c, const struct limits *l, uid_t uid, uint
         return limits_check_bytes(l, u.bytes, u.buffers, bytes);
 }
 
+int charge_check_n(const struct charge *c, const struct limits *l, uid_t uid, unsigned n, uint64_t bytes)
+{
+        struct charge_usage u = charge_usage_of(c, uid);
+
+        if (n == 0)
+                return 0;
+        if (bytes > UINT64_MAX / n)
+                return -EDQUOT;
+        return limits_check_bytes(l, u.bytes, u.buffers + n - 1, bytes * n);
+}
+
 int charge_pay(struct charge *c, uid_t uid, uint64_t bytes)
 {
         struct charge_usage *u = hashmap_get(&c->usage, uid_key(uid));

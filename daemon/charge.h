@@ -33,6 +33,8 @@ struct charge_usage charge_usage_of(const struct charge *c, uid_t uid);
 
 /* -EDQUOT if @uid may not pay for one more buffer of @bytes. */
 int charge_check(const struct charge *c, const struct limits *l, uid_t uid, uint64_t bytes);
+/* -EDQUOT if @uid may not pay for @n more buffers of @bytes each. */
+int charge_check_n(const struct charge *c, const struct limits *l, uid_t uid, unsigned n, uint64_t bytes);
 
 /* Make @uid pay for a buffer of @bytes, within limits or not (a payer
  * that changes because others left can't be refused). 0 or -ENOMEM. */

@@ -64,7 +64,7 @@ struct closer_account *closer_account_new(struct closer *cl, void (*drained)(voi
 void closer_account_free(struct closer_account *a);
 /* How many of @a's fds wait to be closed. */
 unsigned closer_account_pending(const struct closer_account *a);
-/* The protocol's view of @a: what bs_msg_recv_closer() takes. */
+/* The protocol's view of @a: what bs_msg_recv_flags() takes. */
 const struct bs_fd_closer *closer_account_fd_closer(struct closer_account *a);
 
 /* Close @fd, a client's: at once if that can't block, else on the thread,

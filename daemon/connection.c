@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idle.h"
 #include "log.h"
 #include "msgio.h"
 #include "util.h"
@@ -167,7 +168,7 @@ static int conn_handle_one(struct conn *c)
         struct bs_msg req, rep;
         int r, result;
 
-        r = bs_msg_recv_closer(c->fd, &req, closer_account_fd_closer(c->fds_closing));
+        r = bs_msg_recv_flags(c->fd, &req, 0, closer_account_fd_closer(c->fds_closing));
         if (r == -EAGAIN)
                 return 0;
         if (r == -EPROTO || r == -EMFILE)
@@ -205,8 +206,6 @@ static int conn_handle_one(struct conn *c)
                 conn_free(c);
                 return -1;
         }
-        /* the reply is on its way: now free what the request released */
-        registry_flush(d->registry);
         if (result < 0) {
                 conn_close_after_flush(c);
                 return -1;
@@ -221,17 +220,21 @@ static int conn_handle_one(struct conn *c)
 static void conn_read_cb(evutil_socket_t fd, short what, void *data)
 {
         struct conn *c = data;
+        struct dispatch *d = c->owner->dispatch;
+        int r = 1;
         (void)fd;
         (void)what;
 
-        for (int i = 0; i < CONN_BATCH; i++) {
-                int r = conn_handle_one(c);
-                if (r < 0)
-                        return;
-                if (r == 0)
-                        break;
-        }
-        conn_update_events(c);
+        for (int i = 0; i < CONN_BATCH && r > 0; i++)
+                r = conn_handle_one(c);
+        if (r >= 0)
+                conn_update_events(c);
+        /* every reply of the batch is on its way: now free what its
+         * requests released (a put and the next export often come in one
+         * batch: the inode's ~2 us no longer delay that export), and
+         * refill the reserve when the loop has nothing else to do */
+        registry_flush(d->registry);
+        idle_kick(d->idle);
 }
 
 static void conn_deadline_cb(evutil_socket_t fd, short what, void *data)

@@ -88,6 +88,31 @@ static int export_buffer(struct dispatch *d, struct session *s, struct bs_msg *r
         return 0;
 }
 
+static int handle_export_batch(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
+{
+        const struct bs_export_batch_req *e = &req->body.export_batch_req;
+        struct bs_export_batch_rep *w = &rep->body.export_batch_rep;
+        struct buffer *b[BS_WIRE_BATCH_MAX];
+        int r;
+
+        r = registry_export_batch(d->registry, &s->holder, e->size, e->heap, e->name, e->count, b);
+        if (r < 0) {
+                bs_msg_reply_error(rep, &req->hdr, fd_exhaustion(d, s, r));
+                return 0;
+        }
+        d->fd_exhaustion_logged = false;
+        w->count = e->count;
+        w->size = b[0]->ident.size;
+        for (unsigned i = 0; i < e->count; i++) {
+                w->ids[i] = b[i]->ident.id;
+                bs_msg_lend_fd(rep, b[i]->fd); /* as EXPORT's: lent, dup'ed if queued */
+        }
+        log_debug("client %llu exported %u buffers of %llu bytes, %llu to %llu", (unsigned long long)s->holder.id,
+                  e->count, (unsigned long long)w->size, (unsigned long long)w->ids[0],
+                  (unsigned long long)w->ids[e->count - 1]);
+        return 0;
+}
+
 static int handle_export(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
 {
         return export_buffer(d, s, req, rep, &req->body.export_req, NULL);
@@ -301,8 +326,10 @@ static int handle_sync(struct dispatch *d, struct session *s, struct bs_msg *req
         (void)req;
         (void)rep;
         /* everything this client released before is freed, not only
-         * counted, when the reply arrives (bs_client_sync()'s promise) */
+         * counted, when the reply arrives (bs_client_sync()'s promise),
+         * and the reserve is full: the daemon's fds are settled */
         registry_flush(d->registry);
+        registry_refill(d->registry, RESERVE_MAX);
         return 0;
 }
 
@@ -470,6 +497,7 @@ static const handler_fn handlers[BS_OP_COUNT] = {
         [BS_OP_LIST_HEAPS] = handle_list_heaps,
         [BS_OP_SYNC] = handle_sync,
         [BS_OP_LIMITS] = handle_limits,
+        [BS_OP_EXPORT_BATCH] = handle_export_batch,
         [BS_OP_FENCE_CREATE] = handle_fence_create,
         [BS_OP_FENCE_ATTACH] = handle_fence_attach,
         [BS_OP_FENCE_SIGNAL] = handle_fence_signal,

@@ -16,10 +16,13 @@
 #include "session.h"
 #include "token.h"
 
+struct idle;
+
 /* What every request may need; set up once by main. */
 struct dispatch {
         struct registry *registry;
         const struct limits *limits;
+        struct idle *idle; /* work for idle turns of the loop; may be NULL */
         struct token_table *tokens; /* /dev/bufshare's, redeemed by REDEEM */
         bool fd_exhaustion_logged; /* until an export succeeds again */
 };

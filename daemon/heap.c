@@ -86,45 +86,79 @@ static int huge_pages_check(uint64_t size, uint64_t huge)
         return -ENOMEM;
 }
 
-int heap_alloc(const char *heap, uint64_t id, uint64_t size, int *ret_fd, uint64_t *ret_size)
+int heap_round(const char *heap, uint64_t size, uint64_t *ret_size)
 {
-        _cleanup_close_ int fd = -EBADF;
         uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-        uint64_t rounded;
-        unsigned extra = 0;
-        char name[64];
-        int r, which;
+        int which = heap_index(heap);
 
-        which = heap_index(heap);
         if (which < 0)
                 return which;
         if (which == HEAP_SYSTEM_HUGE) {
                 page = meminfo_value("Hugepagesize") * 1024;
                 if (page == 0)
                         return -ENOMEM; /* no hugetlbfs at all */
-                extra = MFD_HUGETLB;
         }
         if (size == 0 || size > (uint64_t)INT64_MAX - page)
                 return -EINVAL;
-        rounded = (size + page - 1) & ~(page - 1);
-        if (which == HEAP_SYSTEM_HUGE) {
-                r = huge_pages_check(rounded, page);
-                if (r < 0)
-                        return r;
-        }
+        *ret_size = (size + page - 1) & ~(page - 1);
+        return 0;
+}
+
+static int memfd_fresh(uint64_t id, unsigned extra)
+{
+        _cleanup_close_ int fd = -EBADF;
+        char name[64];
 
         snprintf(name, sizeof(name), "bufshare:%llu", (unsigned long long)id);
         fd = memfd_new(name, extra);
         if (fd < 0)
                 return fd;
-        if (ftruncate(fd, (off_t)rounded) < 0)
-                return -errno;
         /* a read-only view must not be reopenable for writing by another uid */
         if (fchmod(fd, 0444) < 0)
                 return -errno;
+        return TAKE_FD(fd);
+}
+
+bool heap_fresh_serves(const char *heap)
+{
+        return heap_index(heap) == HEAP_SYSTEM;
+}
+
+int heap_fresh(uint64_t id)
+{
+        return memfd_fresh(id, 0);
+}
+
+int heap_finish(int fd, uint64_t rounded)
+{
+        if (ftruncate(fd, (off_t)rounded) < 0)
+                return -errno;
         if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
                 return -errno;
+        return 0;
+}
 
+int heap_alloc(const char *heap, uint64_t id, uint64_t size, int *ret_fd, uint64_t *ret_size)
+{
+        _cleanup_close_ int fd = -EBADF;
+        uint64_t rounded;
+        int r, which;
+
+        r = heap_round(heap, size, &rounded);
+        if (r < 0)
+                return r;
+        which = heap_index(heap);
+        if (which == HEAP_SYSTEM_HUGE) {
+                r = huge_pages_check(rounded, meminfo_value("Hugepagesize") * 1024);
+                if (r < 0)
+                        return r;
+        }
+        fd = memfd_fresh(id, which == HEAP_SYSTEM_HUGE ? MFD_HUGETLB : 0);
+        if (fd < 0)
+                return fd;
+        r = heap_finish(fd, rounded);
+        if (r < 0)
+                return r;
         *ret_fd = TAKE_FD(fd);
         *ret_size = rounded;
         return 0;

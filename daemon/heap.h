@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -29,3 +30,19 @@ int heap_lookup(const char *name);
  * can't be mistaken for a client's -EMFILE limit.
  */
 int heap_alloc(const char *heap, uint64_t id, uint64_t size, int *ret_fd, uint64_t *ret_size);
+
+/*
+ * heap_alloc() in the steps the daemon's reserve of fresh memfds
+ * (reserve.h) splits between idle time and the request:
+ *   heap_round()   -EINVAL/-ENOENT/-ENOMEM as heap_alloc(), else the
+ *                  size a buffer of @size bytes gets from @heap;
+ *   heap_fresh()   an empty "system" memfd named "bufshare:@id", mode
+ *                  0444, unsealed: the size-independent ~3.5 us; its fd
+ *                  or -errno (-ENFILE when the daemon is out of fds);
+ *   heap_finish()  size it to @rounded and seal it: 0 or -errno.
+ */
+int heap_round(const char *heap, uint64_t size, uint64_t *ret_size);
+int heap_fresh(uint64_t id);
+/* Whether heap_fresh() memfds serve @heap ("system" only). */
+bool heap_fresh_serves(const char *heap);
+int heap_finish(int fd, uint64_t rounded);

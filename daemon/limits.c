@@ -16,7 +16,7 @@ static uint32_t at_least_one(uint64_t v)
 
 void limits_init_default(struct limits *l, uint64_t fd_limit)
 {
-        uint64_t f = fd_limit > 2 * LIMITS_FD_RESERVE ? fd_limit - LIMITS_FD_RESERVE : LIMITS_FD_RESERVE;
+        uint64_t f = fd_limit > 2 * LIMITS_FD_KEPT ? fd_limit - LIMITS_FD_KEPT : LIMITS_FD_RESERVE;
         struct sysinfo si;
 
         l->max_buffer_size = LIMITS_DEFAULT_MAX_BUFFER_SIZE;

@@ -37,10 +37,15 @@ struct limits {
 #define LIMITS_DEFAULT_HELLO_TIMEOUT_MS 10000u
 /* fds the daemon keeps for itself: listener, event loop, signals, log, D-Bus, CUSE */
 #define LIMITS_FD_RESERVE 64u
+/* and for its reserve of fresh memfds (reserve.h): made while idle, so
+ * that an export only sizes and seals one */
+#define LIMITS_MEMFD_RESERVE 16u
+/* every fd no client can make the daemon spend */
+#define LIMITS_FD_KEPT (LIMITS_FD_RESERVE + LIMITS_MEMFD_RESERVE)
 
 /*
  * The defaults for a daemon that may open @fd_limit fds (its
- * RLIMIT_NOFILE), with F = @fd_limit - LIMITS_FD_RESERVE:
+ * RLIMIT_NOFILE), with F = @fd_limit - LIMITS_FD_KEPT:
  *   max_clients                 min(4096, F / 8)
  *   max_connections_per_uid     max_clients / 2
  *   max_buffers_per_client      F / 4

@@ -21,6 +21,7 @@
 #include "dbus.h"
 #include "device.h"
 #include "dispatch.h"
+#include "idle.h"
 #include "fence.h"
 #include "limits.h"
 #include "listen.h"
@@ -462,6 +463,13 @@ int main(int argc, char **argv)
                 r = -ENOMEM;
                 goto out_registry;
         }
+        r = idle_new(st.base, &registry, &dispatch.idle);
+        if (r < 0) {
+                log_error("idle work: %s", strerror(-r));
+                goto out_base;
+        }
+        registry_reserve(&registry, LIMITS_MEMFD_RESERVE);
+        registry_refill(&registry, LIMITS_MEMFD_RESERVE);
         r = server_init(&server, st.base, &dispatch, listen_fd);
         listen_fd = -EBADF; /* the server owns it now */
         if (r < 0) {
@@ -514,6 +522,8 @@ out_server:
         cuse_stop(cuse);
         device_done(&device);
         server_done(&server);
+out_base:
+        idle_free(dispatch.idle);
         if (st.base)
                 event_base_free(st.base);
 out_registry:

@@ -62,7 +62,39 @@ int registry_init(struct registry *r, const struct limits *limits)
         hashmap_init(&r->links);
         charge_init(&r->charge);
         released_init(&r->released, RELEASED_PER_UID);
+        reserve_init(&r->reserve, 0);
         return 0;
+}
+
+void registry_reserve(struct registry *r, unsigned n)
+{
+        r->reserve.target = n < RESERVE_MAX ? n : RESERVE_MAX;
+}
+
+bool registry_reserve_low(const struct registry *r)
+{
+        return r->reserve.target > 0 && r->reserve.n <= r->reserve.target / 2;
+}
+
+bool registry_refill(struct registry *r, unsigned max)
+{
+        for (; max > 0 && reserve_missing(&r->reserve) > 0; max--) {
+                struct reserve_entry e = { .id = r->next_id };
+                struct stat st;
+
+                e.fd = heap_fresh(e.id);
+                if (e.fd < 0)
+                        return false;
+                if (fstat(e.fd, &st) < 0) {
+                        safe_close(e.fd);
+                        return false;
+                }
+                r->next_id++; /* its name says this id: never given to another */
+                e.dev = st.st_dev;
+                e.ino = st.st_ino;
+                reserve_put(&r->reserve, &e);
+        }
+        return reserve_missing(&r->reserve) > 0;
 }
 
 void registry_holder_init(struct registry *r, struct holder *h, pid_t pid, uid_t uid, gid_t gid,
@@ -393,10 +425,10 @@ static void ident_set_exporter(struct buffer_ident *id, const struct holder *h)
         id->created_ns = now_realtime_ns();
 }
 
-/* Register a buffer for @ident on @fd (taken on success), paid for by
- * @h's uid, with @h's first reference. Limits were checked by the caller. */
-static int buffer_register(struct registry *r, struct holder *h, int *fd, const struct buffer_ident *ident,
-                           bool readonly_inode, bool readonly_ref, struct buffer **ret)
+/* buffer_register() without telling the observer: a batch tells it
+ * once every buffer of the batch is in. */
+static int buffer_register_quiet(struct registry *r, struct holder *h, int *fd, const struct buffer_ident *ident,
+                                 bool readonly_inode, bool readonly_ref, struct buffer **ret)
 {
         struct buffer *b = buffer_new(*fd, ident, readonly_inode);
         int ret_;
@@ -412,8 +444,6 @@ static int buffer_register(struct registry *r, struct holder *h, int *fd, const 
         if (ident->id == r->next_id)
                 r->next_id++;
         *fd = -EBADF; /* the buffer owns it now */
-        if (r->observer.created)
-                r->observer.created(r->observer.userdata, b);
         *ret = b;
         return 0;
 
@@ -425,21 +455,88 @@ err_free:
         return ret_;
 }
 
-int registry_export(struct registry *r, struct holder *h, uint64_t size, const char *heap,
-                    const char *name, struct buffer **ret)
+/* Register a buffer for @ident on @fd (taken on success), paid for by
+ * @h's uid, with @h's first reference. Limits were checked by the caller. */
+static int buffer_register(struct registry *r, struct holder *h, int *fd, const struct buffer_ident *ident,
+                           bool readonly_inode, bool readonly_ref, struct buffer **ret)
 {
-        return registry_export_described(r, h, size, heap, name, NULL, ret);
+        int ret_ = buffer_register_quiet(r, h, fd, ident, readonly_inode, readonly_ref, ret);
+
+        if (ret_ == 0 && r->observer.created)
+                r->observer.created(r->observer.userdata, *ret);
+        return ret_;
 }
 
-int registry_export_described(struct registry *r, struct holder *h, uint64_t size, const char *heap,
-                              const char *name, const struct bs_wire_description *desc, struct buffer **ret)
+/* Undo buffer_register_quiet() of @b, whose only reference is @h's
+ * first: nothing remembers it. Its fd goes back to the caller. */
+static int buffer_unregister(struct registry *r, struct holder *h, struct buffer *b)
+{
+        struct ref *ref = registry_ref_find(r, b, h);
+        int fd = b->fd;
+
+        hashmap_remove(&r->refs, ref_key(b->ident.id, h->id));
+        list_remove(&ref->buffer_link);
+        list_remove(&ref->holder_link);
+        h->n_buffers--;
+        b->n_holders--;
+        charge_unhold(&r->charge, b->ident.id, h->uid);
+        free(ref);
+        buffer_unindex(r, b);
+        b->fd = -EBADF;
+        buffer_free(b);
+        return fd;
+}
+
+/* A sized, sealed memfd for a new buffer of @rounded bytes from @heap,
+ * and its id, dev and ino in @id: the reserve's oldest when it serves
+ * @heap and has one, else made now. */
+static int export_memfd(struct registry *r, const char *heap, uint64_t size, uint64_t rounded,
+                        struct buffer_ident *id, int *ret_fd)
 {
         _cleanup_close_ int fd = -EBADF;
-        struct buffer_ident id = { .id = r->next_id };
+        struct reserve_entry e;
         struct stat st;
         int ret_;
 
-        if (!heap[0])
+        if (heap_fresh_serves(heap) && reserve_take(&r->reserve, &e) == 0) {
+                fd = e.fd;
+                ret_ = heap_finish(fd, rounded);
+                if (ret_ < 0)
+                        return ret_; /* its id is burnt, as its name says it */
+                id->id = e.id;
+                id->size = rounded;
+                id->dev = e.dev;
+                id->ino = e.ino;
+                *ret_fd = TAKE_FD(fd);
+                return 0;
+        }
+        id->id = r->next_id;
+        ret_ = heap_alloc(heap, id->id, size, &fd, &id->size);
+        if (ret_ < 0)
+                return ret_;
+        r->next_id++;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        id->dev = st.st_dev;
+        id->ino = st.st_ino;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* @count new buffers of @size bytes from @heap, named @name and described
+ * by @desc (may be NULL), into @ret: all or none (registry.h). */
+static int export_buffers(struct registry *r, struct holder *h, uint64_t size, const char *heap,
+                          const char *name, const struct bs_wire_description *desc, unsigned count,
+                          struct buffer **ret)
+{
+        int fds[BS_WIRE_BATCH_MAX];
+        struct buffer_ident ids[BS_WIRE_BATCH_MAX];
+        struct buffer_ident id = {};
+        uint64_t rounded;
+        unsigned made = 0, in = 0;
+        int ret_;
+
+        if (!heap[0] || count == 0 || count > BS_WIRE_BATCH_MAX)
                 return -EINVAL; /* a missing field, not an unknown heap */
         ret_ = heap_lookup(heap);
         if (ret_ < 0)
@@ -455,34 +552,69 @@ int registry_export_described(struct registry *r, struct holder *h, uint64_t siz
         if (desc)
                 id.desc = *desc;
         snprintf(id.heap, sizeof(id.heap), "%s", heap);
-        /* refused before anything is allocated (on the requested size; the
-         * rounded one is checked again below, limit and quota, before
-         * anyone sees it) */
-        ret_ = limits_check_buffers(r->limits, h->n_buffers);
+        ret_ = heap_round(heap, size, &rounded);
         if (ret_ < 0)
                 return ret_;
-        ret_ = charge_check(&r->charge, r->limits, h->uid, size);
+        /* refused before anything is allocated, at the size it will have
+         * (the size limit too); every limit holds for each buffer of a
+         * batch: checked for all of them before the first is made */
+        ret_ = limits_check_size(r->limits, rounded);
+        if (ret_ < 0)
+                return ret_;
+        ret_ = limits_check_buffers(r->limits, h->n_buffers + count - 1);
+        if (ret_ < 0)
+                return ret_;
+        ret_ = charge_check_n(&r->charge, r->limits, h->uid, count, rounded);
         if (ret_ < 0)
                 return ret_;
 
-        ret_ = heap_alloc(heap, id.id, size, &fd, &id.size);
-        if (ret_ < 0)
-                return ret_;
-        ret_ = limits_check_size(r->limits, id.size);
-        if (ret_ == 0)
-                ret_ = charge_check(&r->charge, r->limits, h->uid, id.size);
-        if (ret_ < 0)
-                return ret_;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        id.dev = st.st_dev;
-        id.ino = st.st_ino;
-        ident_set_exporter(&id, h);
+        for (; made < count; made++) {
+                ids[made] = id;
+                ret_ = export_memfd(r, heap, size, rounded, &ids[made], &fds[made]);
+                if (ret_ < 0)
+                        goto fail;
+                ident_set_exporter(&ids[made], h);
+        }
+        for (; in < count; in++) {
+                ret_ = buffer_register_quiet(r, h, &fds[in], &ids[in], true /* heap_fresh() made it 0444 */,
+                                             false, &ret[in]);
+                if (ret_ < 0)
+                        goto fail;
+        }
+        for (unsigned i = 0; i < count; i++)
+                if (r->observer.created)
+                        r->observer.created(r->observer.userdata, ret[i]);
+        r->stats.exported += count;
+        return 0;
 
-        ret_ = buffer_register(r, h, &fd, &id, true /* heap_alloc() made it 0444 */, false, ret);
-        if (ret_ == 0)
-                r->stats.exported++;
+fail:
+        /* nothing of the batch stays: the buffers made go as if never
+         * made (their ids are burnt, as their memfds' names say them) */
+        while (in > 0) {
+                in--;
+                fds[in] = buffer_unregister(r, h, ret[in]);
+        }
+        for (unsigned i = 0; i < made; i++)
+                safe_close(fds[i]);
         return ret_;
+}
+
+int registry_export_batch(struct registry *r, struct holder *h, uint64_t size, const char *heap,
+                          const char *name, unsigned count, struct buffer **ret)
+{
+        return export_buffers(r, h, size, heap, name, NULL, count, ret);
+}
+
+int registry_export_described(struct registry *r, struct holder *h, uint64_t size, const char *heap,
+                              const char *name, const struct bs_wire_description *desc, struct buffer **ret)
+{
+        return export_buffers(r, h, size, heap, name, desc, 1, ret);
+}
+
+int registry_export(struct registry *r, struct holder *h, uint64_t size, const char *heap,
+                    const char *name, struct buffer **ret)
+{
+        return export_buffers(r, h, size, heap, name, NULL, 1, ret);
 }
 
 /* The checks every admitted memfd passes before it changes (admission.h):
@@ -894,6 +1026,7 @@ void registry_done(struct registry *r)
         hashmap_done(&r->by_inode);
         charge_done(&r->charge);
         released_done(&r->released);
+        reserve_done(&r->reserve);
         registry_flush(r);
         free(r->closing);
         r->closing = NULL;

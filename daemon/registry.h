@@ -34,6 +34,7 @@
 #include "limits.h"
 #include "list.h"
 #include "released.h"
+#include "reserve.h"
 #include "wire.h"
 
 /* Whoever holds references: a socket connection, an open CUSE file. */
@@ -157,6 +158,9 @@ struct registry {
          * no client and no waiter should wait for */
         int *closing;
         unsigned n_closing, closing_cap;
+        /* fresh memfds made while idle (reserve.h); off until
+         * registry_reserve() */
+        struct reserve reserve;
 };
 
 int registry_init(struct registry *r, const struct limits *limits);
@@ -182,6 +186,17 @@ int registry_export(struct registry *r, struct holder *h, uint64_t size, const c
  * against @size before anything is allocated: -EINVAL if it doesn't fit. */
 int registry_export_described(struct registry *r, struct holder *h, uint64_t size, const char *heap,
                               const char *name, const struct bs_wire_description *desc, struct buffer **ret);
+
+/*
+ * @count (1..BS_WIRE_BATCH_MAX) buffers as registry_export() makes them,
+ * all of @size bytes and named @name, into @ret[0..count): all or none.
+ * Every limit applies to each buffer (the client's buffers, its uid's
+ * buffers and bytes), checked for the whole batch before the first is
+ * made. Errors as registry_export()'s, and -EINVAL for a count out of
+ * range; on error nothing is created and the observer hears nothing.
+ */
+int registry_export_batch(struct registry *r, struct holder *h, uint64_t size, const char *heap,
+                          const char *name, unsigned count, struct buffer **ret);
 
 /*
  * A reference for @h on the buffer whose memfd @fd is. A front end
@@ -334,3 +349,15 @@ struct charge_usage registry_uid_usage(struct registry *r, uid_t uid);
 /* Close the fds of buffers released, and the daemon's ends of sync files
  * signalled, since the last call. */
 void registry_flush(struct registry *r);
+
+/* Keep a reserve of @n fresh memfds (at most RESERVE_MAX; 0: none) for
+ * exports from "system" to take. Nothing is made until registry_refill(). */
+void registry_reserve(struct registry *r, unsigned n);
+/* Whether the reserve is low enough to be worth refilling now: at most
+ * half full. */
+bool registry_reserve_low(const struct registry *r);
+/* Make up to @max memfds for the reserve, each taking the next id.
+ * Returns true if more are missing and another call could make them;
+ * false when it is full, or when making one failed (out of fds: an
+ * export then makes its memfd itself, and says -EMFILE if it can't). */
+bool registry_refill(struct registry *r, unsigned max);

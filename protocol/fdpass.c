@@ -9,7 +9,16 @@
 #include "util.h"
 #include "wire.h"
 
+/* tests send a few fds more than the protocol allows, on purpose; the
+ * kernel takes at most 253 (SCM_MAX_FD) */
+_Static_assert(BS_FDPASS_SEND_MAX >= BS_MAX_FDS + 8 && BS_FDPASS_SEND_MAX <= 253, "room to send too many");
+
 int bs_fdpass_send(int sock, const void *data, size_t len, const int *fds, unsigned n_fds)
+{
+        return bs_fdpass_send_flags(sock, data, len, fds, n_fds, 0);
+}
+
+int bs_fdpass_send_flags(int sock, const void *data, size_t len, const int *fds, unsigned n_fds, int flags)
 {
         union {
                 struct cmsghdr align;
@@ -35,7 +44,7 @@ int bs_fdpass_send(int sock, const void *data, size_t len, const int *fds, unsig
         }
 
         do
-                n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+                n = sendmsg(sock, &mh, MSG_NOSIGNAL | flags);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;
@@ -72,11 +81,11 @@ static void close_all_fds(struct msghdr *mh, const struct bs_fd_closer *closer)
 ssize_t bs_fdpass_recv(int sock, void *data, size_t len, int *fds, unsigned max_fds,
                        unsigned *ret_n_fds, int *ret_damage)
 {
-        return bs_fdpass_recv_closer(sock, data, len, fds, max_fds, ret_n_fds, ret_damage, NULL);
+        return bs_fdpass_recv_flags(sock, data, len, fds, max_fds, ret_n_fds, ret_damage, 0, NULL);
 }
 
-ssize_t bs_fdpass_recv_closer(int sock, void *data, size_t len, int *fds, unsigned max_fds,
-                              unsigned *ret_n_fds, int *ret_damage, const struct bs_fd_closer *closer)
+ssize_t bs_fdpass_recv_flags(int sock, void *data, size_t len, int *fds, unsigned max_fds,
+                             unsigned *ret_n_fds, int *ret_damage, int flags, const struct bs_fd_closer *closer)
 {
         union {
                 struct cmsghdr align;
@@ -98,7 +107,7 @@ ssize_t bs_fdpass_recv_closer(int sock, void *data, size_t len, int *fds, unsign
         *ret_n_fds = 0;
         *ret_damage = 0;
         do
-                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;

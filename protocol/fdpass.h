@@ -11,7 +11,7 @@
 
 /* The most fds one send takes. The protocol's own limit, BS_MAX_FDS, is
  * the codec's business; tests send more on purpose. */
-#define BS_FDPASS_SEND_MAX 16
+#define BS_FDPASS_SEND_MAX 64
 
 /*
  * Send @len bytes and @n_fds fds in one datagram. The fds stay the
@@ -19,6 +19,8 @@
  * Returns 0, -EAGAIN on a full non-blocking socket, or another -errno.
  */
 int bs_fdpass_send(int sock, const void *data, size_t len, const int *fds, unsigned n_fds);
+/* bs_fdpass_send() with more sendmsg() @flags (MSG_DONTWAIT). */
+int bs_fdpass_send_flags(int sock, const void *data, size_t len, const int *fds, unsigned n_fds, int flags);
 
 /*
  * Receive one datagram of at most @len bytes and at most @max_fds fds
@@ -51,6 +53,7 @@ struct bs_fd_closer {
 /* Close @fd, a peer's, the way @closer says (close(2) if NULL). */
 void bs_fd_closer_close(const struct bs_fd_closer *closer, int fd);
 
-/* bs_fdpass_recv() that closes a damaged datagram's fds with @closer. */
-ssize_t bs_fdpass_recv_closer(int sock, void *data, size_t len, int *fds, unsigned max_fds,
-                              unsigned *ret_n_fds, int *ret_damage, const struct bs_fd_closer *closer);
+/* bs_fdpass_recv() with more recvmsg() @flags (MSG_DONTWAIT), that closes
+ * a damaged datagram's fds with @closer. */
+ssize_t bs_fdpass_recv_flags(int sock, void *data, size_t len, int *fds, unsigned max_fds,
+                             unsigned *ret_n_fds, int *ret_damage, int flags, const struct bs_fd_closer *closer);

@@ -197,6 +197,24 @@ static bool desc_shape_valid(const struct bs_wire_description *d)
         return true;
 }
 
+static bool export_batch_req_valid(const union bs_msg_body *b)
+{
+        const struct bs_export_batch_req *r = &b->export_batch_req;
+        return r->flags == 0 && STR_OK(r->heap) && STR_OK(r->name);
+}
+
+static bool export_batch_rep_valid(const union bs_msg_body *b)
+{
+        const struct bs_export_batch_rep *r = &b->export_batch_rep;
+
+        if (r->count == 0 || r->count > BS_WIRE_BATCH_MAX || r->size == 0)
+                return false;
+        for (unsigned i = 0; i < BS_WIRE_BATCH_MAX; i++)
+                if ((r->ids[i] == 0) != (i >= r->count))
+                        return false;
+        return true;
+}
+
 static bool export_described_req_valid(const union bs_msg_body *b)
 {
         const struct bs_export_described_req *r = &b->export_described_req;
@@ -231,6 +249,11 @@ static bool get_description_rep_valid(const union bs_msg_body *b)
         return b->get_description_rep.reserved == 0 && desc_shape_valid(&b->get_description_rep.desc);
 }
 
+static unsigned export_batch_rep_fds(const union bs_msg_body *b)
+{
+        return b->export_batch_rep.count;
+}
+
 #define OP(op_, since_, name_, req_, rep_, req_fds_, rep_fds_, reqv_, repv_) \
         [op_] = {                                                              \
                 .name = name_,                                                 \
@@ -242,6 +265,7 @@ static bool get_description_rep_valid(const union bs_msg_body *b)
                 .oneway_ok = ONEWAY_OK(op_),                                  \
                 .req_valid = reqv_,                                            \
                 .rep_valid = repv_,                                            \
+                .rep_n_fds = (op_) == BS_OP_EXPORT_BATCH ? export_batch_rep_fds : NULL, \
         }
 
 static const struct bs_op_desc ops[BS_OP_COUNT] = {
@@ -276,6 +300,7 @@ static const struct bs_op_desc ops[BS_OP_COUNT] = {
         OP(BS_OP_SET_DESCRIPTION, 2, "set-description", bs_set_description_req, bs_status_rep, 0, 0, set_description_req_valid, status_rep_valid),
         OP(BS_OP_INFO_DESCRIBED, 2, "info-described", bs_id_req, bs_info_described_rep, 0, 0, any_valid, info_described_rep_valid),
         OP(BS_OP_GET_DESCRIPTION, 2, "get-description", bs_id_req, bs_get_description_rep, 0, 0, any_valid, get_description_rep_valid),
+        OP(BS_OP_EXPORT_BATCH, 2, "export-batch", bs_export_batch_req, bs_export_batch_rep, 0, BS_WIRE_BATCH_MAX, export_batch_req_valid, export_batch_rep_valid),
 };
 
 const struct bs_op_desc *bs_op_lookup(uint16_t opcode)
@@ -300,7 +325,8 @@ void bs_msg_init(struct bs_msg *m)
 
 void bs_msg_clear(struct bs_msg *m)
 {
-        for (unsigned i = 0; i < BS_MAX_FDS; i++)
+        /* fds live in fds[0 .. n_fds): every other slot is -EBADF */
+        for (unsigned i = 0; i < m->n_fds; i++)
                 m->fds[i] = (m->borrowed & (1u << i)) ? -EBADF : safe_close(m->fds[i]);
         m->n_fds = 0;
         m->hdr.n_fds = 0;
@@ -372,9 +398,9 @@ static int decode_reply(const struct bs_op_desc *d, const struct bs_msg *m, size
                                        m->body.status.reserved == 0
                                ? 0
                                : -EPROTO;
-        if (body != d->rep_size || m->hdr.n_fds != d->rep_fds)
+        if (body != d->rep_size || !d->rep_valid(&m->body))
                 return -EPROTO;
-        return d->rep_valid(&m->body) ? 0 : -EPROTO;
+        return m->hdr.n_fds == (d->rep_n_fds ? d->rep_n_fds(&m->body) : d->rep_fds) ? 0 : -EPROTO;
 }
 
 int bs_msg_decode(struct bs_msg *ret, const void *data, size_t len, unsigned n_fds)

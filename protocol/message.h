@@ -24,6 +24,7 @@ struct bs_msg {
 };
 _Static_assert(offsetof(struct bs_msg, body) == sizeof(struct bs_msg_header),
                "header and body are contiguous on the wire");
+_Static_assert(BS_MAX_FDS <= 32, "bs_msg.borrowed has a bit per fd");
 
 /* What the descriptor table says about one opcode (STYLE G3). */
 struct bs_op_desc {
@@ -32,7 +33,9 @@ struct bs_op_desc {
         uint16_t req_size; /* body bytes of the request */
         uint16_t rep_size; /* body bytes of a successful reply */
         uint8_t req_fds;   /* fds the request carries */
-        uint8_t rep_fds;   /* fds a successful reply carries */
+        uint8_t rep_fds;   /* fds a successful reply carries (at most, with rep_n_fds) */
+        /* when set, the exact fd count of a successful reply, from its body */
+        unsigned (*rep_n_fds)(const union bs_msg_body *b);
         bool oneway_ok;    /* the request may carry BS_MSG_NO_REPLY */
         bool (*req_valid)(const union bs_msg_body *b);
         bool (*rep_valid)(const union bs_msg_body *b);

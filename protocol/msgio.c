@@ -8,10 +8,10 @@
 
 int bs_msg_recv(int sock, struct bs_msg *m)
 {
-        return bs_msg_recv_closer(sock, m, NULL);
+        return bs_msg_recv_flags(sock, m, 0, NULL);
 }
 
-int bs_msg_recv_closer(int sock, struct bs_msg *m, const struct bs_fd_closer *closer)
+int bs_msg_recv_flags(int sock, struct bs_msg *m, int flags, const struct bs_fd_closer *closer)
 {
         /* one byte more than any valid message, so an oversized datagram
          * shows as MSG_TRUNC or as a size mismatch, never as valid */
@@ -24,8 +24,8 @@ int bs_msg_recv_closer(int sock, struct bs_msg *m, const struct bs_fd_closer *cl
         ssize_t n;
 
         bs_msg_init(m);
-        n = bs_fdpass_recv_closer(sock, buf.bytes, sizeof(buf.bytes), m->fds, BS_MAX_FDS, &n_fds, &damage,
-                                  closer);
+        n = bs_fdpass_recv_flags(sock, buf.bytes, sizeof(buf.bytes), m->fds, BS_MAX_FDS, &n_fds, &damage, flags,
+                                 closer);
         if (n < 0)
                 return (int)n;
         if (damage < 0) {
@@ -48,6 +48,11 @@ int bs_msg_recv_closer(int sock, struct bs_msg *m, const struct bs_fd_closer *cl
 
 int bs_msg_send(int sock, const struct bs_msg *m)
 {
+        return bs_msg_send_flags(sock, m, 0);
+}
+
+int bs_msg_send_flags(int sock, const struct bs_msg *m, int flags)
+{
         char buf[BS_MSG_MAX_SIZE];
         int n = bs_msg_encode(m, buf, sizeof(buf));
 
@@ -55,5 +60,5 @@ int bs_msg_send(int sock, const struct bs_msg *m)
                 return n;
         if (m->hdr.n_fds != m->n_fds)
                 return -EINVAL;
-        return bs_fdpass_send(sock, buf, (size_t)n, m->fds, m->n_fds);
+        return bs_fdpass_send_flags(sock, buf, (size_t)n, m->fds, m->n_fds, flags);
 }

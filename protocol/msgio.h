@@ -17,11 +17,13 @@
  * m->len >= sizeof(m->hdr).
  */
 int bs_msg_recv(int sock, struct bs_msg *m);
-
-/* bs_msg_recv() that closes the fds of a refused message with @closer
- * (fdpass.h) rather than close(2). */
+/* bs_msg_recv() with recvmsg() @flags (MSG_DONTWAIT on a blocking socket),
+ * that closes the fds of a refused message with @closer (fdpass.h; NULL:
+ * close(2)). */
 struct bs_fd_closer;
-int bs_msg_recv_closer(int sock, struct bs_msg *m, const struct bs_fd_closer *closer);
+int bs_msg_recv_flags(int sock, struct bs_msg *m, int flags, const struct bs_fd_closer *closer);
 
 /* Send @m with its fds. The fds stay @m's: bs_msg_clear() closes them. */
 int bs_msg_send(int sock, const struct bs_msg *m);
+/* bs_msg_send() with sendmsg() @flags (MSG_DONTWAIT on a blocking socket). */
+int bs_msg_send_flags(int sock, const struct bs_msg *m, int flags);

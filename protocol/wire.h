@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define BS_PROTOCOL_VERSION 2 /* highest version this build speaks */
-#define BS_MAX_FDS 4          /* more fds than this in one message: -EPROTO */
+#define BS_MAX_FDS 32         /* more fds than this in one message: -EPROTO */
 #define BS_NAME_LEN 32        /* like DMA_BUF_NAME_LEN, NUL included */
 #define BS_COMM_LEN 16        /* like TASK_COMM_LEN */
 
@@ -52,6 +52,8 @@ enum bs_opcode {
         BS_OP_SET_DESCRIPTION = 33,
         BS_OP_INFO_DESCRIBED = 34,
         BS_OP_GET_DESCRIPTION = 35,
+        /* version 2: many buffers in one message */
+        BS_OP_EXPORT_BATCH = 36,
         BS_OP_COUNT,
 };
 
@@ -62,6 +64,7 @@ enum bs_opcode {
 #define BS_WIRE_REF_READONLY (1u << 0) /* import reply, RELEASE, info */
 #define BS_WIRE_MAX_HEAPS 8
 #define BS_WIRE_INFO_MAX 8 /* entries of each list in an INFO reply */
+#define BS_WIRE_BATCH_MAX 32 /* buffers in one EXPORT_BATCH */
 
 enum bs_msg_flags {
         BS_MSG_REPLY = 1u << 0, /* a reply; its serial is its request's */
@@ -334,6 +337,7 @@ struct bs_release_read_req { /* since 2; may carry BS_MSG_NO_REPLY */
         uint32_t reserved;
 };
 _Static_assert(sizeof(struct bs_release_read_req) == 16, "wire layout");
+
 /* REDEEM: the token /dev/bufshare's ALLOC gave, for the buffer's fd and a
  * reference. Only a client of the uid that opened the device file may
  * redeem it (-EPERM), once, before it expires (-ENOENT). The reply is
@@ -401,6 +405,25 @@ struct bs_get_description_rep { /* since 2 */
 };
 _Static_assert(sizeof(struct bs_get_description_rep) == 96, "wire layout");
 
+/* EXPORT_BATCH: @count buffers of @size bytes each, all or none. */
+struct bs_export_batch_req { /* since 2 */
+        uint64_t size;   /* bytes of each; rounded up as EXPORT's */
+        uint32_t count;  /* 1..BS_WIRE_BATCH_MAX, else -EINVAL */
+        uint32_t flags;  /* none defined: must be 0 */
+        char heap[BS_NAME_LEN];
+        char name[BS_NAME_LEN]; /* every buffer's */
+};
+_Static_assert(sizeof(struct bs_export_batch_req) == 80, "wire layout");
+
+struct bs_export_batch_rep { /* since 2; carries @count fds, in the order of @ids */
+        int32_t status;
+        uint32_t count;
+        uint64_t size; /* the rounded size of each */
+        uint64_t ids[BS_WIRE_BATCH_MAX]; /* the first @count; the rest 0 */
+};
+_Static_assert(sizeof(struct bs_export_batch_rep) == 272, "wire layout");
+_Static_assert(BS_WIRE_BATCH_MAX <= BS_MAX_FDS, "a batch's fds fit one message");
+
 union bs_msg_body {
         struct bs_status_rep status;
         struct bs_hello_req hello_req;
@@ -439,6 +462,8 @@ union bs_msg_body {
         struct bs_set_description_req set_description_req;
         struct bs_info_described_rep info_described_rep;
         struct bs_get_description_rep get_description_rep;
+        struct bs_export_batch_req export_batch_req;
+        struct bs_export_batch_rep export_batch_rep;
 };
 
 /* The largest message either side may send. */

@@ -326,6 +326,33 @@ int bs_client_get_limits(struct bs_client *c, struct bs_limits *ret_limits);
 int bs_buffer_export(struct bs_client *c, uint64_t size, const char *heap, const char *name,
                      struct bs_buffer **ret_buffer);
 
+/** Buffers one request of bs_buffer_export_many() carries. */
+#define BS_EXPORT_BATCH_MAX 32
+
+/**
+ * Export @p n buffers of @p size bytes each, as @p n bs_buffer_export()
+ * calls would, with far fewer round trips: up to BS_EXPORT_BATCH_MAX
+ * buffers travel in one request and its reply (their fds together), and
+ * for a larger @p n several such requests are kept in flight at once.
+ * All or nothing: on error no buffer is left (the daemon makes none of a
+ * request it refuses, and the library puts those of the others), and
+ * every entry of @p ret_buffers is NULL. Every limit applies to each
+ * buffer, as if they came one by one.
+ * @param n            how many, at least 1
+ * @param heap         as for bs_buffer_export(); NULL means "system"
+ * @param name         every buffer's name, or NULL for none
+ * @param ret_buffers  an array of @p n, filled on success; each buffer is
+ *                     put on its own with bs_buffer_put()
+ * @retval 0 done, ret_buffers[0..n) set
+ * @retval -EINVAL n or size is 0, a NULL argument, or a long name
+ * @retval -EFBIG,-ENOENT,-EMFILE,-EDQUOT,-ENOMEM as bs_buffer_export(),
+ *         when any one of the buffers would get it
+ * @retval -EOPNOTSUPP the daemon speaks only protocol version 1
+ * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
+ */
+int bs_buffer_export_many(struct bs_client *c, unsigned n, uint64_t size, const char *heap, const char *name,
+                          struct bs_buffer **ret_buffers);
+
 /**
  * Import the buffer behind @p fd (a reference on it, like dma_buf_get()).
  * @p fd stays the caller's. Works even if every other reference was

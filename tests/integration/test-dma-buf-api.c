@@ -899,10 +899,12 @@ static void threads_share_one_client(void **state)
                 total += t[i].done;
         }
         assert_int_equal(total, N_THREADS * OPS_PER_THREAD);
-        /* nothing leaked: the daemon holds only the probe's fd more */
+        /* nothing leaked: the daemon holds only the probe's fd more (once
+         * a sync has let it refill its reserve of fresh memfds) */
         probe = export_or_die(c, PAGE);
         assert_int_equal(bs_buffer_get_info(probe, &info), 0);
         assert_int_equal(info.n_refs, 1);
+        assert_int_equal(bs_client_sync(c), 0);
         assert_int_equal(test_count_fds_of(fx->daemon.pid), baseline + 1);
         bs_buffer_put(probe);
         bs_client_unref(c);

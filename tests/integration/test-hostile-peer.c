@@ -426,6 +426,16 @@ static void f_export_noheap(struct bs_msg *m, const struct held *h) { (void)h; m
 static void f_export_badheap(struct bs_msg *m, const struct held *h) { (void)h; m->body.export_req.size = 4096; strcpy(m->body.export_req.heap, "nope"); }
 static void f_export_flags(struct bs_msg *m, const struct held *h) { f_export_badheap(m, h); strcpy(m->body.export_req.heap, "system"); m->body.export_req.flags = 1; }
 static void f_export_name(struct bs_msg *m, const struct held *h) { f_export_flags(m, h); m->body.export_req.flags = 0; memset(m->body.export_req.name, 'n', BS_NAME_LEN); }
+static void f_batch(struct bs_msg *m, uint64_t size, uint32_t count, const char *heap) { m->body.export_batch_req.size = size; m->body.export_batch_req.count = count; strcpy(m->body.export_batch_req.heap, heap); }
+static void f_batch_count0(struct bs_msg *m, const struct held *h) { (void)h; f_batch(m, 4096, 0, "system"); }
+static void f_batch_count_over(struct bs_msg *m, const struct held *h) { (void)h; f_batch(m, 4096, BS_WIRE_BATCH_MAX + 1, "system"); }
+static void f_batch_size0(struct bs_msg *m, const struct held *h) { (void)h; f_batch(m, 0, 2, "system"); }
+static void f_batch_huge(struct bs_msg *m, const struct held *h) { (void)h; f_batch(m, 1ull << 62, 2, "system"); }
+static void f_batch_badheap(struct bs_msg *m, const struct held *h) { (void)h; f_batch(m, 4096, 2, "nope"); }
+static void f_batch_noheap(struct bs_msg *m, const struct held *h) { (void)h; f_batch(m, 4096, 2, ""); }
+static void f_batch_flags(struct bs_msg *m, const struct held *h) { (void)h; f_batch(m, 4096, 2, "system"); m->body.export_batch_req.flags = 1; }
+static void f_batch_name(struct bs_msg *m, const struct held *h) { (void)h; f_batch(m, 4096, 2, "system"); memset(m->body.export_batch_req.name, 'n', BS_NAME_LEN); }
+static void f_batch_oneway(struct bs_msg *m, const struct held *h) { f_batch_count0(m, h); m->hdr.flags = BS_MSG_NO_REPLY; }
 static void f_release_unknown(struct bs_msg *m, const struct held *h) { (void)h; m->body.release_req.id = 999999; }
 static void f_release_flags(struct bs_msg *m, const struct held *h) { m->body.release_req.id = h->buffer; m->body.release_req.flags = 2; }
 static void f_release_ro_of_rw(struct bs_msg *m, const struct held *h) { m->body.release_req.id = h->buffer; m->body.release_req.flags = BS_WIRE_REF_READONLY; }
@@ -535,6 +545,16 @@ static const struct row rows[] = {
         { "sync with flags", BS_OP_SYNC, f_flags64, FD_NONE, -EPROTO, false, 0 },
         { "limits with flags", BS_OP_LIMITS, f_flags64, FD_NONE, -EPROTO, false, 0 },
         { "sync in version 1", BS_OP_SYNC, f_none, FD_NONE, -EOPNOTSUPP, true, 1 },
+        { "export-batch of no buffer", BS_OP_EXPORT_BATCH, f_batch_count0, FD_NONE, -EINVAL, true, 0 },
+        { "export-batch of 33 buffers", BS_OP_EXPORT_BATCH, f_batch_count_over, FD_NONE, -EINVAL, true, 0 },
+        { "export-batch of 0 bytes each", BS_OP_EXPORT_BATCH, f_batch_size0, FD_NONE, -EINVAL, true, 0 },
+        { "export-batch past the size limit", BS_OP_EXPORT_BATCH, f_batch_huge, FD_NONE, -EFBIG, true, 0 },
+        { "export-batch from an unknown heap", BS_OP_EXPORT_BATCH, f_batch_badheap, FD_NONE, -ENOENT, true, 0 },
+        { "export-batch without a heap", BS_OP_EXPORT_BATCH, f_batch_noheap, FD_NONE, -EINVAL, true, 0 },
+        { "export-batch with flags", BS_OP_EXPORT_BATCH, f_batch_flags, FD_NONE, -EPROTO, false, 0 },
+        { "export-batch with an unterminated name", BS_OP_EXPORT_BATCH, f_batch_name, FD_NONE, -EPROTO, false, 0 },
+        { "export-batch asking no reply", BS_OP_EXPORT_BATCH, f_batch_oneway, FD_NONE, -EPROTO, false, 0 },
+        { "export-batch in version 1", BS_OP_EXPORT_BATCH, f_batch_count0, FD_NONE, -EOPNOTSUPP, true, 1 },
         { "limits in version 1", BS_OP_LIMITS, f_none, FD_NONE, -EOPNOTSUPP, true, 1 },
 };
 

@@ -81,7 +81,7 @@ static void defaults_fit_the_fd_limit(void **state)
         static const uint64_t fd_limits[] = { 256, 1024, 20000, 1u << 20 };
 
         for (unsigned i = 0; i < ELEMENTSOF(fd_limits); i++) {
-                uint64_t f = fd_limits[i], budget = f - LIMITS_FD_RESERVE;
+                uint64_t f = fd_limits[i], budget = f - LIMITS_FD_KEPT;
                 struct limits l;
 
                 limits_init_default(&l, f);

@@ -68,6 +68,11 @@ static size_t valid_request(enum bs_opcode op, uint8_t *buf, unsigned *n_fds)
         case BS_OP_SYNC:
         case BS_OP_LIMITS:
                 break;
+        case BS_OP_EXPORT_BATCH:
+                m.body.export_batch_req.size = 4096;
+                m.body.export_batch_req.count = 3;
+                strcpy(m.body.export_batch_req.heap, "system");
+                break;
         case BS_OP_ATTACH:
                 m.body.attach_req.id = 3;
                 strcpy(m.body.attach_req.device, "gpu0");
@@ -124,6 +129,13 @@ static size_t valid_reply(enum bs_opcode op, uint8_t *buf, unsigned *n_fds)
                 m.body.import_described_rep.import_rep.id = 1;
                 m.body.import_described_rep.import_rep.size = 4096;
                 m.body.import_described_rep.desc.fourcc = 0x3231564e;
+                break;
+        case BS_OP_EXPORT_BATCH:
+                m.hdr.n_fds = 3;
+                m.body.export_batch_rep.count = 3;
+                m.body.export_batch_rep.size = 4096;
+                for (unsigned i = 0; i < 3; i++)
+                        m.body.export_batch_rep.ids[i] = 10 + i;
                 break;
         case BS_OP_FENCE_CREATE:
                 m.body.fence_create_rep.fence_id = 5;
@@ -302,7 +314,6 @@ static void request_body_size_must_be_exact(void **state)
                 if (!bs_op_lookup(op))
                         continue;
                 len = valid_request(op, buf, &n_fds);
-
                 hdr_of(buf)->size = (uint32_t)len - 1;
                 assert_int_equal(decode(buf, len - 1, n_fds), -EPROTO);
                 hdr_of(buf)->size = (uint32_t)len + 8;
@@ -557,6 +568,47 @@ static void fence_request_fields_are_checked(void **state)
         assert_int_equal(decode(buf, len, n_fds), 0);
 }
 
+/* EXPORT_BATCH (36, since 2): its reply carries as many fds as it names
+ * buffers, each id set up to count and none after; the count itself is
+ * the caller's choice (the daemon says -EINVAL), not the message's shape. */
+static void export_batch_reply_fds_follow_its_count(void **state)
+{
+        struct bs_export_batch_rep *w;
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+        size_t len;
+
+        assert_int_equal(bs_op_lookup(BS_OP_EXPORT_BATCH)->since, 2);
+        assert_null(bs_op_lookup(26)); /* a gap: unknown here */
+        assert_null(bs_op_lookup(29));
+        len = valid_reply(BS_OP_EXPORT_BATCH, buf, &n_fds);
+        w = (struct bs_export_batch_rep *)(buf + sizeof(struct bs_msg_header));
+        assert_int_equal(decode(buf, len, 3), 0);
+        hdr_of(buf)->n_fds = 2;
+        assert_int_equal(decode(buf, len, 2), -EPROTO); /* fewer fds than buffers */
+        hdr_of(buf)->n_fds = 4;
+        assert_int_equal(decode(buf, len, 4), -EPROTO); /* more */
+        hdr_of(buf)->n_fds = 3;
+        w->ids[3] = 99;
+        assert_int_equal(decode(buf, len, 3), -EPROTO); /* an id past count */
+        w->ids[3] = 0;
+        w->ids[1] = 0;
+        assert_int_equal(decode(buf, len, 3), -EPROTO); /* a missing id */
+        w->ids[1] = 11;
+        w->count = 0;
+        hdr_of(buf)->n_fds = 0;
+        assert_int_equal(decode(buf, len, 0), -EPROTO); /* a success with no buffer */
+        w->count = BS_WIRE_BATCH_MAX + 1;
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+
+        /* the request: flags must be 0; a count of 0 or 1000 is well-formed */
+        len = valid_request(BS_OP_EXPORT_BATCH, buf, &n_fds);
+        ((struct bs_export_batch_req *)(buf + sizeof(struct bs_msg_header)))->count = 1000;
+        assert_int_equal(decode(buf, len, 0), 0);
+        ((struct bs_export_batch_req *)(buf + sizeof(struct bs_msg_header)))->flags = 1;
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+}
+
 static void add_fd_past_the_limit_closes_it(void **state)
 {
         struct bs_msg m;
@@ -587,6 +639,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 T(valid_messages_decode_and_reencode),
+                T(export_batch_reply_fds_follow_its_count),
                 T(short_header_is_refused),
                 T(size_field_must_equal_datagram),
                 T(oversized_datagram_is_refused),

@@ -144,16 +144,24 @@ static void released_fd_imports_back_with_its_id_and_name(void **state)
         assert_int_equal(b->n_refs, 1);
 }
 
-static void unknown_sealed_memfd_is_adopted_with_a_new_id(void **state)
+/* Bob imports a sealed memfd the registry never hosted, of @size bytes. */
+static struct buffer *export_adopted(struct fx *fx, off_t size)
 {
-        struct fx *fx = *state;
         struct buffer *b;
         int fd = memfd_create("outsider", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
         assert_true(fd >= 0);
-        assert_int_equal(ftruncate(fd, 8192), 0);
+        assert_int_equal(ftruncate(fd, size), 0);
         assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
         assert_int_equal(registry_import(&fx->reg, &fx->b, fd, &b, &ro), 0);
+        return b;
+}
+
+static void unknown_sealed_memfd_is_adopted_with_a_new_id(void **state)
+{
+        struct fx *fx = *state;
+        struct buffer *b = export_adopted(fx, 8192);
+
         assert_int_equal(b->ident.size, 8192);
         assert_string_equal(b->ident.heap, "adopted");
         assert_int_equal(b->ident.exporter_pid, 200);
@@ -608,6 +616,105 @@ static void info_counts_past_what_it_lists(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+
+/* ---- the reserve of fresh memfds (reserve.h) ---- */
+
+/* An export takes the reserve's oldest memfd: its id is what the memfd's
+ * name says, made sized, sealed and 0444 like any other. */
+static void exports_take_the_reserve_and_their_ids_follow_the_names(void **state)
+{
+        struct fx *fx = *state;
+        struct buffer *b;
+        struct stat st;
+        uint64_t name_id, reserved_first;
+
+        registry_reserve(&fx->reg, 4);
+        assert_true(registry_reserve_low(&fx->reg)); /* empty */
+        assert_false(registry_refill(&fx->reg, 100));
+        assert_int_equal(fx->reg.reserve.n, 4);
+        assert_false(registry_reserve_low(&fx->reg));
+        reserved_first = fx->reg.reserve.e[fx->reg.reserve.head].id;
+
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 100, "system", "cam0", &b), 0);
+        assert_int_equal(fx->reg.reserve.n, 3);
+        assert_int_equal(b->ident.id, reserved_first);
+        assert_int_equal(memfd_bufshare_id(b->fd, &name_id), 0);
+        assert_int_equal(name_id, b->ident.id);
+        assert_int_equal(b->ident.size, 4096);
+        assert_int_equal(fcntl(b->fd, F_GET_SEALS) & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL | F_SEAL_WRITE),
+                         F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+        assert_int_equal(fstat(b->fd, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0444);
+        assert_int_equal(st.st_ino, b->ident.ino);
+
+        /* a refused export leaves the reserve as it was */
+        assert_int_equal(registry_export(&fx->reg, &fx->a, (1 << 20) + 1, "system", "", &b), -EFBIG);
+        assert_int_equal(fx->reg.reserve.n, 3);
+        /* system-huge never takes one */
+        registry_export(&fx->reg, &fx->a, 4096, "system-huge", "", &b);
+        assert_int_equal(fx->reg.reserve.n, 3);
+        /* two taken: now at most half full */
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
+        assert_true(registry_reserve_low(&fx->reg));
+}
+
+/* Ids are taken when a memfd is made for the reserve, so an adoption in
+ * between gets a higher one than the next export: every id still belongs
+ * to one buffer only, and exports' ids still grow. */
+static void ids_stay_unique_across_the_reserve_and_adoptions(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t ids[64], last_export = 0;
+        unsigned n = 0;
+
+        registry_reserve(&fx->reg, 4);
+        for (int round = 0; round < 12; round++) {
+                struct buffer *b;
+
+                if (round % 3 == 0)
+                        registry_refill(&fx->reg, 2);
+                assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "", &b), 0);
+                assert_true(b->ident.id > last_export);
+                last_export = b->ident.id;
+                ids[n++] = b->ident.id;
+                b = export_adopted(fx, 4096);
+                ids[n++] = b->ident.id;
+        }
+        for (unsigned i = 0; i < n; i++)
+                for (unsigned j = i + 1; j < n; j++)
+                        assert_true(ids[i] != ids[j]);
+        /* the reserve's memfds that were never taken hold ids nobody gets */
+        registry_refill(&fx->reg, 4);
+        for (unsigned k = 0; k < fx->reg.reserve.n; k++) {
+                uint64_t id = fx->reg.reserve.e[(fx->reg.reserve.head + k) % RESERVE_MAX].id;
+                for (unsigned i = 0; i < n; i++)
+                        assert_true(ids[i] != id);
+        }
+}
+
+/* A buffer made from the reserve and released while its fd travelled
+ * comes back under its id and name, as any export does. */
+static void a_reserve_buffer_released_imports_back(void **state)
+{
+        struct fx *fx = *state;
+        struct buffer *b;
+        uint64_t id;
+        int keep;
+
+        registry_reserve(&fx->reg, 2);
+        registry_refill(&fx->reg, 2);
+        assert_int_equal(registry_export(&fx->reg, &fx->a, 4096, "system", "in-transit", &b), 0);
+        assert_int_equal(fx->reg.reserve.n, 1);
+        id = b->ident.id;
+        keep = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
+        assert_int_equal(registry_release(&fx->reg, &fx->a, id, false), 0);
+        registry_flush(&fx->reg);
+        assert_int_equal(registry_import(&fx->reg, &fx->b, keep, &b, &ro), 0);
+        assert_int_equal(b->ident.id, id);
+        assert_string_equal(b->ident.name, "in-transit");
+        assert_string_equal(b->ident.heap, "system");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -633,6 +740,9 @@ int main(void)
                 T(a_revival_over_quota_is_refused_and_forgets_nothing),
                 T(released_identities_are_kept_per_uid),
                 T(info_counts_past_what_it_lists),
+                T(exports_take_the_reserve_and_their_ids_follow_the_names),
+                T(ids_stay_unique_across_the_reserve_and_adoptions),
+                T(a_reserve_buffer_released_imports_back),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
