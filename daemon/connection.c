@@ -70,22 +70,6 @@ static int conn_flush(struct conn *c)
         return 0;
 }
 
-/* Make @m own every fd it only borrows: a queued reply must not depend
- * on a buffer that a later request may release. */
-static int msg_own_fds(struct bs_msg *m)
-{
-        for (unsigned i = 0; i < m->n_fds; i++) {
-                if (!(m->borrowed & (1u << i)))
-                        continue;
-                int fd = fcntl(m->fds[i], F_DUPFD_CLOEXEC, 3);
-                if (fd < 0)
-                        return -errno;
-                m->fds[i] = fd;
-                m->borrowed &= ~(1u << i);
-        }
-        return 0;
-}
-
 /* Send @m or queue it; @m's fds move to the queue or are closed. Returns
  * 0, or -errno when the reply can't be delivered: then the connection
  * must close, or its client would wait for that reply forever. */
@@ -101,13 +85,20 @@ static int conn_send(struct conn *c, struct bs_msg *m)
                         return r;
                 }
         }
-        r = msg_own_fds(m);
-        o = r < 0 ? NULL : malloc(sizeof(*o));
+        /* The fds it borrows stay the buffers' own, not dup'ed: @c is not
+         * read again until this reply is sent (conn_may_read()), so no
+         * request of its can drop the references that keep them open
+         * (only conn_free(), which drops the queue first), and no other
+         * holder can drop @c's. A dup would cost the daemon an fd per
+         * buffer of a batch (32) on top of the buffer's own, for every
+         * connection that leaves its replies unread: more than a uid's
+         * limits allow it. */
+        o = malloc(sizeof(*o));
         if (!o) {
                 log_warn("client %llu: queueing a reply failed (%s): disconnecting",
-                         (unsigned long long)c->session.holder.id, strerror(r < 0 ? -r : ENOMEM));
+                         (unsigned long long)c->session.holder.id, strerror(ENOMEM));
                 bs_msg_clear(m);
-                return r < 0 ? r : -ENOMEM;
+                return -ENOMEM;
         }
         o->msg = *m;
         bs_msg_init(m); /* the fds are the queue's now */

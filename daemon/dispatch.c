@@ -81,7 +81,8 @@ static int export_buffer(struct dispatch *d, struct session *s, struct bs_msg *r
         rep->body.export_rep.id = b->ident.id;
         rep->body.export_rep.size = b->ident.size;
         /* lent, not dup'ed: SCM_RIGHTS copies it at once; a reply that has
-         * to wait in a queue gets a dup of its own (connection.c) */
+         * to wait in a queue still borrows it, the connection's reference
+         * keeping it open (connection.c) */
         bs_msg_lend_fd(rep, b->fd);
         log_debug("client %llu exported buffer %llu, %llu bytes", (unsigned long long)s->holder.id,
                   (unsigned long long)b->ident.id, (unsigned long long)b->ident.size);
@@ -105,7 +106,7 @@ static int handle_export_batch(struct dispatch *d, struct session *s, struct bs_
         w->size = b[0]->ident.size;
         for (unsigned i = 0; i < e->count; i++) {
                 w->ids[i] = b[i]->ident.id;
-                bs_msg_lend_fd(rep, b[i]->fd); /* as EXPORT's: lent, dup'ed if queued */
+                bs_msg_lend_fd(rep, b[i]->fd); /* as EXPORT's: lent, even if queued */
         }
         log_debug("client %llu exported %u buffers of %llu bytes, %llu to %llu", (unsigned long long)s->holder.id,
                   e->count, (unsigned long long)w->size, (unsigned long long)w->ids[0],

@@ -15,7 +15,9 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -519,6 +521,122 @@ static void an_fd_whose_close_blocks_stalls_no_one(void **state)
         assert_int_equal(test_daemon_stop(&d), 0);
 }
 
+/* ---- EXPORT_BATCH replies left unread ---------------------------------- */
+
+#define LIMITS_REPLY_BYTES (sizeof(struct bs_msg_header) + sizeof(struct bs_limits_rep))
+
+/* Bytes of replies waiting in @s to be read (SIOCINQ sums a SEQPACKET
+ * socket's whole queue). */
+static int unread_bytes(int s)
+{
+        int n = 0;
+
+        assert_int_equal(ioctl(s, SIOCINQ, &n), 0);
+        return n;
+}
+
+/* Wait until @s holds @bytes of unread replies, or its count stops
+ * growing for 300 ms: what it holds then. */
+static int unread_settles(int s, int bytes)
+{
+        uint64_t still_since = test_now_ms(), deadline = test_now_ms() + 10000;
+        int n = unread_bytes(s), last = n;
+
+        while (n != bytes && test_now_ms() < deadline && test_now_ms() - still_since < 300) {
+                usleep(2000);
+                n = unread_bytes(s);
+                if (n != last) {
+                        last = n;
+                        still_since = test_now_ms();
+                }
+        }
+        return n;
+}
+
+/* Pipeline @n LIMITS requests on the raw connection @s. */
+static void send_limits(int s, int n)
+{
+        struct bs_msg req;
+
+        for (int i = 0; i < n; i++) {
+                bs_msg_request(&req, BS_OP_LIMITS, (uint32_t)i + 1);
+                assert_int_equal(bs_msg_send(s, &req), 0);
+        }
+}
+
+/* A client fills its socket with small replies it never reads, then asks
+ * for a batch: the batch's reply waits in the daemon. It must not cost
+ * the daemon an fd per buffer more than the buffers themselves (which
+ * the uid's quota bounds): one uid exporting until it is refused must be
+ * refused by its quota (-EDQUOT), not find the daemon out of fds. (Before:
+ * a queued reply dup'ed its 32 fds, so one uid held the fds of its whole
+ * quota twice, all of the daemon's fd budget and more: -EMFILE, for every
+ * uid.) Limits are the defaults of a daemon with 4096 fds. */
+static void unread_batch_replies_cost_no_fds_beyond_the_quota(void **state)
+{
+        struct test_daemon d = { .nofile = 4096 };
+        struct bs_client *c;
+        struct bs_limits lim;
+        struct bs_buffer **mine;
+        int conns[512], n_conns = 0, per_socket, n_batches, n_mine = 0, r = 0;
+
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        c = connect_to(&d);
+        assert_int_equal(bs_client_get_limits(c, &lim), 0);
+        assert_true(lim.max_connections_per_uid <= ELEMENTSOF(conns));
+        assert_true(lim.max_buffers_per_client >= BS_EXPORT_BATCH_MAX);
+
+        /* how many small replies fill the daemon's side of a connection */
+        conns[n_conns] = test_raw_connect_hello(d.socket);
+        assert_true(conns[n_conns] >= 0);
+        send_limits(conns[n_conns], 150);
+        per_socket = unread_settles(conns[n_conns], 150 * (int)LIMITS_REPLY_BYTES) / (int)LIMITS_REPLY_BYTES;
+        assert_true(per_socket > 8 && per_socket < 150);
+        n_conns++;
+
+        /* the uid's connections: idle ones first, then as many as the
+         * uid's buffers allow that each leave a batch's reply waiting */
+        n_batches = (int)(lim.max_buffers_per_uid / BS_EXPORT_BATCH_MAX);
+        assert_true(n_batches + 2 < (int)lim.max_connections_per_uid);
+        while (n_conns + n_batches + 1 < (int)lim.max_connections_per_uid) {
+                conns[n_conns] = test_raw_connect_hello(d.socket);
+                assert_true(conns[n_conns] >= 0);
+                n_conns++;
+        }
+        for (int i = 0; i < n_batches; i++) {
+                struct bs_msg req;
+                int s = test_raw_connect_hello(d.socket);
+
+                assert_true(s >= 0);
+                conns[n_conns++] = s;
+                send_limits(s, per_socket);
+                assert_int_equal(unread_settles(s, per_socket * (int)LIMITS_REPLY_BYTES),
+                                 per_socket * (int)LIMITS_REPLY_BYTES);
+                bs_msg_request(&req, BS_OP_EXPORT_BATCH, 1000);
+                req.body.export_batch_req.size = PAGE;
+                req.body.export_batch_req.count = BS_EXPORT_BATCH_MAX;
+                strcpy(req.body.export_batch_req.heap, "system");
+                assert_int_equal(bs_msg_send(s, &req), 0);
+        }
+        assert_int_equal(bs_client_sync(c), 0); /* every request above is handled */
+
+        /* the rest of the uid's quota: refused by the quota, not for lack of fds */
+        mine = calloc(lim.max_buffers_per_uid + 1, sizeof(*mine));
+        assert_non_null(mine);
+        while (n_mine <= (int)lim.max_buffers_per_uid &&
+               (r = bs_buffer_export(c, PAGE, NULL, NULL, &mine[n_mine])) == 0)
+                n_mine++;
+        assert_int_equal(r, -EDQUOT);
+
+        for (int i = 0; i < n_mine; i++)
+                bs_buffer_put(mine[i]);
+        free(mine);
+        for (int i = 0; i < n_conns; i++)
+                close(conns[i]);
+        bs_client_unref(c);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
 /* ---- the log ------------------------------------------------------------ */
 
 /* Lines in the file at @path. */
@@ -646,6 +764,7 @@ int main(void)
                 T(an_fd_whose_close_blocks_stalls_no_one),
                 T(a_missing_socket_folder_is_not_made),
                 T(connect_past_the_refused_ones_is_a_hang_up),
+                T(unread_batch_replies_cost_no_fds_beyond_the_quota),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
