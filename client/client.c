@@ -59,12 +59,20 @@ int client_ms_left(uint64_t deadline)
 }
 
 /* Receives block for at most an eighth of the timeout before looking at
- * their deadline (recv_until()); 0 means forever. */
+ * their deadline (recv_until()); 0 means forever. With the lock held.
+ * While requests are in flight the step only shrinks: a reader asleep
+ * in recvmsg() read it before it slept, and looks at its deadline only
+ * when the socket wakes it; a longer step (or none, for a timeout of -1)
+ * would make it miss the deadline its call started with. */
 static int set_rcvtimeo(struct bs_client *c, int timeout_ms)
 {
         int ms = timeout_ms <= 0 ? 0 : (timeout_ms / 8 > 0 ? timeout_ms / 8 : 1);
         struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
+        if (ms == c->rcvtimeo_ms)
+                return 0;
+        if (c->pending && c->rcvtimeo_ms > 0 && (ms == 0 || ms > c->rcvtimeo_ms))
+                return 0; /* the next call with none in flight sets it */
         if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
                 return -errno;
         c->rcvtimeo_ms = ms;
@@ -345,6 +353,8 @@ int client_call_start(struct bs_client *c, struct pending *self, struct bs_msg *
                 pthread_mutex_unlock(&c->lock);
                 return self->status;
         }
+        if (!c->pending)
+                (void)set_rcvtimeo(c, c->timeout_ms); /* a step it could not set before */
         if (c->next_serial == 0)
                 c->next_serial = 1; /* 0 is never used: it is easy to forge */
         req->hdr.serial = self->serial = c->next_serial++;

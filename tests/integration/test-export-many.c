@@ -10,10 +10,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "bufshare/bufshare.h"
 
@@ -289,6 +291,52 @@ static void threads_mix_batches_and_single_calls(void **state)
         bs_client_unref(c);
 }
 
+/* A call ends at the timeout it started with, whatever another thread
+ * sets meanwhile. (Before: the socket's SO_RCVTIMEO, which wakes a
+ * reader to look at its deadline, followed bs_client_set_timeout() at
+ * once; set to -1 it made the reader's recvmsg() wait for ever, and its
+ * call with it, against a daemon that stopped.) */
+struct timed_call {
+        struct bs_client *c;
+        int result;
+        uint64_t took_ms;
+};
+
+static void *sync_timed(void *arg)
+{
+        struct timed_call *t = arg;
+        uint64_t t0 = test_now_ms();
+
+        t->result = bs_client_sync(t->c);
+        t->took_ms = test_now_ms() - t0;
+        return NULL;
+}
+
+static void a_call_ends_at_its_own_timeout_whatever_is_set_meanwhile(void **state)
+{
+        struct fx_daemon *fx = *state;
+        struct timed_call t = { .c = connect_or_die(fx) };
+        struct timespec until;
+        pthread_t thread;
+        int joined;
+
+        assert_int_equal(bs_client_set_timeout(t.c, 300), 0);
+        assert_int_equal(kill(fx->daemon.pid, SIGSTOP), 0);
+        assert_int_equal(pthread_create(&thread, NULL, sync_timed, &t), 0);
+        usleep(100 * 1000); /* it waits for the reply by now */
+        assert_int_equal(bs_client_set_timeout(t.c, -1), 0);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 5;
+        joined = pthread_timedjoin_np(thread, NULL, &until);
+        assert_int_equal(kill(fx->daemon.pid, SIGCONT), 0);
+        if (joined != 0)
+                pthread_join(thread, NULL);
+        assert_int_equal(joined, 0);
+        assert_int_equal(t.result, -ETIMEDOUT);
+        assert_true(t.took_ms < 2000);
+        bs_client_unref(t.c);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_daemon_setup, fx_daemon_teardown)
 
 int main(void)
@@ -302,6 +350,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(a_batch_over_the_quota_is_edquot, setup_bytes,
                                                 fx_daemon_teardown),
                 T(threads_mix_batches_and_single_calls),
+                T(a_call_ends_at_its_own_timeout_whatever_is_set_meanwhile),
                 cmocka_unit_test_setup_teardown(a_reply_the_client_cannot_take_gives_everything_back, setup_limits,
                                                 fx_daemon_teardown),
         };
