@@ -99,9 +99,12 @@ static int batch_take(struct bs_client *c, struct batch_call *b, int r, struct b
 
         if (r < 0)
                 return r;
-        if (w->count != b->count) { /* the daemon answered another question */
+        if (w->count != b->count) {
+                /* the daemon answered another question: a malformed
+                 * reply, and references made for it that nobody could
+                 * put; only closing the connection drops them */
                 bs_msg_clear(&b->rep);
-                return -EPROTO;
+                return client_broken(c, -EPROTO);
         }
         for (; made < b->count; made++) {
                 out[made] = buffer_new(c, b->rep.fds[made], w->ids[made], w->size, false);

@@ -123,6 +123,11 @@ int client_buffer_from_reply(struct bs_client *c, struct bs_msg *rep, struct bs_
 /* client_call() for requests whose reply is a status and nothing else. */
 int client_call_status(struct bs_client *c, struct bs_msg *req);
 
+/* A reply only its caller can tell is malformed (a batch's count): the
+ * connection is unusable from now on, as after any malformed reply
+ * (STYLE C4). Returns the sticky error, @error or an earlier one. */
+int client_broken(struct bs_client *c, int error);
+
 /*
  * A request that asks for no reply (@ow: RELEASE, FENCE_SIGNAL,
  * FENCE_DESTROY, RELEASE_READ), sent at once with one non-blocking

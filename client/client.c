@@ -30,6 +30,16 @@ static int client_fail(struct bs_client *c, int error)
         return c->error;
 }
 
+int client_broken(struct bs_client *c, int error)
+{
+        int r;
+
+        pthread_mutex_lock(&c->lock);
+        r = client_fail(c, error);
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
 uint64_t client_page_size(void)
 {
         static uint64_t page;

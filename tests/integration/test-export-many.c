@@ -14,10 +14,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "bufshare/bufshare.h"
+#include "message.h"
+#include "msgio.h"
 
 #define PAGE 4096
 
@@ -337,6 +341,86 @@ static void a_call_ends_at_its_own_timeout_whatever_is_set_meanwhile(void **stat
         bs_client_unref(t.c);
 }
 
+/* A daemon that answers a batch with another count than asked: the reply
+ * is malformed, so the connection is unusable (PROTOCOL.md), as after any
+ * malformed reply, and the buffers that reply named are not left held
+ * behind the caller's back on a connection that goes on. (Before: the
+ * call said -EPROTO, but the connection went on, holding the references
+ * the daemon made for it, out of the caller's reach.) */
+struct fake_daemon {
+        int listen_fd;
+};
+
+/* Answers HELLO, each EXPORT_BATCH with one buffer fewer than asked, and
+ * SYNC; exits at the hang-up with the number of SYNCs it answered. */
+static int fake_daemon_run(void *arg)
+{
+        struct fake_daemon *f = arg;
+        int s = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC), memfd = memfd_create("fake", MFD_CLOEXEC);
+        int syncs = 0;
+
+        child_check(s >= 0 && memfd >= 0 && ftruncate(memfd, PAGE) == 0);
+        for (;;) {
+                struct bs_msg req, rep;
+                int r = test_raw_recv(s, &req);
+
+                if (r == -ECONNRESET)
+                        break;
+                child_check(r == 0);
+                if (req.hdr.flags & BS_MSG_NO_REPLY)
+                        continue;
+                bs_msg_reply(&rep, &req.hdr);
+                if (req.hdr.opcode == BS_OP_HELLO) {
+                        rep.body.hello_rep.version = 2;
+                } else if (req.hdr.opcode == BS_OP_EXPORT_BATCH) {
+                        struct bs_export_batch_rep *w = &rep.body.export_batch_rep;
+
+                        child_check(req.body.export_batch_req.count > 1);
+                        w->count = req.body.export_batch_req.count - 1;
+                        w->size = PAGE;
+                        for (unsigned i = 0; i < w->count; i++) {
+                                w->ids[i] = i + 1;
+                                bs_msg_lend_fd(&rep, memfd);
+                        }
+                } else if (req.hdr.opcode == BS_OP_SYNC) {
+                        syncs++;
+                }
+                child_check(bs_msg_send(s, &rep) == 0);
+                bs_msg_clear(&req);
+        }
+        close(s);
+        return syncs;
+}
+
+static void a_batch_answered_with_another_count_breaks_the_connection(void **state)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        char dir[] = "/tmp/bufshare-fake-XXXXXX";
+        struct bs_buffer *b[4] = { 0 };
+        struct fake_daemon f;
+        struct bs_client *c;
+        pid_t pid;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/socket", dir);
+        f.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        assert_int_equal(bind(f.listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        assert_int_equal(listen(f.listen_fd, 4), 0);
+        pid = test_fork(fake_daemon_run, &f);
+
+        assert_int_equal(bs_client_connect(sa.sun_path, &c), 0);
+        assert_int_equal(bs_client_set_timeout(c, 5000), 0);
+        assert_int_equal(bs_buffer_export_many(c, 4, PAGE, NULL, NULL, b), -EPROTO);
+        assert_all_null(b, 4);
+        assert_int_equal(bs_client_sync(c), -EPROTO); /* never sent */
+        bs_client_unref(c);
+
+        assert_int_equal(test_wait(pid), 0);
+        close(f.listen_fd);
+        unlink(sa.sun_path);
+        rmdir(dir);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_daemon_setup, fx_daemon_teardown)
 
 int main(void)
@@ -353,6 +437,8 @@ int main(void)
                 T(a_call_ends_at_its_own_timeout_whatever_is_set_meanwhile),
                 cmocka_unit_test_setup_teardown(a_reply_the_client_cannot_take_gives_everything_back, setup_limits,
                                                 fx_daemon_teardown),
+                cmocka_unit_test_setup_teardown(a_batch_answered_with_another_count_breaks_the_connection,
+                                                fx_base_setup, fx_base_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
