@@ -12,6 +12,7 @@
 /* tests send a few fds more than the protocol allows, on purpose; the
  * kernel takes at most 253 (SCM_MAX_FD) */
 _Static_assert(BS_FDPASS_SEND_MAX >= BS_MAX_FDS + 8 && BS_FDPASS_SEND_MAX <= 253, "room to send too many");
+_Static_assert(BS_FDPASS_RECV_ROOM > BS_MAX_FDS, "a peer sending one too many is told from an install failure");
 
 int bs_fdpass_send(int sock, const void *data, size_t len, const int *fds, unsigned n_fds)
 {
@@ -89,10 +90,15 @@ ssize_t bs_fdpass_recv_flags(int sock, void *data, size_t len, int *fds, unsigne
 {
         union {
                 struct cmsghdr align;
-                /* room for one fd more than allowed: a peer that sends
-                 * exactly one too many is told apart from an install
-                 * failure, which leaves room unused (see below) */
-                char buf[CMSG_SPACE((BS_MAX_FDS + 1) * sizeof(int))];
+                /* room for every fd one datagram can carry (the kernel's
+                 * SCM_MAX_FD), however few are allowed: the kernel closes
+                 * the fds that don't fit itself, in this thread, on the
+                 * way out of recvmsg(), and the close of a peer's fd can
+                 * block for as long as the peer likes (closer.h). Those
+                 * that fit are installed, and closed as @closer says. A
+                 * peer that sends too many is then told apart from an
+                 * install failure, which leaves room unused (see below). */
+                char buf[CMSG_SPACE(BS_FDPASS_RECV_ROOM * sizeof(int))];
         } ctl;
         struct iovec iov = { .iov_base = data, .iov_len = len };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf };
@@ -102,7 +108,7 @@ ssize_t bs_fdpass_recv_flags(int sock, void *data, size_t len, int *fds, unsigne
 
         if (max_fds > BS_MAX_FDS)
                 max_fds = BS_MAX_FDS;
-        mh.msg_controllen = CMSG_SPACE((max_fds + 1) * sizeof(int));
+        mh.msg_controllen = sizeof(ctl.buf);
         room = (unsigned)((mh.msg_controllen - CMSG_LEN(0)) / sizeof(int));
         *ret_n_fds = 0;
         *ret_damage = 0;

@@ -12,6 +12,9 @@
 /* The most fds one send takes. The protocol's own limit, BS_MAX_FDS, is
  * the codec's business; tests send more on purpose. */
 #define BS_FDPASS_SEND_MAX 64
+/* The fds a receive makes room for: the most one datagram can carry
+ * (SCM_MAX_FD), so that the kernel never closes one itself. */
+#define BS_FDPASS_RECV_ROOM 253
 
 /*
  * Send @len bytes and @n_fds fds in one datagram. The fds stay the

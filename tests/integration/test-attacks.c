@@ -349,6 +349,7 @@ enum carrier {
         IN_A_SOCKET_SENT_AS_A_SYNC_FILE, /* queued in it: closed with it */
         UNREAD_WHEN_THE_DAEMON_HANGS_UP, /* a refused connection's second message */
         INTO_A_SYNC_FILE,                /* queued in the daemon's end of one */
+        PAST_THE_RECEIVERS_ROOM,         /* after more fds than the daemon makes room for */
 };
 
 /* Send one datagram of @len bytes with @fd on @sock. */
@@ -362,7 +363,7 @@ static void send_with_fd(int sock, const void *data, size_t len, int fd)
 static bool send_the_fd(int sock, int fd, enum carrier how)
 {
         struct bs_msg m;
-        int fds[BS_MAX_FDS + 1], sv[2];
+        int fds[BS_FDPASS_SEND_MAX], sv[2], null;
 
         switch (how) {
         case IN_AN_IMPORT:
@@ -380,9 +381,22 @@ static bool send_the_fd(int sock, int fd, enum carrier how)
         case ONE_FD_TOO_MANY:
                 bs_msg_request(&m, BS_OP_IMPORT, 7);
                 m.hdr.n_fds = 1;
-                for (unsigned i = 0; i < ELEMENTSOF(fds); i++)
+                for (unsigned i = 0; i < BS_MAX_FDS + 1; i++)
                         fds[i] = fd;
+                assert_int_equal(bs_fdpass_send(sock, &m, m.hdr.size, fds, BS_MAX_FDS + 1), 0);
+                break;
+        case PAST_THE_RECEIVERS_ROOM:
+                /* the kernel closes what doesn't fit the receiver's control
+                 * buffer itself, in the receiver's thread: ours comes last */
+                bs_msg_request(&m, BS_OP_IMPORT, 7);
+                m.hdr.n_fds = 1;
+                null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                assert_true(null >= 0);
+                for (unsigned i = 0; i < ELEMENTSOF(fds) - 1; i++)
+                        fds[i] = null;
+                fds[ELEMENTSOF(fds) - 1] = fd;
                 assert_int_equal(bs_fdpass_send(sock, &m, m.hdr.size, fds, ELEMENTSOF(fds)), 0);
+                close(null);
                 break;
         case AS_A_SYNC_FILE:
                 bs_msg_request(&m, BS_OP_IMPORT_SYNC_FILE, 7);
@@ -430,7 +444,10 @@ static int daemon_fds_settle(struct test_daemon *d, struct bs_client *c, int wan
  * else meanwhile, and closes the fd once it can. Whichever way the fd
  * comes: as an import, in a malformed message, one fd too many, as a sync
  * file, queued in a socket sent as a sync file, unread in a connection
- * the daemon hangs up on, or queued in the daemon's end of a sync file.
+ * the daemon hangs up on, queued in the daemon's end of a sync file, or
+ * after more fds than the daemon's receive makes room for (the kernel
+ * closes those in the receiving thread: before, the 35th of a message
+ * held the daemon's one thread for the whole linger time).
  * (Before: the daemon's one thread sat in close() for the whole linger
  * time, 60 s here, any time the sender likes, and no client was served.) */
 static void an_fd_whose_close_blocks_stalls_no_one(void **state)
@@ -439,8 +456,9 @@ static void an_fd_whose_close_blocks_stalls_no_one(void **state)
         static const enum carrier carriers[] = {
                 IN_AN_IMPORT, IN_A_MALFORMED_MESSAGE, ONE_FD_TOO_MANY, AS_A_SYNC_FILE,
                 IN_A_SOCKET_SENT_AS_A_SYNC_FILE, UNREAD_WHEN_THE_DAEMON_HANGS_UP, INTO_A_SYNC_FILE,
+                PAST_THE_RECEIVERS_ROOM,
         };
-        static const int want_status[] = { -EBADFD, -EPROTO, -EPROTO, -ENOENT, -ENOENT, -EUSERS, 0 };
+        static const int want_status[] = { -EBADFD, -EPROTO, -EPROTO, -ENOENT, -ENOENT, -EUSERS, 0, -EPROTO };
         struct test_daemon d = {};
         struct bs_client *victim;
         struct bs_buffer *b;
