@@ -74,7 +74,7 @@ static void closer_account_done(struct closer *cl)
 
                 list_remove(&it->link);
                 free(it);
-                if (--a->pending == 0 && a->drained)
+                if ((--a->pending == 0 || a->pending + 1 == a->full_at) && a->drained)
                         a->drained(a->userdata);
                 account_unref(a);
         }
@@ -177,6 +177,16 @@ void closer_account_free(struct closer_account *a)
 unsigned closer_account_pending(const struct closer_account *a)
 {
         return a ? a->pending : 0;
+}
+
+void closer_account_set_full_at(struct closer_account *a, unsigned n)
+{
+        a->full_at = n;
+}
+
+bool closer_account_full(const struct closer_account *a)
+{
+        return a && a->pending >= (a->full_at ? a->full_at : 1);
 }
 
 const struct bs_fd_closer *closer_account_fd_closer(struct closer_account *a)

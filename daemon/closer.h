@@ -13,10 +13,12 @@
  * on it; every other fd a client sent or could queue fds into goes to a
  * thread of its own.
  *
- * Bounded: each connection has an account of its fds on that thread's
- * queue, and is not read from while it has any (its owner is told on the
- * event loop when they are closed). So a client makes the daemon hold at
- * most one message's fds per connection, and its connections are limited.
+ * Bounded: each owner has an account of its fds on that thread's queue,
+ * and sends no more while it is full (its owner is told on the event loop
+ * when there is room). The connections of one uid share an account, full
+ * at UID_CLOSING_MAX (server.c), that outlives them while it holds fds:
+ * so a uid makes the daemon hold at most that many and one message's
+ * more, however many connections it opens and closes.
  */
 #pragma once
 
@@ -45,6 +47,7 @@ struct closer {
 struct closer_account {
         unsigned refs;    /* the owner's, and one per queued fd */
         unsigned pending; /* fds on the queue */
+        unsigned full_at; /* closer_account_full() from this many on (0: 1) */
         void (*drained)(void *userdata); /* on the loop, when pending drops to 0 */
         void *userdata;   /* NULL once the owner is gone */
         struct closer *closer;
@@ -64,6 +67,11 @@ struct closer_account *closer_account_new(struct closer *cl, void (*drained)(voi
 void closer_account_free(struct closer_account *a);
 /* How many of @a's fds wait to be closed. */
 unsigned closer_account_pending(const struct closer_account *a);
+/* An account that is full at @n fds (not 1, the default): its drained()
+ * is also told when the count falls below @n. */
+void closer_account_set_full_at(struct closer_account *a, unsigned n);
+/* Whether @a's owner should send the closer no more for now. */
+bool closer_account_full(const struct closer_account *a);
 /* The protocol's view of @a: what bs_msg_recv_flags() takes. */
 const struct bs_fd_closer *closer_account_fd_closer(struct closer_account *a);
 

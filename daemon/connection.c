@@ -29,7 +29,7 @@ static void conn_close_after_flush(struct conn *c);
  * fd it sent waits to be closed. */
 static bool conn_may_read(const struct conn *c)
 {
-        return list_empty(&c->outq) && closer_account_pending(c->fds_closing) == 0;
+        return list_empty(&c->outq) && !closer_account_full(c->fds_closing);
 }
 
 /* Reading stops while replies wait: a client that doesn't read its
@@ -51,6 +51,11 @@ static void conn_update_events(struct conn *c)
 static void conn_fds_closed(void *data)
 {
         conn_update_events(data);
+}
+
+void conn_resume(struct conn *c)
+{
+        conn_update_events(c);
 }
 
 /* Send queued replies. Returns 0, or -errno when the connection is dead. */
@@ -216,6 +221,12 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *data)
         (void)fd;
         (void)what;
 
+        /* another connection of its uid may have given the closer fds
+         * since this one's event was last set: not one message more */
+        if (!conn_may_read(c)) {
+                conn_update_events(c);
+                return;
+        }
         for (int i = 0; i < CONN_BATCH && r > 0; i++)
                 r = conn_handle_one(c);
         if (r >= 0)
@@ -272,14 +283,15 @@ void conn_free(struct conn *c)
                 event_free(c->deadline);
         /* messages it never read may hold the client's fds: the closer's */
         closer_close(c->fds_closing, TAKE_FD(c->fd));
-        closer_account_free(c->fds_closing);
+        if (c->own_account)
+                closer_account_free(c->fds_closing);
         log_debug("client %llu disconnected", (unsigned long long)c->session.holder.id);
         c->owner->closed(c->owner->userdata, c);
         free(c);
 }
 
 int conn_new(const struct conn_owner *o, int fd_, const struct ucred *cred, const char *comm, int refuse,
-             unsigned hello_timeout_ms, struct conn **ret)
+             unsigned hello_timeout_ms, struct closer_account *fds_closing, struct conn **ret)
 {
         _cleanup_close_ int fd = fd_;
         struct timeval tv = { hello_timeout_ms / 1000, (hello_timeout_ms % 1000) * 1000 };
@@ -297,14 +309,17 @@ int conn_new(const struct conn_owner *o, int fd_, const struct ucred *cred, cons
         c->refuse = refuse;
         list_init(&c->outq);
         list_init(&c->link);
+        list_init(&c->uid_link);
         c->fd = TAKE_FD(fd);
         c->rev = event_new(o->base, c->fd, EV_READ | EV_PERSIST, conn_read_cb, c);
         c->wev = event_new(o->base, c->fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
         c->deadline = evtimer_new(o->base, conn_deadline_cb, c);
-        c->fds_closing = closer_account_new(o->closer, conn_fds_closed, c);
+        c->own_account = !fds_closing;
+        c->fds_closing = fds_closing ? fds_closing : closer_account_new(o->closer, conn_fds_closed, c);
         if (!c->rev || !c->wev || !c->deadline || !c->fds_closing || event_add(c->rev, NULL) < 0 ||
             evtimer_add(c->deadline, &tv) < 0) {
-                closer_account_free(c->fds_closing);
+                if (c->own_account)
+                        closer_account_free(c->fds_closing);
                 if (c->rev)
                         event_free(c->rev);
                 if (c->wev)

@@ -5,8 +5,8 @@
  * protocol error is answered once, then the connection closes.
  *
  * Bounded by construction: the daemon reads from a connection only while
- * none of its replies waits in the daemon and none of the fds it sent
- * waits to be closed (closer.h), and the socket's send buffer
+ * none of its replies waits in the daemon and its uid's fds waiting to be
+ * closed are few (closer.h, server.c), and the socket's send buffer
  * holds about CONN_REPLIES_IN_FLIGHT small replies, so a client that
  * pipelines requests without reading its replies stops being read after
  * that many (each export it made still counts against its limits).
@@ -41,10 +41,12 @@ struct conn {
         struct session session;
         const struct conn_owner *owner;
         struct list link; /* the owner's list */
+        struct list uid_link; /* the owner's, per uid (those sharing fds_closing) */
         int fd;
         struct event *rev, *wev, *deadline;
         struct list outq; /* struct outmsg */
-        struct closer_account *fds_closing; /* not read while the closer has its fds */
+        struct closer_account *fds_closing; /* not read while full (its own: any fd; its uid's: server.c) */
+        bool own_account; /* fds_closing is its own, not its uid's */
         bool closing;     /* answered a protocol error: flush, then close */
         int refuse;       /* < 0: answer the first request with it, then close */
 };
@@ -53,10 +55,16 @@ struct conn {
  * A connection on @fd (taken, closed on error) from the peer @cred, that
  * must say HELLO within @hello_timeout_ms. With @refuse < 0 (over a
  * connection limit), its first request is answered with @refuse and it
- * closes. Returns 0 with the connection in *@ret, or -errno.
+ * closes. Its fds go to the closer charged to @fds_closing, shared with
+ * the other connections of its uid and the owner's (it is not read while
+ * that has any: call conn_resume() when it drains), or NULL for an
+ * account of its own. Returns 0 with the connection in *@ret, or -errno.
  */
 int conn_new(const struct conn_owner *o, int fd, const struct ucred *cred, const char *comm, int refuse,
-             unsigned hello_timeout_ms, struct conn **ret);
+             unsigned hello_timeout_ms, struct closer_account *fds_closing, struct conn **ret);
+
+/* The closer made room in @c's shared account: read it again if it may. */
+void conn_resume(struct conn *c);
 
 /* Close @c at once: its holder's references drop, owner->closed() runs. */
 void conn_free(struct conn *c);

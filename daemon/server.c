@@ -21,8 +21,26 @@
 #define REFUSING_MAX 16
 #define REFUSING_DEADLINE_MS 1000
 
+/*
+ * One uid's connections. The fds they send that wait for the closer
+ * (closer.h) are counted together, on one account: while it holds
+ * UID_CLOSING_MAX, none of them is read. So a uid makes the daemon hold
+ * at most that many and one message's more (a receive takes up to 253),
+ * and the sockets of its connections that went meanwhile, however many
+ * connections it opens, closes and opens again: a connection that goes
+ * while the account holds fds keeps its place in the uid's count until
+ * they are closed. One fd a close of which blocks doesn't stop the
+ * others of its uid.
+ */
+#define UID_CLOSING_MAX 128
+
 struct uid_conns {
-        unsigned n;
+        unsigned n;       /* live connections, counted against the limits */
+        unsigned closing; /* gone ones, counted until the account drains */
+        uid_t uid;
+        struct server *server;
+        struct closer_account *fds; /* NULL once the server is done */
+        struct list conns;          /* struct conn.uid_link */
 };
 
 static struct hm_key uid_key(uid_t uid)
@@ -33,30 +51,64 @@ static struct hm_key uid_key(uid_t uid)
 static unsigned uid_conns_of(struct server *s, uid_t uid)
 {
         struct uid_conns *u = hashmap_get(&s->uid_conns, uid_key(uid));
-        return u ? u->n : 0;
+        return u ? u->n + u->closing : 0;
 }
 
-static int uid_conns_add(struct server *s, uid_t uid)
+static void uid_conns_free(struct uid_conns *u)
+{
+        hashmap_remove(&u->server->uid_conns, uid_key(u->uid));
+        closer_account_free(u->fds);
+        free(u);
+}
+
+/* The closer closed enough of the fds of @userdata's connections to read
+ * them again, or the last: then its gone ones stop counting, and the uid
+ * is forgotten if it has none left. */
+static void uid_conns_fds_closed(void *userdata)
+{
+        struct uid_conns *u = userdata;
+        struct list *pos, *tmp;
+
+        list_for_each_safe(pos, tmp, &u->conns)
+                conn_resume(container_of(pos, struct conn, uid_link));
+        if (closer_account_pending(u->fds) > 0)
+                return;
+        u->closing = 0;
+        if (u->n == 0)
+                uid_conns_free(u);
+}
+
+static struct uid_conns *uid_conns_add(struct server *s, uid_t uid)
 {
         struct uid_conns *u = hashmap_get(&s->uid_conns, uid_key(uid));
 
         if (!u) {
                 u = calloc(1, sizeof(*u));
-                if (!u || hashmap_put(&s->uid_conns, uid_key(uid), u) < 0) {
+                if (!u)
+                        return NULL;
+                u->uid = uid;
+                u->server = s;
+                list_init(&u->conns);
+                u->fds = closer_account_new(&s->closer, uid_conns_fds_closed, u);
+                if (!u->fds || hashmap_put(&s->uid_conns, uid_key(uid), u) < 0) {
+                        closer_account_free(u->fds);
                         free(u);
-                        return -ENOMEM;
+                        return NULL;
                 }
+                closer_account_set_full_at(u->fds, UID_CLOSING_MAX);
         }
         u->n++;
-        return 0;
+        return u;
 }
 
-static void uid_conns_sub(struct server *s, uid_t uid)
+/* One of @u's connections went (@gone: it was set up). */
+static void uid_conns_sub(struct uid_conns *u, bool gone)
 {
-        struct uid_conns *u = hashmap_get(&s->uid_conns, uid_key(uid));
-
-        if (u && --u->n == 0)
-                free(hashmap_remove(&s->uid_conns, uid_key(uid)));
+        u->n--;
+        if (gone && closer_account_pending(u->fds) > 0)
+                u->closing++;
+        if (u->n == 0 && closer_account_pending(u->fds) == 0)
+                uid_conns_free(u);
 }
 
 static void server_conn_closed(void *userdata, struct conn *c)
@@ -68,7 +120,8 @@ static void server_conn_closed(void *userdata, struct conn *c)
                 s->n_refusing--;
         } else {
                 s->n_conns--;
-                uid_conns_sub(s, c->session.holder.uid);
+                list_remove(&c->uid_link);
+                uid_conns_sub(hashmap_get(&s->uid_conns, uid_key(c->session.holder.uid)), true);
         }
 }
 
@@ -95,6 +148,7 @@ static void server_turned_away_closed(void *userdata)
 /* Take the accepted @fd: a connection, a refused one, or closed. */
 static void server_accept_one(struct server *s, int fd)
 {
+        struct uid_conns *u = NULL;
         struct ucred cred;
         socklen_t len = sizeof(cred);
         char comm[BS_COMM_LEN];
@@ -115,20 +169,25 @@ static void server_accept_one(struct server *s, int fd)
                 server_turn_away(s, fd);
                 return;
         }
-        if (refuse == 0 && uid_conns_add(s, cred.uid) < 0) {
+        if (refuse == 0 && !(u = uid_conns_add(s, cred.uid))) {
                 server_turn_away(s, fd);
                 return;
         }
         procfs_comm(cred.pid, comm, sizeof(comm));
         r = conn_new(&s->owner, fd, &cred, comm, refuse,
-                     refuse < 0 ? REFUSING_DEADLINE_MS : s->limits->hello_timeout_ms, &c);
+                     refuse < 0 ? REFUSING_DEADLINE_MS : s->limits->hello_timeout_ms, u ? u->fds : NULL, &c);
         if (r < 0) {
                 log_warn("a connection of pid %d could not be set up: %s", (int)cred.pid, strerror(-r));
-                if (refuse == 0)
-                        uid_conns_sub(s, cred.uid);
+                if (u)
+                        uid_conns_sub(u, false);
                 return;
         }
         list_insert_tail(&s->conns, &c->link);
+        if (u) {
+                list_insert_tail(&u->conns, &c->uid_link);
+                if (closer_account_full(u->fds))
+                        conn_resume(c); /* not read until its uid's fds are closed */
+        }
         if (refuse < 0) {
                 s->n_refusing++;
         } else {
@@ -227,6 +286,13 @@ void server_done(struct server *s)
                 conn_free(container_of(pos, struct conn, link));
         closer_account_free(s->turned_away);
         s->turned_away = NULL;
+        for (size_t i = 0; i < s->uid_conns.cap; i++) {
+                struct uid_conns *u = s->uid_conns.slots[i].value;
+                if (u) {
+                        closer_account_free(u->fds); /* its fds are closed below, nobody told */
+                        u->fds = NULL;
+                }
+        }
         closer_done(&s->closer);
         if (s->listen_ev)
                 event_free(s->listen_ev);

@@ -655,6 +655,85 @@ static void unread_batch_replies_cost_no_fds_beyond_the_quota(void **state)
         assert_int_equal(test_daemon_stop(&d), 0);
 }
 
+#define NOBODY 65534
+
+/* In a child, as another uid: connect and export one buffer. */
+static int export_as_nobody(void *arg)
+{
+        struct bs_client *c = NULL;
+        struct bs_buffer *b = NULL;
+
+        child_check(setenv("BUFSHARE_TIMEOUT_MS", "5000", 1) == 0);
+        child_check(setresuid(NOBODY, NOBODY, NOBODY) == 0);
+        child_check(bs_client_connect(arg, &c) == 0);
+        child_check(bs_buffer_export(c, PAGE, NULL, NULL, &b) == 0);
+        bs_buffer_put(b);
+        bs_client_unref(c);
+        return 0;
+}
+
+/* One uid sends fds whose close blocks, 64 a message, on connection after
+ * connection: the daemon holds a bounded number of them for that uid (its
+ * connections aren't read while it has UID_CLOSING_MAX waiting), not all
+ * it can, and another uid is served. (Before: each connection was held
+ * back only while its own fds waited, and one that hung up, or that the
+ * daemon hung up on after a malformed message, made room for the next: a
+ * single lingering close at the head of the closer's queue let one client
+ * fill every fd of the daemon within a few messages.) */
+static void a_uid_can_not_fill_the_closer(void **state)
+{
+        struct test_daemon d = { .nofile = 512 };
+        int conns[12], peer, ling, null, fds[BS_FDPASS_SEND_MAX], before, now, other;
+        uint64_t still_since;
+
+        if (getuid() != 0)
+                skip();
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        assert_int_equal(chmod(d.dir, 0755), 0); /* nobody may reach the socket */
+        ling = lingering_socket(60, &peer);
+        null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        assert_true(null >= 0);
+        for (unsigned k = 0; k < ELEMENTSOF(conns); k++) {
+                struct bs_msg m;
+
+                conns[k] = test_raw_connect(d.socket);
+                assert_true(conns[k] >= 0);
+                bs_msg_request(&m, BS_OP_HELLO, 1);
+                m.body.hello_req.version_min = 1;
+                m.body.hello_req.version_max = BS_PROTOCOL_VERSION;
+                assert_int_equal(bs_msg_send(conns[k], &m), 0);
+                for (unsigned i = 0; i < ELEMENTSOF(fds); i++)
+                        fds[i] = null;
+                if (k == 0)
+                        fds[0] = ling; /* the closer waits on it; the rest queue behind */
+                bs_msg_request(&m, BS_OP_IMPORT, 2);
+                m.hdr.n_fds = 1;
+                assert_int_equal(bs_fdpass_send(conns[k], &m, m.hdr.size, fds, ELEMENTSOF(fds)), 0);
+        }
+        close(ling);
+        /* what the daemon took of it, once it stops growing */
+        before = test_count_fds_of(d.pid);
+        still_since = test_now_ms();
+        while (test_now_ms() - still_since < 300) {
+                usleep(10000);
+                now = test_count_fds_of(d.pid);
+                if (now != before) {
+                        before = now;
+                        still_since = test_now_ms();
+                }
+        }
+        other = test_wait(test_fork(export_as_nobody, d.socket));
+
+        close(peer); /* the lingering close ends */
+        for (unsigned k = 0; k < ELEMENTSOF(conns); k++)
+                close(conns[k]);
+        close(null);
+        assert_int_equal(test_daemon_stop(&d), 0);
+        printf("the daemon held %d fds\n", before);
+        assert_true(before < 400);
+        assert_int_equal(other, 0);
+}
+
 /* ---- the log ------------------------------------------------------------ */
 
 /* Lines in the file at @path. */
@@ -783,6 +862,7 @@ int main(void)
                 T(a_missing_socket_folder_is_not_made),
                 T(connect_past_the_refused_ones_is_a_hang_up),
                 T(unread_batch_replies_cost_no_fds_beyond_the_quota),
+                T(a_uid_can_not_fill_the_closer),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
