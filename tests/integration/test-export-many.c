@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -302,6 +303,7 @@ static void threads_mix_batches_and_single_calls(void **state)
  * call with it, against a daemon that stopped.) */
 struct timed_call {
         struct bs_client *c;
+        atomic_bool calling;
         int result;
         uint64_t took_ms;
 };
@@ -311,6 +313,7 @@ static void *sync_timed(void *arg)
         struct timed_call *t = arg;
         uint64_t t0 = test_now_ms();
 
+        atomic_store(&t->calling, true);
         t->result = bs_client_sync(t->c);
         t->took_ms = test_now_ms() - t0;
         return NULL;
@@ -327,6 +330,8 @@ static void a_call_ends_at_its_own_timeout_whatever_is_set_meanwhile(void **stat
         assert_int_equal(bs_client_set_timeout(t.c, 300), 0);
         assert_int_equal(kill(fx->daemon.pid, SIGSTOP), 0);
         assert_int_equal(pthread_create(&thread, NULL, sync_timed, &t), 0);
+        while (!atomic_load(&t.calling))
+                usleep(1000);
         usleep(100 * 1000); /* it waits for the reply by now */
         assert_int_equal(bs_client_set_timeout(t.c, -1), 0);
         clock_gettime(CLOCK_REALTIME, &until);
