@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -156,6 +157,39 @@ int test_wait(pid_t pid)
         if (waitpid(pid, &status, 0) < 0)
                 return -errno;
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int test_run_daemon(const char *const *args)
+{
+        const char *argv[16] = { getenv("BUFSHARED") };
+        int n = 1, devnull;
+        pid_t pid;
+
+        for (; *args && n < 15; args++)
+                argv[n++] = *args;
+        argv[n] = NULL;
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                devnull = open("/dev/null", O_WRONLY);
+                dup2(devnull, STDERR_FILENO);
+                unsetenv("LISTEN_FDS");
+                execv(argv[0], (char *const *)argv);
+                _exit(127);
+        }
+        return test_wait(pid);
+}
+
+int test_memfd_with(uint64_t size, int seals)
+{
+        int fd = memfd_create("outsider", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, (off_t)size), 0);
+        if (seals)
+                assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
+        return fd;
 }
 
 int test_send_fd(int sock, int fd)

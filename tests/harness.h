@@ -57,6 +57,14 @@ pid_t test_fork(int (*fn)(void *arg), void *arg);
 /* Wait for @pid: its exit code, 128 + signal if killed, -errno. */
 int test_wait(pid_t pid);
 
+/* Run $BUFSHARED with @args (NULL-terminated) to its end, stderr to
+ * /dev/null and no socket passed: its exit status, as test_wait(). */
+int test_run_daemon(const char *const *args);
+
+/* A memfd "outsider" of @size bytes with @seals added (0: none), open
+ * read-write: one the daemon did not make. */
+int test_memfd_with(uint64_t size, int seals);
+
 #define child_check(cond)                                                      \
         do {                                                                   \
                 if (!(cond)) {                                                 \

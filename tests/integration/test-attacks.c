@@ -179,17 +179,6 @@ static void the_timeout_may_change_while_others_call(void **state)
 
 /* ---- memfds the daemon did not make ----------------------------------- */
 
-static int memfd_with(uint64_t size, int seals)
-{
-        int fd = memfd_create("outsider", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-        assert_true(fd >= 0);
-        assert_int_equal(ftruncate(fd, (off_t)size), 0);
-        if (seals)
-                assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
-        return fd;
-}
-
 /* What thread @tid of this process does: its state letter, and the
  * system call it is in (-1 if none, or if it ended). */
 static char thread_state(pid_t tid, long *ret_syscall)
@@ -273,7 +262,7 @@ static void adoption_races_a_write_seal_and_wins(void **state)
         assert_int_equal(test_daemon_start(&d, NULL), 0);
         c = connect_to(&d);
         for (int i = 0; i < 20 && raced < 3; i++) {
-                int fd = memfd_with(PAGE, F_SEAL_SHRINK);
+                int fd = test_memfd_with(PAGE, F_SEAL_SHRINK);
                 struct creator locker = { .fd = fd }, sealer = { .fd = fd };
                 struct bs_buffer *b = NULL;
                 pthread_t t1, t2;
@@ -765,7 +754,7 @@ static void importing_foreign_memfds_does_not_flood_the_log(void **state)
         c = connect_to(&d);
         assert_int_equal(bs_client_sync(c), 0);
         before = count_lines(d.log_path);
-        fd = memfd_with(PAGE, F_SEAL_SHRINK | F_SEAL_GROW);
+        fd = test_memfd_with(PAGE, F_SEAL_SHRINK | F_SEAL_GROW);
         for (int i = 0; i < 500; i++) {
                 struct bs_buffer *b = NULL;
 
@@ -809,27 +798,6 @@ static void connect_past_the_refused_ones_is_a_hang_up(void **state)
 
 /* ---- the daemon as a program ------------------------------------------ */
 
-/* Run bufshared with @args to its end: its exit status. */
-static int run_daemon(const char *const *args)
-{
-        const char *argv[16] = { getenv("BUFSHARED") };
-        int n = 1, devnull;
-        pid_t pid;
-
-        for (; *args; args++)
-                argv[n++] = *args;
-        argv[n] = NULL;
-        pid = fork();
-        if (pid == 0) {
-                devnull = open("/dev/null", O_WRONLY);
-                dup2(devnull, STDERR_FILENO);
-                unsetenv("LISTEN_FDS");
-                execv(argv[0], (char *const *)argv);
-                _exit(127);
-        }
-        return test_wait(pid);
-}
-
 /* --socket in a folder that is missing, in one that exists: an error,
  * and no folder made (only the default runtime folder ever is). (Before:
  * whether it was made depended on what was on main()'s stack: the flag
@@ -843,7 +811,7 @@ static void a_missing_socket_folder_is_not_made(void **state)
         assert_non_null(mkdtemp(dir));
         snprintf(missing, sizeof(missing), "%s/missing", dir);
         snprintf(path, sizeof(path), "%s/socket", missing);
-        assert_int_not_equal(run_daemon((const char *const[]){ "--socket", path, NULL }), 0);
+        assert_int_not_equal(test_run_daemon((const char *const[]){ "--socket", path, NULL }), 0);
         assert_int_equal(stat(missing, &st), -1);
         assert_int_equal(errno, ENOENT);
         assert_int_equal(rmdir(dir), 0);

@@ -497,17 +497,6 @@ static void attachment_contract(void **state)
 
 /* ---- adopting a memfd (udmabuf rules) ---- */
 
-static int memfd_with(uint64_t size, int seals)
-{
-        int fd = memfd_create("adopt-me", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-        assert_true(fd >= 0);
-        assert_int_equal(ftruncate(fd, (off_t)size), 0);
-        if (seals)
-                assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
-        return fd;
-}
-
 static void adopt_rules(void **state)
 {
         static const struct {
@@ -541,7 +530,7 @@ static void adopt_rules(void **state)
         for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
                 int r;
 
-                fd = memfd_with(rows[i].size, rows[i].seals);
+                fd = test_memfd_with(rows[i].size, rows[i].seals);
                 r = bs_buffer_export_memfd(c, fd, "row", &b);
                 if (r != rows[i].expect)
                         fail_msg("row %zu: got %d, want %d", i, r, rows[i].expect);
@@ -562,7 +551,7 @@ static void adopted_memfd_is_served_like_any_buffer(void **state)
         struct bs_buffer *b = NULL, *imp, *again = NULL;
         struct bs_buffer_info info;
         uint8_t *mine, *theirs;
-        int fd = memfd_with(4 * PAGE, F_SEAL_SHRINK);
+        int fd = test_memfd_with(4 * PAGE, F_SEAL_SHRINK);
 
         mine = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         assert_true(mine != MAP_FAILED);

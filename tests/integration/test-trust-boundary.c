@@ -35,17 +35,6 @@ static struct bs_client *connect_to(const struct test_daemon *d)
         return c;
 }
 
-static int memfd_with(uint64_t size, int seals)
-{
-        int fd = memfd_create("outsider", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-        assert_true(fd >= 0);
-        assert_int_equal(ftruncate(fd, (off_t)size), 0);
-        if (seals)
-                assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
-        return fd;
-}
-
 static bool running_as_root(void)
 {
         if (geteuid() == 0)
@@ -85,7 +74,7 @@ static void adoption_races_with_its_creator_and_loses(void **state)
         assert_int_equal(test_daemon_start(&d, args), 0);
         c = connect_to(&d);
         for (int i = 0; i < 300; i++) {
-                struct grower g = { .fd = memfd_with(PAGE, F_SEAL_SHRINK) };
+                struct grower g = { .fd = test_memfd_with(PAGE, F_SEAL_SHRINK) };
                 struct bs_buffer *b = NULL;
                 struct bs_buffer_info info;
                 pthread_t t;
@@ -477,7 +466,7 @@ struct fake_daemon {
 static int fake_daemon_run(void *arg)
 {
         struct fake_daemon *f = arg;
-        int s = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC), memfd = memfd_with(PAGE, 0);
+        int s = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC), memfd = test_memfd_with(PAGE, 0);
         uint64_t next_id = 1;
         char byte;
 
@@ -550,27 +539,6 @@ static void a_daemon_that_stops_reading_blocks_no_put(void **state)
 
 /* ---- hole 10: --socket never clobbers ----------------------------------- */
 
-/* Run bufshared with @args to its end: its exit status. */
-static int run_daemon(const char *const *args)
-{
-        const char *argv[16] = { getenv("BUFSHARED") };
-        int n = 1, devnull;
-        pid_t pid;
-
-        for (; *args; args++)
-                argv[n++] = *args;
-        argv[n] = NULL;
-        pid = fork();
-        if (pid == 0) {
-                devnull = open("/dev/null", O_WRONLY);
-                dup2(devnull, STDERR_FILENO);
-                unsetenv("LISTEN_FDS");
-                execv(argv[0], (char *const *)argv);
-                _exit(127);
-        }
-        return test_wait(pid);
-}
-
 static void socket_path_never_clobbers(void **state)
 {
         char dir[] = "/tmp/bufshare-clobber-XXXXXX", path[64], missing[160], buf[8] = { 0 };
@@ -586,7 +554,7 @@ static void socket_path_never_clobbers(void **state)
         fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         assert_int_equal(write(fd, "data", 4), 4);
         close(fd);
-        assert_int_not_equal(run_daemon((const char *const[]){ "--socket", path, NULL }), 0);
+        assert_int_not_equal(test_run_daemon((const char *const[]){ "--socket", path, NULL }), 0);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         assert_int_equal(read(fd, buf, sizeof(buf)), 4);
         assert_string_equal(buf, "data");
@@ -598,7 +566,7 @@ static void socket_path_never_clobbers(void **state)
         lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
         assert_int_equal(listen(lfd, 4), 0);
-        assert_int_not_equal(run_daemon((const char *const[]){ "--socket", path, NULL }), 0);
+        assert_int_not_equal(test_run_daemon((const char *const[]){ "--socket", path, NULL }), 0);
         c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
         close(c);
@@ -623,7 +591,7 @@ static void socket_path_never_clobbers(void **state)
 
         /* folders are not made up: a missing one is an error */
         snprintf(missing, sizeof(missing), "%s/no/such/dir/socket", dir);
-        assert_int_not_equal(run_daemon((const char *const[]){ "--socket", missing, NULL }), 0);
+        assert_int_not_equal(test_run_daemon((const char *const[]){ "--socket", missing, NULL }), 0);
         snprintf(missing, sizeof(missing), "%s/no", dir);
         assert_int_equal(stat(missing, &st), -1);
         assert_int_equal(rmdir(dir), 0);

@@ -261,18 +261,6 @@ static void set_name_needs_a_reference_and_a_short_name(void **state)
         assert_string_equal(b->ident.name, long_name);
 }
 
-/* A memfd of @size bytes with @seals, open read-write. */
-static int memfd_with(uint64_t size, int seals)
-{
-        int fd = memfd_create("outsider", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-        assert_true(fd >= 0);
-        assert_int_equal(ftruncate(fd, (off_t)size), 0);
-        if (seals)
-                assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
-        return fd;
-}
-
 static int reopen(int fd, int flags)
 {
         char path[64];
@@ -289,18 +277,18 @@ static void import_of_a_foreign_memfd_follows_the_adoption_rules(void **state)
         int fd, keep;
 
         /* write-sealed: refused, never a writable reference */
-        fd = memfd_with(4096, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+        fd = test_memfd_with(4096, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
         assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b, &ro), -EINVAL);
-        fd = memfd_with(4096, F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE);
+        fd = test_memfd_with(4096, F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE);
         assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b, &ro), -EINVAL);
         /* not a page multiple */
-        fd = memfd_with(5000, F_SEAL_SHRINK | F_SEAL_GROW);
+        fd = test_memfd_with(5000, F_SEAL_SHRINK | F_SEAL_GROW);
         assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b, &ro), -EINVAL);
         /* sealed for good but still able to grow */
-        fd = memfd_with(4096, F_SEAL_SHRINK | F_SEAL_SEAL);
+        fd = test_memfd_with(4096, F_SEAL_SHRINK | F_SEAL_SEAL);
         assert_int_equal(registry_import(&fx->reg, &fx->a, fd, &b, &ro), -EINVAL);
         /* an O_PATH fd grants nothing */
-        keep = memfd_with(4096, F_SEAL_SHRINK | F_SEAL_GROW);
+        keep = test_memfd_with(4096, F_SEAL_SHRINK | F_SEAL_GROW);
         assert_int_equal(registry_import(&fx->reg, &fx->a, reopen(keep, O_PATH), &b, &ro), -EBADF);
         /* a read-only fd that needs sealing: the seals can't be added through it */
         assert_int_equal(registry_import(&fx->reg, &fx->a, reopen(keep, O_RDONLY), &b, &ro), -EACCES);
@@ -309,7 +297,7 @@ static void import_of_a_foreign_memfd_follows_the_adoption_rules(void **state)
 
         /* accepted: the daemon adds F_SEAL_GROW and F_SEAL_SEAL, so nobody
          * can add a write seal later and lock the other holders out */
-        fd = memfd_with(8192, F_SEAL_SHRINK);
+        fd = test_memfd_with(8192, F_SEAL_SHRINK);
         assert_int_equal(registry_import(&fx->reg, &fx->a, fcntl(fd, F_DUPFD_CLOEXEC, 3), &b, &ro), 0);
         assert_int_equal(fcntl(fd, F_GET_SEALS) & (F_SEAL_GROW | F_SEAL_SEAL), F_SEAL_GROW | F_SEAL_SEAL);
         assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), -1);
@@ -336,7 +324,7 @@ static void a_refused_memfd_is_left_as_it_was(void **state)
         struct stat st;
         int fd;
 
-        fd = memfd_with(8192, F_SEAL_SHRINK);
+        fd = test_memfd_with(8192, F_SEAL_SHRINK);
         assert_int_equal(fstat(fd, &st), 0);
 
         fx->limits.max_buffer_size = 4096; /* -EFBIG */
@@ -368,7 +356,7 @@ static void a_refused_memfd_is_left_as_it_was(void **state)
 static void a_memfd_grown_during_admission_is_checked_at_its_real_size(void **state)
 {
         struct admission a;
-        int fd = memfd_with(4096, F_SEAL_SHRINK);
+        int fd = test_memfd_with(4096, F_SEAL_SHRINK);
 
         assert_int_equal(admission_check(fd, &a), 0);
         assert_int_equal(a.size, 4096);
@@ -390,7 +378,7 @@ static void a_memfd_write_sealed_during_admission_is_refused(void **state)
 
         for (unsigned i = 0; i < ELEMENTSOF(write_seals); i++) {
                 struct admission a;
-                int fd = memfd_with(4096, F_SEAL_SHRINK);
+                int fd = test_memfd_with(4096, F_SEAL_SHRINK);
 
                 assert_int_equal(admission_check(fd, &a), 0);
                 assert_int_equal(fcntl(fd, F_ADD_SEALS, write_seals[i]), 0);
@@ -441,7 +429,7 @@ static void a_readonly_view_is_checked_against_the_mode_of_now(void **state)
 {
         struct fx *fx = *state;
         struct buffer *b, *tmp = NULL;
-        int fd = memfd_with(4096, F_SEAL_SHRINK), view;
+        int fd = test_memfd_with(4096, F_SEAL_SHRINK), view;
         struct stat st;
 
         assert_int_equal(registry_export_memfd(&fx->reg, &fx->a, fcntl(fd, F_DUPFD_CLOEXEC, 3), "", &b), 0);
