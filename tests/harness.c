@@ -159,6 +159,20 @@ int test_wait(pid_t pid)
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+int test_listen_private(char *dir, struct sockaddr_un *sa)
+{
+        int fd;
+
+        assert_non_null(mkdtemp(dir));
+        *sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
+        assert_true((size_t)snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/socket", dir) < sizeof(sa->sun_path));
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *)sa, sizeof(*sa)), 0);
+        assert_int_equal(listen(fd, 4), 0);
+        return fd;
+}
+
 int test_run_daemon(const char *const *args)
 {
         const char *argv[16] = { getenv("BUFSHARED") };

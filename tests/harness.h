@@ -57,6 +57,12 @@ pid_t test_fork(int (*fn)(void *arg), void *arg);
 /* Wait for @pid: its exit code, 128 + signal if killed, -errno. */
 int test_wait(pid_t pid);
 
+/* A SOCK_SEQPACKET socket listening at @dir/socket, @dir made from its
+ * mkdtemp() template and @sa set to the path: the listening fd. For fake
+ * daemons; the caller unlinks @sa's path and removes @dir. */
+struct sockaddr_un;
+int test_listen_private(char *dir, struct sockaddr_un *sa);
+
 /* Run $BUFSHARED with @args (NULL-terminated) to its end, stderr to
  * /dev/null and no socket passed: its exit status, as test_wait(). */
 int test_run_daemon(const char *const *args);

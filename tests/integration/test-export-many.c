@@ -399,18 +399,14 @@ static int fake_daemon_run(void *arg)
 
 static void a_batch_answered_with_another_count_breaks_the_connection(void **state)
 {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa;
         char dir[] = "/tmp/bufshare-fake-XXXXXX";
         struct bs_buffer *b[4] = { 0 };
         struct fake_daemon f;
         struct bs_client *c;
         pid_t pid;
 
-        assert_non_null(mkdtemp(dir));
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/socket", dir);
-        f.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        assert_int_equal(bind(f.listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        assert_int_equal(listen(f.listen_fd, 4), 0);
+        f.listen_fd = test_listen_private(dir, &sa);
         pid = test_fork(fake_daemon_run, &f);
 
         assert_int_equal(bs_client_connect(sa.sun_path, &c), 0);

@@ -498,7 +498,7 @@ static int fake_daemon_run(void *arg)
 static void a_daemon_that_stops_reading_blocks_no_put(void **state)
 {
         struct fake_daemon f;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa;
         char dir[] = "/tmp/bufshare-fake-XXXXXX";
         struct bs_buffer *bufs[2000];
         struct bs_client *c;
@@ -506,11 +506,7 @@ static void a_daemon_that_stops_reading_blocks_no_put(void **state)
         uint64_t t0;
         pid_t pid;
 
-        assert_non_null(mkdtemp(dir));
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/socket", dir);
-        f.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        assert_int_equal(bind(f.listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        assert_int_equal(listen(f.listen_fd, 4), 0);
+        f.listen_fd = test_listen_private(dir, &sa);
         assert_int_equal(pipe2(done, O_CLOEXEC), 0);
         f.done_pipe = done[0];
         pid = test_fork(fake_daemon_run, &f);
