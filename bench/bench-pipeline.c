@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,9 @@
 #include "bench.h"
 
 #define MAX_BATCH 128
+/* What a worker reports: ops, errors, and its voluntary and involuntary
+ * context switches while its threads ran. */
+#define OUT_LONGS 4
 
 struct rate_job {
         int threads;  /* in the worker process */
@@ -60,12 +64,14 @@ static void *rate_thread_main(void *arg)
         return NULL;
 }
 
-/* In the forked worker: run @job, and write ops and errors to @out. */
+/* In the forked worker: run @job, and write ops, errors and context
+ * switches to @out. */
 static int rate_worker(const struct rate_job *job, long *out)
 {
         struct rate_thread t[8] = { 0 };
         pthread_t th[8];
         struct bs_client *shared = NULL;
+        struct rusage ru0, ru1;
         uint64_t end;
         int failed = 0;
 
@@ -78,12 +84,17 @@ static int rate_worker(const struct rate_job *job, long *out)
                         return 1;
         }
         end = now_ns() + (uint64_t)(job->seconds * 1e9);
+        getrusage(RUSAGE_SELF, &ru0);
         for (int i = 0; i < job->threads; i++) {
                 t[i].end = end;
                 pthread_create(&th[i], NULL, rate_thread_main, &t[i]);
         }
-        for (int i = 0; i < job->threads; i++) {
+        for (int i = 0; i < job->threads; i++)
                 pthread_join(th[i], NULL);
+        getrusage(RUSAGE_SELF, &ru1);
+        out[2] = ru1.ru_nvcsw - ru0.ru_nvcsw;
+        out[3] = ru1.ru_nivcsw - ru0.ru_nivcsw;
+        for (int i = 0; i < job->threads; i++) {
                 out[0] += t[i].ops;
                 out[1] += t[i].errors;
                 if (bs_client_sync(t[i].c) < 0)
@@ -100,6 +111,7 @@ struct variant {
         int procs;
         struct samples rates;
         int looks, colocated; /* the daemon against the first worker, every 10 ms */
+        long ops, vcsw, ivcsw; /* over all rounds, of all workers */
 };
 
 /* Exports + puts per second of @v->procs processes each running
@@ -108,7 +120,7 @@ static double rate_of(struct variant *v, int *errors)
 {
         const struct rate_job *job = &v->job;
         int procs = v->procs;
-        long *out = shared_alloc(64 * 2 * sizeof(long));
+        long *out = shared_alloc(64 * OUT_LONGS * sizeof(long));
         pid_t pids[16];
         long ops = 0;
         int looks, coloc;
@@ -122,16 +134,19 @@ static double rate_of(struct variant *v, int *errors)
                 fflush(stdout);
                 pids[w] = fork();
                 if (pids[w] == 0)
-                        _exit(rate_worker(job, out + 2 * w));
+                        _exit(rate_worker(job, out + OUT_LONGS * w));
         }
         *errors += wait_workers(pids, procs, B.daemon.pid, &looks, &coloc);
         v->looks += looks;
         v->colocated += coloc;
         for (int w = 0; w < procs; w++) {
-                ops += out[2 * w];
-                *errors += (int)out[2 * w + 1];
+                ops += out[OUT_LONGS * w];
+                *errors += (int)out[OUT_LONGS * w + 1];
+                v->vcsw += out[OUT_LONGS * w + 2];
+                v->ivcsw += out[OUT_LONGS * w + 3];
         }
-        munmap(out, 64 * 2 * sizeof(long));
+        v->ops += ops;
+        munmap(out, 64 * OUT_LONGS * sizeof(long));
         return (double)ops / ((double)(now_ns() - t0) / 1e9);
 }
 
@@ -150,11 +165,17 @@ static void run_variants(const char *scenario, struct variant *v, size_t n, int 
                        med, samples_pct(&v[i].rates, 0), samples_max(&v[i].rates), rounds,
                        ref_med > 0 ? med / ref_med : 0, v[ref].name);
                 json_record("\"scenario\": \"%s\", \"variant\": \"%s\", \"ops_per_s\": %.1f, \"ops_per_s_min\": %.1f, "
-                            "\"ops_per_s_max\": %.1f, \"rounds\": %d, \"ratio_to\": \"%s\", \"ratio\": %.4f",
+                            "\"ops_per_s_max\": %.1f, \"rounds\": %d, \"ratio_to\": \"%s\", \"ratio\": %.4f, "
+                            "\"client_vcsw_per_op\": %.3f, \"client_ivcsw_per_op\": %.3f",
                             scenario, v[i].name, med, samples_pct(&v[i].rates, 0), samples_max(&v[i].rates), rounds,
-                            v[ref].name, ref_med > 0 ? med / ref_med : 0);
+                            v[ref].name, ref_med > 0 ? med / ref_med : 0,
+                            v[i].ops > 0 ? (double)v[i].vcsw / (double)v[i].ops : 0,
+                            v[i].ops > 0 ? (double)v[i].ivcsw / (double)v[i].ops : 0);
                 report_placement(PIN_FREE, scenario, v[i].name, "samples", v[i].looks, "daemon", v[i].colocated,
                                  NULL);
+                if (v[i].ops > 0)
+                        printf("%-22s context switches per op in the client: %.2f voluntary, %.2f involuntary\n", "",
+                               (double)v[i].vcsw / (double)v[i].ops, (double)v[i].ivcsw / (double)v[i].ops);
         }
         for (size_t i = 0; i < n; i++)
                 samples_free(&v[i].rates);
@@ -169,10 +190,10 @@ void bench_pipeline(struct bs_client *c)
         double s = B.quick ? 0.05 : 1.0;
         int rounds = B.quick ? 1 : 5;
         struct variant v[] = {
-                { "ceiling: 4 processes, export+put", { 1, 1, 0, s }, 4, {}, 0, 0 },
-                { "1 thread, export+put", { 1, 1, 0, s }, 1, {}, 0, 0 },
-                { "1 thread, export_many(32)+puts", { 1, 1, 32, s }, 1, {}, 0, 0 },
-                { "1 thread, export_many(128)+puts", { 1, 1, 128, s }, 1, {}, 0, 0 },
+                { .name = "ceiling: 4 processes, export+put", .job = { 1, 1, 0, s }, .procs = 4 },
+                { .name = "1 thread, export+put", .job = { 1, 1, 0, s }, .procs = 1 },
+                { .name = "1 thread, export_many(32)+puts", .job = { 1, 1, 32, s }, .procs = 1 },
+                { .name = "1 thread, export_many(128)+puts", .job = { 1, 1, 128, s }, .procs = 1 },
         };
         (void)c;
 
@@ -187,8 +208,8 @@ void bench_threads(struct bs_client *c)
         double s = B.quick ? 0.05 : 1.0;
         int rounds = B.quick ? 1 : 5;
         struct variant v[] = {
-                { "4 threads, 4 connections", { 4, 4, 0, s }, 1, {}, 0, 0 },
-                { "4 threads, 1 shared connection", { 4, 1, 0, s }, 1, {}, 0, 0 },
+                { .name = "4 threads, 4 connections", .job = { 4, 4, 0, s }, .procs = 1 },
+                { .name = "4 threads, 1 shared connection", .job = { 4, 1, 0, s }, .procs = 1 },
         };
         (void)c;
 

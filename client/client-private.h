@@ -32,16 +32,22 @@ struct oneway {
 };
 
 /* A request waiting for its reply, matched by serial. */
+/* Threads a holder of the client's lock may wake after letting it go;
+ * past that, it wakes them with the lock held. */
+#define CLIENT_WAKE_MAX 8
+
 struct pending {
         uint32_t serial;
         uint16_t opcode;
         bool queued;  /* in the client's list: sent, or being sent */
         bool done;
-        bool waiting; /* its thread sleeps on cond */
+        bool waiting; /* its thread sleeps on wake */
         int status;   /* set with done when the reply can't be handed over */
         uint64_t deadline;
         struct bs_msg *rep;
-        pthread_cond_t cond; /* signalled for this request's reply only */
+        /* a futex its thread sleeps on: 1 once woken for this request's
+         * reply, or for the reader's role */
+        atomic_uint wake;
         struct pending *next;
 };
 
@@ -62,6 +68,9 @@ struct bs_client {
          */
         pthread_mutex_t lock;
         bool reading;
+        /* threads to wake once the lock is let go (unlock_and_wake()) */
+        atomic_uint *to_wake[CLIENT_WAKE_MAX];
+        unsigned n_to_wake;
         struct pending *pending;
         uint32_t next_serial;
         int error; /* sticky: once set, every call returns it (STYLE C4) */

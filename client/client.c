@@ -2,11 +2,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +20,50 @@
 #include "socket-path.h"
 #include "util.h"
 
+/* ---- waking ------------------------------------------------------------ */
+
+/*
+ * A thread waiting for its reply sleeps on a futex of its own request,
+ * and whoever delivers the reply (or hands it the reader's role) wakes it
+ * after letting go of the lock: woken with the lock held, it would run
+ * only to sleep again on the lock, and on one cpu push the waker off it
+ * while the waker still holds the lock. The request may be gone by then
+ * (its thread saw its reply and returned): FUTEX_WAKE on a private
+ * futex only names an address, never touches it, and a stale wake at
+ * worst ends a later wait at that address early, which every futex wait
+ * allows for (wait_own() loops, as glibc's locks do).
+ */
+static void futex_wake(atomic_uint *word)
+{
+        syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* With the lock held: wake @p's thread, if it sleeps, once the lock is
+ * let go (unlock_and_wake()). */
+static void wake_later(struct bs_client *c, struct pending *p)
+{
+        if (!p->waiting)
+                return;
+        atomic_store_explicit(&p->wake, 1, memory_order_release);
+        if (c->n_to_wake == CLIENT_WAKE_MAX)
+                futex_wake(&p->wake); /* rare: many woken at once */
+        else
+                c->to_wake[c->n_to_wake++] = &p->wake;
+}
+
+/* Let go of the lock, then wake the threads wake_later() chose. */
+static void unlock_and_wake(struct bs_client *c)
+{
+        atomic_uint *w[CLIENT_WAKE_MAX];
+        unsigned n = c->n_to_wake;
+
+        memcpy(w, c->to_wake, n * sizeof(*w));
+        c->n_to_wake = 0;
+        pthread_mutex_unlock(&c->lock);
+        for (unsigned i = 0; i < n; i++)
+                futex_wake(w[i]);
+}
+
 /* Remember the first fatal error and wake every waiter; every later
  * call reports it. With the lock held. */
 static int client_fail(struct bs_client *c, int error)
@@ -25,7 +71,7 @@ static int client_fail(struct bs_client *c, int error)
         if (c->error == 0) {
                 c->error = error;
                 for (struct pending *p = c->pending; p; p = p->next)
-                        pthread_cond_signal(&p->cond);
+                        wake_later(c, p);
         }
         return c->error;
 }
@@ -247,8 +293,7 @@ static void deliver(struct bs_client *c, struct bs_msg *m, int r)
                         *p->rep = *m;
                         p->done = true;
                 }
-                if (p->waiting)
-                        pthread_cond_signal(&p->cond);
+                wake_later(c, p);
                 return;
         }
         bs_msg_clear(m);
@@ -293,7 +338,7 @@ static void read_and_deliver(struct bs_client *c, uint64_t deadline)
         int r;
 
         c->reading = true;
-        pthread_mutex_unlock(&c->lock);
+        unlock_and_wake(c);
         r = recv_until(c, &m, deadline, rcvtimeo_ms);
         pthread_mutex_lock(&c->lock);
         c->reading = false;
@@ -303,20 +348,26 @@ static void read_and_deliver(struct bs_client *c, uint64_t deadline)
                 client_fail(c, r);
 }
 
-/* With the lock held: wait on @self's own condition until @deadline. */
+/* With the lock held: sleep on @self's futex until woken or @deadline
+ * passes (-ETIMEDOUT); 0 may also be a stale or interrupted wake, so
+ * callers look again. The lock is let go meanwhile. */
 static int wait_own(struct bs_client *c, struct pending *self, uint64_t deadline)
 {
-        struct timespec ts;
+        struct timespec ts, *at = NULL;
         int r = 0;
 
-        self->waiting = true;
-        if (deadline == UINT64_MAX) {
-                pthread_cond_wait(&self->cond, &c->lock);
-        } else {
-                ts.tv_sec = (time_t)(deadline / 1000);
+        if (deadline != UINT64_MAX) {
+                ts.tv_sec = (time_t)(deadline / 1000); /* CLOCK_MONOTONIC, as FUTEX_WAIT_BITSET's */
                 ts.tv_nsec = (long)(deadline % 1000) * 1000000;
-                r = pthread_cond_timedwait(&self->cond, &c->lock, &ts) == ETIMEDOUT ? -ETIMEDOUT : 0;
+                at = &ts;
         }
+        self->waiting = true;
+        atomic_store_explicit(&self->wake, 0, memory_order_relaxed);
+        unlock_and_wake(c);
+        if (syscall(SYS_futex, &self->wake, FUTEX_WAIT_BITSET_PRIVATE, 0, at, NULL, FUTEX_BITSET_MATCH_ANY) < 0 &&
+            errno == ETIMEDOUT)
+                r = -ETIMEDOUT;
+        pthread_mutex_lock(&c->lock);
         self->waiting = false;
         return r;
 }
@@ -338,22 +389,17 @@ static void pending_remove(struct bs_client *c, struct pending *self)
         if (!c->reading)
                 for (struct pending *p = c->pending; p; p = p->next)
                         if (!p->done && p->waiting) {
-                                pthread_cond_signal(&p->cond);
+                                wake_later(c, p);
                                 break;
                         }
 }
 
 int client_call_start(struct bs_client *c, struct pending *self, struct bs_msg *req, struct bs_msg *rep)
 {
-        pthread_condattr_t attr;
         int r;
 
         *self = (struct pending){ .opcode = req->hdr.opcode, .rep = rep };
         bs_msg_init(rep);
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&self->cond, &attr);
-        pthread_condattr_destroy(&attr);
 
         pthread_mutex_lock(&c->lock);
         self->deadline = deadline_of(c); /* bs_client_set_timeout() writes it with the lock */
@@ -382,7 +428,7 @@ int client_call_start(struct bs_client *c, struct pending *self, struct bs_msg *
         if (r < 0) {
                 pthread_mutex_lock(&c->lock);
                 r = client_fail(c, r == -EAGAIN ? -EIO : r);
-                pthread_mutex_unlock(&c->lock);
+                unlock_and_wake(c);
         }
         return r;
 }
@@ -391,10 +437,8 @@ int client_call_finish(struct bs_client *c, struct pending *self)
 {
         int r;
 
-        if (!self->queued) {
-                pthread_cond_destroy(&self->cond);
+        if (!self->queued)
                 return self->status;
-        }
         pthread_mutex_lock(&c->lock);
         while (!self->done && c->error == 0) {
                 if (!c->reading)
@@ -409,8 +453,7 @@ int client_call_finish(struct bs_client *c, struct pending *self)
                 r = self->status < 0 ? self->status : self->rep->body.status.status;
         if (self->done && self->status == 0 && r < 0)
                 debug_note_refusal(self->opcode, r);
-        pthread_mutex_unlock(&c->lock);
-        pthread_cond_destroy(&self->cond);
+        unlock_and_wake(c);
         return r;
 }
 

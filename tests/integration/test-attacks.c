@@ -177,6 +177,62 @@ static void the_timeout_may_change_while_others_call(void **state)
         assert_int_equal(test_daemon_stop(&d), 0);
 }
 
+struct sync_call {
+        struct bs_client *c;
+        atomic_bool in;
+        int result;
+};
+
+static void *sync_in_thread(void *arg)
+{
+        struct sync_call *k = arg;
+
+        atomic_store(&k->in, true);
+        k->result = bs_client_sync(k->c);
+        return NULL;
+}
+
+static uint64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A call that waits while another thread reads keeps its own deadline:
+ * it sleeps on a futex with that deadline, not on the reader's. */
+static void a_waiting_call_times_out_on_its_own_deadline(void **state)
+{
+        struct sync_call reader = { 0 }, waiter = { 0 };
+        struct test_daemon d = {};
+        pthread_t r, w;
+        uint64_t t0;
+
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        reader.c = waiter.c = connect_to(&d);
+        assert_int_equal(kill(d.pid, SIGSTOP), 0);
+        assert_int_equal(bs_client_set_timeout(reader.c, 20000), 0);
+        assert_int_equal(pthread_create(&r, NULL, sync_in_thread, &reader), 0);
+        while (!atomic_load(&reader.in) || !other_threads_all_wait())
+                sched_yield();
+        /* the reader sleeps in recvmsg() until 20 s from now; this one's
+         * timeout is 300 ms */
+        assert_int_equal(bs_client_set_timeout(waiter.c, 300), 0);
+        t0 = now_ms();
+        assert_int_equal(pthread_create(&w, NULL, sync_in_thread, &waiter), 0);
+        pthread_join(w, NULL);
+        assert_int_equal(waiter.result, -ETIMEDOUT);
+        assert_true(now_ms() - t0 >= 300);
+        assert_true(now_ms() - t0 < 10000);
+        assert_int_equal(kill(d.pid, SIGCONT), 0);
+        pthread_join(r, NULL);
+        /* the connection failed with the waiter's timeout: every call says so */
+        assert_int_equal(bs_client_sync(reader.c), -ETIMEDOUT);
+        bs_client_unref(reader.c);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
 /* ---- memfds the daemon did not make ----------------------------------- */
 
 /* What thread @tid of this process does: its state letter, and the
@@ -824,6 +880,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 T(many_threads_on_one_client_are_all_answered),
                 T(the_timeout_may_change_while_others_call),
+                T(a_waiting_call_times_out_on_its_own_deadline),
                 T(adoption_races_a_write_seal_and_wins),
                 T(importing_foreign_memfds_does_not_flood_the_log),
                 T(an_fd_whose_close_blocks_stalls_no_one),
