@@ -12,7 +12,8 @@
 #include "msgio.h"
 #include "util.h"
 
-/* Messages handled per wake-up before other clients get their turn. */
+/* Messages handled per wake-up before other clients get their turn (a
+ * batch counts as its buffers: one batch of 32 is a whole turn). */
 #define CONN_BATCH 32
 /* What a small reply costs in the socket's send buffer (the skb's
  * truesize, ~770 bytes on x86-64); the kernel doubles what we ask. */
@@ -156,12 +157,13 @@ static int conn_handle_damaged(struct conn *c, struct bs_msg *req, int r)
         return -1;
 }
 
-/* One message; returns 1 to go on reading, 0 to stop, -1 if @c is gone
- * or closing. */
+/* One message; returns what it cost of the turn (dispatch_request_cost(),
+ * at least 1) to go on reading, 0 to stop, -1 if @c is gone or closing. */
 static int conn_handle_one(struct conn *c)
 {
         struct dispatch *d = c->owner->dispatch;
         struct bs_msg req, rep;
+        unsigned cost;
         int r, result;
 
         r = bs_msg_recv_flags(c->fd, &req, 0, closer_account_fd_closer(c->fds_closing));
@@ -186,6 +188,7 @@ static int conn_handle_one(struct conn *c)
                         req.fds[i] = r;
         }
 
+        cost = dispatch_request_cost(&req);
         if (c->refuse < 0) {
                 /* over a connection limit: one answer, then goodbye */
                 bs_msg_reply_error(&rep, &req.hdr, c->refuse);
@@ -210,7 +213,7 @@ static int conn_handle_one(struct conn *c)
                 event_free(c->deadline); /* HELLO said in time */
                 c->deadline = NULL;
         }
-        return conn_may_read(c) ? 1 : 0;
+        return conn_may_read(c) ? (int)cost : 0;
 }
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *data)
@@ -227,7 +230,7 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *data)
                 conn_update_events(c);
                 return;
         }
-        for (int i = 0; i < CONN_BATCH && r > 0; i++)
+        for (int spent = 0; spent < CONN_BATCH && r > 0; spent += r)
                 r = conn_handle_one(c);
         if (r >= 0)
                 conn_update_events(c);

@@ -468,6 +468,16 @@ static int handle_redeem(struct dispatch *d, struct session *s, struct bs_msg *r
         return 0;
 }
 
+unsigned dispatch_request_cost(const struct bs_msg *req)
+{
+        uint32_t n;
+
+        if (req->hdr.opcode != BS_OP_EXPORT_BATCH)
+                return 1;
+        n = req->body.export_batch_req.count;
+        return n < 1 ? 1 : n > BS_WIRE_BATCH_MAX ? BS_WIRE_BATCH_MAX : n;
+}
+
 enum closer_want dispatch_fd_want(uint16_t opcode)
 {
         switch (opcode) {

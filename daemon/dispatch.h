@@ -39,6 +39,11 @@ enum dispatch_result {
  */
 int dispatch_request(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep);
 
+/* What @req, a received request, costs of a connection's turn on the
+ * loop, in messages: an EXPORT_BATCH of n buffers costs n (1..32, however
+ * it is answered), everything else 1. */
+unsigned dispatch_request_cost(const struct bs_msg *req);
+
 /* What the fds of a request of @opcode must be (closer.h): sync files
  * are sockets; every other fd a request carries is a buffer's memfd. */
 enum closer_want dispatch_fd_want(uint16_t opcode);

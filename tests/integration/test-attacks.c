@@ -627,6 +627,55 @@ static void send_limits(int s, int n)
         }
 }
 
+/* A batch costs the daemon's turn what its buffers cost, not one
+ * message: a client pipelining batches while the daemon was busy gets one
+ * of them made before another client's request is answered, not every
+ * one (up to 32 batches, 1,024 memfds, at once). Checked with the daemon
+ * stopped while both send, so that both are ready at its next wake-up,
+ * the batches first. */
+static void a_batch_costs_the_loops_turn_its_buffers(void **state)
+{
+        enum { N_BATCHES = 8 };
+        const int batch_reply = (int)(sizeof(struct bs_msg_header) + sizeof(struct bs_export_batch_rep));
+        struct test_daemon d = {};
+        struct bs_msg req, rep;
+        int a, b, queued;
+        (void)state;
+
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        b = test_raw_connect_hello(d.socket);
+        a = test_raw_connect_hello(d.socket);
+        assert_true(a >= 0 && b >= 0);
+
+        assert_int_equal(kill(d.pid, SIGSTOP), 0);
+        for (int i = 0; i < N_BATCHES; i++) {
+                bs_msg_request(&req, BS_OP_EXPORT_BATCH, 100 + (uint32_t)i);
+                req.body.export_batch_req.size = PAGE;
+                req.body.export_batch_req.count = BS_EXPORT_BATCH_MAX;
+                strcpy(req.body.export_batch_req.heap, "system");
+                assert_int_equal(bs_msg_send(a, &req), 0);
+        }
+        bs_msg_request(&req, BS_OP_LIMITS, 7);
+        assert_int_equal(bs_msg_send(b, &req), 0);
+        assert_int_equal(kill(d.pid, SIGCONT), 0);
+
+        assert_int_equal(test_raw_recv(b, &rep), 0);
+        assert_int_equal(rep.body.status.status, 0);
+        queued = unread_bytes(a) / batch_reply;
+        assert_true(queued < N_BATCHES / 2);
+
+        /* and every batch is made in the end */
+        for (int i = 0; i < N_BATCHES; i++) {
+                assert_int_equal(test_raw_recv(a, &rep), 0);
+                assert_int_equal(rep.body.status.status, 0);
+                assert_int_equal(rep.n_fds, BS_EXPORT_BATCH_MAX);
+                bs_msg_clear(&rep);
+        }
+        close(a);
+        close(b);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
 /* A client fills its socket with small replies it never reads, then asks
  * for a batch: the batch's reply waits in the daemon. It must not cost
  * the daemon an fd per buffer more than the buffers themselves (which
@@ -887,6 +936,7 @@ int main(void)
                 T(a_missing_socket_folder_is_not_made),
                 T(connect_past_the_refused_ones_is_a_hang_up),
                 T(unread_batch_replies_cost_no_fds_beyond_the_quota),
+                T(a_batch_costs_the_loops_turn_its_buffers),
                 T(a_uid_can_not_fill_the_closer),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
