@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "bufshare/bufshare.h"
@@ -55,6 +56,15 @@ static int setup_small_limits(void **state)
 {
         static const char *const args[] = { "--max-fences-per-client", "4", "--max-waiters-per-client", "4",
                                             "--max-waiters-per-fence", "3", NULL };
+        return setup_args(state, args);
+}
+
+#define UID_SYNC_FILES 6 /* --max-sync-files-per-uid of the tests below */
+
+static int setup_sync_files_per_uid(void **state)
+{
+        static const char *const args[] = { "--max-sync-files-per-uid", "6", "--max-waiters-per-client", "4",
+                                            "--max-waiters-per-fence", "64", NULL };
         return setup_args(state, args);
 }
 
@@ -866,6 +876,172 @@ static void waiters_per_fence_are_limited_with_enospc(void **state)
         bs_fence_destroy(f);
 }
 
+/* ---- sync files a uid leaves behind ---- */
+
+#define NOBODY 65534
+
+/* In a child, as another uid: export a buffer, a sync file pending on a
+ * fence of its own, signal it and see it signalled. */
+static int sync_file_as_nobody(void *arg)
+{
+        struct bs_client *c = NULL;
+        struct bs_buffer *b = NULL;
+        struct bs_fence *f = NULL;
+        int fd;
+
+        child_check(setenv("BUFSHARE_TIMEOUT_MS", "5000", 1) == 0);
+        child_check(setresuid(NOBODY, NOBODY, NOBODY) == 0);
+        child_check(bs_client_connect(arg, &c) == 0);
+        child_check(bs_buffer_export(c, 4096, NULL, "nobody's", &b) == 0);
+        child_check(bs_fence_create(c, &f) == 0);
+        child_check(bs_fence_attach(f, b, BS_SYNC_WRITE) == 0);
+        fd = bs_buffer_export_sync_file(b, BS_SYNC_READ);
+        child_check(fd >= 0);
+        child_check(bs_sync_file_status(fd) == 0); /* pending: it cost the daemon an fd */
+        child_check(bs_fence_signal(f, 0) == 0);
+        child_check(bs_sync_file_wait(fd, DEADLINE_MS) == 0);
+        close(fd);
+        bs_fence_destroy(f);
+        bs_buffer_put(b);
+        bs_client_unref(c);
+        return 0;
+}
+
+/* The daemon's open fds once they stop changing for 200 ms (its closer
+ * thread closes hung-up connections a little after the hang-up). */
+static int settled_fds_of(pid_t pid)
+{
+        int n = test_count_fds_of(pid), now;
+        uint64_t since = test_now_ms(), start = since;
+
+        while (test_now_ms() - since < 200 && test_now_ms() - start < DEADLINE_MS) {
+                usleep(10000);
+                now = test_count_fds_of(pid);
+                if (now != n) {
+                        n = now;
+                        since = test_now_ms();
+                }
+        }
+        return n;
+}
+
+/* One new connection of the test's uid holding fx->b: its sync files
+ * (up to four, --max-waiters-per-client) go to @kept until the daemon
+ * refuses one; that refusal, or 0. Then it disconnects. */
+static int sync_files_then_disconnect(struct fx *fx, int *kept, int *n_kept, int max_kept)
+{
+        struct bs_client *c2 = NULL;
+        struct bs_buffer *b2 = NULL;
+        int fd = bs_buffer_fd(fx->b, O_RDWR | O_CLOEXEC), r = 0;
+
+        assert_int_equal(bs_client_connect(fx->daemon.socket, &c2), 0);
+        assert_int_equal(bs_buffer_import(c2, fd, &b2), 0);
+        close(fd);
+        for (unsigned i = 0; i < 4 && r == 0; i++) {
+                int s = bs_buffer_export_sync_file(b2, BS_SYNC_READ);
+
+                if (s < 0) {
+                        r = s;
+                        break;
+                }
+                assert_true(*n_kept < max_kept);
+                assert_int_equal(bs_sync_file_status(s), 0); /* pending */
+                kept[(*n_kept)++] = s;
+        }
+        bs_buffer_put(b2);
+        bs_client_unref(c2);
+        return r;
+}
+
+/*
+ * A pending sync file outlives the connection that made it (its fd may
+ * be anywhere by then), so sync files are bounded per uid, whether or not
+ * their makers are still connected: one uid that makes sync files on a
+ * fence another of its connections keeps pending, keeps them and
+ * reconnects, again and again, gets -EDQUOT once it has
+ * --max-sync-files-per-uid, on every connection; the daemon's fds stay
+ * bounded; another uid still exports and makes sync files; and once the
+ * fence signals, the uid may make as many again. (Before: each new
+ * connection made --max-waiters-per-client more, each an fd of the
+ * daemon's until the fence signalled, until the daemon had none left.)
+ */
+static void sync_files_per_uid_outlive_connections_and_are_limited_with_edquot(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE); /* fx->c keeps it pending */
+        struct bs_client *c3 = NULL;
+        struct bs_buffer *b3 = NULL;
+        int kept[UID_SYNC_FILES], n_kept = 0, before, during, after, refused = 0, other = -1, fd;
+
+        assert_int_equal(bs_client_sync(fx->c), 0);
+        before = settled_fds_of(fx->daemon.pid);
+        for (unsigned round = 0; round < 16; round++) {
+                int r = sync_files_then_disconnect(fx, kept, &n_kept, UID_SYNC_FILES);
+
+                if (r == 0)
+                        continue;
+                assert_int_equal(r, -EDQUOT);
+                refused++;
+        }
+        assert_int_equal(n_kept, UID_SYNC_FILES);
+        assert_int_equal(refused, 15); /* round 1 made four, round 2 two, then none */
+        /* the uid's live connection, which made none, is refused as well */
+        assert_int_equal(bs_buffer_export_sync_file(fx->b, BS_SYNC_READ), -EDQUOT);
+        assert_int_equal(bs_sync_file_merge(fx->c, kept[0], kept[1]), -EDQUOT);
+        assert_int_equal(bs_client_sync(fx->c), 0);
+        during = settled_fds_of(fx->daemon.pid);
+        printf("daemon fds: %d before, %d with the uid at its bound\n", before, during);
+        assert_true(during <= before + UID_SYNC_FILES + 2);
+
+        /* another uid is served: exports, and a pending sync file */
+        if (getuid() == 0) {
+                assert_int_equal(chmod(fx->daemon.dir, 0755), 0); /* nobody may reach the socket */
+                other = test_wait(test_fork(sync_file_as_nobody, fx->daemon.socket));
+        }
+
+        /* the fence signals: every sync file kept says so, and none counts any more */
+        assert_int_equal(bs_fence_signal(f, 0), 0);
+        for (int i = 0; i < n_kept; i++) {
+                assert_int_equal(bs_sync_file_wait(kept[i], DEADLINE_MS), 0);
+                close(kept[i]);
+        }
+        bs_fence_destroy(f);
+        f = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        n_kept = 0;
+        assert_int_equal(sync_files_then_disconnect(fx, kept, &n_kept, UID_SYNC_FILES), 0);
+        /* two more from a live connection reach the bound again, exactly */
+        fd = bs_buffer_fd(fx->b, O_RDWR | O_CLOEXEC);
+        assert_int_equal(bs_client_connect(fx->daemon.socket, &c3), 0);
+        assert_int_equal(bs_buffer_import(c3, fd, &b3), 0);
+        close(fd);
+        kept[n_kept++] = export_sync(b3, BS_SYNC_READ);
+        kept[n_kept++] = export_sync(fx->b, BS_SYNC_READ);
+        assert_int_equal(bs_buffer_export_sync_file(b3, BS_SYNC_READ), -EDQUOT);
+        /* a destroyed fence lets its sync files go too (-ECANCELED) */
+        bs_fence_destroy(f);
+        for (int i = 0; i < n_kept; i++) {
+                assert_int_equal(bs_sync_file_wait(kept[i], DEADLINE_MS), -ECANCELED);
+                close(kept[i]);
+        }
+        f = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        fd = export_sync(b3, BS_SYNC_READ);
+        assert_int_equal(bs_fence_signal(f, 0), 0);
+        assert_int_equal(bs_sync_file_wait(fd, DEADLINE_MS), 0);
+        close(fd);
+        bs_fence_destroy(f);
+        bs_buffer_put(b3);
+        bs_client_unref(c3);
+        assert_int_equal(bs_client_sync(fx->c), 0);
+        after = settled_fds_of(fx->daemon.pid);
+        printf("daemon fds: %d once the fence signalled\n", after);
+        assert_true(after <= before + 2);
+        if (getuid() != 0) {
+                printf("skipped: another uid's check needs root (setresuid to %d)\n", NOBODY);
+                skip();
+        }
+        assert_int_equal(other, 0);
+}
+
 /* ---- version 1 ---- */
 
 static void version_1_sessions_keep_their_behaviour(void **state)
@@ -905,6 +1081,7 @@ static void version_1_sessions_keep_their_behaviour(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define T_LIMITS(f) cmocka_unit_test_setup_teardown(f, setup_small_limits, teardown)
+#define T_UID(f) cmocka_unit_test_setup_teardown(f, setup_sync_files_per_uid, teardown)
 
 int main(void)
 {
@@ -926,6 +1103,7 @@ int main(void)
                 T_LIMITS(fences_per_client_are_limited_with_emfile),
                 T_LIMITS(waiters_per_client_are_limited_with_emfile),
                 T_LIMITS(waiters_per_fence_are_limited_with_enospc),
+                T_UID(sync_files_per_uid_outlive_connections_and_are_limited_with_edquot),
                 T(version_1_sessions_keep_their_behaviour),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
