@@ -22,6 +22,7 @@ void charge_init(struct charge *c)
 {
         hashmap_init(&c->usage);
         hashmap_init(&c->holds);
+        hashmap_init(&c->sync_files);
 }
 
 static void free_values(struct hashmap *h)
@@ -35,6 +36,7 @@ void charge_done(struct charge *c)
 {
         free_values(&c->usage);
         free_values(&c->holds);
+        free_values(&c->sync_files);
 }
 
 struct charge_usage charge_usage_of(const struct charge *c, uid_t uid)
@@ -127,4 +129,42 @@ unsigned charge_holders(const struct charge *c, uint64_t id, uid_t uid)
 {
         const struct charge_hold *h = hashmap_get(&c->holds, hold_key(id, uid));
         return h ? h->n : 0;
+}
+
+unsigned charge_sync_files_of(const struct charge *c, uid_t uid)
+{
+        const struct charge_hold *h = hashmap_get(&c->sync_files, uid_key(uid));
+        return h ? h->n : 0;
+}
+
+int charge_sync_file_check(const struct charge *c, const struct limits *l, uid_t uid)
+{
+        return limits_check_sync_files(l, charge_sync_files_of(c, uid));
+}
+
+int charge_sync_file_add(struct charge *c, uid_t uid)
+{
+        struct charge_hold *h = hashmap_get(&c->sync_files, uid_key(uid));
+        int r;
+
+        if (!h) {
+                h = calloc(1, sizeof(*h));
+                if (!h)
+                        return -ENOMEM;
+                r = hashmap_put(&c->sync_files, uid_key(uid), h);
+                if (r < 0) {
+                        free(h);
+                        return r;
+                }
+        }
+        h->n++;
+        return 0;
+}
+
+void charge_sync_file_drop(struct charge *c, uid_t uid)
+{
+        struct charge_hold *h = hashmap_get(&c->sync_files, uid_key(uid));
+
+        if (h && --h->n == 0)
+                free(hashmap_remove(&c->sync_files, uid_key(uid)));
 }

@@ -6,6 +6,11 @@
  * buffer none of its clients holds. This file keeps the two tables that
  * rule needs, both O(1): what each uid pays for, and how many holders of
  * each uid a buffer has. The registry decides who the payer is.
+ *
+ * It also counts the pending sync files each uid's connections made
+ * (fence.c): each costs the daemon an fd for as long as it is pending,
+ * whether its maker is still connected or not, so the uid that made it
+ * is charged until the daemon closes its end.
  */
 #pragma once
 
@@ -18,6 +23,7 @@
 struct charge {
         struct hashmap usage; /* {uid, 0} -> struct charge_usage */
         struct hashmap holds; /* {buffer id, uid} -> struct charge_hold */
+        struct hashmap sync_files; /* {uid, 0} -> struct charge_hold: pending sync files */
 };
 
 struct charge_usage {
@@ -48,3 +54,12 @@ int charge_hold(struct charge *c, uint64_t id, uid_t uid);
 unsigned charge_unhold(struct charge *c, uint64_t id, uid_t uid);
 /* How many holders of @uid buffer @id has. */
 unsigned charge_holders(const struct charge *c, uint64_t id, uid_t uid);
+
+/* How many pending sync files @uid's connections made. */
+unsigned charge_sync_files_of(const struct charge *c, uid_t uid);
+/* -EDQUOT if @uid may not make one more (limits_check_sync_files()). */
+int charge_sync_file_check(const struct charge *c, const struct limits *l, uid_t uid);
+/* One more pending sync file made by @uid: 0 or -ENOMEM. */
+int charge_sync_file_add(struct charge *c, uid_t uid);
+/* The daemon closed its end of one of @uid's pending sync files. */
+void charge_sync_file_drop(struct charge *c, uid_t uid);

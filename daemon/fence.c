@@ -352,13 +352,33 @@ static void sync_file_signal(struct registry *r, int fd, int status)
         registry_close_later(r, fd);
 }
 
-static void waiter_fired(struct registry *r, struct waiter *w)
+/*
+ * Whether @h may make one more pending sync file: -EMFILE over its own
+ * max_waiters_per_client, -EDQUOT over its uid's max_sync_files_per_uid
+ * (what its uid's connections made, gone ones too: the daemon holds an
+ * fd for each until it signals, wherever its fd went). Both O(1).
+ */
+static int waiter_allowed(struct registry *r, struct holder *h)
+{
+        if (h->n_waiters >= r->limits->max_waiters_per_client)
+                return -EMFILE;
+        return charge_sync_file_check(&r->charge, r->limits, h->uid);
+}
+
+/* The daemon's end of @w goes (signalled, or given up): its uid pays no more. */
+static void waiter_unlink(struct registry *r, struct waiter *w)
 {
         hashmap_remove(&r->waiters, inode_key(w->dev, w->ino));
         if (w->owner) {
                 list_remove(&w->owner_link);
                 w->owner->n_waiters--;
         }
+        charge_sync_file_drop(&r->charge, w->uid);
+}
+
+static void waiter_fired(struct registry *r, struct waiter *w)
+{
+        waiter_unlink(r, w);
         sync_file_signal(r, w->fd, w->node.status);
         node_free(r, &w->node);
 }
@@ -374,7 +394,7 @@ static int waiter_new(struct registry *r, struct holder *h, struct waiter **ret,
         struct stat st;
         int sv[2], ret_;
 
-        ret_ = h->n_waiters >= r->limits->max_waiters_per_client ? -EMFILE : 0;
+        ret_ = waiter_allowed(r, h);
         if (ret_ < 0)
                 return ret_;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -395,9 +415,15 @@ static int waiter_new(struct registry *r, struct holder *h, struct waiter **ret,
         w->fd = sv[0];
         w->dev = st.st_dev;
         w->ino = st.st_ino;
-        ret_ = hashmap_put(&r->waiters, inode_key(w->dev, w->ino), w);
+        w->uid = h->uid;
+        ret_ = charge_sync_file_add(&r->charge, w->uid);
         if (ret_ < 0)
                 goto err_close;
+        ret_ = hashmap_put(&r->waiters, inode_key(w->dev, w->ino), w);
+        if (ret_ < 0) {
+                charge_sync_file_drop(&r->charge, w->uid);
+                goto err_close;
+        }
         node_init(r, &w->node, NODE_WAITER);
         w->owner = h;
         list_insert_tail(&h->waiters, &w->owner_link);
@@ -426,9 +452,7 @@ static void waiter_abort(struct registry *r, struct waiter *w, int fd)
 
         list_for_each_safe(pos, tmp, &w->node.in)
                 link_free(r, container_of(pos, struct sync_link, to_link));
-        hashmap_remove(&r->waiters, inode_key(w->dev, w->ino));
-        list_remove(&w->owner_link);
-        w->owner->n_waiters--;
+        waiter_unlink(r, w);
         safe_close(w->fd);
         safe_close(fd);
         node_free(r, &w->node);
@@ -573,8 +597,9 @@ int registry_export_sync_file(struct registry *r, struct holder *h, uint64_t buf
         ref = registry_ref_of(r, h, buffer_id);
         if (!ref)
                 return -ENOENT;
-        if (h->n_waiters >= r->limits->max_waiters_per_client)
-                return -EMFILE;
+        ret = waiter_allowed(r, h); /* before the seal: refused means untouched */
+        if (ret < 0)
+                return ret;
         target = batch_seal(ref->buffer, class_of_access(flags));
         if (target && target->node.n_out >= r->limits->max_waiters_per_fence)
                 return -ENOSPC;
@@ -650,8 +675,9 @@ int registry_sync_file_merge(struct registry *r, struct holder *h, int fd1, int 
         int status[2] = { 0, 0 }, ret, fd;
         struct waiter *w;
 
-        if (h->n_waiters >= r->limits->max_waiters_per_client)
-                return -EMFILE;
+        ret = waiter_allowed(r, h);
+        if (ret < 0)
+                return ret;
         ret = sync_file_resolve(r, fd1, &in[0], &status[0]);
         if (ret == 0)
                 ret = sync_file_resolve(r, fd2, &in[1], &status[1]);
@@ -750,7 +776,8 @@ static void fence_holder_drop(struct registry *r, struct holder *h)
                 if (user)
                         fence_forget(r, f);
         }
-        /* sync files outlive their maker: their fds may be anywhere now */
+        /* sync files outlive their maker: their fds may be anywhere now;
+         * its uid pays for them until they signal (max_sync_files_per_uid) */
         list_for_each_safe(pos, tmp, &h->waiters) {
                 struct waiter *w = container_of(pos, struct waiter, owner_link);
 

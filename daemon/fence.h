@@ -33,7 +33,10 @@
  * that another client can grow, except SUBMIT, which walks the buffer's
  * holders (one entry per connection). A node's own waiters are bounded
  * by max_waiters_per_fence, a client's fences by max_fences_per_client,
- * its pending sync files by max_waiters_per_client.
+ * its pending sync files by max_waiters_per_client, and those of all the
+ * connections of a uid, connected or gone, by max_sync_files_per_uid: a
+ * pending sync file outlives its maker (its fd may be anywhere), and the
+ * daemon's end of it is an fd the daemon holds until it signals.
  *
  * A sync file is one end of a SOCK_SEQPACKET socketpair; the daemon keeps
  * the other. Signalling sends one datagram, the int32 status, and closes
@@ -109,6 +112,7 @@ struct waiter {
         ino_t ino;
         struct holder *owner;   /* who made it; NULL once that client left */
         struct list owner_link; /* owner->waiters */
+        uid_t uid;              /* its maker's, charged for it until the daemon closes its end */
 };
 
 /* Put fences on top of @r (right after registry_init()): what the
@@ -150,7 +154,9 @@ int registry_fence_destroy(struct registry *r, struct holder *h, uint64_t fence_
  * _WRITE for every fence pending now; with none pending it is signalled
  * (status 0) already. The waiter's end is in *@ret_fd, the caller's.
  * -EINVAL for empty or unknown flags; -ENOENT; -EMFILE when @h has
- * max_waiters_per_client pending sync files; -ENOSPC when what it would
+ * max_waiters_per_client pending sync files; -EDQUOT when the connections
+ * of @h's uid, live or gone, made max_sync_files_per_uid pending sync
+ * files; -ENOSPC when what it would
  * wait for has max_waiters_per_fence waiters; -ENFILE/-EMFILE when the
  * daemon is out of fds.
  */
@@ -161,7 +167,7 @@ int registry_export_sync_file(struct registry *r, struct holder *h, uint64_t buf
  * Close @h's sync file @fd (consumed). One still pending goes with it,
  * as if it had never been made: it is unlinked from what it waited for,
  * the daemon's end is closed, and it no longer counts against @h's
- * max_waiters_per_client. Any other fd (signalled, not @h's pending
+ * max_waiters_per_client nor its uid's max_sync_files_per_uid. Any other fd (signalled, not @h's pending
  * sync file, or one that a merge or an import waits for) is only closed. For a waiter that gives up: the device's
  * poll watch.
  */
@@ -188,8 +194,8 @@ int registry_import_sync_file(struct registry *r, struct holder *h, uint64_t buf
 /*
  * A sync file signalled when both @fd1 and @fd2 are (the caller's; not
  * consumed), with the first error among them, in *@ret_fd.
- * -EINVAL when one is not a sync file of this daemon; -EMFILE, -ENOSPC
- * as registry_export_sync_file().
+ * -EINVAL when one is not a sync file of this daemon; -EMFILE, -EDQUOT,
+ * -ENOSPC as registry_export_sync_file().
  */
 int registry_sync_file_merge(struct registry *r, struct holder *h, int fd1, int fd2, int *ret_fd);
 

@@ -28,6 +28,9 @@ void limits_init_default(struct limits *l, uint64_t fd_limit)
         l->max_fences_per_client = LIMITS_DEFAULT_MAX_FENCES_PER_CLIENT;
         l->max_waiters_per_client = at_least_one(f / 16);
         l->max_waiters_per_fence = at_least_one(f / 8);
+        /* a uid's buffers (F/2), connections (F/16) and these stay
+         * under F together */
+        l->max_sync_files_per_uid = at_least_one(f / 8);
         l->hello_timeout_ms = LIMITS_DEFAULT_HELLO_TIMEOUT_MS;
         if (sysinfo(&si) == 0)
                 l->max_bytes_per_uid = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
@@ -65,6 +68,11 @@ int limits_check_connections(const struct limits *l, unsigned n_conns, unsigned 
 int limits_check_attachments(const struct limits *l, unsigned n)
 {
         return n >= l->max_attachments_per_client ? -EMFILE : 0;
+}
+
+int limits_check_sync_files(const struct limits *l, unsigned n)
+{
+        return n >= l->max_sync_files_per_uid ? -EDQUOT : 0;
 }
 
 int limits_parse_count(const char *s, uint32_t *ret)
@@ -129,6 +137,7 @@ const struct limit_desc limits_table[] = {
         LIMIT("max-fences-per-client", "MaxFencesPerClient", LIMIT_COUNT, max_fences_per_client),
         LIMIT("max-waiters-per-client", "MaxWaitersPerClient", LIMIT_COUNT, max_waiters_per_client),
         LIMIT("max-waiters-per-fence", "MaxWaitersPerFence", LIMIT_COUNT, max_waiters_per_fence),
+        LIMIT("max-sync-files-per-uid", "MaxSyncFilesPerUid", LIMIT_COUNT, max_sync_files_per_uid),
         LIMIT("hello-timeout", "HelloTimeout", LIMIT_COUNT, hello_timeout_ms),
 };
 #undef LIMIT

@@ -6,7 +6,8 @@
  *
  * Each object a client can make the daemon keep has a limit: references
  * (buffers per client), what a uid pays for (bytes and buffers), its
- * connections, attachments, fences and sync-file waiters. The defaults
+ * connections, attachments, fences and sync-file waiters (per connection,
+ * and per uid: a pending sync file outlives its maker). The defaults
  * are cut from the daemon's own fd limit, because buffers, connections
  * and waiters each cost the daemon one fd: no client and no uid can take
  * every fd, however it spreads its requests over connections.
@@ -27,6 +28,8 @@ struct limits {
         uint32_t max_fences_per_client;      /* unsignalled fences of one connection: -EMFILE */
         uint32_t max_waiters_per_client;     /* pending sync files of one connection: -EMFILE */
         uint32_t max_waiters_per_fence;      /* pending sync files on one fence: -ENOSPC */
+        uint32_t max_sync_files_per_uid;     /* pending sync files a uid's connections made,
+                                                connected still or not: -EDQUOT */
         uint32_t hello_timeout_ms;           /* from accept to HELLO, else disconnected */
 };
 
@@ -52,6 +55,7 @@ struct limits {
  *   max_buffers_per_uid         F / 2
  *   max_waiters_per_client      F / 16
  *   max_waiters_per_fence       F / 8
+ *   max_sync_files_per_uid      F / 8
  * and the machine's RAM plus swap as max_bytes_per_uid. Each is at least 1.
  */
 void limits_init_default(struct limits *l, uint64_t fd_limit);
@@ -68,6 +72,9 @@ int limits_check_bytes(const struct limits *l, uint64_t used, uint32_t n_buffers
 int limits_check_connections(const struct limits *l, unsigned n_conns, unsigned n_uid_conns);
 /* -EMFILE if a client with @n attachments may not make one more. */
 int limits_check_attachments(const struct limits *l, unsigned n);
+/* -EDQUOT if a uid whose connections made @n pending sync files may not
+ * make one more. */
+int limits_check_sync_files(const struct limits *l, unsigned n);
 
 /* Parse "64M", "4096", "2G" (binary suffixes K, M, G, T). 0 or -EINVAL/-ERANGE. */
 int limits_parse_size(const char *s, uint64_t *ret);

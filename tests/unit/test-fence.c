@@ -609,6 +609,78 @@ static void a_pending_sync_file_closed_by_its_holder_is_gone(void **state)
         assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f), 0);
 }
 
+/* A holder of uid @uid that imports fx->buf. */
+static void holder_with_buffer(struct fx *fx, struct holder *h, uid_t uid)
+{
+        struct buffer *b;
+        bool ro;
+
+        registry_holder_init(&fx->reg, h, 300 + (pid_t)uid, uid, uid, "other");
+        assert_int_equal(registry_import(&fx->reg, h, fcntl(fx->buf->fd, F_DUPFD_CLOEXEC, 3), &b, &ro), 0);
+        assert_ptr_equal(b, fx->buf);
+}
+
+/* A pending sync file costs the daemon an fd until it signals, and
+ * outlives its maker: its maker's uid pays for it from its making to
+ * the daemon's letting go of it (signalled, closed by its holder, its
+ * fence destroyed), whether the maker is still connected or not. Over
+ * max_sync_files_per_uid: -EDQUOT, for that uid only. */
+static void sync_files_are_charged_to_their_makers_uid(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t f = new_fence(fx, &fx->a);
+        struct holder gone, stranger;
+        int fds[6], fd = -1;
+
+        fx->limits.max_sync_files_per_uid = 3;
+        holder_with_buffer(fx, &gone, 1000);
+        holder_with_buffer(fx, &stranger, 2000);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
+        fds[0] = export_sync(fx, &gone, BS_WIRE_SYNC_READ);
+        fds[1] = export_sync(fx, &gone, BS_WIRE_SYNC_READ);
+        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 1000), 2);
+        /* its maker goes: they are pending still, and still its uid's */
+        registry_holder_drop(&fx->reg, &gone);
+        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 1000), 2);
+        assert_int_equal(sync_status(fds[0]), PENDING);
+        fds[2] = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
+        assert_int_equal(registry_export_sync_file(&fx->reg, &fx->b, fx->buf->ident.id, BS_WIRE_SYNC_WRITE, &fd),
+                         -EDQUOT);
+        assert_int_equal(registry_sync_file_merge(&fx->reg, &fx->b, fds[0], fds[1], &fd), -EDQUOT);
+        assert_int_equal(fd, -1);
+        assert_int_equal(fx->b.n_waiters, 1); /* b itself is far from max_waiters_per_client */
+        /* another uid is served */
+        fds[3] = export_sync(fx, &stranger, BS_WIRE_SYNC_WRITE);
+        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 2000), 1);
+        /* its holder closes one: the daemon lets go of it, its uid pays no more */
+        registry_sync_file_close(&fx->reg, &fx->b, fds[2]);
+        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 1000), 2);
+        fds[2] = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
+        /* signalled: none counts any more */
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, 0), 0);
+        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 1000), 0);
+        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 2000), 0);
+        for (unsigned i = 0; i < 4; i++) {
+                assert_int_equal(sync_status(fds[i]), 0);
+                close(fds[i]);
+        }
+        /* a destroyed fence lets go of its sync files too */
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f), 0);
+        f = new_fence(fx, &fx->a);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
+        for (unsigned i = 0; i < 3; i++)
+                fds[i] = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 1000), 3);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f), 0);
+        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 1000), 0);
+        for (unsigned i = 0; i < 3; i++) {
+                assert_int_equal(sync_status(fds[i]), -ECANCELED);
+                close(fds[i]);
+        }
+        registry_holder_drop(&fx->reg, &stranger);
+        registry_flush(&fx->reg);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -633,6 +705,7 @@ int main(void)
                 T(a_released_buffer_still_signals_its_waiters),
                 T(a_chain_of_batches_fires_at_once),
                 T(a_pending_sync_file_closed_by_its_holder_is_gone),
+                T(sync_files_are_charged_to_their_makers_uid),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

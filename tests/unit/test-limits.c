@@ -44,7 +44,8 @@ static void each_limit_at_its_boundary(void **state)
 {
         struct limits l = { .max_buffer_size = 100, .max_buffers_per_client = 2, .max_clients = 2,
                             .max_connections_per_uid = 1, .max_bytes_per_uid = 1000,
-                            .max_buffers_per_uid = 3, .max_attachments_per_client = 4 };
+                            .max_buffers_per_uid = 3, .max_attachments_per_client = 4,
+                            .max_sync_files_per_uid = 5 };
 
         assert_int_equal(limits_check_size(&l, 0), -EINVAL);
         assert_int_equal(limits_check_size(&l, 100), 0);
@@ -60,6 +61,8 @@ static void each_limit_at_its_boundary(void **state)
         assert_int_equal(limits_check_bytes(&l, 0, 0, UINT64_MAX), -EDQUOT); /* no overflow */
         assert_int_equal(limits_check_attachments(&l, 3), 0);
         assert_int_equal(limits_check_attachments(&l, 4), -EMFILE);
+        assert_int_equal(limits_check_sync_files(&l, 4), 0);
+        assert_int_equal(limits_check_sync_files(&l, 5), -EDQUOT);
 }
 
 static void defaults_are_sane(void **state)
@@ -90,9 +93,13 @@ static void defaults_fit_the_fd_limit(void **state)
                 assert_true(l.max_clients <= budget / 8 && l.max_clients <= LIMITS_DEFAULT_MAX_CLIENTS);
                 assert_true(l.max_connections_per_uid < l.max_clients || l.max_clients == 1);
                 assert_true(l.max_waiters_per_client < budget / 8);
-                /* one uid's buffers, connections and waiters together */
+                /* a uid's sync files bound those its gone connections left,
+                 * and leave each connection its own share */
+                assert_true(l.max_sync_files_per_uid >= l.max_waiters_per_client);
+                assert_true(l.max_sync_files_per_uid <= budget / 8);
+                /* one uid's buffers, connections and sync files together */
                 assert_true((uint64_t)l.max_buffers_per_uid + l.max_connections_per_uid +
-                                    l.max_waiters_per_client < budget);
+                                    l.max_sync_files_per_uid < budget);
         }
 }
 
