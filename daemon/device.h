@@ -15,7 +15,8 @@
  * fence is pending on its buffer, writable while no fence at all is.
  * When a poller must wait, the file takes a sync file of its own on the
  * buffer (registry_export_sync_file(), as its holder, so within its
- * max_waiters_per_client) and watches it on the loop; once it signals,
+ * max_waiters_per_client and its uid's max_sync_files_per_uid) and
+ * watches it on the loop; once it signals,
  * the front end's poll handle is notified and the kernel polls again.
  * One watch per file at most: the kernel keys its wake-ups by file, so
  * one notification wakes every poller of it. Unbinding, releasing the

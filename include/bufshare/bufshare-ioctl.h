@@ -34,7 +34,8 @@
  * waiter in poll, select or epoll is woken when that changes, and when
  * the file is unbound or its buffer released under it; an unbound file
  * reports POLLERR. So does a poll the daemon can't watch for (its
- * fence has --max-waiters-per-fence waiters, or the daemon is out of
+ * fence has --max-waiters-per-fence waiters, the file's uid has
+ * --max-sync-files-per-uid pending sync files, or the daemon is out of
  * fds), rather than leave the caller asleep. Fences themselves are made,
  * attached and signalled over the socket (bufshare.h).
  *

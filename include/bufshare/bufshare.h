@@ -281,7 +281,9 @@ int64_t bs_client_max_buffer_size(struct bs_client *c);
  * The daemon's limits. A uid pays for each buffer one of its clients
  * exported while it holds it, else for the buffers its clients hold
  * longest (see README, "Who pays"). The fields after max_clients are 0
- * from a daemon that speaks protocol version 1 only.
+ * from a daemon that speaks protocol version 1 only. The daemon's
+ * --max-sync-files-per-uid is not here (the protocol's LIMITS reply has
+ * no room for it): its D-Bus property MaxSyncFilesPerUid tells it.
  */
 struct bs_limits {
         uint64_t max_buffer_size;        /**< one buffer: -EFBIG above */
@@ -753,6 +755,8 @@ int bs_buffer_receive(struct bs_client *c, int sock, void *payload, size_t paylo
  * @retval -ENOENT the daemon no longer has it
  * @retval -EMFILE this client has --max-waiters-per-client pending sync
  *         files, or the daemon or this process is out of fds
+ * @retval -EDQUOT the clients of this uid, connected still or not, made
+ *         --max-sync-files-per-uid pending sync files
  * @retval -ENOSPC what it would wait for has --max-waiters-per-fence waiters
  * @retval -EOPNOTSUPP the daemon speaks protocol version 1
  * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
