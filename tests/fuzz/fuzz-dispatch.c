@@ -96,7 +96,7 @@ static void invariants_check(struct fuzz *f)
 {
         struct registry *r = &f->registry;
         uint64_t bytes = 0, paid_bytes = 0, paid_buffers = 0;
-        size_t refs = 0, attachments = 0;
+        size_t refs = 0, attachments = 0, sync_files = 0;
 
         assert(r->n_buffers == r->by_id.len);
         assert(r->by_inode.len == r->by_id.len);
@@ -141,6 +141,25 @@ static void invariants_check(struct fuzz *f)
         }
         assert(refs == r->refs.len);
         assert(attachments == r->attachments.len);
+        /* every pending sync file is charged to its maker's uid, whether
+         * its maker is still there or not, and only those are */
+        for (size_t i = 0; i < r->waiters.cap; i++) {
+                const struct waiter *w = r->waiters.slots[i].value;
+
+                if (w)
+                        assert(charge_sync_files_of(&r->charge, w->uid) > 0);
+        }
+        for (size_t i = 0; i < r->charge.sync_files.cap; i++) {
+                const struct hm_slot *slot = &r->charge.sync_files.slots[i];
+                unsigned n;
+
+                if (!slot->value)
+                        continue;
+                n = charge_sync_files_of(&r->charge, (uid_t)slot->key.a); /* keyed {uid, 0} */
+                assert(n > 0 && n <= f->limits.max_sync_files_per_uid);
+                sync_files += n;
+        }
+        assert(sync_files == r->waiters.len);
 }
 
 /* FUZZ_DISPATCH_TRACE=1: one line per request, to read what an input does. */
@@ -609,6 +628,8 @@ static void fuzz_init(struct fuzz *f, struct input *in)
         f->limits.max_buffers_per_uid = 2 + ((l >> 5) & 7) * 2;
         f->limits.max_buffer_size = 16 * PAGE;
         f->limits.max_bytes_per_uid = (l & 0x80) ? 24 * PAGE : 256 * PAGE;
+        if (l & 0x40)
+                f->limits.max_sync_files_per_uid = 3; /* across sessions, gone ones too */
         assert(registry_init(&f->registry, &f->limits) == 0);
         fence_setup(&f->registry); /* as main.c does: fences on the registry's hooks */
         f->dispatch.registry = &f->registry;
