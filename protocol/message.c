@@ -318,9 +318,11 @@ const char *bs_op_name(uint16_t opcode)
 
 void bs_msg_init(struct bs_msg *m)
 {
-        memset(m, 0, sizeof(*m));
-        for (unsigned i = 0; i < BS_MAX_FDS; i++)
-                m->fds[i] = -EBADF;
+        /* a copy, not a loop over the fds: since BS_MAX_FDS is 32, the
+         * loop was an eighth of fuzz-dispatch's time, its compares traced */
+        static const struct bs_msg empty = { .fds = { [0 ... BS_MAX_FDS - 1] = -EBADF } };
+
+        *m = empty;
 }
 
 void bs_msg_clear(struct bs_msg *m)

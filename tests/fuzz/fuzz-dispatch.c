@@ -12,6 +12,12 @@
  * Fences the sessions create are attached, signalled and destroyed; the
  * sync files EXPORT_SYNC_FILE and SYNC_FILE_MERGE give join the pool of
  * fds that IMPORT_SYNC_FILE and SYNC_FILE_MERGE send back.
+ * Image descriptions (EXPORT_DESCRIBED, SET_DESCRIPTION) are packed
+ * layouts of known formats, moved to the buffer's end and a byte past it,
+ * or hostile fields; every description the registry keeps must fit its
+ * buffer. EXPORT_BATCH asks for 0 to 40 buffers: each of the reply's fds
+ * joins the pool or is closed. A reserve of fresh memfds (reserve.h), made
+ * at the idle turns the input asks for, serves exports as in the daemon.
  *
  * Each request goes through the codec first, as on the socket, and every
  * reply must be one a client accepts. After each step the registry's
@@ -35,9 +41,11 @@
 #include <unistd.h>
 
 #include "bufshare/bufshare-ioctl.h"
+#include "bufshare/bufshare.h" /* BS_FORMAT_* */
 #include "device.h"
 #include "dispatch.h"
 #include "fence.h"
+#include "image.h"
 #include "log.h"
 #include "message.h"
 #include "registry.h"
@@ -51,15 +59,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define IDS_MAX 16
 #define MAX_STEPS 96
 #define PAGE 4096u
+#define RESERVE_TARGET 4
 
 static const uid_t session_uids[N_SESSIONS] = { 0, 1000, 1000, 65534 };
+
+/* The target's own plumbing is not what is fuzzed: reading the input,
+ * sending a request through the codec, checking the books. Without
+ * libFuzzer's instrumentation (a callback for each comparison of every
+ * loop turn) it costs a fraction of the time; the daemon's code it calls
+ * is instrumented and counted as ever. */
+#if defined(__clang__)
+#define NOT_FUZZED __attribute__((no_sanitize("coverage")))
+#else
+#define NOT_FUZZED
+#endif
 
 struct input {
         const uint8_t *p;
         size_t n;
 };
 
-static uint64_t take(struct input *in, unsigned bytes)
+NOT_FUZZED static uint64_t take(struct input *in, unsigned bytes)
 {
         uint64_t v = 0;
 
@@ -92,7 +112,7 @@ struct fuzz {
 
 /* ---- the registry's books --------------------------------------------- */
 
-static void invariants_check(struct fuzz *f)
+NOT_FUZZED static void invariants_check(struct fuzz *f)
 {
         struct registry *r = &f->registry;
         uint64_t bytes = 0, paid_bytes = 0, paid_buffers = 0;
@@ -113,8 +133,17 @@ static void invariants_check(struct fuzz *f)
                 assert(charge_holders(&r->charge, b->ident.id, b->payer) > 0);
                 if (charge_holders(&r->charge, b->ident.id, b->ident.exporter_uid) > 0)
                         assert(b->payer == b->ident.exporter_uid);
+                /* every description the registry keeps fits its buffer */
+                assert(bs_image_wire_check(&b->ident.desc, b->ident.size) == 0);
         }
         assert(bytes == r->n_bytes);
+        /* the reserve's memfds are named for ids no buffer has, nor will */
+        for (unsigned i = 0; i < r->reserve.n; i++) {
+                const struct reserve_entry *e = &r->reserve.e[(r->reserve.head + i) % RESERVE_MAX];
+                assert(e->fd >= 0 && e->id < r->next_id);
+                assert(!hashmap_get(&r->by_id, (struct hm_key){ e->id, 0 }));
+        }
+        assert(r->reserve.n <= r->reserve.target);
         for (size_t i = 0; i < r->charge.usage.cap; i++) {
                 const struct charge_usage *u = r->charge.usage.slots[i].value;
 
@@ -165,7 +194,7 @@ static void invariants_check(struct fuzz *f)
 /* FUZZ_DISPATCH_TRACE=1: one line per request, to read what an input does. */
 static bool trace;
 
-static int count_open_fds(void)
+NOT_FUZZED static int count_open_fds(void)
 {
         DIR *d = opendir("/proc/self/fd");
         struct dirent *e;
@@ -327,6 +356,122 @@ static void name_fill(struct input *in, char *dst, size_t len)
                 memset(dst, 'a' + (sel & 7), len - 1);
 }
 
+/* ---- image descriptions ------------------------------------------------ */
+
+/* The size of buffer @id, or one page if the registry has no such buffer. */
+static uint64_t buffer_size(struct fuzz *f, uint64_t id)
+{
+        const struct buffer *b = hashmap_get(&f->registry.by_id, (struct hm_key){ id, 0 });
+        return b ? b->ident.size : PAGE;
+}
+
+/* Where plane @i of a @fourcc image of @width x @height ends at the
+ * least (DRM's bound, image.h): (rows - 1) * stride + row bytes from its
+ * offset. 0 if the format is unknown or the sum overflows. */
+static uint64_t plane_span(uint32_t fourcc, unsigned i, uint32_t width, uint32_t height, uint32_t stride)
+{
+        const struct bs_image_format *fmt = bs_image_format_lookup(fourcc);
+        uint64_t w = width, h = height;
+
+        if (!fmt || i >= fmt->n_planes || h == 0)
+                return 0;
+        if (i > 0) {
+                w = (w + fmt->hsub - 1) / fmt->hsub;
+                h = (h + fmt->vsub - 1) / fmt->vsub;
+        }
+        return (h - 1) * stride + w * fmt->cpp[i]; /* < 2^33 * 2^32: no overflow */
+}
+
+/*
+ * A description for a buffer of @size bytes: none; a packed one of a
+ * format the daemon knows (bs_image_wire_layout), as it is, with its last
+ * plane moved to end exactly at the buffer's end or a byte past it, or
+ * with a stride a byte short of a row; or fields of plausible and hostile
+ * values (unknown fourccs, plane counts past 4, offsets and strides near
+ * the end and at the limits of their types, for the overflow checks).
+ * Rarely a reserved field set: the decoder refuses it.
+ */
+static void desc_fill(struct input *in, struct bs_wire_description *d, uint64_t size)
+{
+        static const uint32_t fourccs[] = {
+                BS_FORMAT_NV12, BS_FORMAT_XRGB8888, BS_FORMAT_YUV420, BS_FORMAT_P010, BS_FORMAT_YUYV,
+                BS_FORMAT_RGB565, BS_FORMAT_R8, BS_FORMAT_ARGB8888, BS_FORMAT_NV21, BS_FORMAT_YVU420,
+                BS_FORMAT_XBGR8888, BS_FORMAT_ABGR8888,
+                BS_FOURCC('A', 'B', '3', '0'), /* a DRM format the table doesn't know */
+                0,
+        };
+        static const uint32_t dims[] = { 0, 1, 2, 3, 7, 16, 64, 65, 1920, 1080, 0x8000, 0x7fffffff,
+                                         0x80000000, UINT32_MAX };
+        static const uint64_t mods[] = { BS_FORMAT_MOD_LINEAR, BS_FORMAT_MOD_INVALID,
+                                         0x0100000000000001ull /* I915_FORMAT_MOD_X_TILED */, UINT64_MAX };
+        static const uint32_t aligns[] = { 0, 1, 64, 256, 4096 };
+        uint8_t sel = take8(in);
+
+        memset(d, 0, sizeof(*d));
+        if (sel % 4 == 0)
+                return; /* none */
+        if (sel % 4 != 3) { /* packed, of a known format */
+                uint32_t fourcc = fourccs[take8(in) % 12];
+                uint32_t w = 1 + take8(in), h = 1 + take8(in) % 64, last;
+                uint8_t tweak = take8(in);
+                uint64_t end, span;
+
+                if (bs_image_wire_layout(fourcc, w, h, aligns[tweak % ELEMENTSOF(aligns)], d, &end) < 0) {
+                        d->fourcc = fourcc; /* no planes: refused */
+                        return;
+                }
+                last = d->n_planes - 1;
+                switch ((tweak >> 4) % 4) {
+                case 1: /* the last plane ends at the buffer's end, or a byte past it */
+                        span = plane_span(fourcc, last, w, h, d->planes[last].stride);
+                        if (span <= size)
+                                d->planes[last].offset = size - span + ((tweak >> 6) & 1);
+                        break;
+                case 2: { /* a stride a byte short of the row */
+                        unsigned i = take8(in) % d->n_planes;
+                        d->planes[i].stride = (uint32_t)plane_span(fourcc, i, w, 1, 0) - 1;
+                        break;
+                }
+                case 3: /* the width or height one more than the planes hold */
+                        if (tweak & 0x40)
+                                d->width += 1;
+                        else
+                                d->height += 1;
+                        break;
+                default:
+                        break;
+                }
+        } else { /* raw */
+                static const uint64_t offsets[] = { 0, 1, PAGE, 0, 0, 0, UINT64_MAX, UINT64_MAX - PAGE + 1 };
+                static const uint32_t strides[] = { 0, 1, 64, 256, PAGE, 7680, 0x80000000u, UINT32_MAX };
+                uint8_t np = take8(in);
+                unsigned filled;
+
+                d->fourcc = fourccs[take8(in) % ELEMENTSOF(fourccs)];
+                d->n_planes = (np & 7) % 6; /* 6 and 7: 0 and 1 */
+                filled = d->n_planes < BS_WIRE_MAX_PLANES ? d->n_planes : BS_WIRE_MAX_PLANES;
+                if ((np & 0x80) && filled < BS_WIRE_MAX_PLANES)
+                        filled++; /* a plane past n_planes */
+                d->modifier = mods[(np >> 3) % ELEMENTSOF(mods)];
+                d->width = dims[take8(in) % ELEMENTSOF(dims)];
+                d->height = dims[take8(in) % ELEMENTSOF(dims)];
+                for (unsigned i = 0; i < filled; i++) {
+                        uint8_t o = take8(in), st = take8(in);
+                        struct bs_wire_plane *p = &d->planes[i];
+
+                        switch (o % 8) {
+                        case 3: p->offset = size / 2; break;
+                        case 4: p->offset = size - (o >> 3); break; /* near the end, maybe past it */
+                        case 5: p->offset = size; break;
+                        default: p->offset = offsets[o % 8]; break;
+                        }
+                        p->stride = (st & 0xf8) == 0xf8 ? (uint32_t)take(in, 4) : strides[st % 8];
+                }
+                if (sel == 0xff) /* the message's shape: -EPROTO from the decoder */
+                        d->planes[take8(in) % BS_WIRE_MAX_PLANES].reserved = 1;
+        }
+}
+
 /* ---- the device file: ALLOC gives tokens, RELEASE drops them ---------- */
 
 static void device_reopen(struct fuzz *f)
@@ -367,6 +512,18 @@ static void device_step(struct fuzz *f, struct input *in, uint8_t op)
         invariants_check(f);
 }
 
+/* The loop was idle: idle.c's work, refilling the reserve (a few memfds
+ * per turn, as IDLE_STEP). */
+static void idle_turn(struct fuzz *f, struct input *in)
+{
+        unsigned n = 1 + take8(in) % RESERVE_TARGET;
+
+        registry_refill(&f->registry, n);
+        if (trace)
+                fprintf(stderr, "idle: reserve refilled by up to %u, %u memfds\n", n, f->registry.reserve.n);
+        invariants_check(f);
+}
+
 /* ---- one request, from the codec to the reply -------------------------- */
 
 static bool errno_expected(int status)
@@ -397,7 +554,21 @@ static void reply_harvest(struct fuzz *f, const struct bs_msg *rep)
         case BS_OP_FENCE_CREATE:
                 remember(f->fences, &f->n_fences, rep->body.fence_create_rep.fence_id);
                 break;
+        case BS_OP_EXPORT_BATCH: {
+                const struct bs_export_batch_rep *w = &rep->body.export_batch_rep;
+
+                /* every fd taken, in the order of the ids, which grow */
+                assert(w->count >= 1 && w->count <= BS_WIRE_BATCH_MAX && rep->n_fds == w->count);
+                for (unsigned i = 0; i < w->count; i++) {
+                        assert(rep->fds[i] >= 0);
+                        assert(i == 0 || w->ids[i] > w->ids[i - 1]);
+                        pool_add(f, fcntl(rep->fds[i], F_DUPFD_CLOEXEC, 3));
+                        remember(f->ids, &f->n_ids, w->ids[i]);
+                }
+                break;
+        }
         case BS_OP_EXPORT:
+        case BS_OP_EXPORT_DESCRIBED:
         case BS_OP_REDEEM:
                 assert(rep->n_fds == 1 && rep->fds[0] >= 0);
                 pool_add(f, fcntl(rep->fds[0], F_DUPFD_CLOEXEC, 3));
@@ -405,8 +576,16 @@ static void reply_harvest(struct fuzz *f, const struct bs_msg *rep)
         case BS_OP_EXPORT_MEMFD:
                 remember(f->ids, &f->n_ids, rep->body.export_rep.id);
                 break;
+        case BS_OP_IMPORT_DESCRIBED:
+                assert(bs_image_wire_check(&rep->body.import_described_rep.desc,
+                                           rep->body.import_rep.size) == 0);
+                __attribute__((fallthrough));
         case BS_OP_IMPORT:
                 remember(f->ids, &f->n_ids, rep->body.import_rep.id);
+                break;
+        case BS_OP_INFO_DESCRIBED:
+                assert(bs_image_wire_check(&rep->body.info_described_rep.desc,
+                                           rep->body.info_rep.size) == 0);
                 break;
         case BS_OP_ATTACH:
                 remember(f->attachments, &f->n_attachments, rep->body.attach_rep.attachment_id);
@@ -417,7 +596,7 @@ static void reply_harvest(struct fuzz *f, const struct bs_msg *rep)
 }
 
 /* The reply must be one a client's decoder accepts, to that request. */
-static void reply_check(const struct bs_msg *req, const struct bs_msg *rep)
+NOT_FUZZED static void reply_check(const struct bs_msg *req, const struct bs_msg *rep)
 {
         uint8_t wire[BS_MSG_MAX_SIZE];
         struct bs_msg back;
@@ -434,7 +613,7 @@ static void reply_check(const struct bs_msg *req, const struct bs_msg *rep)
 
 /* Send @m (its fds are consumed) from session @si, as the socket would:
  * through the decoder, then dispatch, then flush. */
-static void request(struct fuzz *f, unsigned si, struct bs_msg *m)
+NOT_FUZZED static void request(struct fuzz *f, unsigned si, struct bs_msg *m)
 {
         struct session *s = &f->sessions[si];
         uint8_t wire[BS_MSG_MAX_SIZE];
@@ -475,6 +654,14 @@ static void request(struct fuzz *f, unsigned si, struct bs_msg *m)
         invariants_check(f);
 }
 
+/* The size an export asks for: mostly multiples of 1000 up to 16,000,
+ * around the limit of 16 pages; sometimes any. */
+static uint64_t export_size(struct input *in)
+{
+        uint8_t sz = take8(in);
+        return sz < 240 ? (uint64_t)(sz % 17) * 1000 : take(in, 8);
+}
+
 /* A request of opcode @op with its fields from the input. */
 static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_t op)
 {
@@ -505,6 +692,7 @@ static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_
         case BS_OP_RELEASE: case BS_OP_INFO: case BS_OP_SET_NAME: case BS_OP_BEGIN_CPU_ACCESS:
         case BS_OP_END_CPU_ACCESS: case BS_OP_ATTACH: case BS_OP_FENCE_ATTACH: case BS_OP_SUBMIT:
         case BS_OP_EXPORT_SYNC_FILE: case BS_OP_IMPORT_SYNC_FILE: case BS_OP_RELEASE_READ:
+        case BS_OP_SET_DESCRIPTION: case BS_OP_INFO_DESCRIBED: case BS_OP_GET_DESCRIPTION:
                 b->id_req.id = pick(in, f->ids, f->n_ids);
                 break;
         default:
@@ -516,12 +704,26 @@ static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_
                 b->hello_req.version_max = b->hello_req.version_min + take8(in) % 2;
                 name_fill(in, b->hello_req.client_name, sizeof(b->hello_req.client_name));
                 break;
-        case BS_OP_EXPORT: {
-                uint8_t sz = take8(in);
-                b->export_req.size = sz < 240 ? (uint64_t)(sz % 17) * 1000 : take(in, 8);
+        case BS_OP_EXPORT:
+        case BS_OP_EXPORT_DESCRIBED: /* its body starts with EXPORT's */
+                b->export_req.size = export_size(in);
                 snprintf(b->export_req.heap, sizeof(b->export_req.heap), "%s",
                          heaps[take8(in) % ELEMENTSOF(heaps)]);
                 name_fill(in, b->export_req.name, sizeof(b->export_req.name));
+                if (op == BS_OP_EXPORT_DESCRIBED)
+                        desc_fill(in, &b->export_described_req.desc, b->export_req.size);
+                break;
+        case BS_OP_SET_DESCRIPTION:
+                desc_fill(in, &b->set_description_req.desc, buffer_size(f, b->set_description_req.id));
+                break;
+        case BS_OP_EXPORT_BATCH: {
+                uint8_t count = take8(in);
+                b->export_batch_req.size = export_size(in);
+                b->export_batch_req.count = count % 41; /* 0 and past BS_WIRE_BATCH_MAX too */
+                b->export_batch_req.flags = count == 0xff; /* -EPROTO from the decoder */
+                snprintf(b->export_batch_req.heap, sizeof(b->export_batch_req.heap), "%s",
+                         heaps[take8(in) % ELEMENTSOF(heaps)]);
+                name_fill(in, b->export_batch_req.name, sizeof(b->export_batch_req.name));
                 break;
         }
         case BS_OP_EXPORT_MEMFD:
@@ -622,16 +824,22 @@ static void fuzz_init(struct fuzz *f, struct input *in)
 
         memset(f, 0, sizeof(*f));
         limits_init_default(&f->limits, 1024);
-        /* small limits, so that inputs reach them */
-        f->limits.max_buffers_per_client = 1 + (l & 7);
+        /* small limits, so that inputs reach them; or room for a full
+         * EXPORT_BATCH (32 buffers, their fds in one reply) */
+        f->limits.max_buffers_per_client = (l & 7) == 7 ? 40 : 1 + (l & 7);
         f->limits.max_attachments_per_client = 1 + ((l >> 3) & 3);
-        f->limits.max_buffers_per_uid = 2 + ((l >> 5) & 7) * 2;
+        f->limits.max_buffers_per_uid = ((l >> 5) & 3) == 3 ? 64 : 2 + ((l >> 5) & 3) * 2;
         f->limits.max_buffer_size = 16 * PAGE;
         f->limits.max_bytes_per_uid = (l & 0x80) ? 24 * PAGE : 256 * PAGE;
         if (l & 0x40)
                 f->limits.max_sync_files_per_uid = 3; /* across sessions, gone ones too */
         assert(registry_init(&f->registry, &f->limits) == 0);
         fence_setup(&f->registry); /* as main.c does: fences on the registry's hooks */
+        /* a reserve of fresh memfds for exports, as main.c keeps, but of
+         * RESERVE_TARGET, not 16, and made only by SYNC and by the idle
+         * turns the input asks for (0xef): a refill costs a memfd_create()
+         * per memfd, and most inputs then pay nothing */
+        registry_reserve(&f->registry, RESERVE_TARGET);
         f->dispatch.registry = &f->registry;
         f->dispatch.limits = &f->limits;
         token_table_init(&f->tokens, TOKEN_DEFAULT_LIFETIME_MS);
@@ -666,15 +874,19 @@ static void fuzz_done(struct fuzz *f)
         registry_done(r);
 }
 
-/* Every opcode a client may send (REDEEM, then the fences' in wire.h's order). */
+/* Every opcode a client may send (REDEEM, then the fences' in wire.h's
+ * order, then the descriptions' and EXPORT_BATCH). */
 static const uint16_t opcodes[] = {
         BS_OP_HELLO, BS_OP_EXPORT, BS_OP_IMPORT, BS_OP_RELEASE, BS_OP_INFO, BS_OP_SET_NAME,
         BS_OP_EXPORT_MEMFD, BS_OP_BEGIN_CPU_ACCESS, BS_OP_END_CPU_ACCESS, BS_OP_ATTACH, BS_OP_DETACH,
         BS_OP_MAP_ATTACHMENT, BS_OP_UNMAP_ATTACHMENT, BS_OP_LIST_HEAPS, BS_OP_SYNC, BS_OP_LIMITS,
         BS_OP_REDEEM, BS_OP_FENCE_CREATE, BS_OP_FENCE_ATTACH, BS_OP_FENCE_SIGNAL, BS_OP_FENCE_DESTROY,
         BS_OP_EXPORT_SYNC_FILE, BS_OP_IMPORT_SYNC_FILE, BS_OP_SYNC_FILE_MERGE, BS_OP_SUBMIT,
-        BS_OP_RELEASE_READ,
+        BS_OP_RELEASE_READ, BS_OP_EXPORT_DESCRIBED, BS_OP_IMPORT_DESCRIBED, BS_OP_SET_DESCRIPTION,
+        BS_OP_INFO_DESCRIBED, BS_OP_GET_DESCRIPTION, BS_OP_EXPORT_BATCH,
 };
+/* 32 of them: an op byte is its index, and 0x80 + index the same one. */
+_Static_assert(ELEMENTSOF(opcodes) == 32, "the seeds' op bytes (gen-corpus-dispatch.py)");
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -707,6 +919,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         pool_close(&f, &in); /* the client closed an fd */
                 else if (op >= 0xf0)
                         request_raw(&f, &in, si);
+                else if (op == 0xef)
+                        idle_turn(&f, &in);
                 else if (op >= 0xe8)
                         device_step(&f, &in, (uint8_t)((op - 0xe8) % 3));
                 else

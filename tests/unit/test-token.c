@@ -113,6 +113,10 @@ static void dropped_with_their_file_or_buffer(void **state)
         assert_int_equal(token_find(t, v1, 1000, 0, &tok), -ENOENT);
         assert_int_equal(token_find(t, v3, 1000, 0, &tok), 0); /* another file's stays */
         assert_int_equal(t->n_tokens, 1);
+        /* b's file closes too: the teardown must not unlink a token from
+         * a list on this function's stack, gone by then */
+        token_drop_origin(t, &b);
+        assert_int_equal(t->n_tokens, 0);
 }
 
 static void made_up_tokens_are_unknown(void **state)
