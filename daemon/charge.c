@@ -18,6 +18,22 @@ static struct hm_key hold_key(uint64_t id, uid_t uid)
         return (struct hm_key){ id, uid };
 }
 
+/* @h's entry for @k, made zeroed (@size bytes) if it has none: NULL
+ * when out of memory. */
+static void *entry_get_or_new(struct hashmap *h, struct hm_key k, size_t size)
+{
+        void *e = hashmap_get(h, k);
+
+        if (e)
+                return e;
+        e = calloc(1, size);
+        if (e && hashmap_put(h, k, e) < 0) {
+                free(e);
+                return NULL;
+        }
+        return e;
+}
+
 void charge_init(struct charge *c)
 {
         hashmap_init(&c->usage);
@@ -64,19 +80,10 @@ int charge_check_n(const struct charge *c, const struct limits *l, uid_t uid, un
 
 int charge_pay(struct charge *c, uid_t uid, uint64_t bytes)
 {
-        struct charge_usage *u = hashmap_get(&c->usage, uid_key(uid));
-        int r;
+        struct charge_usage *u = entry_get_or_new(&c->usage, uid_key(uid), sizeof(*u));
 
-        if (!u) {
-                u = calloc(1, sizeof(*u));
-                if (!u)
-                        return -ENOMEM;
-                r = hashmap_put(&c->usage, uid_key(uid), u);
-                if (r < 0) {
-                        free(u);
-                        return r;
-                }
-        }
+        if (!u)
+                return -ENOMEM;
         u->bytes += bytes;
         u->buffers++;
         return 0;
@@ -96,19 +103,10 @@ void charge_refund(struct charge *c, uid_t uid, uint64_t bytes)
 
 int charge_hold(struct charge *c, uint64_t id, uid_t uid)
 {
-        struct charge_hold *h = hashmap_get(&c->holds, hold_key(id, uid));
-        int r;
+        struct charge_hold *h = entry_get_or_new(&c->holds, hold_key(id, uid), sizeof(*h));
 
-        if (!h) {
-                h = calloc(1, sizeof(*h));
-                if (!h)
-                        return -ENOMEM;
-                r = hashmap_put(&c->holds, hold_key(id, uid), h);
-                if (r < 0) {
-                        free(h);
-                        return r;
-                }
-        }
+        if (!h)
+                return -ENOMEM;
         return (int)++h->n;
 }
 
@@ -144,19 +142,10 @@ int charge_sync_file_check(const struct charge *c, const struct limits *l, uid_t
 
 int charge_sync_file_add(struct charge *c, uid_t uid)
 {
-        struct charge_hold *h = hashmap_get(&c->sync_files, uid_key(uid));
-        int r;
+        struct charge_hold *h = entry_get_or_new(&c->sync_files, uid_key(uid), sizeof(*h));
 
-        if (!h) {
-                h = calloc(1, sizeof(*h));
-                if (!h)
-                        return -ENOMEM;
-                r = hashmap_put(&c->sync_files, uid_key(uid), h);
-                if (r < 0) {
-                        free(h);
-                        return r;
-                }
-        }
+        if (!h)
+                return -ENOMEM;
         h->n++;
         return 0;
 }
