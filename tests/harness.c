@@ -159,6 +159,19 @@ int test_wait(pid_t pid)
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+void test_skip_unless(bool ok, const char *what)
+{
+        const char *ci = getenv("CI");
+
+        if (ok)
+                return;
+        printf("SKIP: %s\n", what);
+        fflush(stdout);
+        if (ci && strcmp(ci, "true") == 0)
+                fail_msg("%s (CI=true: prerequisites are required)", what);
+        skip();
+}
+
 int test_listen_private(char *dir, struct sockaddr_un *sa)
 {
         int fd;

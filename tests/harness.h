@@ -99,6 +99,11 @@ int test_recv_fd(int sock);
  * failure instead (exit 1). Returns only if @ok. */
 void test_require(bool ok, const char *what);
 
+/* test_require() for one cmocka test of many: unless @ok, print
+ * "SKIP: @what" and skip this test only; under CI=true, fail it instead.
+ * Returns only if @ok. */
+void test_skip_unless(bool ok, const char *what);
+
 /* SIGTERM a daemon started with capture_log, wait for it to exit, and
  * read its log into @buf (@len bytes, NUL-terminated): its exit status,
  * or -errno. test_daemon_stop() then removes what is left. */
