@@ -26,6 +26,17 @@ struct outmsg {
 
 static void conn_close_after_flush(struct conn *c);
 
+/* Free the events conn_new() made (those it got). */
+static void conn_events_free(struct conn *c)
+{
+        if (c->rev)
+                event_free(c->rev);
+        if (c->wev)
+                event_free(c->wev);
+        if (c->deadline)
+                event_free(c->deadline);
+}
+
 /* true while @c may be read: no reply of its waits in the daemon, and no
  * fd it sent waits to be closed. */
 static bool conn_may_read(const struct conn *c)
@@ -278,12 +289,7 @@ void conn_free(struct conn *c)
         }
         registry_holder_drop(c->owner->dispatch->registry, &c->session.holder);
         registry_flush(c->owner->dispatch->registry);
-        if (c->rev)
-                event_free(c->rev);
-        if (c->wev)
-                event_free(c->wev);
-        if (c->deadline)
-                event_free(c->deadline);
+        conn_events_free(c);
         /* messages it never read may hold the client's fds: the closer's */
         closer_close(c->fds_closing, TAKE_FD(c->fd));
         if (c->own_account)
@@ -323,12 +329,7 @@ int conn_new(const struct conn_owner *o, int fd_, const struct ucred *cred, cons
             evtimer_add(c->deadline, &tv) < 0) {
                 if (c->own_account)
                         closer_account_free(c->fds_closing);
-                if (c->rev)
-                        event_free(c->rev);
-                if (c->wev)
-                        event_free(c->wev);
-                if (c->deadline)
-                        event_free(c->deadline);
+                conn_events_free(c);
                 safe_close(c->fd);
                 free(c);
                 return -ENOMEM;
