@@ -551,6 +551,7 @@ static const sd_bus_vtable manager_vtable[] = {
         LIMIT_PROPERTY("MaxWaitersPerClient", "u"),
         LIMIT_PROPERTY("MaxWaitersPerFence", "u"),
         LIMIT_PROPERTY("MaxSyncFilesPerUid", "u"),
+        LIMIT_PROPERTY("MaxFdsInFlightPerUid", "u"),
         LIMIT_PROPERTY("HelloTimeout", "u"),
         SD_BUS_METHOD_WITH_ARGS("ListBuffers", SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a(tssttuusuuu)", buffers), method_list_buffers,

@@ -31,6 +31,9 @@ void limits_init_default(struct limits *l, uint64_t fd_limit)
         /* a uid's buffers (F/2), connections (F/16) and these stay
          * under F together */
         l->max_sync_files_per_uid = at_least_one(f / 8);
+        /* not the daemon's fds but its user's: the kernel refuses to send
+         * more than its fd limit in transit (inflight.h) */
+        l->max_fds_in_flight_per_uid = at_least_one(f / 8);
         l->hello_timeout_ms = LIMITS_DEFAULT_HELLO_TIMEOUT_MS;
         if (sysinfo(&si) == 0)
                 l->max_bytes_per_uid = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
@@ -138,6 +141,7 @@ const struct limit_desc limits_table[] = {
         LIMIT("max-waiters-per-client", "MaxWaitersPerClient", LIMIT_COUNT, max_waiters_per_client),
         LIMIT("max-waiters-per-fence", "MaxWaitersPerFence", LIMIT_COUNT, max_waiters_per_fence),
         LIMIT("max-sync-files-per-uid", "MaxSyncFilesPerUid", LIMIT_COUNT, max_sync_files_per_uid),
+        LIMIT("max-fds-in-flight-per-uid", "MaxFdsInFlightPerUid", LIMIT_COUNT, max_fds_in_flight_per_uid),
         LIMIT("hello-timeout", "HelloTimeout", LIMIT_COUNT, hello_timeout_ms),
 };
 #undef LIMIT

@@ -30,6 +30,8 @@ struct limits {
         uint32_t max_waiters_per_fence;      /* pending sync files on one fence: -ENOSPC */
         uint32_t max_sync_files_per_uid;     /* pending sync files a uid's connections made,
                                                 connected still or not: -EDQUOT */
+        uint32_t max_fds_in_flight_per_uid;  /* fds sent on a uid's connections, not yet
+                                                received: its connections are not read */
         uint32_t hello_timeout_ms;           /* from accept to HELLO, else disconnected */
 };
 
@@ -56,6 +58,7 @@ struct limits {
  *   max_waiters_per_client      F / 16
  *   max_waiters_per_fence       F / 8
  *   max_sync_files_per_uid      F / 8
+ *   max_fds_in_flight_per_uid   F / 8
  * and the machine's RAM plus swap as max_bytes_per_uid. Each is at least 1.
  */
 void limits_init_default(struct limits *l, uint64_t fd_limit);

@@ -71,6 +71,8 @@ static void usage(FILE *f)
                 "      --max-waiters-per-fence N  what may wait on one fence or sync file: -ENOSPC\n"
                 "      --max-sync-files-per-uid N  pending sync files one uid's clients made,\n"
                 "                               connected still or not: -EDQUOT\n"
+                "      --max-fds-in-flight-per-uid N  fds sent to one uid's clients and not\n"
+                "                               received yet: its clients are not read\n"
                 "      --hello-timeout MS       a new connection's time to say HELLO (default 10000)\n"
                 "      --device-name NAME       the CUSE device /dev/NAME (default bufshare)\n"
                 "      --device-mode MODE       its mode, octal (default 0666)\n"
@@ -325,11 +327,13 @@ static void log_limits(const struct limits *l, uint64_t fd_limit)
 {
         log_info("limits: buffer %llu bytes; per client %u buffers, %u attachments, %u fences, "
                  "%u sync files; %u waiters per fence; per uid %u buffers, "
-                 "%llu bytes, %u connections, %u sync files; %u connections in all (fd limit %llu)",
+                 "%llu bytes, %u connections, %u sync files, %u fds in flight; %u connections in all "
+                 "(fd limit %llu)",
                  (unsigned long long)l->max_buffer_size, l->max_buffers_per_client, l->max_attachments_per_client,
                  l->max_fences_per_client, l->max_waiters_per_client, l->max_waiters_per_fence,
                  l->max_buffers_per_uid, (unsigned long long)l->max_bytes_per_uid, l->max_connections_per_uid,
-                 l->max_sync_files_per_uid, l->max_clients, (unsigned long long)fd_limit);
+                 l->max_sync_files_per_uid, l->max_fds_in_flight_per_uid, l->max_clients,
+                 (unsigned long long)fd_limit);
 }
 
 static void stop_cb(evutil_socket_t sig, short what, void *data)

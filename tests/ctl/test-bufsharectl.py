@@ -34,8 +34,8 @@ LIMITS_FIELDS = {"max_buffer_size", "max_bytes_per_uid", "max_buffers_per_client
                  "max_buffers_per_uid", "max_clients", "max_connections_per_uid",
                  "max_attachments_per_client", "max_fences_per_client", "max_waiters_per_client",
                  "max_waiters_per_fence", "hello_timeout"}
-# D-Bus has every limit; the socket's LIMITS reply has no room for this one
-BUS_LIMITS_FIELDS = LIMITS_FIELDS | {"max_sync_files_per_uid"}
+# D-Bus has every limit; the socket's LIMITS reply has no room for these
+BUS_LIMITS_FIELDS = LIMITS_FIELDS | {"max_sync_files_per_uid", "max_fds_in_flight_per_uid"}
 
 results = []
 

@@ -169,6 +169,7 @@ static void introspection_is_complete(void **state)
                 "<property name=\"MaxWaitersPerClient\" type=\"u\" access=\"read\">",
                 "<property name=\"MaxWaitersPerFence\" type=\"u\" access=\"read\">",
                 "<property name=\"MaxSyncFilesPerUid\" type=\"u\" access=\"read\">",
+                "<property name=\"MaxFdsInFlightPerUid\" type=\"u\" access=\"read\">",
                 "<property name=\"HelloTimeout\" type=\"u\" access=\"read\">",
                 "<interface name=\"org.freedesktop.DBus.Properties\">",
                 "<interface name=\"org.freedesktop.DBus.Introspectable\">",

@@ -97,6 +97,9 @@ static void defaults_fit_the_fd_limit(void **state)
                  * and leave each connection its own share */
                 assert_true(l.max_sync_files_per_uid >= l.max_waiters_per_client);
                 assert_true(l.max_sync_files_per_uid <= budget / 8);
+                /* fds in transit count against the daemon's user, whose fd
+                 * limit is the kernel's bound on them: one uid gets a share */
+                assert_true(l.max_fds_in_flight_per_uid >= 1 && l.max_fds_in_flight_per_uid <= budget / 8);
                 /* one uid's buffers, connections and sync files together */
                 assert_true((uint64_t)l.max_buffers_per_uid + l.max_connections_per_uid +
                                     l.max_sync_files_per_uid < budget);
