@@ -37,11 +37,12 @@ static void conn_events_free(struct conn *c)
                 event_free(c->deadline);
 }
 
-/* true while @c may be read: no reply of its waits in the daemon, and no
- * fd it sent waits to be closed. */
+/* true while @c may be read: no reply of its waits in the daemon, no fd
+ * it sent waits to be closed, and its uid's clients received enough of
+ * the fds sent to them. */
 static bool conn_may_read(const struct conn *c)
 {
-        return list_empty(&c->outq) && !closer_account_full(c->fds_closing);
+        return list_empty(&c->outq) && !closer_account_full(c->fds_closing) && !inflight_sock_blocked(c->inflight);
 }
 
 /* Reading stops while replies wait: a client that doesn't read its
@@ -49,7 +50,7 @@ static bool conn_may_read(const struct conn *c)
  * it sent wait for the closer: it can't make the daemon hold more. */
 static void conn_update_events(struct conn *c)
 {
-        if (list_empty(&c->outq))
+        if (list_empty(&c->outq) || inflight_sock_blocked(c->inflight))
                 event_del(c->wev);
         else
                 event_add(c->wev, NULL);
@@ -59,7 +60,8 @@ static void conn_update_events(struct conn *c)
                 event_del(c->rev);
 }
 
-/* The closer closed the last fd @c sent: read it again. */
+/* The closer closed the last fd @c sent, or its uid's clients received
+ * enough of the fds sent to them: read it again, send what waits. */
 static void conn_fds_closed(void *data)
 {
         conn_update_events(data);
@@ -70,12 +72,26 @@ void conn_resume(struct conn *c)
         conn_update_events(c);
 }
 
-/* Send queued replies. Returns 0, or -errno when the connection is dead. */
+/* The fds sent on @c in transit for now, or 0 when @m's send failed
+ * (-ETOOMANYREFS: @m waits, and @c is told when to try again). */
+static int conn_sent(struct conn *c, const struct bs_msg *m, int r)
+{
+        if (r == -ETOOMANYREFS && c->inflight) {
+                inflight_sock_refused(c->inflight, m->n_fds);
+                return -EAGAIN;
+        }
+        if (r == 0)
+                inflight_sock_sent(c->inflight, m->n_fds);
+        return r;
+}
+
+/* Send queued replies, while fds in transit allow it. Returns 0, or
+ * -errno when the connection is dead. */
 static int conn_flush(struct conn *c)
 {
-        while (!list_empty(&c->outq)) {
+        while (!list_empty(&c->outq) && !inflight_sock_blocked(c->inflight)) {
                 struct outmsg *o = container_of(c->outq.next, struct outmsg, link);
-                int r = bs_msg_send(c->fd, &o->msg);
+                int r = conn_sent(c, &o->msg, bs_msg_send(c->fd, &o->msg));
                 if (r == -EAGAIN)
                         return 0;
                 list_remove(&o->link);
@@ -95,8 +111,8 @@ static int conn_send(struct conn *c, struct bs_msg *m)
         struct outmsg *o;
         int r;
 
-        if (list_empty(&c->outq)) {
-                r = bs_msg_send(c->fd, m);
+        if (list_empty(&c->outq) && !inflight_sock_blocked(c->inflight)) {
+                r = conn_sent(c, m, bs_msg_send(c->fd, m));
                 if (r != -EAGAIN) {
                         bs_msg_clear(m);
                         return r;
@@ -290,8 +306,12 @@ void conn_free(struct conn *c)
         registry_holder_drop(c->owner->dispatch->registry, &c->session.holder);
         registry_flush(c->owner->dispatch->registry);
         conn_events_free(c);
-        /* messages it never read may hold the client's fds: the closer's */
-        closer_close(c->fds_closing, TAKE_FD(c->fd));
+        /* messages it never read may hold the client's fds: the closer's,
+         * once the fds sent on it are received */
+        if (c->inflight)
+                inflight_sock_close(c->inflight, TAKE_FD(c->fd), c->fds_closing);
+        else
+                closer_close(c->fds_closing, TAKE_FD(c->fd));
         if (c->own_account)
                 closer_account_free(c->fds_closing);
         log_debug("client %llu disconnected", (unsigned long long)c->session.holder.id);
@@ -300,7 +320,8 @@ void conn_free(struct conn *c)
 }
 
 int conn_new(const struct conn_owner *o, int fd_, const struct ucred *cred, const char *comm, int refuse,
-             unsigned hello_timeout_ms, struct closer_account *fds_closing, struct conn **ret)
+             unsigned hello_timeout_ms, struct closer_account *fds_closing, struct inflight_account *inflight,
+             struct conn **ret)
 {
         _cleanup_close_ int fd = fd_;
         struct timeval tv = { hello_timeout_ms / 1000, (hello_timeout_ms % 1000) * 1000 };
@@ -325,8 +346,12 @@ int conn_new(const struct conn_owner *o, int fd_, const struct ucred *cred, cons
         c->deadline = evtimer_new(o->base, conn_deadline_cb, c);
         c->own_account = !fds_closing;
         c->fds_closing = fds_closing ? fds_closing : closer_account_new(o->closer, conn_fds_closed, c);
-        if (!c->rev || !c->wev || !c->deadline || !c->fds_closing || event_add(c->rev, NULL) < 0 ||
-            evtimer_add(c->deadline, &tv) < 0) {
+        if (inflight)
+                c->inflight = inflight_sock_new(inflight, c->fd, conn_fds_closed, c);
+        if (!c->rev || !c->wev || !c->deadline || !c->fds_closing || (inflight && !c->inflight) ||
+            event_add(c->rev, NULL) < 0 || evtimer_add(c->deadline, &tv) < 0) {
+                if (c->inflight) /* nothing was sent: it closes the fd at once */
+                        inflight_sock_close(c->inflight, TAKE_FD(c->fd), NULL);
                 if (c->own_account)
                         closer_account_free(c->fds_closing);
                 conn_events_free(c);

@@ -31,6 +31,10 @@
  * while the account holds fds keeps its place in the uid's count until
  * they are closed. One fd a close of which blocks doesn't stop the
  * others of its uid.
+ *
+ * The fds sent to them and not received yet are counted on one account
+ * too (inflight.h): a connection the daemon hangs up on while some are
+ * unread keeps its socket and its place in the uid's count until then.
  */
 #define UID_CLOSING_MAX 128
 
@@ -40,6 +44,7 @@ struct uid_conns {
         uid_t uid;
         struct server *server;
         struct closer_account *fds; /* NULL once the server is done */
+        struct inflight_account *inflight; /* fds sent on its connections, unread */
         struct list conns;          /* struct conn.uid_link */
 };
 
@@ -51,14 +56,21 @@ static struct hm_key uid_key(uid_t uid)
 static unsigned uid_conns_of(struct server *s, uid_t uid)
 {
         struct uid_conns *u = hashmap_get(&s->uid_conns, uid_key(uid));
-        return u ? u->n + u->closing : 0;
+        return u ? u->n + u->closing + inflight_account_lingering(u->inflight) : 0;
 }
 
 static void uid_conns_free(struct uid_conns *u)
 {
         hashmap_remove(&u->server->uid_conns, uid_key(u->uid));
         closer_account_free(u->fds);
+        inflight_account_free(u->inflight);
         free(u);
+}
+
+/* Whether @u holds nothing: no connection, live, lingering or closing. */
+static bool uid_conns_unused(const struct uid_conns *u)
+{
+        return u->n == 0 && closer_account_pending(u->fds) == 0 && inflight_account_lingering(u->inflight) == 0;
 }
 
 /* The closer closed enough of the fds of @userdata's connections to read
@@ -74,7 +86,18 @@ static void uid_conns_fds_closed(void *userdata)
         if (closer_account_pending(u->fds) > 0)
                 return;
         u->closing = 0;
-        if (u->n == 0)
+        if (uid_conns_unused(u))
+                uid_conns_free(u);
+}
+
+/* A socket @userdata's connections left lingering went to the closer. */
+static void uid_conns_lingered(void *userdata)
+{
+        struct uid_conns *u = userdata;
+
+        if (closer_account_pending(u->fds) > 0)
+                u->closing++;
+        else if (uid_conns_unused(u))
                 uid_conns_free(u);
 }
 
@@ -90,8 +113,10 @@ static struct uid_conns *uid_conns_add(struct server *s, uid_t uid)
                 u->server = s;
                 list_init(&u->conns);
                 u->fds = closer_account_new(&s->closer, uid_conns_fds_closed, u);
-                if (!u->fds || hashmap_put(&s->uid_conns, uid_key(uid), u) < 0) {
+                u->inflight = inflight_account_new(&s->inflight, uid_conns_lingered, u);
+                if (!u->fds || !u->inflight || hashmap_put(&s->uid_conns, uid_key(uid), u) < 0) {
                         closer_account_free(u->fds);
+                        inflight_account_free(u->inflight);
                         free(u);
                         return NULL;
                 }
@@ -107,7 +132,7 @@ static void uid_conns_sub(struct uid_conns *u, bool gone)
         u->n--;
         if (gone && closer_account_pending(u->fds) > 0)
                 u->closing++;
-        if (u->n == 0 && closer_account_pending(u->fds) == 0)
+        if (uid_conns_unused(u))
                 uid_conns_free(u);
 }
 
@@ -175,7 +200,8 @@ static void server_accept_one(struct server *s, int fd)
         }
         procfs_comm(cred.pid, comm, sizeof(comm));
         r = conn_new(&s->owner, fd, &cred, comm, refuse,
-                     refuse < 0 ? REFUSING_DEADLINE_MS : s->limits->hello_timeout_ms, u ? u->fds : NULL, &c);
+                     refuse < 0 ? REFUSING_DEADLINE_MS : s->limits->hello_timeout_ms, u ? u->fds : NULL,
+                     u ? u->inflight : NULL, &c);
         if (r < 0) {
                 log_warn("a connection of pid %d could not be set up: %s", (int)cred.pid, strerror(-r));
                 if (u)
@@ -251,6 +277,9 @@ int server_init(struct server *s, struct event_base *base, struct dispatch *disp
         };
         list_init(&s->conns);
         hashmap_init(&s->uid_conns);
+        r = inflight_init(&s->inflight, base, s->limits);
+        if (r < 0)
+                return r;
         r = closer_init(&s->closer, base);
         if (r < 0)
                 return r;
@@ -286,11 +315,15 @@ void server_done(struct server *s)
                 conn_free(container_of(pos, struct conn, link));
         closer_account_free(s->turned_away);
         s->turned_away = NULL;
+        /* the sockets kept for fds in transit go to the closer's accounts */
+        inflight_done(&s->inflight);
         for (size_t i = 0; i < s->uid_conns.cap; i++) {
                 struct uid_conns *u = s->uid_conns.slots[i].value;
                 if (u) {
                         closer_account_free(u->fds); /* its fds are closed below, nobody told */
                         u->fds = NULL;
+                        inflight_account_free(u->inflight);
+                        u->inflight = NULL;
                 }
         }
         closer_done(&s->closer);

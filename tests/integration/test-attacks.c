@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <grp.h>
+#include <poll.h>
 
 #include "bufshare/bufshare.h"
 #include "fdpass.h"
@@ -852,6 +854,222 @@ static void a_uid_can_not_fill_the_closer(void **state)
         assert_int_equal(other, 0);
 }
 
+/* ---- fds in transit ------------------------------------------------------ */
+
+/* uids of the daemon and of the client that reads its replies: none that
+ * another test's daemon runs as, since the kernel counts fds in transit
+ * per user, and unprivileged, since it exempts CAP_SYS_RESOURCE */
+#define TRANSIT_DAEMON_UID 61234
+#define TRANSIT_READER_UID 61235
+/* the daemon's RLIMIT_NOFILE: the kernel refuses its sendmsg() with
+ * ETOOMANYREFS past this many fds in transit */
+#define TRANSIT_NOFILE 1024
+/* max-fds-in-flight-per-uid by default: (nofile - LIMITS_FD_KEPT) / 8
+ * (daemon/limits.h) */
+#define TRANSIT_PER_UID ((TRANSIT_NOFILE - 80) / 8)
+#define TRANSIT_ROUNDS 40
+
+/* In a child, as TRANSIT_READER_UID: an export and a batch, each fd
+ * received and a memfd of the right size. */
+static int export_and_read_everything(void *arg)
+{
+        struct bs_buffer *one = NULL, *many[BS_EXPORT_BATCH_MAX] = { NULL };
+        struct bs_client *c = NULL;
+        struct stat st;
+        int fd;
+
+        child_check(setenv("BUFSHARE_TIMEOUT_MS", "5000", 1) == 0);
+        child_check(setgroups(0, NULL) == 0);
+        child_check(setresgid(TRANSIT_READER_UID, TRANSIT_READER_UID, TRANSIT_READER_UID) == 0);
+        child_check(setresuid(TRANSIT_READER_UID, TRANSIT_READER_UID, TRANSIT_READER_UID) == 0);
+        child_check(bs_client_connect(arg, &c) == 0);
+        child_check(bs_buffer_export(c, PAGE, NULL, "reader", &one) == 0);
+        child_check(bs_buffer_export_many(c, BS_EXPORT_BATCH_MAX, PAGE, NULL, "reader", many) == 0);
+        fd = bs_buffer_fd(many[BS_EXPORT_BATCH_MAX - 1], O_CLOEXEC);
+        child_check(fd >= 0 && fstat(fd, &st) == 0 && st.st_size == PAGE);
+        close(fd);
+        for (int i = 0; i < BS_EXPORT_BATCH_MAX; i++)
+                bs_buffer_put(many[i]);
+        bs_buffer_put(one);
+        bs_client_unref(c);
+        return 0;
+}
+
+/* Wait up to @timeout_ms for the daemon to hang up on @s, whose replies
+ * stay unread: true if it did. */
+static bool hung_up(int s, int timeout_ms)
+{
+        struct pollfd p = { .fd = s, .events = POLLRDHUP };
+
+        return poll(&p, 1, timeout_ms) == 1 && (p.revents & (POLLHUP | POLLRDHUP));
+}
+
+/* Every fd waiting in @s, taken and closed: how many. */
+static int drain_fds(int s)
+{
+        struct bs_msg m;
+        int n = 0;
+
+        while (bs_msg_recv_flags(s, &m, MSG_DONTWAIT, NULL) >= 0) {
+                n += (int)m.n_fds;
+                bs_msg_clear(&m);
+        }
+        return n;
+}
+
+/* One uid's attack, on @conns (TRANSIT_ROUNDS, *@n_conns set to those
+ * opened): on connection after connection, a batch whose reply it never
+ * reads, and something malformed so that the daemon hangs up and drops
+ * the buffers (the uid's quota is free again, the fds stay in transit),
+ * until the daemon stops hanging up. Returns how many times it did. */
+static int fill_transit(const char *socket, int *conns, int *n_conns)
+{
+        const struct bs_msg_header bad = { .size = sizeof(bad), .opcode = 0x4242, .serial = 3 };
+        struct bs_msg m;
+        int hung = 0, r;
+
+        *n_conns = 0;
+        while (*n_conns < TRANSIT_ROUNDS) {
+                int s = test_raw_connect(socket);
+
+                assert_true(s >= 0);
+                conns[(*n_conns)++] = s;
+                bs_msg_request(&m, BS_OP_HELLO, 1);
+                m.body.hello_req.version_min = 1;
+                m.body.hello_req.version_max = BS_PROTOCOL_VERSION;
+                assert_int_equal(bs_msg_send(s, &m), 0);
+                bs_msg_request(&m, BS_OP_EXPORT_BATCH, 2);
+                m.body.export_batch_req.size = PAGE;
+                m.body.export_batch_req.count = BS_EXPORT_BATCH_MAX;
+                strcpy(m.body.export_batch_req.heap, "system");
+                assert_int_equal(bs_msg_send(s, &m), 0);
+                /* an unknown opcode: -EPROTO, then the hang-up (which may
+                 * come first, if the batch's reply could not be sent) */
+                r = bs_fdpass_send(s, &bad, sizeof(bad), NULL, 0);
+                assert_true(r == 0 || r == -EPIPE || r == -ECONNRESET);
+                /* the daemon answers and hangs up at once, unless it stopped
+                 * reading this uid or sending to it: then nothing comes */
+                if (!hung_up(s, 5000))
+                        break;
+                hung++;
+        }
+        printf("the daemon hung up %d times of %d\n", hung, *n_conns);
+        return hung;
+}
+
+/* The kernel counts every fd the daemon sent and its peer did not receive
+ * yet against the daemon's user, and refuses more (ETOOMANYREFS) past its
+ * RLIMIT_NOFILE. One uid asks for batches on connection after connection,
+ * never reads the replies, and sends something malformed each time so that
+ * the daemon hangs up and drops the buffers (the uid's quota is free again,
+ * the fds stay in transit). Its connections stop being read at
+ * max-fds-in-flight-per-uid, hung up on or not (the daemon keeps a socket
+ * it hangs up on, shut down, until what it sent there is read), and a
+ * client of another uid still gets every fd it asks for. (Before: after
+ * 32 rounds, every reply carrying an fd failed, for every uid, and its
+ * client was disconnected.) */
+static void unread_fds_in_transit_are_bounded_per_uid(void **state)
+{
+        struct test_daemon d = { .run_as = TRANSIT_DAEMON_UID, .nofile = TRANSIT_NOFILE };
+        int conns[TRANSIT_ROUNDS], n_conns = 0, hung, reader, unread = 0;
+        struct bs_msg m, rep;
+        (void)state;
+
+        test_skip_unless(geteuid() == 0, "not root: the daemon and a client can't be run as other uids");
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        assert_int_equal(chmod(d.dir, 0755), 0); /* the reader may reach the socket */
+
+        hung = fill_transit(d.socket, conns, &n_conns);
+
+        assert_int_equal(test_wait(test_fork(export_and_read_everything, d.socket)), 0);
+
+        for (int i = 0; i < n_conns; i++) {
+                unread += drain_fds(conns[i]);
+                close(conns[i]);
+        }
+        printf("%d fds were in transit to the uid that did not read\n", unread);
+        assert_true(hung < TRANSIT_ROUNDS);
+        assert_true(unread >= TRANSIT_PER_UID);
+        assert_true(unread < TRANSIT_PER_UID + BS_EXPORT_BATCH_MAX);
+
+        /* once read, the uid is served again */
+        reader = test_raw_connect_hello(d.socket);
+        assert_true(reader >= 0);
+        bs_msg_request(&m, BS_OP_EXPORT_BATCH, 4);
+        m.body.export_batch_req.size = PAGE;
+        m.body.export_batch_req.count = BS_EXPORT_BATCH_MAX;
+        strcpy(m.body.export_batch_req.heap, "system");
+        assert_int_equal(test_raw_call(reader, &m, &rep), 0);
+        assert_int_equal(rep.n_fds, BS_EXPORT_BATCH_MAX);
+        bs_msg_clear(&rep);
+        close(reader);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
+/* Lines of the file at @path that hold @what. */
+static int lines_with(const char *path, const char *what)
+{
+        char line[1024];
+        int n = 0;
+        FILE *f = fopen(path, "re");
+
+        assert_non_null(f);
+        while (fgets(line, sizeof(line), f))
+                n += strstr(line, what) != NULL;
+        fclose(f);
+        return n;
+}
+
+/* With max-fds-in-flight-per-uid above the daemon's fd limit (as many
+ * uids together could be), the kernel refuses a reply's fds itself
+ * (ETOOMANYREFS): the reply waits, its client is kept, and it gets the
+ * reply whole once fds in transit are received; said once in the log,
+ * with the count. (Before: the client was disconnected.) */
+static void a_reply_the_kernel_refuses_waits_and_loses_nothing(void **state)
+{
+        struct test_daemon d = { .run_as = TRANSIT_DAEMON_UID, .nofile = TRANSIT_NOFILE, .capture_log = true };
+        int conns[TRANSIT_ROUNDS], n_conns = 0, client, fd;
+        struct bs_msg m, rep;
+        struct stat st;
+        char log[8192];
+        (void)state;
+
+        test_skip_unless(geteuid() == 0, "not root: the daemon can't be run as another uid");
+        assert_int_equal(test_daemon_start(&d, (const char *const[]){ "--max-fds-in-flight-per-uid", "100000", NULL }),
+                         0);
+        client = test_raw_connect_hello(d.socket);
+        assert_true(client >= 0);
+        assert_true(fill_transit(d.socket, conns, &n_conns) < TRANSIT_ROUNDS);
+        assert_int_equal(lines_with(d.log_path, "too many fds in transit"), 1);
+
+        bs_msg_request(&m, BS_OP_EXPORT, 7);
+        m.body.export_req.size = PAGE;
+        strcpy(m.body.export_req.heap, "system");
+        assert_int_equal(bs_msg_send(client, &m), 0);
+        /* nothing can come while the kernel refuses: the fds stay unread */
+        assert_int_equal(test_wait_readable(client, 300), -ETIMEDOUT);
+
+        for (int i = 0; i < n_conns; i++) {
+                drain_fds(conns[i]);
+                close(conns[i]);
+        }
+        assert_int_equal(test_raw_recv(client, &rep), 0);
+        assert_int_equal(rep.body.status.status, 0);
+        assert_int_equal(rep.hdr.serial, 7);
+        assert_int_equal(rep.n_fds, 1);
+        fd = rep.fds[0];
+        assert_true(fstat(fd, &st) == 0 && st.st_size == PAGE);
+        bs_msg_clear(&rep);
+        /* and the connection goes on */
+        bs_msg_request(&m, BS_OP_LIMITS, 8);
+        assert_int_equal(test_raw_call(client, &m, &rep), 0);
+        bs_msg_clear(&rep);
+        close(client);
+        assert_int_equal(test_daemon_stop_read_log(&d, log, sizeof(log)), 0);
+        assert_non_null(strstr(log, "its fd limit 1024"));
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
 /* ---- the log ------------------------------------------------------------ */
 
 /* Lines in the file at @path. */
@@ -962,6 +1180,8 @@ int main(void)
                 T(unread_batch_replies_cost_no_fds_beyond_the_quota),
                 T(a_batch_costs_the_loops_turn_its_buffers),
                 T(a_uid_can_not_fill_the_closer),
+                T(unread_fds_in_transit_are_bounded_per_uid),
+                T(a_reply_the_kernel_refuses_waits_and_loses_nothing),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
