@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* 1. export: export + map + touch one byte + unmap + put, against a sealed
- * memfd handed over by the floor's helper. */
+ * memfd of mode 0444 handed over by the floor's helper. */
 #include <errno.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -111,7 +111,7 @@ void bench_export(struct bs_client *c)
         int n = B.quick ? 20 : 3000;
         enum pin p;
 
-        header("1. export + map + touch one byte + unmap + put, against memfd+seals+SCM_RIGHTS from a helper; "
+        header("1. export + map + touch one byte + unmap + put, against memfd+seals+fchmod 0444+SCM_RIGHTS from a helper; "
                "then the export alone (its put after the timing) against a request whose reply carries an fd that "
                "exists already (its close after the timing)");
         FOR_EACH_PIN(p) {

@@ -66,7 +66,10 @@ static void serve(int sock)
         while (recv_blocking(sock, &m, &fd) == sizeof(m)) {
                 if (m.op == 'E') {
                         int mfd = floor_memfd(m.size);
-                        if (mfd < 0)
+                        /* mode 0444, as any export here must be (DESIGN §2:
+                         * a read-only view must not be reopenable for
+                         * writing), and as issue 12 defines this floor */
+                        if (mfd < 0 || fchmod(mfd, 0444) < 0)
                                 _exit(1);
                         bs_fdpass_send(sock, &m, sizeof(m), &mfd, 1);
                         close(mfd);

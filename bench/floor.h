@@ -2,7 +2,8 @@
 /*
  * The physical floors bufshare is compared with, measured in the same run
  * by a helper process of raw syscalls (no bufshare code):
- *   export  64-byte request -> memfd_create + ftruncate + seals -> fd back
+ *   export  64-byte request -> memfd_create + ftruncate + seals + fchmod
+ *           0444 -> fd back
  *   import  64-byte request + 1 fd -> fstat -> close -> 64-byte reply
  *   ping    64-byte SOCK_SEQPACKET ping-pong
  *   fd      64-byte request -> an fd that exists already -> the client closes it
@@ -24,7 +25,8 @@ void floor_stop(struct floor_server *f);
  * seals against grow, shrink and more seals. Returns the fd or -errno. */
 int floor_memfd(uint64_t size);
 
-/* A sealed memfd of @size bytes from the helper. Returns the fd or -errno. */
+/* A sealed memfd of @size bytes, mode 0444, from the helper. Returns the
+ * fd or -errno. */
 int floor_export(struct floor_server *f, uint64_t size);
 /* Send @fd to the helper, which fstats and closes it, and wait. */
 int floor_import(struct floor_server *f, int fd);

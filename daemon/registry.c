@@ -551,7 +551,8 @@ static int export_buffers(struct registry *r, struct holder *h, uint64_t size, c
                 return -EINVAL;
         if (desc)
                 id.desc = *desc;
-        snprintf(id.heap, sizeof(id.heap), "%s", heap);
+        /* a heap_lookup()ed name: it fits (a copy, no snprintf() per export) */
+        memcpy(id.heap, heap, strnlen(heap, sizeof(id.heap) - 1));
         ret_ = heap_round(heap, size, &rounded);
         if (ret_ < 0)
                 return ret_;

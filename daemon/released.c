@@ -96,20 +96,24 @@ void released_remember(struct released_table *t, uid_t uid, const struct buffer_
         old = hashmap_get(&t->by_inode, inode_key(ident->dev, ident->ino));
         if (old)
                 entry_drop(t, old);
-        e = calloc(1, sizeof(*e));
-        if (!e)
-                return;
         ring = ring_get(t, uid);
-        if (!ring) {
-                free(e);
+        if (!ring)
                 return;
+        if (ring->n == t->per_uid_max) {
+                /* full: forget this uid's oldest, and take its memory (a
+                 * ring is full in a steady state: one free and calloc
+                 * less per release) */
+                e = container_of(ring->entries.next, struct released_entry, link);
+                hashmap_remove(&t->by_inode, inode_key(e->ident.dev, e->ident.ino));
+                list_remove(&e->link);
+                ring->n--;
+                t->n_entries--;
+        } else {
+                e = calloc(1, sizeof(*e));
         }
-        if (ring->n == t->per_uid_max) /* full: forget this uid's oldest */
-                entry_drop(t, container_of(ring->entries.next, struct released_entry, link));
-        ring = ring_get(t, uid); /* the drop may have freed a one-entry ring */
-        if (!ring || hashmap_put(&t->by_inode, inode_key(ident->dev, ident->ino), e) < 0) {
+        if (!e || hashmap_put(&t->by_inode, inode_key(ident->dev, ident->ino), e) < 0) {
                 free(e);
-                if (ring && ring->n == 0) {
+                if (ring->n == 0) {
                         hashmap_remove(&t->rings, uid_key(uid));
                         free(ring);
                 }

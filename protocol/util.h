@@ -68,13 +68,18 @@ static inline void *take_ptr(void **p)
 /* true if @s (of array size @len) holds a NUL and only zeroes after it. */
 static inline int bs_string_valid(const char *s, size_t len)
 {
+        static const char zeroes[64];
         const char *nul = memchr(s, '\0', len);
+        size_t rest;
+
         if (!nul)
                 return 0;
-        for (const char *p = nul; p < s + len; p++)
-                if (*p)
+        /* the padding compared at once, not a byte at a time: names are
+         * checked on every export and import */
+        for (rest = (size_t)(s + len - nul); rest > sizeof(zeroes); rest -= sizeof(zeroes), nul += sizeof(zeroes))
+                if (memcmp(nul, zeroes, sizeof(zeroes)) != 0)
                         return 0;
-        return 1;
+        return memcmp(nul, zeroes, rest) == 0;
 }
 
 /* Copy @src into a fixed wire field of @len bytes, zero-padded.

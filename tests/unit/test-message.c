@@ -343,6 +343,38 @@ static void bytes_after_the_nul_must_be_zero(void **state)
         assert_int_equal(decode(buf, len, 0), -EPROTO);
 }
 
+/* bs_string_valid() on its boundaries: the NUL first and last, a byte
+ * set just after it and at the end, and fields longer than the zeroes it
+ * compares with at once (64 bytes) */
+static void string_padding_table(void **state)
+{
+        static const struct {
+                size_t len, nul, bad; /* bad == len: all zero after the NUL */
+                int expect;
+        } t[] = {
+                { 1, 0, 1, 1 },    { 32, 0, 32, 1 },  { 32, 31, 32, 1 }, { 32, 0, 1, 0 },
+                { 32, 0, 31, 0 },  { 32, 30, 31, 0 }, { 64, 0, 63, 0 },  { 65, 0, 64, 0 },
+                { 65, 0, 65, 1 },  { 100, 3, 100, 1 }, { 100, 3, 67, 0 }, { 100, 3, 68, 0 },
+                { 100, 3, 99, 0 }, { 129, 0, 128, 0 }, { 129, 0, 129, 1 },
+        };
+        (void)state;
+
+        for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+                char s[129];
+
+                memset(s, 'a', sizeof(s));
+                memset(s + t[i].nul, 0, t[i].len - t[i].nul);
+                if (t[i].bad < t[i].len)
+                        s[t[i].bad] = 'x';
+                assert_int_equal(bs_string_valid(s, t[i].len), t[i].expect);
+        }
+        {
+                char full[32];
+                memset(full, 'a', sizeof(full));
+                assert_int_equal(bs_string_valid(full, sizeof(full)), 0); /* no NUL */
+        }
+}
+
 static void unknown_body_flags_are_refused(void **state)
 {
         uint8_t buf[BS_MSG_MAX_SIZE];
@@ -652,6 +684,7 @@ int main(void)
                 T(request_body_size_must_be_exact),
                 T(strings_must_be_nul_terminated),
                 T(bytes_after_the_nul_must_be_zero),
+                T(string_padding_table),
                 T(unknown_body_flags_are_refused),
                 T(hello_versions_must_be_a_range),
                 T(reply_status_must_be_zero_or_negative_errno),
