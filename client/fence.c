@@ -13,6 +13,7 @@
  * everyone else.
  */
 #include <errno.h>
+#include <sched.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -210,6 +211,10 @@ int fence_signal(struct bs_fence *f, int status)
 
                 (void)send(f->pair_end, &s, sizeof(s), MSG_DONTWAIT | MSG_NOSIGNAL);
                 f->pair_end = safe_close(f->pair_end);
+                /* a waiter woken on this cpu runs now, before telling the
+                 * daemon wakes another cpu (~20 us on a VM) in its way:
+                 * unpinned, 1.9x an eventfd wake with this, 9.9x without */
+                sched_yield();
         }
         ow.body.fence_signal.fence_id = f->id;
         ow.body.fence_signal.status = status;
