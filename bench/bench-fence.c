@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,13 @@ static int recv_all(int sock, void *p, size_t n)
 
 /* ---- the waiter process: 1 and 1,000 wakes ---- */
 
+/* What the waiter tells of a wake: when, and on which cpu. */
+struct woken {
+        uint64_t ns;
+        int32_t cpu;
+        int32_t pad;
+};
+
 struct waiter_ctx {
         int sock;
         int efd;          /* the floor's single eventfd */
@@ -132,7 +140,8 @@ static int wait_all(int ep, int n)
 static int waiter_one(struct waiter_ctx *w, char cmd)
 {
         struct pollfd p = { .events = POLLIN };
-        uint64_t t1, v;
+        struct woken t1 = { 0 };
+        uint64_t v;
         int fd = -1;
 
         if (cmd == 'E') {
@@ -143,7 +152,8 @@ static int waiter_one(struct waiter_ctx *w, char cmd)
         p.fd = cmd == 'E' ? fd : w->efd;
         if (send_all(w->sock, "A", 1) < 0 || poll(&p, 1, WAIT_MS) != 1)
                 return -ETIMEDOUT;
-        t1 = now_ns();
+        t1.ns = now_ns();
+        t1.cpu = sched_getcpu();
         if (cmd == 'E')
                 close(fd);
         else if (read(w->efd, &v, sizeof(v)) != sizeof(v))
@@ -155,7 +165,8 @@ static int waiter_many(struct waiter_ctx *w, char cmd, int floor_ep)
 {
         static int fds[MANY];
         int ep = floor_ep, r;
-        uint64_t t1, v;
+        struct woken t1 = { 0 };
+        uint64_t v;
 
         if (cmd == 'M') {
                 ep = epoll_create1(EPOLL_CLOEXEC);
@@ -170,7 +181,8 @@ static int waiter_many(struct waiter_ctx *w, char cmd, int floor_ep)
         if (send_all(w->sock, "A", 1) < 0)
                 return -EIO;
         r = wait_all(ep, MANY);
-        t1 = now_ns();
+        t1.ns = now_ns();
+        t1.cpu = sched_getcpu();
         if (cmd == 'M') {
                 for (int i = 0; i < MANY; i++)
                         close(fds[i]);
@@ -232,11 +244,14 @@ struct wake_run {
         int *efds;
 };
 
-/* One signal -> wake (or MANY), bufshare (@floor 0) or eventfds: us. */
-static int wake_once(struct wake_run *w, int many, int floor, double *ret_us)
+/* One signal -> wake (or MANY), bufshare (@floor 0) or eventfds: us, and
+ * whether the waiter woke on another cpu than the signaller's. */
+static int wake_once(struct wake_run *w, int many, int floor, double *ret_us, int *ret_crossed)
 {
         struct bs_fence *f = NULL;
-        uint64_t t0, t1, one = 1;
+        struct woken t1;
+        uint64_t t0, one = 1;
+        int cpu = -1;
         char cmd = many ? (floor ? 'N' : 'M') : (floor ? 'F' : 'E'), ack;
         int r = 0;
 
@@ -251,6 +266,7 @@ static int wake_once(struct wake_run *w, int many, int floor, double *ret_us)
                 r = recv_all(w->sock, &ack, 1);
         if (r == 0) {
                 t0 = now_ns();
+                cpu = sched_getcpu();
                 if (!floor)
                         r = bs_fence_signal(f, 0);
                 else if (!many)
@@ -261,8 +277,10 @@ static int wake_once(struct wake_run *w, int many, int floor, double *ret_us)
         }
         if (r == 0)
                 r = recv_all(w->sock, &t1, sizeof(t1));
-        if (r == 0)
-                *ret_us = (double)(t1 - t0) / 1000.0;
+        if (r == 0) {
+                *ret_us = (double)(t1.ns - t0) / 1000.0;
+                *ret_crossed = t1.cpu != cpu;
+        }
         bs_fence_destroy(f);
         return r;
 }
@@ -275,30 +293,41 @@ static void wake_scenario(struct wake_run *w, pid_t peer, int many)
         enum pin p;
 
         FOR_EACH_PIN(p) {
-                int daemon_with_us = 0, peer_with_us = 0;
-                struct samples s, f;
+                int daemon_with_us = 0, peer_with_us = 0, crossed = 0, floor_crossed = 0;
+                struct samples s, f, s_near, f_near;
                 int r = 0;
 
                 samples_init(&s, (size_t)n);
                 samples_init(&f, (size_t)n);
+                samples_init(&s_near, (size_t)n);
+                samples_init(&f_near, (size_t)n);
                 place(p, peer);
                 for (int k = 0; k < n / 10 + 1 && r == 0; k++) { /* warm-up */
                         double us;
-                        r = wake_once(w, many, 0, &us);
+                        int x;
+                        r = wake_once(w, many, 0, &us, &x);
                         if (r == 0)
-                                r = wake_once(w, many, 1, &us);
+                                r = wake_once(w, many, 1, &us, &x);
                 }
                 for (int round = 0; round < rounds && r == 0; round++) {
                         place(p, peer);
                         for (int k = 0; k < n / rounds && r == 0; k++) {
                                 double us;
-                                r = wake_once(w, many, 0, &us);
+                                int x = 0;
+                                r = wake_once(w, many, 0, &us, &x);
                                 samples_add(&s, us);
+                                crossed += x;
+                                if (!x)
+                                        samples_add(&s_near, us);
                         }
                         for (int k = 0; k < n / rounds && r == 0; k++) {
                                 double us;
-                                r = wake_once(w, many, 1, &us);
+                                int x = 0;
+                                r = wake_once(w, many, 1, &us, &x);
                                 samples_add(&f, us);
+                                floor_crossed += x;
+                                if (!x)
+                                        samples_add(&f_near, us);
                         }
                         count_placement(peer, &daemon_with_us, &peer_with_us);
                 }
@@ -308,9 +337,21 @@ static void wake_scenario(struct wake_run *w, pid_t peer, int many)
                         result(scenario, variant, p, &s, many ? "1000 eventfd writes" : "eventfd wake", &f, NULL, 0);
                         report_placement(p, scenario, variant, "rounds", rounds, "daemon", daemon_with_us, "waiter",
                                          peer_with_us, NULL);
+                        /* where each wake landed, seen by both sides at the time */
+                        if (p == PIN_FREE && s_near.n && f_near.n)
+                                printf("%-22s %-24s woke on another cpu than the signal's: bufshare %d of %zu, "
+                                       "floor %d of %zu; on the same cpu, p50 %.1f against %.1f: %.2f\n",
+                                       "", "", crossed, s.n, floor_crossed, f.n, samples_pct(&s_near, 50),
+                                       samples_pct(&f_near, 50), samples_pct(&s_near, 50) / samples_pct(&f_near, 50));
+                        else if (p == PIN_FREE)
+                                printf("%-22s %-24s woke on another cpu than the signal's: bufshare %d of %zu, "
+                                       "floor %d of %zu\n",
+                                       "", "", crossed, s.n, floor_crossed, f.n);
                 }
                 samples_free(&s);
                 samples_free(&f);
+                samples_free(&s_near);
+                samples_free(&f_near);
                 if (r < 0)
                         break;
         }

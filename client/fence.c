@@ -5,8 +5,15 @@
  * socketpair whose other end the daemon keeps, and on which it sends the
  * status, once, then closes. So waiting for it and asking its status
  * need no daemon: poll() and a peek at that datagram (never consumed).
+ *
+ * A fence is made with a sync file ready for its first waiter, whose
+ * sending end comes here too. When that sync file is what a waiter got,
+ * signalling sends the status on it from here, and the waiter wakes
+ * with no daemon in between; the daemon is told right after, and tells
+ * everyone else.
  */
 #include <errno.h>
+#include <sched.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -21,6 +28,7 @@
 struct bs_fence {
         struct bs_client *client; /* a reference: the fence is this connection's */
         uint64_t id;
+        int pair_end; /* the sending end of its ready-made sync file, or -EBADF */
         bool signalled;
 };
 
@@ -97,17 +105,23 @@ static int call_for_fd(struct bs_client *c, struct bs_msg *req)
         return TAKE_FD(rep.fds[0]);
 }
 
-int buffer_export_sync_file(struct bs_buffer *b, unsigned flags)
+/* A sync file of @b's with BS_WIRE_SYNC_* @wire_flags. */
+static int export_sync_file(struct bs_buffer *b, unsigned wire_flags)
 {
         struct bs_msg req;
 
+        bs_msg_request(&req, BS_OP_EXPORT_SYNC_FILE, 0);
+        req.body.sync_file_req.buffer_id = b->id;
+        req.body.sync_file_req.flags = wire_flags;
+        return call_for_fd(b->client, &req);
+}
+
+int buffer_export_sync_file(struct bs_buffer *b, unsigned flags)
+{
         bs_return_if(!b, -EINVAL);
         bs_return_if(flags == 0 || (flags & ~BS_SYNC_VALID), -EINVAL);
         bs_return_if(client_need_v2(b->client) < 0, -EOPNOTSUPP);
-        bs_msg_request(&req, BS_OP_EXPORT_SYNC_FILE, 0);
-        req.body.sync_file_req.buffer_id = b->id;
-        req.body.sync_file_req.flags = flags;
-        return call_for_fd(b->client, &req);
+        return export_sync_file(b, flags);
 }
 
 int buffer_import_sync_file(struct bs_buffer *b, unsigned usage, int fd)
@@ -153,11 +167,14 @@ int fence_create(struct bs_client *c, struct bs_fence **ret_fence)
         if (!f)
                 return -ENOMEM;
         bs_msg_request(&req, BS_OP_FENCE_CREATE, 0);
+        req.body.fence_create_req.flags = BS_WIRE_FENCE_PAIR;
         r = client_call(c, &req, &rep);
         if (r < 0) {
                 free(f);
                 return r;
         }
+        /* none when the daemon had none to spare: it tells every waiter */
+        f->pair_end = rep.n_fds == 1 ? TAKE_FD(rep.fds[0]) : -EBADF;
         f->client = bs_client_ref(c);
         f->id = rep.body.fence_create_rep.fence_id;
         *ret_fence = f;
@@ -187,6 +204,18 @@ int fence_signal(struct bs_fence *f, int status)
         bs_return_if(!STATUS_VALID(status), -EINVAL);
         bs_return_if(f->signalled, -EALREADY);
         f->signalled = true;
+        if (f->pair_end >= 0) {
+                /* its first waiter's, if one took it: woken from here; a
+                 * full or broken one is the daemon's to tell */
+                int32_t s = status;
+
+                (void)send(f->pair_end, &s, sizeof(s), MSG_DONTWAIT | MSG_NOSIGNAL);
+                f->pair_end = safe_close(f->pair_end);
+                /* a waiter woken on this cpu runs now, before telling the
+                 * daemon wakes another cpu (~20 us on a VM) in its way:
+                 * unpinned, 1.9x an eventfd wake with this, 9.9x without */
+                sched_yield();
+        }
         ow.body.fence_signal.fence_id = f->id;
         ow.body.fence_signal.status = status;
         client_oneway(f->client, &ow);
@@ -200,6 +229,7 @@ _public_ struct bs_fence *bs_fence_destroy(struct bs_fence *f)
         if (!f)
                 return NULL;
         ow.body.id.id = f->id;
+        safe_close(f->pair_end);
         client_oneway(f->client, &ow); /* an unsignalled fence ends with -ECANCELED */
         bs_client_unref(f->client);
         free(f);
@@ -231,7 +261,8 @@ int client_begin_cpu_access(struct bs_buffer *b, unsigned flags, int timeout_ms)
                         return r;
                 /* what conflicts is what a sync file of the same flags
                  * waits for (DESIGN §2): wait here, then ask again */
-                fd = buffer_export_sync_file(b, flags);
+                /* one the daemon signals: asked again, it knows */
+                fd = export_sync_file(b, flags | BS_WIRE_SYNC_DAEMON);
                 if (fd < 0)
                         return fd;
                 r = sync_file_poll(fd, deadline);

@@ -129,10 +129,38 @@ unsigned charge_holders(const struct charge *c, uint64_t id, uid_t uid)
         return h ? h->n : 0;
 }
 
+static struct hm_key fd_key(uid_t uid, enum charge_fd kind)
+{
+        return (struct hm_key){ uid, kind };
+}
+
+static unsigned fds_of(const struct charge *c, uid_t uid, enum charge_fd kind)
+{
+        const struct charge_hold *h = hashmap_get(&c->sync_files, fd_key(uid, kind));
+        return h ? h->n : 0;
+}
+
+static int fd_add(struct charge *c, uid_t uid, enum charge_fd kind)
+{
+        struct charge_hold *h = entry_get_or_new(&c->sync_files, fd_key(uid, kind), sizeof(*h));
+
+        if (!h)
+                return -ENOMEM;
+        h->n++;
+        return 0;
+}
+
+static void fd_drop(struct charge *c, uid_t uid, enum charge_fd kind)
+{
+        struct charge_hold *h = hashmap_get(&c->sync_files, fd_key(uid, kind));
+
+        if (h && --h->n == 0)
+                free(hashmap_remove(&c->sync_files, fd_key(uid, kind)));
+}
+
 unsigned charge_sync_files_of(const struct charge *c, uid_t uid)
 {
-        const struct charge_hold *h = hashmap_get(&c->sync_files, uid_key(uid));
-        return h ? h->n : 0;
+        return fds_of(c, uid, CHARGE_FD_SYNC_FILE);
 }
 
 int charge_sync_file_check(const struct charge *c, const struct limits *l, uid_t uid)
@@ -142,18 +170,30 @@ int charge_sync_file_check(const struct charge *c, const struct limits *l, uid_t
 
 int charge_sync_file_add(struct charge *c, uid_t uid)
 {
-        struct charge_hold *h = entry_get_or_new(&c->sync_files, uid_key(uid), sizeof(*h));
-
-        if (!h)
-                return -ENOMEM;
-        h->n++;
-        return 0;
+        return fd_add(c, uid, CHARGE_FD_SYNC_FILE);
 }
 
 void charge_sync_file_drop(struct charge *c, uid_t uid)
 {
-        struct charge_hold *h = hashmap_get(&c->sync_files, uid_key(uid));
+        fd_drop(c, uid, CHARGE_FD_SYNC_FILE);
+}
 
-        if (h && --h->n == 0)
-                free(hashmap_remove(&c->sync_files, uid_key(uid)));
+unsigned charge_fence_fds_of(const struct charge *c, uid_t uid)
+{
+        return fds_of(c, uid, CHARGE_FD_FENCE);
+}
+
+int charge_fence_fd_check(const struct charge *c, const struct limits *l, uid_t uid)
+{
+        return limits_check_sync_files(l, charge_fence_fds_of(c, uid));
+}
+
+int charge_fence_fd_add(struct charge *c, uid_t uid)
+{
+        return fd_add(c, uid, CHARGE_FD_FENCE);
+}
+
+void charge_fence_fd_drop(struct charge *c, uid_t uid)
+{
+        fd_drop(c, uid, CHARGE_FD_FENCE);
 }

@@ -23,7 +23,9 @@
 struct charge {
         struct hashmap usage; /* {uid, 0} -> struct charge_usage */
         struct hashmap holds; /* {buffer id, uid} -> struct charge_hold */
-        struct hashmap sync_files; /* {uid, 0} -> struct charge_hold: pending sync files */
+        /* {uid, CHARGE_FD_*} -> struct charge_hold: fds the daemon holds
+         * for what a uid's connections made */
+        struct hashmap sync_files;
 };
 
 struct charge_usage {
@@ -55,6 +57,11 @@ unsigned charge_unhold(struct charge *c, uint64_t id, uid_t uid);
 /* How many holders of @uid buffer @id has. */
 unsigned charge_holders(const struct charge *c, uint64_t id, uid_t uid);
 
+enum charge_fd {
+        CHARGE_FD_SYNC_FILE = 0, /* pending sync files */
+        CHARGE_FD_FENCE = 1,     /* fences' ready-made sync files */
+};
+
 /* How many pending sync files @uid's connections made. */
 unsigned charge_sync_files_of(const struct charge *c, uid_t uid);
 /* -EDQUOT if @uid may not make one more (limits_check_sync_files()). */
@@ -63,3 +70,10 @@ int charge_sync_file_check(const struct charge *c, const struct limits *l, uid_t
 int charge_sync_file_add(struct charge *c, uid_t uid);
 /* The daemon closed its end of one of @uid's pending sync files. */
 void charge_sync_file_drop(struct charge *c, uid_t uid);
+
+/* The same for the fds of fences' ready-made sync files: how many @uid's connections hold,
+ * -EDQUOT past max_sync_files_per_uid, one more, one fewer. */
+unsigned charge_fence_fds_of(const struct charge *c, uid_t uid);
+int charge_fence_fd_check(const struct charge *c, const struct limits *l, uid_t uid);
+int charge_fence_fd_add(struct charge *c, uid_t uid);
+void charge_fence_fd_drop(struct charge *c, uid_t uid);

@@ -416,7 +416,8 @@ static int watch_start(struct device *d, struct dev_file *f, uint32_t flags, voi
         struct event *ev;
         int fd, r;
 
-        r = registry_export_sync_file(d->registry, &f->holder, f->bound_id, flags, &fd);
+        /* the daemon's own: it wakes when the books say so */
+        r = registry_export_sync_file(d->registry, &f->holder, f->bound_id, flags | BS_WIRE_SYNC_DAEMON, &fd);
         if (r < 0)
                 return r;
         ev = event_new(d->base, fd, EV_READ, watch_fired, f);

@@ -359,12 +359,17 @@ static int handle_limits(struct dispatch *d, struct session *s, struct bs_msg *r
 
 static int handle_fence_create(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
 {
+        bool pair = req->body.fence_create_req.flags & BS_WIRE_FENCE_PAIR;
         uint64_t id;
-        int r = registry_fence_create(d->registry, &s->holder, &id);
+        int fd, r = registry_fence_create(d->registry, &s->holder, pair, &id, &fd);
 
         if (r < 0)
                 return status_only(req, rep, r);
         rep->body.fence_create_rep.fence_id = id;
+        if (fd >= 0) {
+                rep->body.fence_create_rep.flags = BS_WIRE_FENCE_PAIR;
+                bs_msg_add_fd(rep, fd);
+        }
         return 0;
 }
 

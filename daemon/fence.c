@@ -8,9 +8,12 @@
 #include "fence.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -154,6 +157,7 @@ static struct fence *fence_new(struct registry *r, enum fence_type type, struct 
                 return NULL;
         node_init(r, &f->node, NODE_FENCE);
         f->type = (uint8_t)type;
+        f->pair[0] = f->pair[1] = -EBADF;
         f->owner = owner;
         list_init(&f->owner_link);
         if (owner)
@@ -170,9 +174,21 @@ static void fence_forget(struct registry *r, struct fence *f)
         node_free(r, &f->node);
 }
 
+/* @f's ready-made sync file, if nobody took it, goes: its uid pays no more. */
+static void fence_pair_release(struct registry *r, struct fence *f)
+{
+        if (f->pair[0] < 0)
+                return;
+        registry_close_later(r, TAKE_FD(f->pair[0]));
+        registry_close_later(r, TAKE_FD(f->pair[1]));
+        charge_fence_fd_drop(&r->charge, f->pair_uid);
+        charge_fence_fd_drop(&r->charge, f->pair_uid);
+}
+
 /* Signal @f (unsignalled, with no inputs but its own signal). */
 static void fence_signal(struct registry *r, struct fence *f, int status)
 {
+        fence_pair_release(r, f); /* before firing may free @f */
         f->node.status = status;
         f->node.pending = 0;
         node_fire(r, &f->node);
@@ -345,10 +361,14 @@ static struct hm_key inode_key(dev_t dev, ino_t ino)
 static void sync_file_signal(struct registry *r, int fd, int status)
 {
         int32_t s = status;
+        int unread = 0;
 
         /* the waiter's end receives nothing else, so there is room; if
-         * its holder shut it down, it was its own to break */
-        (void)send(fd, &s, sizeof(s), MSG_DONTWAIT | MSG_NOSIGNAL);
+         * its holder shut it down, it was its own to break. A fence's
+         * ready-made one may hold its creator's datagram already: the
+         * status is told once */
+        if (ioctl(fd, SIOCOUTQ, &unread) < 0 || unread == 0)
+                (void)send(fd, &s, sizeof(s), MSG_DONTWAIT | MSG_NOSIGNAL);
         registry_close_later(r, fd);
 }
 
@@ -383,6 +403,44 @@ static void waiter_fired(struct registry *r, struct waiter *w)
         node_free(r, &w->node);
 }
 
+/* The record of a sync file of @h's whose ends are @daemon_end (kept;
+ * it only sends) and @waiter_end, both taken on success. */
+static int waiter_record(struct registry *r, struct holder *h, int daemon_end, int waiter_end, struct waiter **ret)
+{
+        struct waiter *w = calloc(1, sizeof(*w));
+        struct stat st;
+        int ret_;
+
+        if (!w)
+                return -ENOMEM;
+        if (fstat(waiter_end, &st) < 0) {
+                ret_ = -errno;
+                free(w);
+                return ret_;
+        }
+        w->fd = daemon_end;
+        w->dev = st.st_dev;
+        w->ino = st.st_ino;
+        w->uid = h->uid;
+        ret_ = charge_sync_file_add(&r->charge, w->uid);
+        if (ret_ < 0) {
+                free(w);
+                return ret_;
+        }
+        ret_ = hashmap_put(&r->waiters, inode_key(w->dev, w->ino), w);
+        if (ret_ < 0) {
+                charge_sync_file_drop(&r->charge, w->uid);
+                free(w);
+                return ret_;
+        }
+        node_init(r, &w->node, NODE_WAITER);
+        w->owner = h;
+        list_insert_tail(&h->waiters, &w->owner_link);
+        h->n_waiters++;
+        *ret = w;
+        return 0;
+}
+
 /*
  * A sync file for @h that waits for nothing yet: its record, and the
  * waiter's end in *@ret_fd. The caller links its inputs, then calls
@@ -390,8 +448,6 @@ static void waiter_fired(struct registry *r, struct waiter *w)
  */
 static int waiter_new(struct registry *r, struct holder *h, struct waiter **ret, int *ret_fd)
 {
-        struct waiter *w;
-        struct stat st;
         int sv[2], ret_;
 
         ret_ = waiter_allowed(r, h);
@@ -401,42 +457,39 @@ static int waiter_new(struct registry *r, struct holder *h, struct waiter **ret,
                 return -errno;
         /* the daemon's end only sends: nothing the holder sends (fds
          * whose close could block) can wait in it for the daemon to close */
-        if (shutdown(sv[0], SHUT_RD) < 0) {
+        if (shutdown(sv[0], SHUT_RD) < 0)
                 ret_ = -errno;
+        else
+                ret_ = waiter_record(r, h, sv[0], sv[1], ret);
+        if (ret_ < 0) {
                 safe_close(sv[0]);
                 safe_close(sv[1]);
                 return ret_;
         }
-        w = calloc(1, sizeof(*w));
-        if (!w || fstat(sv[1], &st) < 0) {
-                ret_ = w ? -errno : -ENOMEM;
-                goto err_close;
-        }
-        w->fd = sv[0];
-        w->dev = st.st_dev;
-        w->ino = st.st_ino;
-        w->uid = h->uid;
-        ret_ = charge_sync_file_add(&r->charge, w->uid);
-        if (ret_ < 0)
-                goto err_close;
-        ret_ = hashmap_put(&r->waiters, inode_key(w->dev, w->ino), w);
-        if (ret_ < 0) {
-                charge_sync_file_drop(&r->charge, w->uid);
-                goto err_close;
-        }
-        node_init(r, &w->node, NODE_WAITER);
-        w->owner = h;
-        list_insert_tail(&h->waiters, &w->owner_link);
-        h->n_waiters++;
-        *ret = w;
         *ret_fd = sv[1];
         return 0;
+}
 
-err_close:
-        free(w);
-        safe_close(sv[0]);
-        safe_close(sv[1]);
-        return ret_;
+/* waiter_new() with @f's ready-made sync file (fence.h): its creator
+ * signals it itself. -ENOENT if it has none. */
+static int waiter_from_pair(struct registry *r, struct holder *h, struct fence *f, struct waiter **ret,
+                            int *ret_fd)
+{
+        int ret_;
+
+        if (!f || f->pair[0] < 0)
+                return -ENOENT;
+        ret_ = waiter_allowed(r, h);
+        if (ret_ < 0)
+                return ret_;
+        ret_ = waiter_record(r, h, f->pair[1], f->pair[0], ret);
+        if (ret_ < 0)
+                return ret_;
+        *ret_fd = TAKE_FD(f->pair[0]);
+        f->pair[1] = -EBADF;
+        charge_fence_fd_drop(&r->charge, f->pair_uid);
+        charge_fence_fd_drop(&r->charge, f->pair_uid);
+        return 0;
 }
 
 /* Its inputs are linked: one with none left fires now. */
@@ -503,10 +556,56 @@ static int sync_file_resolve(struct registry *r, int fd, struct sync_node **ret_
 
 /* ---- the requests ---------------------------------------------------- */
 
-int registry_fence_create(struct registry *r, struct holder *h, uint64_t *ret_id)
+/*
+ * @f's first sync file, made ready (fence.h): the waiter's end and the
+ * daemon's sending end in f->pair, a copy of the latter for the creator
+ * in *@ret_fd. -EDQUOT when @h's uid holds max_sync_files_per_uid such
+ * fds, -errno when the daemon is out of them.
+ */
+static int fence_pair_new(struct registry *r, struct holder *h, struct fence *f, int *ret_fd)
+{
+        int sv[2], fd, ret;
+
+        /* room for two */
+        ret = limits_check_sync_files(r->limits, charge_fence_fds_of(&r->charge, h->uid) + 1);
+        if (ret < 0)
+                return ret;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        /* the sending end only sends: nothing a waiter sends can wait in it */
+        if (shutdown(sv[1], SHUT_RD) < 0 || (fd = fcntl(sv[1], F_DUPFD_CLOEXEC, 3)) < 0) {
+                ret = -errno;
+                goto err;
+        }
+        if (charge_fence_fd_add(&r->charge, h->uid) < 0) {
+                ret = -ENOMEM;
+                safe_close(fd);
+                goto err;
+        }
+        if (charge_fence_fd_add(&r->charge, h->uid) < 0) {
+                charge_fence_fd_drop(&r->charge, h->uid);
+                ret = -ENOMEM;
+                safe_close(fd);
+                goto err;
+        }
+        f->pair[0] = sv[0];
+        f->pair[1] = sv[1];
+        f->pair_uid = h->uid;
+        *ret_fd = fd;
+        return 0;
+
+err:
+        safe_close(sv[0]);
+        safe_close(sv[1]);
+        return ret;
+}
+
+int registry_fence_create(struct registry *r, struct holder *h, bool want_pair, uint64_t *ret_id, int *ret_fd)
 {
         struct fence *f;
+        int ret;
 
+        *ret_fd = -EBADF;
         if (h->n_fences >= r->limits->max_fences_per_client)
                 return -EMFILE;
         f = fence_new(r, FENCE_USER, h);
@@ -519,6 +618,13 @@ int registry_fence_create(struct registry *r, struct holder *h, uint64_t *ret_id
                 return -ENOMEM;
         }
         h->n_fences++;
+        if (want_pair) {
+                /* none to spare: the daemon tells every waiter itself */
+                ret = fence_pair_new(r, h, f, ret_fd);
+                if (ret < 0)
+                        log_debug("fence %llu: no ready-made sync file: %s", (unsigned long long)f->node.id,
+                                  strerror(-ret));
+        }
         *ret_id = f->node.id;
         return 0;
 }
@@ -584,6 +690,17 @@ int registry_fence_destroy(struct registry *r, struct holder *h, uint64_t fence_
         return 0;
 }
 
+/* The one fence @bt (or NULL) still waits for, if that is all. */
+static struct fence *batch_sole_fence(struct batch *bt)
+{
+        struct sync_node *from;
+
+        if (!bt || bt->node.pending != 1 || list_empty(&bt->node.in))
+                return NULL;
+        from = container_of(bt->node.in.next, struct sync_link, to_link)->from;
+        return from->kind == NODE_FENCE ? container_of(from, struct fence, node) : NULL;
+}
+
 int registry_export_sync_file(struct registry *r, struct holder *h, uint64_t buffer_id, uint32_t flags,
                               int *ret_fd)
 {
@@ -592,7 +709,7 @@ int registry_export_sync_file(struct registry *r, struct holder *h, uint64_t buf
         struct ref *ref;
         int ret, fd;
 
-        if (flags == 0 || (flags & ~SYNC_VALID))
+        if ((flags & SYNC_VALID) == 0 || (flags & ~(SYNC_VALID | BS_WIRE_SYNC_DAEMON)))
                 return -EINVAL;
         ref = registry_ref_of(r, h, buffer_id);
         if (!ref)
@@ -603,7 +720,9 @@ int registry_export_sync_file(struct registry *r, struct holder *h, uint64_t buf
         target = batch_seal(ref->buffer, class_of_access(flags));
         if (target && target->node.n_out >= r->limits->max_waiters_per_fence)
                 return -ENOSPC;
-        ret = waiter_new(r, h, &w, &fd);
+        ret = (flags & BS_WIRE_SYNC_DAEMON) ? -ENOENT : waiter_from_pair(r, h, batch_sole_fence(target), &w, &fd);
+        if (ret == -ENOENT)
+                ret = waiter_new(r, h, &w, &fd);
         if (ret < 0)
                 return ret;
         if (target) {

@@ -46,6 +46,15 @@
  * knows a pending one by (st_dev, st_ino) when it comes back for a merge
  * or an import, and a signalled one by its peer (the daemon itself) and
  * the status waiting in it.
+ *
+ * A fence may come with its first sync file made at once (FENCE_CREATE
+ * with BS_WIRE_FENCE_PAIR), its sending end shared with the creator: the
+ * first export that waits for that fence alone hands it out, and the
+ * creator wakes that waiter by sending the status itself, with no daemon
+ * in between; the daemon, told by FENCE_SIGNAL as ever, sends nothing
+ * more where that status waits unread. A sync file the daemon waits on
+ * itself, or that a client will ask the daemon about (CPU access), is
+ * never that one (BS_WIRE_SYNC_DAEMON): it wakes when the books say so.
  */
 #pragma once
 
@@ -95,6 +104,11 @@ struct fence {
         struct holder *owner;    /* who signals it; NULL for an imported one */
         struct list owner_link;  /* owner->fences */
         struct ref *ref;         /* FENCE_SUBMIT: the reference it reads through */
+        /* FENCE_USER: its first sync file, ready to hand out (the
+         * waiter's end, and the sending end, a copy of which its creator
+         * has), until one is exported, or -EBADF; paid for by pair_uid */
+        int pair[2];
+        uid_t pair_uid;
 };
 
 /* Fences attached to one buffer between two seals, of one class. */
@@ -122,8 +136,17 @@ void fence_setup(struct registry *r);
 /*
  * A new fence of @h's, unsignalled, its id in *@ret_id.
  * -EMFILE when @h has max_fences_per_client fences.
+ *
+ * With @want_pair, the fence's first sync file is made now, and kept
+ * ready: the first export that waits for this fence alone hands out its
+ * waiter's end, and *@ret_fd is a copy of its sending end, the
+ * creator's, which signals that waiter by sending the status on it, with
+ * no daemon in between (the daemon signals it too when it must, unless
+ * that status waits in it already). *@ret_fd is -EBADF when @h's uid
+ * holds max_sync_files_per_uid such fds (two a fence) or the daemon is
+ * out of fds: the fence is made all the same.
  */
-int registry_fence_create(struct registry *r, struct holder *h, uint64_t *ret_id);
+int registry_fence_create(struct registry *r, struct holder *h, bool want_pair, uint64_t *ret_id, int *ret_fd);
 
 /*
  * Make @h's fence @fence_id pending on buffer @buffer_id with @usage

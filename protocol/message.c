@@ -138,12 +138,12 @@ static bool limits_rep_valid(const union bs_msg_body *b)
 
 static bool fence_create_req_valid(const union bs_msg_body *b)
 {
-        return b->fence_create_req.flags == 0;
+        return (b->fence_create_req.flags & ~(uint64_t)BS_WIRE_FENCE_PAIR) == 0;
 }
 
 static bool fence_create_rep_valid(const union bs_msg_body *b)
 {
-        return b->fence_create_rep.reserved == 0 && b->fence_create_rep.fence_id != 0;
+        return (b->fence_create_rep.flags & ~BS_WIRE_FENCE_PAIR) == 0 && b->fence_create_rep.fence_id != 0;
 }
 
 static bool fence_attach_req_valid(const union bs_msg_body *b)
@@ -254,6 +254,11 @@ static unsigned export_batch_rep_fds(const union bs_msg_body *b)
         return b->export_batch_rep.count;
 }
 
+static unsigned fence_create_rep_fds(const union bs_msg_body *b)
+{
+        return b->fence_create_rep.flags & BS_WIRE_FENCE_PAIR ? 1 : 0;
+}
+
 #define OP(op_, since_, name_, req_, rep_, req_fds_, rep_fds_, reqv_, repv_) \
         [op_] = {                                                              \
                 .name = name_,                                                 \
@@ -265,7 +270,9 @@ static unsigned export_batch_rep_fds(const union bs_msg_body *b)
                 .oneway_ok = ONEWAY_OK(op_),                                  \
                 .req_valid = reqv_,                                            \
                 .rep_valid = repv_,                                            \
-                .rep_n_fds = (op_) == BS_OP_EXPORT_BATCH ? export_batch_rep_fds : NULL, \
+                .rep_n_fds = (op_) == BS_OP_EXPORT_BATCH   ? export_batch_rep_fds   \
+                             : (op_) == BS_OP_FENCE_CREATE ? fence_create_rep_fds \
+                                                           : NULL,                \
         }
 
 static const struct bs_op_desc ops[BS_OP_COUNT] = {
@@ -285,7 +292,7 @@ static const struct bs_op_desc ops[BS_OP_COUNT] = {
         OP(BS_OP_LIST_HEAPS, 1, "list-heaps", bs_list_heaps_req, bs_list_heaps_rep, 0, 0, list_heaps_req_valid, list_heaps_rep_valid),
         OP(BS_OP_SYNC, 2, "sync", bs_sync_req, bs_status_rep, 0, 0, sync_req_valid, status_rep_valid),
         OP(BS_OP_LIMITS, 2, "limits", bs_limits_req, bs_limits_rep, 0, 0, limits_req_valid, limits_rep_valid),
-        OP(BS_OP_FENCE_CREATE, 2, "fence-create", bs_fence_create_req, bs_fence_create_rep, 0, 0, fence_create_req_valid, fence_create_rep_valid),
+        OP(BS_OP_FENCE_CREATE, 2, "fence-create", bs_fence_create_req, bs_fence_create_rep, 0, 1, fence_create_req_valid, fence_create_rep_valid),
         OP(BS_OP_FENCE_ATTACH, 2, "fence-attach", bs_fence_attach_req, bs_status_rep, 0, 0, fence_attach_req_valid, status_rep_valid),
         OP(BS_OP_FENCE_SIGNAL, 2, "fence-signal", bs_fence_signal_req, bs_status_rep, 0, 0, fence_signal_req_valid, status_rep_valid),
         OP(BS_OP_FENCE_DESTROY, 2, "fence-destroy", bs_id_req, bs_status_rep, 0, 0, any_valid, status_rep_valid),

@@ -61,6 +61,13 @@ enum bs_opcode {
  * caller's error (-EINVAL), not a protocol error. */
 #define BS_WIRE_SYNC_READ (1u << 0)
 #define BS_WIRE_SYNC_WRITE (1u << 1)
+/* EXPORT_SYNC_FILE: a sync file only the daemon signals, never a fence's
+ * ready-made one: when it wakes, the daemon knows why (a CPU access
+ * asking again finds the fence gone) */
+#define BS_WIRE_SYNC_DAEMON (1u << 2)
+/* FENCE_CREATE: the request asks for, and the reply carries (1 fd), the
+ * sending end of the fence's first sync file */
+#define BS_WIRE_FENCE_PAIR (1u << 0)
 #define BS_WIRE_REF_READONLY (1u << 0) /* import reply, RELEASE, info */
 #define BS_WIRE_MAX_HEAPS 8
 #define BS_WIRE_INFO_MAX 8 /* entries of each list in an INFO reply */
@@ -280,13 +287,13 @@ _Static_assert(sizeof(struct bs_limits_rep) == 64, "wire layout");
 
 /* A fence: FENCE_CREATE's reply; FENCE_DESTROY takes a bs_id_req. */
 struct bs_fence_create_req { /* since 2 */
-        uint64_t flags; /* must be 0 */
+        uint64_t flags; /* 0 or BS_WIRE_FENCE_PAIR */
 };
 _Static_assert(sizeof(struct bs_fence_create_req) == 8, "wire layout");
 
 struct bs_fence_create_rep { /* since 2 */
         int32_t status;
-        uint32_t reserved;
+        uint32_t flags; /* BS_WIRE_FENCE_PAIR: 1 fd, its first sync file's sending end */
         uint64_t fence_id; /* this connection's to attach, signal and destroy */
 };
 _Static_assert(sizeof(struct bs_fence_create_rep) == 16, "wire layout");

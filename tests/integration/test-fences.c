@@ -468,6 +468,39 @@ static void a_killed_creator_wakes_every_waiter_with_epipe(void **state)
         test_peer_close(&a);
 }
 
+/* ---- the creator's own wake-up ---- */
+
+/*
+ * A fence's first sync file is made ready with the fence, and its
+ * creator signals it itself: the waiter wakes, with the status, while
+ * the daemon is stopped. A second sync file, the daemon's, waits for the
+ * daemon, which then tells the first nothing more.
+ */
+static void the_creator_wakes_its_first_waiter_without_the_daemon(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        int first = export_sync(fx->b, BS_SYNC_READ), second = export_sync(fx->b, BS_SYNC_READ);
+        int32_t s;
+        int r, n = 0;
+
+        assert_int_equal(bs_client_sync(fx->c), 0);
+        assert_int_equal(kill(fx->daemon.pid, SIGSTOP), 0);
+        assert_int_equal(bs_fence_signal(f, -EIO), 0);
+        r = bs_sync_file_wait(first, DEADLINE_MS);
+        assert_int_equal(bs_sync_file_status(second), 0); /* pending: the daemon sleeps */
+        assert_int_equal(kill(fx->daemon.pid, SIGCONT), 0);
+        assert_int_equal(r, -EIO);
+        assert_int_equal(bs_sync_file_wait(second, DEADLINE_MS), -EIO);
+        assert_int_equal(bs_client_sync(fx->c), 0);
+        while (recv(first, &s, sizeof(s), MSG_DONTWAIT) == (ssize_t)sizeof(s))
+                n++;
+        assert_int_equal(n, 1);
+        close(first);
+        close(second);
+        bs_fence_destroy(f);
+}
+
 /* ---- what a waiter does to its own fd ---- */
 
 static void a_waiter_playing_with_its_own_fd_signals_nobody(void **state)
@@ -563,7 +596,10 @@ static void run_begin_reader(struct fx *fx, struct bs_fence *f, int status, stru
         deadline = test_now_ms() + DEADLINE_MS;
         /* exactly two more, the reader's connection and its sync file's
          * end: while it answers the export, the daemon also holds the
-         * waiter's end for a moment */
+         * waiter's end for a moment. Not the fence's ready-made sync
+         * file (that would be none more): a CPU access waits for the
+         * daemon's word, or, asking again, it could find the fence still
+         * pending and report its error twice */
         while (test_count_fds_of(fx->daemon.pid) != baseline + 2 && test_now_ms() < deadline)
                 assert_int_equal(bs_client_sync(fx->c), 0);
         assert_int_equal(test_count_fds_of(fx->daemon.pid), baseline + 2);
@@ -1093,6 +1129,7 @@ int main(void)
                 T(a_thousand_waiters_on_one_fence_all_wake),
                 T(a_killed_creator_wakes_every_waiter_with_epipe),
                 T(a_waiter_playing_with_its_own_fd_signals_nobody),
+                T(the_creator_wakes_its_first_waiter_without_the_daemon),
                 T(begin_cpu_access_blocks_until_the_fence_signals),
                 T(begin_cpu_access_reports_a_failed_fence_once),
                 T(the_pool_never_hands_out_a_buffer_still_read),

@@ -284,7 +284,7 @@ static uint64_t fence_on(struct fx *fx, uint64_t id, uint32_t usage)
 {
         uint64_t fence;
 
-        assert_int_equal(registry_fence_create(&fx->reg, &fx->sock, &fence), 0);
+        assert_int_equal(registry_fence_create(&fx->reg, &fx->sock, false, &fence, &(int){ -1 }), 0);
         assert_int_equal(registry_fence_attach(&fx->reg, &fx->sock, id, fence, usage), 0);
         return fence;
 }

@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
+#include "charge.h"
 #include "fence.h"
 #include "registry-internal.h"
 #include "registry.h"
@@ -87,7 +88,7 @@ static uint64_t new_fence(struct fx *fx, struct holder *h)
 {
         uint64_t id = 0;
 
-        assert_int_equal(registry_fence_create(&fx->reg, h, &id), 0);
+        assert_int_equal(registry_fence_create(&fx->reg, h, false, &id, &(int){ -1 }), 0);
         assert_true(id != 0);
         return id;
 }
@@ -309,10 +310,10 @@ static void limits_refuse_with_their_errno(void **state)
 
         for (unsigned i = 0; i < 8; i++)
                 ids[i] = new_fence(fx, &fx->a);
-        assert_int_equal(registry_fence_create(&fx->reg, &fx->a, &extra), -EMFILE);
-        assert_int_equal(registry_fence_create(&fx->reg, &fx->b, &extra), 0); /* b is not a */
+        assert_int_equal(registry_fence_create(&fx->reg, &fx->a, false, &extra, &(int){ -1 }), -EMFILE);
+        assert_int_equal(registry_fence_create(&fx->reg, &fx->b, false, &extra, &(int){ -1 }), 0); /* b is not a */
         assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, ids[7]), 0);
-        assert_int_equal(registry_fence_create(&fx->reg, &fx->a, &ids[7]), 0);
+        assert_int_equal(registry_fence_create(&fx->reg, &fx->a, false, &ids[7], &(int){ -1 }), 0);
 
         /* waiters per fence: 4 */
         f = ids[0];
@@ -681,6 +682,150 @@ static void sync_files_are_charged_to_their_makers_uid(void **state)
         registry_flush(&fx->reg);
 }
 
+
+/* ---- a fence's ready-made sync file ---- */
+
+/* A fence of @h's with its first sync file made ready: *@ret_end is its
+ * creator's sending end, or -EBADF. */
+static uint64_t new_paired_fence(struct fx *fx, struct holder *h, int *ret_end)
+{
+        uint64_t id = 0;
+
+        assert_int_equal(registry_fence_create(&fx->reg, h, true, &id, ret_end), 0);
+        return id;
+}
+
+/* How many datagrams wait in @fd, read out. */
+static int datagrams_in(int fd)
+{
+        int32_t s;
+        int n = 0;
+
+        while (recv(fd, &s, sizeof(s), MSG_DONTWAIT) == (ssize_t)sizeof(s))
+                n++;
+        return n;
+}
+
+static void the_creator_signals_its_first_waiter_itself(void **state)
+{
+        struct fx *fx = *state;
+        int end, mine, other;
+        int32_t s = -EIO;
+        uint64_t f = new_paired_fence(fx, &fx->a, &end);
+
+        assert_true(end >= 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
+        mine = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);   /* the ready-made one */
+        other = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE); /* the daemon's own */
+        assert_int_equal(sync_status(mine), PENDING);
+        assert_int_equal(sync_status(other), PENDING);
+        /* the creator's send alone: the daemon knows nothing yet */
+        assert_int_equal(send(end, &s, sizeof(s), MSG_DONTWAIT), (ssize_t)sizeof(s));
+        assert_int_equal(sync_status(mine), -EIO);
+        assert_int_equal(sync_status(other), PENDING);
+        /* then the daemon is told, and tells the others, once each */
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, -EIO), 0);
+        registry_flush(&fx->reg);
+        assert_int_equal(sync_status(other), -EIO);
+        assert_int_equal(datagrams_in(mine), 1);
+        assert_int_equal(datagrams_in(other), 1);
+        assert_int_equal(fx->b.n_waiters, 0);
+        close(mine);
+        close(other);
+        close(end);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f), 0);
+}
+
+static void a_ready_made_sync_file_still_hears_the_daemon(void **state)
+{
+        struct fx *fx = *state;
+        int end, fd;
+        uint64_t f = new_paired_fence(fx, &fx->a, &end);
+
+        assert_true(end >= 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
+        fd = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        /* its creator goes without a word: -EPIPE, from the daemon */
+        close(end);
+        registry_holder_drop(&fx->reg, &fx->a);
+        registry_holder_init(&fx->reg, &fx->a, 100, 1000, 1000, "producer");
+        registry_flush(&fx->reg);
+        assert_int_equal(sync_status(fd), -EPIPE);
+        assert_int_equal(datagrams_in(fd), 1);
+        close(fd);
+}
+
+static void only_a_fence_alone_hands_out_its_sync_file(void **state)
+{
+        struct fx *fx = *state;
+        int end, fd, fd2, end2;
+        uint64_t f = new_paired_fence(fx, &fx->a, &end);
+        uint64_t g = new_paired_fence(fx, &fx->a, &end2);
+        int32_t s = 0;
+
+        assert_true(end >= 0 && end2 >= 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, g, BS_WIRE_SYNC_WRITE), 0);
+        fd = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ); /* two fences: the daemon's */
+        assert_int_equal(send(end, &s, sizeof(s), MSG_DONTWAIT), (ssize_t)sizeof(s));
+        assert_int_equal(send(end2, &s, sizeof(s), MSG_DONTWAIT), (ssize_t)sizeof(s));
+        assert_int_equal(sync_status(fd), PENDING); /* neither creator's send reaches it */
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, 0), 0);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, g, 0), 0);
+        assert_int_equal(sync_status(fd), 0);
+        /* signalled, their ready-made ones are closed with the reply */
+        fd2 = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        assert_int_equal(sync_status(fd2), 0);
+        close(fd);
+        close(fd2);
+        close(end);
+        close(end2);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f), 0);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, g), 0);
+}
+
+/* Nothing a waiter sends on its end reaches the creator's: it is shut
+ * for reading, so the creator's copy can't be filled up either. */
+static void a_waiter_sends_nothing_to_the_creator(void **state)
+{
+        struct fx *fx = *state;
+        int end, fd;
+        uint64_t f = new_paired_fence(fx, &fx->a, &end);
+
+        assert_true(end >= 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
+        fd = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        assert_int_equal(send(fd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL), -1);
+        assert_int_equal(errno, EPIPE);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, 0), 0);
+        registry_flush(&fx->reg);
+        assert_int_equal(sync_status(fd), 0);
+        close(fd);
+        close(end);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f), 0);
+}
+
+static void ready_made_sync_files_are_charged_to_their_uid(void **state)
+{
+        struct fx *fx = *state;
+        int end[3];
+        uint64_t f[3];
+
+        fx->limits.max_sync_files_per_uid = 4; /* two fences' worth */
+        for (unsigned i = 0; i < 3; i++)
+                f[i] = new_paired_fence(fx, &fx->a, &end[i]);
+        assert_true(end[0] >= 0 && end[1] >= 0);
+        assert_int_equal(end[2], -EBADF); /* the fence is made all the same */
+        assert_int_equal(charge_fence_fds_of(&fx->reg.charge, 1000), 4);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f[0]), 0);
+        assert_int_equal(charge_fence_fds_of(&fx->reg.charge, 1000), 2);
+        for (unsigned i = 1; i < 3; i++)
+                assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f[i]), 0);
+        assert_int_equal(charge_fence_fds_of(&fx->reg.charge, 1000), 0);
+        for (unsigned i = 0; i < 3; i++)
+                safe_close(end[i]);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -706,6 +851,11 @@ int main(void)
                 T(a_chain_of_batches_fires_at_once),
                 T(a_pending_sync_file_closed_by_its_holder_is_gone),
                 T(sync_files_are_charged_to_their_makers_uid),
+                T(the_creator_signals_its_first_waiter_itself),
+                T(a_ready_made_sync_file_still_hears_the_daemon),
+                T(only_a_fence_alone_hands_out_its_sync_file),
+                T(a_waiter_sends_nothing_to_the_creator),
+                T(ready_made_sync_files_are_charged_to_their_uid),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

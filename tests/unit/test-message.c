@@ -546,7 +546,7 @@ static void fence_opcodes_are_version_2_with_their_fds(void **state)
                 uint8_t req_fds, rep_fds;
                 bool oneway;
         } rows[] = {
-                { BS_OP_FENCE_CREATE, 0, 0, false },     { BS_OP_FENCE_ATTACH, 0, 0, false },
+                { BS_OP_FENCE_CREATE, 0, 1, false },     { BS_OP_FENCE_ATTACH, 0, 0, false },
                 { BS_OP_FENCE_SIGNAL, 0, 0, true },      { BS_OP_FENCE_DESTROY, 0, 0, true },
                 { BS_OP_EXPORT_SYNC_FILE, 0, 1, false }, { BS_OP_IMPORT_SYNC_FILE, 1, 0, false },
                 { BS_OP_SYNC_FILE_MERGE, 2, 1, false },  { BS_OP_SUBMIT, 0, 0, false },
@@ -579,7 +579,7 @@ static void fence_request_fields_are_checked(void **state)
         ((struct bs_fence_signal_req *)(buf + sizeof(struct bs_msg_header)))->reserved = 1;
         assert_int_equal(decode(buf, len, n_fds), -EPROTO);
         len = valid_request(BS_OP_FENCE_CREATE, buf, &n_fds);
-        ((struct bs_fence_create_req *)(buf + sizeof(struct bs_msg_header)))->flags = 1;
+        ((struct bs_fence_create_req *)(buf + sizeof(struct bs_msg_header)))->flags = 2; /* unknown */
         assert_int_equal(decode(buf, len, n_fds), -EPROTO);
         len = valid_request(BS_OP_SYNC_FILE_MERGE, buf, &n_fds);
         assert_int_equal(decode(buf, len, 1), -EPROTO); /* one fd short */
