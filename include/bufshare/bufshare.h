@@ -844,7 +844,9 @@ int bs_fence_attach(struct bs_fence *f, struct bs_buffer *b, unsigned usage);
  * Signal @p f with @p status (dma_fence_set_error() + dma_fence_signal()):
  * every sync file waiting for it, and for nothing else, becomes readable.
  * Sent in one message that gets no reply: like bs_buffer_put(), it never
- * waits for the daemon.
+ * waits for the daemon. The fence's first sync file that waits for it
+ * alone is woken from here, before the daemon hears of it; the call then
+ * yields the cpu once, so that a waiter woken on it runs first.
  * @param status  0, or a negative errno (-4095..-1) the waiters will see
  * @retval 0 sent (or queued, if the daemon's socket is full)
  * @retval -EINVAL NULL, or status outside 0 and -4095..-1
