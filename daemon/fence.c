@@ -179,7 +179,7 @@ static void fence_pair_release(struct registry *r, struct fence *f)
 {
         if (f->pair[0] < 0)
                 return;
-        registry_close_later(r, TAKE_FD(f->pair[0]));
+        registry_close_slow(r, TAKE_FD(f->pair[0])); /* its creator could send fds into it */
         registry_close_later(r, TAKE_FD(f->pair[1]));
         charge_fence_fd_drop(&r->charge, f->pair_uid);
         charge_fence_fd_drop(&r->charge, f->pair_uid);

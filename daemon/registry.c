@@ -126,6 +126,16 @@ static void buffer_free(struct buffer *b)
         free(b);
 }
 
+void registry_close_slow(struct registry *r, int fd)
+{
+        if (fd < 0)
+                return;
+        if (r->close_slow)
+                r->close_slow(r->close_slow_ctx, fd);
+        else
+                safe_close(fd);
+}
+
 void registry_close_later(struct registry *r, int fd)
 {
         if (r->n_closing == r->closing_cap) {

@@ -158,6 +158,11 @@ struct registry {
          * no client and no waiter should wait for */
         int *closing;
         unsigned n_closing, closing_cap;
+        /* closes an fd whose queue a client could have filled with fds
+         * whose release may wait (a fence's ready-made sync file): the
+         * server's closer thread once it runs, else close() */
+        void (*close_slow)(void *ctx, int fd);
+        void *close_slow_ctx;
         /* fresh memfds made while idle (reserve.h); off until
          * registry_reserve() */
         struct reserve reserve;

@@ -259,6 +259,14 @@ static void listen_cb(evutil_socket_t lfd, short what, void *data)
         }
 }
 
+/* The registry's fds that a client could have filled (registry.h). */
+static void server_registry_close_slow(void *ctx, int fd)
+{
+        struct server *s = ctx;
+
+        closer_close(s->registry_fds, fd);
+}
+
 int server_init(struct server *s, struct event_base *base, struct dispatch *dispatch, int listen_fd)
 {
         int r;
@@ -284,8 +292,11 @@ int server_init(struct server *s, struct event_base *base, struct dispatch *disp
         if (r < 0)
                 return r;
         s->turned_away = closer_account_new(&s->closer, server_turned_away_closed, s);
-        if (!s->turned_away)
+        s->registry_fds = closer_account_new(&s->closer, NULL, NULL);
+        if (!s->turned_away || !s->registry_fds)
                 return -ENOMEM;
+        dispatch->registry->close_slow = server_registry_close_slow;
+        dispatch->registry->close_slow_ctx = s;
         if (fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0)
                 return -errno;
         s->listen_ev = event_new(base, listen_fd, EV_READ | EV_PERSIST, listen_cb, s);
@@ -315,6 +326,10 @@ void server_done(struct server *s)
                 conn_free(container_of(pos, struct conn, link));
         closer_account_free(s->turned_away);
         s->turned_away = NULL;
+        if (s->dispatch && s->dispatch->registry && s->dispatch->registry->close_slow_ctx == s)
+                s->dispatch->registry->close_slow = NULL; /* close() from now on */
+        closer_account_free(s->registry_fds);
+        s->registry_fds = NULL;
         /* the sockets kept for fds in transit go to the closer's accounts */
         inflight_done(&s->inflight);
         for (size_t i = 0; i < s->uid_conns.cap; i++) {

@@ -24,6 +24,7 @@ struct server {
         struct dispatch *dispatch;
         struct closer closer;     /* closes the fds clients send, off the loop */
         struct inflight inflight; /* the fds sent to clients, not yet received */
+        struct closer_account *registry_fds; /* the registry's close_slow() */
         struct closer_account *turned_away; /* sockets closed at accept: accepting
                                              * pauses while too many wait */
         const struct limits *limits;

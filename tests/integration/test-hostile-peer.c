@@ -8,6 +8,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -928,6 +929,50 @@ static void fence_requests_with_wrong_fds_or_fields_are_protocol_errors(void **s
         assert_good_client_served(fx);
 }
 
+/*
+ * A creator can send anything on its fence's ready-made sync file, fds
+ * too, while the daemon still holds the waiter's end: that is its own
+ * fence's waiters' business. When the fence goes, the daemon lets them
+ * go (the end is closed on its closer thread, since releasing a parked
+ * fd could wait) and keeps none: the teardown counts its fds.
+ */
+static void fds_a_creator_parks_in_its_sync_file_are_let_go(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_msg req, rep;
+        struct pollfd p;
+        int s = hello_conn(fx), pipefd[2], end;
+        uint64_t id;
+        char byte;
+
+        bs_msg_request(&req, BS_OP_FENCE_CREATE, 30);
+        req.body.fence_create_req.flags = BS_WIRE_FENCE_PAIR;
+        assert_int_equal(test_raw_call(s, &req, &rep), 0);
+        assert_int_equal(rep.body.fence_create_rep.flags, BS_WIRE_FENCE_PAIR);
+        assert_int_equal(rep.n_fds, 1);
+        id = rep.body.fence_create_rep.fence_id;
+        end = TAKE_FD(rep.fds[0]);
+        bs_msg_clear(&rep);
+        /* its sending end takes nothing from the waiter's side */
+        assert_int_equal(recv(end, &byte, 1, MSG_DONTWAIT), 0);
+
+        assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+        for (int i = 0; i < 8; i++)
+                raw_send(end, "junk", 4, &pipefd[1], 1);
+        close(pipefd[1]); /* the write end lives on only in the sync file */
+        p = (struct pollfd){ .fd = pipefd[0], .events = POLLIN };
+        assert_int_equal(poll(&p, 1, 0), 0);
+
+        assert_int_equal(raw_fence_op(s, BS_OP_FENCE_DESTROY, 0, id, 0), 0);
+        /* let go: the pipe's last writer is gone, so its reader sees the end */
+        assert_int_equal(poll(&p, 1, 10000), 1);
+        assert_true(p.revents & POLLHUP);
+        close(pipefd[0]);
+        close(end);
+        close(s);
+        assert_good_client_served(fx);
+}
+
 /* A one-way signal of someone else's fence fails in silence (logged),
  * and the connection's next request is answered in order. */
 static void a_failed_one_way_signal_gets_no_reply(void **state)
@@ -977,6 +1022,7 @@ int main(void)
                 T(everything_at_once_then_fd_count_is_back),
                 T(fence_requests_with_bad_values_are_errors),
                 T(fence_requests_with_wrong_fds_or_fields_are_protocol_errors),
+                T(fds_a_creator_parks_in_its_sync_file_are_let_go),
                 T(a_failed_one_way_signal_gets_no_reply),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
