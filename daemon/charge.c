@@ -38,7 +38,7 @@ void charge_init(struct charge *c)
 {
         hashmap_init(&c->usage);
         hashmap_init(&c->holds);
-        hashmap_init(&c->sync_files);
+        hashmap_init(&c->fds);
 }
 
 static void free_values(struct hashmap *h)
@@ -52,7 +52,7 @@ void charge_done(struct charge *c)
 {
         free_values(&c->usage);
         free_values(&c->holds);
-        free_values(&c->sync_files);
+        free_values(&c->fds);
 }
 
 struct charge_usage charge_usage_of(const struct charge *c, uid_t uid)
@@ -134,15 +134,20 @@ static struct hm_key fd_key(uid_t uid, enum charge_fd kind)
         return (struct hm_key){ uid, kind };
 }
 
-static unsigned fds_of(const struct charge *c, uid_t uid, enum charge_fd kind)
+unsigned charge_fds_of(const struct charge *c, uid_t uid, enum charge_fd kind)
 {
-        const struct charge_hold *h = hashmap_get(&c->sync_files, fd_key(uid, kind));
+        const struct charge_hold *h = hashmap_get(&c->fds, fd_key(uid, kind));
         return h ? h->n : 0;
 }
 
-static int fd_add(struct charge *c, uid_t uid, enum charge_fd kind)
+int charge_fd_check(const struct charge *c, const struct limits *l, uid_t uid, enum charge_fd kind, unsigned n)
 {
-        struct charge_hold *h = entry_get_or_new(&c->sync_files, fd_key(uid, kind), sizeof(*h));
+        return limits_check_sync_files(l, charge_fds_of(c, uid, kind) + n - 1);
+}
+
+int charge_fd_add(struct charge *c, uid_t uid, enum charge_fd kind)
+{
+        struct charge_hold *h = entry_get_or_new(&c->fds, fd_key(uid, kind), sizeof(*h));
 
         if (!h)
                 return -ENOMEM;
@@ -150,50 +155,10 @@ static int fd_add(struct charge *c, uid_t uid, enum charge_fd kind)
         return 0;
 }
 
-static void fd_drop(struct charge *c, uid_t uid, enum charge_fd kind)
+void charge_fd_drop(struct charge *c, uid_t uid, enum charge_fd kind)
 {
-        struct charge_hold *h = hashmap_get(&c->sync_files, fd_key(uid, kind));
+        struct charge_hold *h = hashmap_get(&c->fds, fd_key(uid, kind));
 
         if (h && --h->n == 0)
-                free(hashmap_remove(&c->sync_files, fd_key(uid, kind)));
-}
-
-unsigned charge_sync_files_of(const struct charge *c, uid_t uid)
-{
-        return fds_of(c, uid, CHARGE_FD_SYNC_FILE);
-}
-
-int charge_sync_file_check(const struct charge *c, const struct limits *l, uid_t uid)
-{
-        return limits_check_sync_files(l, charge_sync_files_of(c, uid));
-}
-
-int charge_sync_file_add(struct charge *c, uid_t uid)
-{
-        return fd_add(c, uid, CHARGE_FD_SYNC_FILE);
-}
-
-void charge_sync_file_drop(struct charge *c, uid_t uid)
-{
-        fd_drop(c, uid, CHARGE_FD_SYNC_FILE);
-}
-
-unsigned charge_fence_fds_of(const struct charge *c, uid_t uid)
-{
-        return fds_of(c, uid, CHARGE_FD_FENCE);
-}
-
-int charge_fence_fd_check(const struct charge *c, const struct limits *l, uid_t uid)
-{
-        return limits_check_sync_files(l, charge_fence_fds_of(c, uid));
-}
-
-int charge_fence_fd_add(struct charge *c, uid_t uid)
-{
-        return fd_add(c, uid, CHARGE_FD_FENCE);
-}
-
-void charge_fence_fd_drop(struct charge *c, uid_t uid)
-{
-        fd_drop(c, uid, CHARGE_FD_FENCE);
+                free(hashmap_remove(&c->fds, fd_key(uid, kind)));
 }

@@ -25,7 +25,7 @@ struct charge {
         struct hashmap holds; /* {buffer id, uid} -> struct charge_hold */
         /* {uid, CHARGE_FD_*} -> struct charge_hold: fds the daemon holds
          * for what a uid's connections made */
-        struct hashmap sync_files;
+        struct hashmap fds;
 };
 
 struct charge_usage {
@@ -62,18 +62,12 @@ enum charge_fd {
         CHARGE_FD_FENCE = 1,     /* fences' ready-made sync files */
 };
 
-/* How many pending sync files @uid's connections made. */
-unsigned charge_sync_files_of(const struct charge *c, uid_t uid);
-/* -EDQUOT if @uid may not make one more (limits_check_sync_files()). */
-int charge_sync_file_check(const struct charge *c, const struct limits *l, uid_t uid);
-/* One more pending sync file made by @uid: 0 or -ENOMEM. */
-int charge_sync_file_add(struct charge *c, uid_t uid);
-/* The daemon closed its end of one of @uid's pending sync files. */
-void charge_sync_file_drop(struct charge *c, uid_t uid);
-
-/* The same for the fds of fences' ready-made sync files: how many @uid's connections hold,
- * -EDQUOT past max_sync_files_per_uid, one more, one fewer. */
-unsigned charge_fence_fds_of(const struct charge *c, uid_t uid);
-int charge_fence_fd_check(const struct charge *c, const struct limits *l, uid_t uid);
-int charge_fence_fd_add(struct charge *c, uid_t uid);
-void charge_fence_fd_drop(struct charge *c, uid_t uid);
+/* How many fds of @kind the daemon holds for what @uid's connections made. */
+unsigned charge_fds_of(const struct charge *c, uid_t uid, enum charge_fd kind);
+/* -EDQUOT if @uid may not pay for @n (>= 1) more of @kind
+ * (limits_check_sync_files(): both kinds have that bound, each its own). */
+int charge_fd_check(const struct charge *c, const struct limits *l, uid_t uid, enum charge_fd kind, unsigned n);
+/* One more of @kind for @uid: 0 or -ENOMEM. */
+int charge_fd_add(struct charge *c, uid_t uid, enum charge_fd kind);
+/* One fewer. */
+void charge_fd_drop(struct charge *c, uid_t uid, enum charge_fd kind);

@@ -181,8 +181,8 @@ static void fence_pair_release(struct registry *r, struct fence *f)
                 return;
         registry_close_slow(r, TAKE_FD(f->pair[0])); /* its creator could send fds into it */
         registry_close_later(r, TAKE_FD(f->pair[1]));
-        charge_fence_fd_drop(&r->charge, f->pair_uid);
-        charge_fence_fd_drop(&r->charge, f->pair_uid);
+        charge_fd_drop(&r->charge, f->pair_uid, CHARGE_FD_FENCE);
+        charge_fd_drop(&r->charge, f->pair_uid, CHARGE_FD_FENCE);
 }
 
 /* Signal @f (unsignalled, with no inputs but its own signal). */
@@ -382,7 +382,7 @@ static int waiter_allowed(struct registry *r, struct holder *h)
 {
         if (h->n_waiters >= r->limits->max_waiters_per_client)
                 return -EMFILE;
-        return charge_sync_file_check(&r->charge, r->limits, h->uid);
+        return charge_fd_check(&r->charge, r->limits, h->uid, CHARGE_FD_SYNC_FILE, 1);
 }
 
 /* The daemon's end of @w goes (signalled, or given up): its uid pays no more. */
@@ -393,7 +393,7 @@ static void waiter_unlink(struct registry *r, struct waiter *w)
                 list_remove(&w->owner_link);
                 w->owner->n_waiters--;
         }
-        charge_sync_file_drop(&r->charge, w->uid);
+        charge_fd_drop(&r->charge, w->uid, CHARGE_FD_SYNC_FILE);
 }
 
 static void waiter_fired(struct registry *r, struct waiter *w)
@@ -422,14 +422,14 @@ static int waiter_record(struct registry *r, struct holder *h, int daemon_end, i
         w->dev = st.st_dev;
         w->ino = st.st_ino;
         w->uid = h->uid;
-        ret_ = charge_sync_file_add(&r->charge, w->uid);
+        ret_ = charge_fd_add(&r->charge, w->uid, CHARGE_FD_SYNC_FILE);
         if (ret_ < 0) {
                 free(w);
                 return ret_;
         }
         ret_ = hashmap_put(&r->waiters, inode_key(w->dev, w->ino), w);
         if (ret_ < 0) {
-                charge_sync_file_drop(&r->charge, w->uid);
+                charge_fd_drop(&r->charge, w->uid, CHARGE_FD_SYNC_FILE);
                 free(w);
                 return ret_;
         }
@@ -487,8 +487,8 @@ static int waiter_from_pair(struct registry *r, struct holder *h, struct fence *
                 return ret_;
         *ret_fd = TAKE_FD(f->pair[0]);
         f->pair[1] = -EBADF;
-        charge_fence_fd_drop(&r->charge, f->pair_uid);
-        charge_fence_fd_drop(&r->charge, f->pair_uid);
+        charge_fd_drop(&r->charge, f->pair_uid, CHARGE_FD_FENCE);
+        charge_fd_drop(&r->charge, f->pair_uid, CHARGE_FD_FENCE);
         return 0;
 }
 
@@ -566,8 +566,7 @@ static int fence_pair_new(struct registry *r, struct holder *h, struct fence *f,
 {
         int sv[2], fd, ret;
 
-        /* room for two */
-        ret = limits_check_sync_files(r->limits, charge_fence_fds_of(&r->charge, h->uid) + 1);
+        ret = charge_fd_check(&r->charge, r->limits, h->uid, CHARGE_FD_FENCE, 2);
         if (ret < 0)
                 return ret;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -577,13 +576,13 @@ static int fence_pair_new(struct registry *r, struct holder *h, struct fence *f,
                 ret = -errno;
                 goto err;
         }
-        if (charge_fence_fd_add(&r->charge, h->uid) < 0) {
+        if (charge_fd_add(&r->charge, h->uid, CHARGE_FD_FENCE) < 0) {
                 ret = -ENOMEM;
                 safe_close(fd);
                 goto err;
         }
-        if (charge_fence_fd_add(&r->charge, h->uid) < 0) {
-                charge_fence_fd_drop(&r->charge, h->uid);
+        if (charge_fd_add(&r->charge, h->uid, CHARGE_FD_FENCE) < 0) {
+                charge_fd_drop(&r->charge, h->uid, CHARGE_FD_FENCE);
                 ret = -ENOMEM;
                 safe_close(fd);
                 goto err;

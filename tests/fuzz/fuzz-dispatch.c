@@ -116,7 +116,7 @@ NOT_FUZZED static void invariants_check(struct fuzz *f)
 {
         struct registry *r = &f->registry;
         uint64_t bytes = 0, paid_bytes = 0, paid_buffers = 0;
-        size_t refs = 0, attachments = 0, sync_files = 0;
+        size_t refs = 0, attachments = 0, sync_files = 0, fence_fds = 0, fence_fds_charged = 0;
 
         assert(r->n_buffers == r->by_id.len);
         assert(r->by_inode.len == r->by_id.len);
@@ -176,19 +176,32 @@ NOT_FUZZED static void invariants_check(struct fuzz *f)
                 const struct waiter *w = r->waiters.slots[i].value;
 
                 if (w)
-                        assert(charge_sync_files_of(&r->charge, w->uid) > 0);
+                        assert(charge_fds_of(&r->charge, w->uid, CHARGE_FD_SYNC_FILE) > 0);
         }
-        for (size_t i = 0; i < r->charge.sync_files.cap; i++) {
-                const struct hm_slot *slot = &r->charge.sync_files.slots[i];
+        /* and every fence's ready-made sync file, two fds, to its creator's */
+        for (size_t i = 0; i < r->fences.cap; i++) {
+                const struct fence *fe = r->fences.slots[i].value;
+
+                if (fe && fe->pair[0] >= 0) {
+                        assert(charge_fds_of(&r->charge, fe->pair_uid, CHARGE_FD_FENCE) >= 2);
+                        fence_fds += 2;
+                }
+        }
+        for (size_t i = 0; i < r->charge.fds.cap; i++) {
+                const struct hm_slot *slot = &r->charge.fds.slots[i];
                 unsigned n;
 
                 if (!slot->value)
                         continue;
-                n = charge_sync_files_of(&r->charge, (uid_t)slot->key.a); /* keyed {uid, 0} */
+                n = charge_fds_of(&r->charge, (uid_t)slot->key.a, (enum charge_fd)slot->key.b);
                 assert(n > 0 && n <= f->limits.max_sync_files_per_uid);
-                sync_files += n;
+                if (slot->key.b == CHARGE_FD_SYNC_FILE)
+                        sync_files += n;
+                else
+                        fence_fds_charged += n;
         }
         assert(sync_files == r->waiters.len);
+        assert(fence_fds == fence_fds_charged);
 }
 
 /* FUZZ_DISPATCH_TRACE=1: one line per request, to read what an input does. */

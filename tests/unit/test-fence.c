@@ -639,10 +639,10 @@ static void sync_files_are_charged_to_their_makers_uid(void **state)
         assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
         fds[0] = export_sync(fx, &gone, BS_WIRE_SYNC_READ);
         fds[1] = export_sync(fx, &gone, BS_WIRE_SYNC_READ);
-        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 1000), 2);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_SYNC_FILE), 2);
         /* its maker goes: they are pending still, and still its uid's */
         registry_holder_drop(&fx->reg, &gone);
-        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 1000), 2);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_SYNC_FILE), 2);
         assert_int_equal(sync_status(fds[0]), PENDING);
         fds[2] = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
         assert_int_equal(registry_export_sync_file(&fx->reg, &fx->b, fx->buf->ident.id, BS_WIRE_SYNC_WRITE, &fd),
@@ -652,15 +652,15 @@ static void sync_files_are_charged_to_their_makers_uid(void **state)
         assert_int_equal(fx->b.n_waiters, 1); /* b itself is far from max_waiters_per_client */
         /* another uid is served */
         fds[3] = export_sync(fx, &stranger, BS_WIRE_SYNC_WRITE);
-        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 2000), 1);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 2000, CHARGE_FD_SYNC_FILE), 1);
         /* its holder closes one: the daemon lets go of it, its uid pays no more */
         registry_sync_file_close(&fx->reg, &fx->b, fds[2]);
-        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 1000), 2);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_SYNC_FILE), 2);
         fds[2] = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE);
         /* signalled: none counts any more */
         assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, 0), 0);
-        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 1000), 0);
-        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 2000), 0);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_SYNC_FILE), 0);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 2000, CHARGE_FD_SYNC_FILE), 0);
         for (unsigned i = 0; i < 4; i++) {
                 assert_int_equal(sync_status(fds[i]), 0);
                 close(fds[i]);
@@ -671,9 +671,9 @@ static void sync_files_are_charged_to_their_makers_uid(void **state)
         assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
         for (unsigned i = 0; i < 3; i++)
                 fds[i] = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
-        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 1000), 3);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_SYNC_FILE), 3);
         assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f), 0);
-        assert_int_equal(charge_sync_files_of(&fx->reg.charge, 1000), 0);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_SYNC_FILE), 0);
         for (unsigned i = 0; i < 3; i++) {
                 assert_int_equal(sync_status(fds[i]), -ECANCELED);
                 close(fds[i]);
@@ -695,6 +695,18 @@ static uint64_t new_paired_fence(struct fx *fx, struct holder *h, int *ret_end)
         return id;
 }
 
+/* A paired fence of a's, pending as a write on the buffer, and the sync
+ * file b exports for a read: the ready-made one, in *@ret_fd. */
+static uint64_t paired_fence_and_waiter(struct fx *fx, int *ret_end, int *ret_fd)
+{
+        uint64_t f = new_paired_fence(fx, &fx->a, ret_end);
+
+        assert_true(*ret_end >= 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
+        *ret_fd = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        return f;
+}
+
 /* How many datagrams wait in @fd, read out. */
 static int datagrams_in(int fd)
 {
@@ -711,11 +723,8 @@ static void the_creator_signals_its_first_waiter_itself(void **state)
         struct fx *fx = *state;
         int end, mine, other;
         int32_t s = -EIO;
-        uint64_t f = new_paired_fence(fx, &fx->a, &end);
+        uint64_t f = paired_fence_and_waiter(fx, &end, &mine);
 
-        assert_true(end >= 0);
-        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
-        mine = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);   /* the ready-made one */
         other = export_sync(fx, &fx->b, BS_WIRE_SYNC_WRITE); /* the daemon's own */
         assert_int_equal(sync_status(mine), PENDING);
         assert_int_equal(sync_status(other), PENDING);
@@ -740,11 +749,8 @@ static void a_ready_made_sync_file_still_hears_the_daemon(void **state)
 {
         struct fx *fx = *state;
         int end, fd;
-        uint64_t f = new_paired_fence(fx, &fx->a, &end);
 
-        assert_true(end >= 0);
-        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
-        fd = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        paired_fence_and_waiter(fx, &end, &fd);
         /* its creator goes without a word: -EPIPE, from the daemon */
         close(end);
         registry_holder_drop(&fx->reg, &fx->a);
@@ -790,11 +796,8 @@ static void a_waiter_sends_nothing_to_the_creator(void **state)
 {
         struct fx *fx = *state;
         int end, fd;
-        uint64_t f = new_paired_fence(fx, &fx->a, &end);
+        uint64_t f = paired_fence_and_waiter(fx, &end, &fd);
 
-        assert_true(end >= 0);
-        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
-        fd = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
         assert_int_equal(send(fd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL), -1);
         assert_int_equal(errno, EPIPE);
         assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, 0), 0);
@@ -816,12 +819,12 @@ static void ready_made_sync_files_are_charged_to_their_uid(void **state)
                 f[i] = new_paired_fence(fx, &fx->a, &end[i]);
         assert_true(end[0] >= 0 && end[1] >= 0);
         assert_int_equal(end[2], -EBADF); /* the fence is made all the same */
-        assert_int_equal(charge_fence_fds_of(&fx->reg.charge, 1000), 4);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_FENCE), 4);
         assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f[0]), 0);
-        assert_int_equal(charge_fence_fds_of(&fx->reg.charge, 1000), 2);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_FENCE), 2);
         for (unsigned i = 1; i < 3; i++)
                 assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f[i]), 0);
-        assert_int_equal(charge_fence_fds_of(&fx->reg.charge, 1000), 0);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_FENCE), 0);
         for (unsigned i = 0; i < 3; i++)
                 safe_close(end[i]);
 }
