@@ -33,6 +33,20 @@ void test_require(bool ok, const char *what)
         exit(in_ci ? 1 : 77);
 }
 
+int test_count_lines(const char *path, const char *needle)
+{
+        char line[1024];
+        int n = 0;
+        FILE *f = fopen(path, "re");
+
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f))
+                n += !needle || strstr(line, needle) != NULL;
+        fclose(f);
+        return n;
+}
+
 int test_daemon_stop_read_log(struct test_daemon *d, char *buf, size_t len)
 {
         int fd, status;

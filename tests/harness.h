@@ -104,6 +104,10 @@ void test_require(bool ok, const char *what);
  * Returns only if @ok. */
 void test_skip_unless(bool ok, const char *what);
 
+/* Lines of the file at @path that hold @needle (every line with NULL),
+ * or -errno if it can't be read. */
+int test_count_lines(const char *path, const char *needle);
+
 /* SIGTERM a daemon started with capture_log, wait for it to exit, and
  * read its log into @buf (@len bytes, NUL-terminated): its exit status,
  * or -errno. test_daemon_stop() then removes what is left. */

@@ -1006,20 +1006,6 @@ static void unread_fds_in_transit_are_bounded_per_uid(void **state)
         assert_int_equal(test_daemon_stop(&d), 0);
 }
 
-/* Lines of the file at @path that hold @what. */
-static int lines_with(const char *path, const char *what)
-{
-        char line[1024];
-        int n = 0;
-        FILE *f = fopen(path, "re");
-
-        assert_non_null(f);
-        while (fgets(line, sizeof(line), f))
-                n += strstr(line, what) != NULL;
-        fclose(f);
-        return n;
-}
-
 /* With max-fds-in-flight-per-uid above the daemon's fd limit (as many
  * uids together could be), the kernel refuses a reply's fds itself
  * (ETOOMANYREFS): the reply waits, its client is kept, and it gets the
@@ -1040,7 +1026,7 @@ static void a_reply_the_kernel_refuses_waits_and_loses_nothing(void **state)
         client = test_raw_connect_hello(d.socket);
         assert_true(client >= 0);
         assert_true(fill_transit(d.socket, conns, &n_conns) < TRANSIT_ROUNDS);
-        assert_int_equal(lines_with(d.log_path, "too many fds in transit"), 1);
+        assert_int_equal(test_count_lines(d.log_path, "too many fds in transit"), 1);
 
         bs_msg_request(&m, BS_OP_EXPORT, 7);
         m.body.export_req.size = PAGE;
@@ -1072,20 +1058,6 @@ static void a_reply_the_kernel_refuses_waits_and_loses_nothing(void **state)
 
 /* ---- the log ------------------------------------------------------------ */
 
-/* Lines in the file at @path. */
-static int count_lines(const char *path)
-{
-        char line[1024];
-        int n = 0;
-        FILE *f = fopen(path, "re");
-
-        assert_non_null(f);
-        while (fgets(line, sizeof(line), f))
-                n++;
-        fclose(f);
-        return n;
-}
-
 /* A client can't make the daemon write a line per request: importing a
  * memfd the daemon never hosted and releasing it, over and over, logs
  * no more than a client's misbehaviour may (before: one line per import
@@ -1100,7 +1072,7 @@ static void importing_foreign_memfds_does_not_flood_the_log(void **state)
         assert_int_equal(test_daemon_start(&d, NULL), 0);
         c = connect_to(&d);
         assert_int_equal(bs_client_sync(c), 0);
-        before = count_lines(d.log_path);
+        before = test_count_lines(d.log_path, NULL);
         fd = test_memfd_with(PAGE, F_SEAL_SHRINK | F_SEAL_GROW);
         for (int i = 0; i < 500; i++) {
                 struct bs_buffer *b = NULL;
@@ -1109,8 +1081,8 @@ static void importing_foreign_memfds_does_not_flood_the_log(void **state)
                 bs_buffer_put(b);
         }
         assert_int_equal(bs_client_sync(c), 0);
-        printf("500 imports logged %d lines\n", count_lines(d.log_path) - before);
-        assert_true(count_lines(d.log_path) - before <= 20);
+        printf("500 imports logged %d lines\n", test_count_lines(d.log_path, NULL) - before);
+        assert_true(test_count_lines(d.log_path, NULL) - before <= 20);
         close(fd);
         bs_client_unref(c);
         assert_int_equal(test_daemon_stop(&d), 0);

@@ -16,20 +16,6 @@
 
 #include "bufshare/bufshare.h"
 
-/* Lines of the daemon's log that contain @needle. */
-static int count_lines(const char *path, const char *needle)
-{
-        char line[512];
-        int n = 0;
-        FILE *f = fopen(path, "re");
-
-        assert_non_null(f);
-        while (fgets(line, sizeof(line), f))
-                n += strstr(line, needle) != NULL;
-        fclose(f);
-        return n;
-}
-
 static void serve_an_export(const char *socket)
 {
         struct bs_client *c = NULL;
@@ -51,11 +37,11 @@ static void without_dev_cuse_one_line_and_the_socket_alone(void **state)
         assert_int_equal(test_daemon_start(&d, NULL), 0);
         serve_an_export(d.socket);
         /* logged before READY=1: complete by now (stop removes the log) */
-        assert_int_equal(count_lines(d.log_path, "CUSE"), 1);
+        assert_int_equal(test_count_lines(d.log_path, "CUSE"), 1);
         /* the reason: no /dev/cuse here, or a build without libfuse */
-        assert_int_equal(count_lines(d.log_path, "CUSE: /dev/cuse: No such file or directory: no /dev/bufshare, "
+        assert_int_equal(test_count_lines(d.log_path, "CUSE: /dev/cuse: No such file or directory: no /dev/bufshare, "
                                                  "serving the socket alone") +
-                                 count_lines(d.log_path, "CUSE: built without libfuse (-Dcuse=disabled): no "
+                                 test_count_lines(d.log_path, "CUSE: built without libfuse (-Dcuse=disabled): no "
                                                          "/dev/bufshare, serving the socket alone"),
                          1);
         assert_int_equal(test_daemon_stop(&d), 0);
@@ -68,7 +54,7 @@ static void no_device_says_nothing_of_cuse(void **state)
 
         assert_int_equal(test_daemon_start(&d, args), 0);
         serve_an_export(d.socket);
-        assert_int_equal(count_lines(d.log_path, "CUSE"), 0);
+        assert_int_equal(test_count_lines(d.log_path, "CUSE"), 0);
         assert_int_equal(test_daemon_stop(&d), 0);
 }
 
