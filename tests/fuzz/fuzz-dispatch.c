@@ -566,6 +566,11 @@ static void reply_harvest(struct fuzz *f, const struct bs_msg *rep)
                 break;
         case BS_OP_FENCE_CREATE:
                 remember(f->fences, &f->n_fences, rep->body.fence_create_rep.fence_id);
+                /* the sending end of its ready-made sync file: an fd to
+                 * hand back where sync files go */
+                assert(rep->n_fds == ((rep->body.fence_create_rep.flags & BS_WIRE_FENCE_PAIR) ? 1u : 0u));
+                if (rep->n_fds == 1)
+                        pool_add(f, fcntl(rep->fds[0], F_DUPFD_CLOEXEC, 3));
                 break;
         case BS_OP_EXPORT_BATCH: {
                 const struct bs_export_batch_rep *w = &rep->body.export_batch_rep;
@@ -777,9 +782,12 @@ static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_
         case BS_OP_FENCE_DESTROY:
                 b->id_req.id = pick(in, f->fences, f->n_fences);
                 break;
+        case BS_OP_FENCE_CREATE:
+                b->fence_create_req.flags = take8(in) & BS_WIRE_FENCE_PAIR;
+                break;
         case BS_OP_EXPORT_SYNC_FILE:
         case BS_OP_IMPORT_SYNC_FILE:
-                b->sync_file_req.flags = take8(in) % 5;
+                b->sync_file_req.flags = take8(in) % 8; /* 4: DAEMON alone, -EINVAL */
                 break;
         case BS_OP_RELEASE_READ:
                 b->release_read_req.status = statuses[take8(in) % ELEMENTSOF(statuses)];
