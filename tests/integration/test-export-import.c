@@ -712,7 +712,9 @@ static void daemon_out_of_fds_answers_emfile_and_serves_the_rest(void **state)
         while (n < 64 && (r = bs_buffer_export(c, PAGE, NULL, NULL, &bufs[n])) == 0)
                 n++;
         assert_int_equal(r, -EMFILE);
-        assert_true(n > 40); /* 64 minus what the daemon itself holds */
+        /* 64 minus what the daemon itself holds (its loop, its reserve
+         * of fresh memfds) and, under valgrind, valgrind's own fds */
+        assert_true(n > 32);
         for (int i = 0; i < 3; i++) /* again and again: still -EMFILE, one log line */
                 assert_int_equal(bs_buffer_export(other, PAGE, NULL, NULL, &b), -EMFILE);
         assert_null(b);
