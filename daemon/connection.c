@@ -72,6 +72,22 @@ void conn_resume(struct conn *c)
         conn_update_events(c);
 }
 
+/*
+ * A reply is done with (sent, or never to be): its fds go. A memfd at
+ * once; a socket (a sync file) through the closer, on @c's uid's
+ * account: a fence's ready-made sync file may hold fds its creator
+ * queued in it, and the daemon's copy is the last one when the reply
+ * never left, or when its client closed in between (their release could
+ * wait as long as that creator likes).
+ */
+static void conn_msg_drop(struct conn *c, struct bs_msg *m)
+{
+        for (unsigned i = 0; i < m->n_fds; i++)
+                if (!(m->borrowed & (1u << i)))
+                        closer_close(c->fds_closing, TAKE_FD(m->fds[i]));
+        bs_msg_clear(m);
+}
+
 /* The fds sent on @c in transit for now, or 0 when @m's send failed
  * (-ETOOMANYREFS: @m waits, and @c is told when to try again). */
 static int conn_sent(struct conn *c, const struct bs_msg *m, int r)
@@ -95,7 +111,7 @@ static int conn_flush(struct conn *c)
                 if (r == -EAGAIN)
                         return 0;
                 list_remove(&o->link);
-                bs_msg_clear(&o->msg);
+                conn_msg_drop(c, &o->msg);
                 free(o);
                 if (r < 0)
                         return r;
@@ -114,7 +130,7 @@ static int conn_send(struct conn *c, struct bs_msg *m)
         if (list_empty(&c->outq) && !inflight_sock_blocked(c->inflight)) {
                 r = conn_sent(c, m, bs_msg_send(c->fd, m));
                 if (r != -EAGAIN) {
-                        bs_msg_clear(m);
+                        conn_msg_drop(c, m);
                         return r;
                 }
         }
@@ -300,7 +316,7 @@ void conn_free(struct conn *c)
                 return;
         list_for_each_safe(pos, tmp, &c->outq) {
                 struct outmsg *o = container_of(pos, struct outmsg, link);
-                bs_msg_clear(&o->msg);
+                conn_msg_drop(c, &o->msg);
                 free(o);
         }
         registry_holder_drop(c->owner->dispatch->registry, &c->session.holder);

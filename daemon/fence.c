@@ -179,7 +179,10 @@ static void fence_pair_release(struct registry *r, struct fence *f)
 {
         if (f->pair[0] < 0)
                 return;
-        registry_close_slow(r, TAKE_FD(f->pair[0])); /* its creator could send fds into it */
+        /* its creator could send fds into it: closed off the loop, and
+         * its uid's until then (its connections are not read while the
+         * closer holds too many of its fds), for the charge goes now */
+        registry_close_slow(r, f->pair_uid, TAKE_FD(f->pair[0]));
         registry_close_later(r, TAKE_FD(f->pair[1]));
         charge_fd_drop(&r->charge, f->pair_uid, CHARGE_FD_FENCE);
         charge_fd_drop(&r->charge, f->pair_uid, CHARGE_FD_FENCE);

@@ -15,8 +15,9 @@ struct ref *registry_ref_of(struct registry *r, const struct holder *h, uint64_t
  * (now, if the list can't grow). */
 void registry_close_later(struct registry *r, int fd);
 
-/* Close @fd, which a client may have filled, off the loop (close_slow). */
-void registry_close_slow(struct registry *r, int fd);
+/* Close @fd, which a client of @uid may have filled, off the loop
+ * (close_slow), counted as that uid's until it is closed. */
+void registry_close_slow(struct registry *r, uid_t uid, int fd);
 
 /* true if @ref includes a reference from a writable fd. */
 bool ref_writable(const struct ref *ref);

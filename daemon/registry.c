@@ -126,12 +126,12 @@ static void buffer_free(struct buffer *b)
         free(b);
 }
 
-void registry_close_slow(struct registry *r, int fd)
+void registry_close_slow(struct registry *r, uid_t uid, int fd)
 {
         if (fd < 0)
                 return;
         if (r->close_slow)
-                r->close_slow(r->close_slow_ctx, fd);
+                r->close_slow(r->close_slow_ctx, uid, fd);
         else
                 safe_close(fd);
 }

@@ -160,8 +160,9 @@ struct registry {
         unsigned n_closing, closing_cap;
         /* closes an fd whose queue a client could have filled with fds
          * whose release may wait (a fence's ready-made sync file): the
-         * server's closer thread once it runs, else close() */
-        void (*close_slow)(void *ctx, int fd);
+         * server's closer thread once it runs, on @uid's account (the
+         * uid that could fill it), else close() */
+        void (*close_slow)(void *ctx, uid_t uid, int fd);
         void *close_slow_ctx;
         /* fresh memfds made while idle (reserve.h); off until
          * registry_reserve() */

@@ -260,11 +260,15 @@ static void listen_cb(evutil_socket_t lfd, short what, void *data)
 }
 
 /* The registry's fds that a client could have filled (registry.h). */
-static void server_registry_close_slow(void *ctx, int fd)
+static void server_registry_close_slow(void *ctx, uid_t uid, int fd)
 {
         struct server *s = ctx;
+        struct uid_conns *u = hashmap_get(&s->uid_conns, uid_key(uid));
 
-        closer_close(s->registry_fds, fd);
+        /* on the uid's account while it has one: while that holds
+         * UID_CLOSING_MAX, its connections are not read, so it can't
+         * make the daemon hold more of them while the closer waits */
+        closer_close(u && u->fds ? u->fds : s->registry_fds, fd);
 }
 
 int server_init(struct server *s, struct event_base *base, struct dispatch *dispatch, int listen_fd)
