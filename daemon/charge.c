@@ -140,9 +140,11 @@ unsigned charge_fds_of(const struct charge *c, uid_t uid, enum charge_fd kind)
         return h ? h->n : 0;
 }
 
-int charge_fd_check(const struct charge *c, const struct limits *l, uid_t uid, enum charge_fd kind, unsigned n)
+int charge_fd_check(const struct charge *c, const struct limits *l, uid_t uid, unsigned n)
 {
-        return limits_check_sync_files(l, charge_fds_of(c, uid, kind) + n - 1);
+        unsigned held = charge_fds_of(c, uid, CHARGE_FD_SYNC_FILE) + charge_fds_of(c, uid, CHARGE_FD_FENCE);
+
+        return limits_check_sync_files(l, held + n - 1);
 }
 
 int charge_fd_add(struct charge *c, uid_t uid, enum charge_fd kind)

@@ -64,9 +64,9 @@ enum charge_fd {
 
 /* How many fds of @kind the daemon holds for what @uid's connections made. */
 unsigned charge_fds_of(const struct charge *c, uid_t uid, enum charge_fd kind);
-/* -EDQUOT if @uid may not pay for @n (>= 1) more of @kind
- * (limits_check_sync_files(): both kinds have that bound, each its own). */
-int charge_fd_check(const struct charge *c, const struct limits *l, uid_t uid, enum charge_fd kind, unsigned n);
+/* -EDQUOT if @uid may not pay for @n (>= 1) more fds of either kind:
+ * both share limits_check_sync_files()'s bound, max_sync_files_per_uid. */
+int charge_fd_check(const struct charge *c, const struct limits *l, uid_t uid, unsigned n);
 /* One more of @kind for @uid: 0 or -ENOMEM. */
 int charge_fd_add(struct charge *c, uid_t uid, enum charge_fd kind);
 /* One fewer. */

@@ -385,7 +385,7 @@ static int waiter_allowed(struct registry *r, struct holder *h)
 {
         if (h->n_waiters >= r->limits->max_waiters_per_client)
                 return -EMFILE;
-        return charge_fd_check(&r->charge, r->limits, h->uid, CHARGE_FD_SYNC_FILE, 1);
+        return charge_fd_check(&r->charge, r->limits, h->uid, 1);
 }
 
 /* The daemon's end of @w goes (signalled, or given up): its uid pays no more. */
@@ -569,7 +569,7 @@ static int fence_pair_new(struct registry *r, struct holder *h, struct fence *f,
 {
         int sv[2], fd, ret;
 
-        ret = charge_fd_check(&r->charge, r->limits, h->uid, CHARGE_FD_FENCE, 2);
+        ret = charge_fd_check(&r->charge, r->limits, h->uid, 2);
         if (ret < 0)
                 return ret;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

@@ -195,6 +195,10 @@ NOT_FUZZED static void invariants_check(struct fuzz *f)
                         continue;
                 n = charge_fds_of(&r->charge, (uid_t)slot->key.a, (enum charge_fd)slot->key.b);
                 assert(n > 0 && n <= f->limits.max_sync_files_per_uid);
+                /* both kinds share the one bound */
+                assert(charge_fds_of(&r->charge, (uid_t)slot->key.a, CHARGE_FD_SYNC_FILE) +
+                               charge_fds_of(&r->charge, (uid_t)slot->key.a, CHARGE_FD_FENCE) <=
+                       f->limits.max_sync_files_per_uid);
                 if (slot->key.b == CHARGE_FD_SYNC_FILE)
                         sync_files += n;
                 else

@@ -829,6 +829,35 @@ static void ready_made_sync_files_are_charged_to_their_uid(void **state)
                 safe_close(end[i]);
 }
 
+/* A uid's ready-made sync files and its pending sync files share one
+ * bound, max_sync_files_per_uid: the fds the daemon holds for it. */
+static void ready_made_and_pending_sync_files_share_the_uids_bound(void **state)
+{
+        struct fx *fx = *state;
+        int end, end2, fds[2], fd = -1;
+        uint64_t paired, g, paired2;
+
+        fx->limits.max_sync_files_per_uid = 4;
+        paired = new_paired_fence(fx, &fx->a, &end); /* two */
+        assert_true(end >= 0);
+        assert_int_equal(registry_fence_create(&fx->reg, &fx->a, false, &g, &(int){ -1 }), 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, g, BS_WIRE_SYNC_WRITE), 0);
+        fds[0] = export_sync(fx, &fx->a, BS_WIRE_SYNC_READ); /* three, four */
+        fds[1] = export_sync(fx, &fx->a, BS_WIRE_SYNC_WRITE);
+        assert_int_equal(registry_export_sync_file(&fx->reg, &fx->a, fx->buf->ident.id, BS_WIRE_SYNC_READ, &fd),
+                         -EDQUOT);
+        paired2 = new_paired_fence(fx, &fx->a, &end2);
+        assert_int_equal(end2, -EBADF); /* made, without one */
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, paired), 0);
+        fd = export_sync(fx, &fx->a, BS_WIRE_SYNC_READ); /* room again */
+        for (unsigned i = 0; i < 2; i++)
+                close(fds[i]);
+        close(fd);
+        close(end);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, g), 0);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, paired2), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -859,6 +888,7 @@ int main(void)
                 T(only_a_fence_alone_hands_out_its_sync_file),
                 T(a_waiter_sends_nothing_to_the_creator),
                 T(ready_made_sync_files_are_charged_to_their_uid),
+                T(ready_made_and_pending_sync_files_share_the_uids_bound),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
