@@ -3,7 +3,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -31,6 +33,33 @@ void test_require(bool ok, const char *what)
         printf("%s: %s\n", in_ci ? "FAIL (CI=true: prerequisites are required)" : "SKIP", what);
         fflush(stdout);
         exit(in_ci ? 1 : 77);
+}
+
+int test_lingering_socket(int linger_s, int *ret_peer)
+{
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct linger lg = { .l_onoff = 1, .l_linger = linger_s };
+        socklen_t alen = sizeof(a);
+        static char junk[65536];
+        int l, s, peer;
+
+        l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(l >= 0);
+        assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+        assert_int_equal(listen(l, 1), 0);
+        assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+        s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        assert_true(s >= 0);
+        assert_true(connect(s, (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EINPROGRESS);
+        peer = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+        assert_true(peer >= 0);
+        close(l);
+        while (write(s, junk, sizeof(junk)) > 0)
+                ;
+        assert_int_equal(errno, EAGAIN);
+        assert_int_equal(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+        *ret_peer = peer;
+        return s;
 }
 
 int test_count_lines(const char *path, const char *needle)

@@ -104,6 +104,12 @@ void test_require(bool ok, const char *what);
  * Returns only if @ok. */
 void test_skip_unless(bool ok, const char *what);
 
+/* A TCP socket whose close(2) waits up to @linger_s seconds: its send
+ * buffer is full, its peer (*@ret_peer, the caller's to close) reads
+ * nothing, and SO_LINGER is on. Closing the peer ends the wait. The fd a
+ * hostile client sends for the daemon to close. */
+int test_lingering_socket(int linger_s, int *ret_peer);
+
 /* Lines of the file at @path that hold @needle (every line with NULL),
  * or -errno if it can't be read. */
 int test_count_lines(const char *path, const char *needle);

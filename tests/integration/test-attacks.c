@@ -358,36 +358,6 @@ static void adoption_races_a_write_seal_and_wins(void **state)
 
 /* ---- fds whose close blocks -------------------------------------------- */
 
-/* A TCP socket whose close(2) waits up to @linger_s seconds: its send
- * buffer is full, its peer (*@ret_peer, the caller's to close) reads
- * nothing, and SO_LINGER is on. Closing the peer ends the wait. */
-static int lingering_socket(int linger_s, int *ret_peer)
-{
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        struct linger lg = { .l_onoff = 1, .l_linger = linger_s };
-        socklen_t alen = sizeof(a);
-        static char junk[65536];
-        int l, s, peer;
-
-        l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(l >= 0);
-        assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-        assert_int_equal(listen(l, 1), 0);
-        assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
-        s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        assert_true(s >= 0);
-        assert_true(connect(s, (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EINPROGRESS);
-        peer = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-        assert_true(peer >= 0);
-        close(l);
-        while (write(s, junk, sizeof(junk)) > 0)
-                ;
-        assert_int_equal(errno, EAGAIN);
-        assert_int_equal(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
-        *ret_peer = peer;
-        return s;
-}
-
 enum carrier {
         IN_AN_IMPORT,
         IN_A_MALFORMED_MESSAGE,
@@ -554,7 +524,7 @@ static void an_fd_whose_close_blocks_stalls_no_one(void **state)
                         attacker = connect_hello_once_counted_out(&d, victim);
                 }
                 assert_true(attacker >= 0);
-                s = lingering_socket(60, &peer);
+                s = test_lingering_socket(60, &peer);
                 /* the daemon's copy must be the last one: sent while it sleeps */
                 assert_int_equal(kill(d.pid, SIGSTOP), 0);
                 if (!send_the_fd(attacker, s, carriers[i])) {
@@ -819,7 +789,7 @@ static void a_uid_can_not_fill_the_closer(void **state)
         test_skip_unless(geteuid() == 0, "not root: a client of another uid (nobody) can't be made");
         assert_int_equal(test_daemon_start(&d, NULL), 0);
         assert_int_equal(chmod(d.dir, 0755), 0); /* nobody may reach the socket */
-        ling = lingering_socket(60, &peer);
+        ling = test_lingering_socket(60, &peer);
         null = open("/dev/null", O_RDONLY | O_CLOEXEC);
         assert_true(null >= 0);
         for (unsigned k = 0; k < ELEMENTSOF(conns); k++) {

@@ -24,36 +24,6 @@
 
 #define PAGE 4096
 
-/* A TCP socket whose close(2) waits up to @linger_s seconds (as in
- * test-attacks.c): full send buffer, a peer (*@ret_peer) that reads
- * nothing, SO_LINGER on. Closing the peer ends the wait. */
-static int lingering_socket(int linger_s, int *ret_peer)
-{
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        struct linger lg = { .l_onoff = 1, .l_linger = linger_s };
-        socklen_t alen = sizeof(a);
-        static char junk[65536];
-        int l, s, peer;
-
-        l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(l >= 0);
-        assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-        assert_int_equal(listen(l, 1), 0);
-        assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
-        s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        assert_true(s >= 0);
-        assert_true(connect(s, (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EINPROGRESS);
-        peer = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-        assert_true(peer >= 0);
-        close(l);
-        while (write(s, junk, sizeof(junk)) > 0)
-                ;
-        assert_int_equal(errno, EAGAIN);
-        assert_int_equal(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
-        *ret_peer = peer;
-        return s;
-}
-
 static int hello(const struct test_daemon *d)
 {
         int s = test_raw_connect_hello(d->socket);
@@ -190,7 +160,7 @@ static void an_undelivered_ready_made_sync_file_stalls_no_one(void **state)
         assert_int_equal(raw_fence(a, BS_OP_FENCE_ATTACH, a_id, fence, BS_WIRE_SYNC_WRITE), 0);
 
         /* parked: the daemon's end is the last one holding it */
-        s = lingering_socket(60, &peer);
+        s = test_lingering_socket(60, &peer);
         assert_int_equal(bs_fdpass_send(end, "junk", 4, &s, 1), 0);
         close(s);
 
@@ -248,7 +218,7 @@ static void a_held_closer_lets_no_uid_pile_up_fence_fds(void **state)
         /* the closer's thread sleeps in the linger */
         fence = raw_paired_fence(a, &end);
         assert_true(end >= 0);
-        s = lingering_socket(60, &peer);
+        s = test_lingering_socket(60, &peer);
         assert_int_equal(bs_fdpass_send(end, "junk", 4, &s, 1), 0);
         close(s);
         close(end);
