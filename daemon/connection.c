@@ -73,12 +73,15 @@ void conn_resume(struct conn *c)
 }
 
 /*
- * A reply is done with (sent, or never to be): its fds go. A memfd at
- * once; a socket (a sync file) through the closer, on @c's uid's
- * account: a fence's ready-made sync file may hold fds its creator
- * queued in it, and the daemon's copy is the last one when the reply
- * never left, or when its client closed in between (their release could
- * wait as long as that creator likes).
+ * A reply that never left: its fds go. A memfd at once; a socket (a sync
+ * file) through the closer, on @c's uid's account: a fence's ready-made
+ * sync file may hold fds its creator queued in it, and the daemon's copy
+ * is the last one (their release could wait as long as that creator
+ * likes). A reply that left only drops the daemon's copies: the message
+ * in flight holds each file, so no close of the daemon's is the last
+ * but in the moment between the send and the close, if the client hangs
+ * up just then (fence.c hands out no ready-made sync file that already
+ * holds anything, which narrows that to a creator racing its own waiter).
  */
 static void conn_msg_drop(struct conn *c, struct bs_msg *m)
 {
@@ -111,7 +114,10 @@ static int conn_flush(struct conn *c)
                 if (r == -EAGAIN)
                         return 0;
                 list_remove(&o->link);
-                conn_msg_drop(c, &o->msg);
+                if (r < 0)
+                        conn_msg_drop(c, &o->msg);
+                else
+                        bs_msg_clear(&o->msg);
                 free(o);
                 if (r < 0)
                         return r;
@@ -130,7 +136,10 @@ static int conn_send(struct conn *c, struct bs_msg *m)
         if (list_empty(&c->outq) && !inflight_sock_blocked(c->inflight)) {
                 r = conn_sent(c, m, bs_msg_send(c->fd, m));
                 if (r != -EAGAIN) {
-                        conn_msg_drop(c, m);
+                        if (r < 0)
+                                conn_msg_drop(c, m);
+                        else
+                                bs_msg_clear(m); /* sent: a closer's hop per sync file is not needed */
                         return r;
                 }
         }

@@ -473,6 +473,14 @@ static int waiter_new(struct registry *r, struct holder *h, struct waiter **ret,
         return 0;
 }
 
+/* Whether nothing waits to be read in the socket @fd. */
+static bool socket_empty(int fd)
+{
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+
+        return poll(&p, 1, 0) == 0;
+}
+
 /* waiter_new() with @f's ready-made sync file (fence.h): its creator
  * signals it itself. -ENOENT if it has none. */
 static int waiter_from_pair(struct registry *r, struct holder *h, struct fence *f, struct waiter **ret,
@@ -482,6 +490,13 @@ static int waiter_from_pair(struct registry *r, struct holder *h, struct fence *
 
         if (!f || f->pair[0] < 0)
                 return -ENOENT;
+        if (!socket_empty(f->pair[0])) {
+                /* its creator sent there before any waiter had it: a
+                 * signal the daemon will hear of, or junk (fds whose close
+                 * could wait): the daemon's own sync file instead */
+                fence_pair_release(r, f);
+                return -ENOENT;
+        }
         ret_ = waiter_allowed(r, h);
         if (ret_ < 0)
                 return ret_;
