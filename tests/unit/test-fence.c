@@ -858,6 +858,30 @@ static void ready_made_and_pending_sync_files_share_the_uids_bound(void **state)
         assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, paired2), 0);
 }
 
+/* What the creator sent on its end before any waiter took the sync file
+ * (a signal early, or junk) is nobody's: the export gets the daemon's
+ * own sync file, pending until the daemon is told, and the ready-made
+ * one goes (its fds with it). */
+static void a_ready_made_sync_file_written_first_is_not_handed_out(void **state)
+{
+        struct fx *fx = *state;
+        int end, fd;
+        uint64_t f = new_paired_fence(fx, &fx->a, &end);
+
+        assert_true(end >= 0);
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
+        assert_int_equal(send(end, "junk", 4, MSG_DONTWAIT), 4);
+        fd = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        assert_int_equal(sync_status(fd), PENDING);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_FENCE), 0);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f, -EIO), 0);
+        registry_flush(&fx->reg);
+        assert_int_equal(sync_status(fd), -EIO);
+        close(fd);
+        close(end);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -889,6 +913,7 @@ int main(void)
                 T(a_waiter_sends_nothing_to_the_creator),
                 T(ready_made_sync_files_are_charged_to_their_uid),
                 T(ready_made_and_pending_sync_files_share_the_uids_bound),
+                T(a_ready_made_sync_file_written_first_is_not_handed_out),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
