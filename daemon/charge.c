@@ -147,20 +147,23 @@ int charge_fd_check(const struct charge *c, const struct limits *l, uid_t uid, u
         return limits_check_sync_files(l, held + n - 1);
 }
 
-int charge_fd_add(struct charge *c, uid_t uid, enum charge_fd kind)
+int charge_fd_add(struct charge *c, uid_t uid, enum charge_fd kind, unsigned n)
 {
         struct charge_hold *h = entry_get_or_new(&c->fds, fd_key(uid, kind), sizeof(*h));
 
         if (!h)
                 return -ENOMEM;
-        h->n++;
+        h->n += n;
         return 0;
 }
 
-void charge_fd_drop(struct charge *c, uid_t uid, enum charge_fd kind)
+void charge_fd_drop(struct charge *c, uid_t uid, enum charge_fd kind, unsigned n)
 {
         struct charge_hold *h = hashmap_get(&c->fds, fd_key(uid, kind));
 
-        if (h && --h->n == 0)
+        if (!h)
+                return;
+        h->n = h->n > n ? h->n - n : 0;
+        if (h->n == 0)
                 free(hashmap_remove(&c->fds, fd_key(uid, kind)));
 }

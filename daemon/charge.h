@@ -67,7 +67,7 @@ unsigned charge_fds_of(const struct charge *c, uid_t uid, enum charge_fd kind);
 /* -EDQUOT if @uid may not pay for @n (>= 1) more fds of either kind:
  * both share limits_check_sync_files()'s bound, max_sync_files_per_uid. */
 int charge_fd_check(const struct charge *c, const struct limits *l, uid_t uid, unsigned n);
-/* One more of @kind for @uid: 0 or -ENOMEM. */
-int charge_fd_add(struct charge *c, uid_t uid, enum charge_fd kind);
-/* One fewer. */
-void charge_fd_drop(struct charge *c, uid_t uid, enum charge_fd kind);
+/* @n more of @kind for @uid: 0 or -ENOMEM. */
+int charge_fd_add(struct charge *c, uid_t uid, enum charge_fd kind, unsigned n);
+/* @n fewer. */
+void charge_fd_drop(struct charge *c, uid_t uid, enum charge_fd kind, unsigned n);

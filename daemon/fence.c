@@ -184,8 +184,7 @@ static void fence_pair_release(struct registry *r, struct fence *f)
          * closer holds too many of its fds), for the charge goes now */
         registry_close_slow(r, f->pair_uid, TAKE_FD(f->pair[0]));
         registry_close_later(r, TAKE_FD(f->pair[1]));
-        charge_fd_drop(&r->charge, f->pair_uid, CHARGE_FD_FENCE);
-        charge_fd_drop(&r->charge, f->pair_uid, CHARGE_FD_FENCE);
+        charge_fd_drop(&r->charge, f->pair_uid, CHARGE_FD_FENCE, 2);
 }
 
 /* Signal @f (unsignalled, with no inputs but its own signal). */
@@ -396,7 +395,7 @@ static void waiter_unlink(struct registry *r, struct waiter *w)
                 list_remove(&w->owner_link);
                 w->owner->n_waiters--;
         }
-        charge_fd_drop(&r->charge, w->uid, CHARGE_FD_SYNC_FILE);
+        charge_fd_drop(&r->charge, w->uid, CHARGE_FD_SYNC_FILE, 1);
 }
 
 static void waiter_fired(struct registry *r, struct waiter *w)
@@ -425,14 +424,14 @@ static int waiter_record(struct registry *r, struct holder *h, int daemon_end, i
         w->dev = st.st_dev;
         w->ino = st.st_ino;
         w->uid = h->uid;
-        ret_ = charge_fd_add(&r->charge, w->uid, CHARGE_FD_SYNC_FILE);
+        ret_ = charge_fd_add(&r->charge, w->uid, CHARGE_FD_SYNC_FILE, 1);
         if (ret_ < 0) {
                 free(w);
                 return ret_;
         }
         ret_ = hashmap_put(&r->waiters, inode_key(w->dev, w->ino), w);
         if (ret_ < 0) {
-                charge_fd_drop(&r->charge, w->uid, CHARGE_FD_SYNC_FILE);
+                charge_fd_drop(&r->charge, w->uid, CHARGE_FD_SYNC_FILE, 1);
                 free(w);
                 return ret_;
         }
@@ -505,8 +504,7 @@ static int waiter_from_pair(struct registry *r, struct holder *h, struct fence *
                 return ret_;
         *ret_fd = TAKE_FD(f->pair[0]);
         f->pair[1] = -EBADF;
-        charge_fd_drop(&r->charge, f->pair_uid, CHARGE_FD_FENCE);
-        charge_fd_drop(&r->charge, f->pair_uid, CHARGE_FD_FENCE);
+        charge_fd_drop(&r->charge, f->pair_uid, CHARGE_FD_FENCE, 2);
         return 0;
 }
 
@@ -594,13 +592,7 @@ static int fence_pair_new(struct registry *r, struct holder *h, struct fence *f,
                 ret = -errno;
                 goto err;
         }
-        if (charge_fd_add(&r->charge, h->uid, CHARGE_FD_FENCE) < 0) {
-                ret = -ENOMEM;
-                safe_close(fd);
-                goto err;
-        }
-        if (charge_fd_add(&r->charge, h->uid, CHARGE_FD_FENCE) < 0) {
-                charge_fd_drop(&r->charge, h->uid, CHARGE_FD_FENCE);
+        if (charge_fd_add(&r->charge, h->uid, CHARGE_FD_FENCE, 2) < 0) {
                 ret = -ENOMEM;
                 safe_close(fd);
                 goto err;
