@@ -60,3 +60,14 @@ int test_info_until_refs(struct bs_buffer *b, uint32_t n_refs, struct bs_buffer_
         while (r == 0 && ret_info->n_refs > n_refs && test_now_ms() < deadline);
         return r;
 }
+
+int test_daemon_fds_settle(struct test_daemon *d, struct bs_client *c, int want)
+{
+        uint64_t deadline = test_now_ms() + 10000;
+        int n;
+
+        while ((n = test_count_fds_of(d->pid)) != want && test_now_ms() < deadline)
+                if (bs_client_sync(c) < 0)
+                        break;
+        return n;
+}

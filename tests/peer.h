@@ -27,3 +27,10 @@ int test_peer_import(const struct test_peer *a, struct bs_client **ret_client, s
  * later; each ask is a round trip, not a sleep. Returns 0 or -errno.
  */
 int test_info_until_refs(struct bs_buffer *b, uint32_t n_refs, struct bs_buffer_info *ret_info);
+
+/*
+ * The daemon @d's open fd count once it equals @want, asking with round
+ * trips on @c (what it closes after a reply, or on its closer thread,
+ * lands a moment later), within 10 s: the count then, whatever it is.
+ */
+int test_daemon_fds_settle(struct test_daemon *d, struct bs_client *c, int want);

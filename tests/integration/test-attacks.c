@@ -443,18 +443,6 @@ static bool send_the_fd(int sock, int fd, enum carrier how)
         return true;
 }
 
-/* The daemon's fd count once it has closed what it should, asked with
- * round trips on @c. */
-static int daemon_fds_settle(struct test_daemon *d, struct bs_client *c, int want)
-{
-        uint64_t deadline = test_now_ms() + 10000;
-        int n;
-
-        while ((n = test_count_fds_of(d->pid)) != want && test_now_ms() < deadline)
-                assert_int_equal(bs_client_sync(c), 0);
-        return n;
-}
-
 /*
  * A connection of this uid, once the daemon has counted the last one out:
  * a connection it hung up on counts against --max-connections-per-uid
@@ -566,7 +554,7 @@ static void an_fd_whose_close_blocks_stalls_no_one(void **state)
                 close(attacker);
                 if (held >= 0)
                         close(held);
-                assert_int_equal(daemon_fds_settle(&d, victim, baseline), baseline);
+                assert_int_equal(test_daemon_fds_settle(&d, victim, baseline), baseline);
         }
         bs_buffer_put(b);
         bs_client_unref(victim);

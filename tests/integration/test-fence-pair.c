@@ -20,6 +20,7 @@
 #include "fdpass.h"
 #include "message.h"
 #include "msgio.h"
+#include "peer.h"
 #include "util.h"
 
 #define PAGE 4096
@@ -117,17 +118,6 @@ static int daemon_fds_steady(struct test_daemon *d, struct bs_client *c)
         return n;
 }
 
-/* The daemon's fd count once it has closed what it should. */
-static int daemon_fds_settle(struct test_daemon *d, struct bs_client *c, int want)
-{
-        uint64_t deadline = test_now_ms() + 10000;
-        int n;
-
-        while ((n = test_count_fds_of(d->pid)) != want && test_now_ms() < deadline)
-                assert_int_equal(bs_client_sync(c), 0);
-        return n;
-}
-
 /*
  * The creator parks a lingering TCP socket in its fence's ready-made sync
  * file; a connection of its own then asks for that sync file and hangs up
@@ -183,7 +173,7 @@ static void an_undelivered_ready_made_sync_file_stalls_no_one(void **state)
         close(buf_fd);
         close(a);
         assert_int_equal(bs_client_set_timeout(victim, 70000), 0);
-        assert_int_equal(daemon_fds_settle(&d, victim, baseline), baseline);
+        assert_int_equal(test_daemon_fds_settle(&d, victim, baseline), baseline);
         bs_client_unref(victim);
         assert_int_equal(test_daemon_stop(&d), 0);
         assert_int_equal(r, 0); /* -ETIMEDOUT: the daemon slept in close() */
@@ -248,7 +238,7 @@ static void a_held_closer_lets_no_uid_pile_up_fence_fds(void **state)
 
         close(peer);
         close(a);
-        assert_int_equal(daemon_fds_settle(&d, victim, baseline), baseline);
+        assert_int_equal(test_daemon_fds_settle(&d, victim, baseline), baseline);
         bs_client_unref(victim);
         assert_int_equal(test_daemon_stop(&d), 0);
         /* what a uid makes the daemon hold stays within its quota */
