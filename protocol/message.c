@@ -259,6 +259,18 @@ static unsigned fence_create_rep_fds(const union bs_msg_body *b)
         return b->fence_create_rep.flags & BS_WIRE_FENCE_PAIR ? 1 : 0;
 }
 
+static bool submit_sync_file_rep_valid(const union bs_msg_body *b)
+{
+        const struct bs_submit_sync_file_rep *r = &b->submit_sync_file_rep;
+
+        return (r->flags & ~BS_WIRE_SUBMIT_SYNC_FILE) == 0 && r->reserved == 0;
+}
+
+static unsigned submit_sync_file_rep_fds(const union bs_msg_body *b)
+{
+        return b->submit_sync_file_rep.flags & BS_WIRE_SUBMIT_SYNC_FILE ? 1 : 0;
+}
+
 #define OP(op_, since_, name_, req_, rep_, req_fds_, rep_fds_, reqv_, repv_) \
         [op_] = {                                                              \
                 .name = name_,                                                 \
@@ -272,6 +284,7 @@ static unsigned fence_create_rep_fds(const union bs_msg_body *b)
                 .rep_valid = repv_,                                            \
                 .rep_n_fds = (op_) == BS_OP_EXPORT_BATCH   ? export_batch_rep_fds   \
                              : (op_) == BS_OP_FENCE_CREATE ? fence_create_rep_fds \
+                             : (op_) == BS_OP_SUBMIT_SYNC_FILE ? submit_sync_file_rep_fds \
                                                            : NULL,                \
         }
 
@@ -308,6 +321,7 @@ static const struct bs_op_desc ops[BS_OP_COUNT] = {
         OP(BS_OP_INFO_DESCRIBED, 2, "info-described", bs_id_req, bs_info_described_rep, 0, 0, any_valid, info_described_rep_valid),
         OP(BS_OP_GET_DESCRIPTION, 2, "get-description", bs_id_req, bs_get_description_rep, 0, 0, any_valid, get_description_rep_valid),
         OP(BS_OP_EXPORT_BATCH, 2, "export-batch", bs_export_batch_req, bs_export_batch_rep, 0, BS_WIRE_BATCH_MAX, export_batch_req_valid, export_batch_rep_valid),
+        OP(BS_OP_SUBMIT_SYNC_FILE, 2, "submit-sync-file", bs_submit_req, bs_submit_sync_file_rep, 0, 1, submit_req_valid, submit_sync_file_rep_valid),
 };
 
 const struct bs_op_desc *bs_op_lookup(uint16_t opcode)

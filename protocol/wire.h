@@ -54,6 +54,8 @@ enum bs_opcode {
         BS_OP_GET_DESCRIPTION = 35,
         /* version 2: many buffers in one message */
         BS_OP_EXPORT_BATCH = 36,
+        /* version 2: a SUBMIT and the WRITE sync file after it, in one message */
+        BS_OP_SUBMIT_SYNC_FILE = 37,
         BS_OP_COUNT,
 };
 
@@ -68,6 +70,8 @@ enum bs_opcode {
 /* FENCE_CREATE: the request asks for, and the reply carries (1 fd), the
  * sending end of the fence's first sync file */
 #define BS_WIRE_FENCE_PAIR (1u << 0)
+/* SUBMIT_SYNC_FILE's reply: it carries 1 fd, the WRITE sync file */
+#define BS_WIRE_SUBMIT_SYNC_FILE (1u << 0)
 #define BS_WIRE_REF_READONLY (1u << 0) /* import reply, RELEASE, info */
 #define BS_WIRE_MAX_HEAPS 8
 #define BS_WIRE_INFO_MAX 8 /* entries of each list in an INFO reply */
@@ -338,6 +342,15 @@ struct bs_submit_rep { /* since 2 */
 };
 _Static_assert(sizeof(struct bs_submit_rep) == 8, "wire layout");
 
+/* SUBMIT_SYNC_FILE's request is SUBMIT's. */
+struct bs_submit_sync_file_rep { /* since 2 */
+        int32_t status;
+        uint32_t n_readers; /* as SUBMIT's */
+        uint32_t flags;     /* BS_WIRE_SUBMIT_SYNC_FILE: 1 fd, else none */
+        uint32_t reserved;  /* 0 */
+};
+_Static_assert(sizeof(struct bs_submit_sync_file_rep) == 16, "wire layout");
+
 struct bs_release_read_req { /* since 2; may carry BS_MSG_NO_REPLY */
         uint64_t buffer_id;
         int32_t status; /* 0, or a negative errno -4095..-1 */
@@ -461,6 +474,7 @@ union bs_msg_body {
         struct bs_sync_file_merge_req sync_file_merge_req;
         struct bs_submit_req submit_req;
         struct bs_submit_rep submit_rep;
+        struct bs_submit_sync_file_rep submit_sync_file_rep;
         struct bs_release_read_req release_read_req;
         struct bs_redeem_req redeem_req;
 

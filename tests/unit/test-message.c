@@ -147,6 +147,11 @@ static size_t valid_reply(enum bs_opcode op, uint8_t *buf, unsigned *n_fds)
         case BS_OP_SUBMIT:
                 m.body.submit_rep.n_readers = 2;
                 break;
+        case BS_OP_SUBMIT_SYNC_FILE:
+                m.hdr.n_fds = 1;
+                m.body.submit_sync_file_rep.n_readers = 2;
+                m.body.submit_sync_file_rep.flags = BS_WIRE_SUBMIT_SYNC_FILE;
+                break;
         default:
                 break;
         }
@@ -641,6 +646,39 @@ static void export_batch_reply_fds_follow_its_count(void **state)
         assert_int_equal(decode(buf, len, 0), -EPROTO);
 }
 
+/* SUBMIT_SYNC_FILE (37, since 2): SUBMIT's request; its reply carries
+ * the WRITE sync file exactly when its flag says so, and nothing else. */
+static void submit_sync_file_reply_fd_follows_its_flag(void **state)
+{
+        struct bs_submit_sync_file_rep *w;
+        uint8_t buf[BS_MSG_MAX_SIZE];
+        unsigned n_fds;
+        size_t len;
+
+        assert_int_equal(bs_op_lookup(BS_OP_SUBMIT_SYNC_FILE)->since, 2);
+        assert_int_equal(bs_op_lookup(BS_OP_SUBMIT_SYNC_FILE)->req_fds, 0);
+        assert_false(bs_op_lookup(BS_OP_SUBMIT_SYNC_FILE)->oneway_ok);
+        len = valid_reply(BS_OP_SUBMIT_SYNC_FILE, buf, &n_fds);
+        w = (struct bs_submit_sync_file_rep *)(buf + sizeof(struct bs_msg_header));
+        assert_int_equal(decode(buf, len, 1), 0);
+        hdr_of(buf)->n_fds = 0;
+        assert_int_equal(decode(buf, len, 0), -EPROTO); /* the flag without its fd */
+        w->flags = 0;
+        assert_int_equal(decode(buf, len, 0), 0); /* no sync file: the submit stands */
+        hdr_of(buf)->n_fds = 1;
+        assert_int_equal(decode(buf, len, 1), -EPROTO); /* an fd the flag does not name */
+        w->flags = BS_WIRE_SUBMIT_SYNC_FILE | 2;
+        assert_int_equal(decode(buf, len, 1), -EPROTO); /* an unknown flag */
+        w->flags = BS_WIRE_SUBMIT_SYNC_FILE;
+        w->reserved = 1;
+        assert_int_equal(decode(buf, len, 1), -EPROTO);
+
+        len = valid_request(BS_OP_SUBMIT_SYNC_FILE, buf, &n_fds);
+        assert_int_equal(decode(buf, len, 0), 0);
+        ((struct bs_submit_req *)(buf + sizeof(struct bs_msg_header)))->flags = 1;
+        assert_int_equal(decode(buf, len, 0), -EPROTO);
+}
+
 static void add_fd_past_the_limit_closes_it(void **state)
 {
         struct bs_msg m;
@@ -672,6 +710,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 T(valid_messages_decode_and_reencode),
                 T(export_batch_reply_fds_follow_its_count),
+                T(submit_sync_file_reply_fd_follows_its_flag),
                 T(short_header_is_refused),
                 T(size_field_must_equal_datagram),
                 T(oversized_datagram_is_refused),
