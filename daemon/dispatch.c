@@ -437,6 +437,35 @@ static int handle_submit(struct dispatch *d, struct session *s, struct bs_msg *r
         return 0;
 }
 
+/* SUBMIT, then EXPORT_SYNC_FILE(WRITE) on the same buffer: what a pool's
+ * producer polls before it writes the buffer again. The submit stands
+ * whether or not the sync file could be made (over a limit, out of fds):
+ * the reply then carries none and the producer asks again later. */
+static int handle_submit_sync_file(struct dispatch *d, struct session *s, struct bs_msg *req,
+                                   struct bs_msg *rep)
+{
+        struct bs_submit_sync_file_rep *w = &rep->body.submit_sync_file_rep;
+        uint64_t id = req->body.submit_req.buffer_id;
+        int fd = -EBADF, r;
+        uint32_t n;
+
+        r = registry_submit(d->registry, &s->holder, id, &n);
+        if (r < 0)
+                return status_only(req, rep, r);
+        w->n_readers = n;
+        r = registry_export_sync_file(d->registry, &s->holder, id, BS_WIRE_SYNC_WRITE, &fd);
+        if (r < 0) {
+                log_debug("client %llu: no sync file after submitting buffer %llu: %s",
+                          (unsigned long long)s->holder.id, (unsigned long long)id,
+                          strerror(-fd_exhaustion(d, s, r)));
+                return 0;
+        }
+        d->fd_exhaustion_logged = false;
+        w->flags = BS_WIRE_SUBMIT_SYNC_FILE;
+        bs_msg_add_fd(rep, fd);
+        return 0;
+}
+
 static int handle_release_read(struct dispatch *d, struct session *s, struct bs_msg *req, struct bs_msg *rep)
 {
         const struct bs_release_read_req *rr = &req->body.release_read_req;
@@ -522,6 +551,7 @@ static const handler_fn handlers[BS_OP_COUNT] = {
         [BS_OP_IMPORT_SYNC_FILE] = handle_import_sync_file,
         [BS_OP_SYNC_FILE_MERGE] = handle_sync_file_merge,
         [BS_OP_SUBMIT] = handle_submit,
+        [BS_OP_SUBMIT_SYNC_FILE] = handle_submit_sync_file,
         [BS_OP_RELEASE_READ] = handle_release_read,
         [BS_OP_REDEEM] = handle_redeem,
         [BS_OP_EXPORT_DESCRIBED] = handle_export_described,

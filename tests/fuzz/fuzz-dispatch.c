@@ -568,6 +568,11 @@ static void reply_harvest(struct fuzz *f, const struct bs_msg *rep)
                 assert(rep->n_fds == 1 && rep->fds[0] >= 0);
                 pool_add(f, fcntl(rep->fds[0], F_DUPFD_CLOEXEC, 3));
                 break;
+        case BS_OP_SUBMIT_SYNC_FILE: /* the sync file, unless the uid had none left */
+                assert(rep->n_fds == ((rep->body.submit_sync_file_rep.flags & BS_WIRE_SUBMIT_SYNC_FILE) ? 1u : 0u));
+                if (rep->n_fds == 1)
+                        pool_add(f, fcntl(rep->fds[0], F_DUPFD_CLOEXEC, 3));
+                break;
         case BS_OP_FENCE_CREATE:
                 remember(f->fences, &f->n_fences, rep->body.fence_create_rep.fence_id);
                 /* the sending end of its ready-made sync file: an fd to
@@ -693,6 +698,8 @@ static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_
         union bs_msg_body *b;
         struct bs_msg m;
 
+        if (op == BS_OP_SUBMIT && flags < 0xc0 && (flags & 0x20))
+                op = BS_OP_SUBMIT_SYNC_FILE; /* SUBMIT's request, with the sync file */
         bs_msg_request(&m, (enum bs_opcode)op, ++f->serial);
         b = &m.body;
         /* rarely, flags a request must not carry (a protocol error) */
@@ -713,6 +720,7 @@ static void request_build(struct fuzz *f, struct input *in, unsigned si, uint16_
         switch (op) {
         case BS_OP_RELEASE: case BS_OP_INFO: case BS_OP_SET_NAME: case BS_OP_BEGIN_CPU_ACCESS:
         case BS_OP_END_CPU_ACCESS: case BS_OP_ATTACH: case BS_OP_FENCE_ATTACH: case BS_OP_SUBMIT:
+        case BS_OP_SUBMIT_SYNC_FILE:
         case BS_OP_EXPORT_SYNC_FILE: case BS_OP_IMPORT_SYNC_FILE: case BS_OP_RELEASE_READ:
         case BS_OP_SET_DESCRIPTION: case BS_OP_INFO_DESCRIBED: case BS_OP_GET_DESCRIPTION:
                 b->id_req.id = pick(in, f->ids, f->n_ids);
@@ -900,7 +908,8 @@ static void fuzz_done(struct fuzz *f)
 }
 
 /* Every opcode a client may send (REDEEM, then the fences' in wire.h's
- * order, then the descriptions' and EXPORT_BATCH). */
+ * order, then the descriptions' and EXPORT_BATCH; SUBMIT_SYNC_FILE is
+ * SUBMIT's with 0x20 in its flags byte). */
 static const uint16_t opcodes[] = {
         BS_OP_HELLO, BS_OP_EXPORT, BS_OP_IMPORT, BS_OP_RELEASE, BS_OP_INFO, BS_OP_SET_NAME,
         BS_OP_EXPORT_MEMFD, BS_OP_BEGIN_CPU_ACCESS, BS_OP_END_CPU_ACCESS, BS_OP_ATTACH, BS_OP_DETACH,

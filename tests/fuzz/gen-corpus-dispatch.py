@@ -172,6 +172,8 @@ seeds = {
         step(1, 'fence-signal', 0, FIRST, 0) +
         step(1, 'submit', 0, FIRST) +
         step(2, 'release-read', 0, FIRST, 0) +
+        step(1, 'submit', 0x20, FIRST) +
+        step(2, 'release-read', 0, FIRST, 0) +
         step(1, 'fence-signal', 0xc0, 1, 2) +
         step(1, 'fence-destroy', 0, 1) +
         step(1, DROP),

@@ -792,6 +792,7 @@ static int raw_fence_op(int s, enum bs_opcode op, uint64_t buffer_id, uint64_t f
                 req.body.release_read_req.status = value;
                 break;
         case BS_OP_SUBMIT:
+        case BS_OP_SUBMIT_SYNC_FILE:
                 req.body.submit_req.buffer_id = buffer_id;
                 break;
         default: /* FENCE_DESTROY */
@@ -837,6 +838,8 @@ static void fence_requests_with_bad_values_are_errors(void **state)
         assert_int_equal(raw_fence_op(s, BS_OP_FENCE_DESTROY, 0, 424242, 0), -ENOENT);
         /* pools: no reference, no frame to release, a bad status */
         assert_int_equal(raw_fence_op(other, BS_OP_SUBMIT, buf, 0, 0), -ENOENT);
+        assert_int_equal(raw_fence_op(other, BS_OP_SUBMIT_SYNC_FILE, buf, 0, 0), -ENOENT);
+        assert_int_equal(raw_fence_op(s, BS_OP_SUBMIT_SYNC_FILE, 999999, 0, 0), -ENOENT);
         assert_int_equal(raw_fence_op(s, BS_OP_RELEASE_READ, buf, 0, 0), -ENOENT);
         assert_int_equal(raw_fence_op(s, BS_OP_RELEASE_READ, buf, 0, 1), -EINVAL);
         /* twice the same signal */
@@ -907,6 +910,12 @@ static void fence_requests_with_wrong_fds_or_fields_are_protocol_errors(void **s
         /* SUBMIT and FENCE_CREATE with flags no version defines */
         s = hello_conn(fx);
         bs_msg_request(&m, BS_OP_SUBMIT, 24);
+        m.body.submit_req.flags = 1;
+        assert_int_equal(bs_msg_send(s, &m), 0);
+        assert_refused_and_closed(s, -EPROTO, 24);
+        close(s);
+        s = hello_conn(fx);
+        bs_msg_request(&m, BS_OP_SUBMIT_SYNC_FILE, 24);
         m.body.submit_req.flags = 1;
         assert_int_equal(bs_msg_send(s, &m), 0);
         assert_refused_and_closed(s, -EPROTO, 24);
