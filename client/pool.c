@@ -6,6 +6,10 @@
  * frame (bs_buffer_release_read()) or by dying (-EPIPE); acquire hands
  * out only a buffer with no fence pending, which it learns from a WRITE
  * sync file per buffer. wl_buffer.release, explicit and per consumer.
+ *
+ * That sync file comes with the submit's reply (SUBMIT_SYNC_FILE), so
+ * that acquiring a buffer whose readers are done asks the daemon
+ * nothing: one poll() of an fd the pool already holds.
  */
 #include <errno.h>
 #include <poll.h>
@@ -22,6 +26,7 @@ struct pool_slot {
         void *map;
         bool acquired;     /* the producer's, between acquire and submit */
         uint64_t submitted; /* when it was last submitted: oldest first */
+        int sync_fd;       /* a WRITE sync file from its last submit or check, or -1 */
 };
 
 struct bs_pool {
@@ -36,9 +41,12 @@ _public_ struct bs_pool *bs_pool_destroy(struct bs_pool *p)
         if (!p)
                 return NULL;
         for (unsigned i = 0; i < p->n; i++) {
-                if (p->slots[i].map)
-                        buffer_vunmap(p->slots[i].buffer, p->slots[i].map);
-                bs_buffer_put(p->slots[i].buffer);
+                struct pool_slot *s = &p->slots[i];
+
+                safe_close(s->sync_fd);
+                if (s->map)
+                        buffer_vunmap(s->buffer, s->map);
+                bs_buffer_put(s->buffer);
         }
         bs_client_unref(p->client);
         free(p);
@@ -59,6 +67,8 @@ int pool_create(struct bs_client *c, unsigned n, uint64_t size, const char *heap
                 return -ENOMEM;
         p->client = bs_client_ref(c);
         p->n = n;
+        for (unsigned i = 0; i < n; i++)
+                p->slots[i].sync_fd = -EBADF;
         for (unsigned i = 0; i < n; i++) {
                 char slot_name[BS_NAME_MAX];
 
@@ -104,15 +114,23 @@ static unsigned pool_order(const struct bs_pool *p, unsigned *order)
         return n;
 }
 
-/* Slot @i is free (0) or still read (1); *@fd is a WRITE sync file on
- * it, to poll while it is read. A reader that released with an error,
- * or died, is done with it all the same. */
-static int slot_check(struct bs_pool *p, unsigned i, int *fd)
+/* Slot @i is free (0) or still read (1); the slot's sync file, which
+ * stays its own, is what to poll while it is read. Without one (the
+ * first time, or when the daemon could not make one at the submit) the
+ * daemon is asked for one. A reader that released with an error, or
+ * died, is done with it all the same. */
+static int slot_check(struct bs_pool *p, unsigned i)
 {
-        *fd = buffer_export_sync_file(p->slots[i].buffer, BS_SYNC_WRITE);
-        if (*fd < 0)
-                return *fd;
-        return sync_file_status(*fd) == 0 ? 1 : 0;
+        struct pool_slot *s = &p->slots[i];
+        int r;
+
+        if (s->sync_fd < 0) {
+                r = buffer_export_sync_file(s->buffer, BS_SYNC_WRITE);
+                if (r < 0)
+                        return r;
+                s->sync_fd = r;
+        }
+        return sync_file_status(s->sync_fd) == 0 ? 1 : 0;
 }
 
 int pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index)
@@ -127,39 +145,33 @@ int pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index)
         n = pool_order(p, order);
         if (n == 0)
                 return -EBUSY; /* every buffer acquired, none submitted */
-        /* the oldest is the likeliest to be free: ask one at a time */
+        /* the oldest is the likeliest to be free: look at one at a time */
         for (; asked < n && found < 0; asked++) {
-                fds[asked] = (struct pollfd){ .events = POLLIN };
-                r = slot_check(p, order[asked], &fds[asked].fd);
-                if (r == 1)
-                        continue;
-                found = (int)order[asked];
+                r = slot_check(p, order[asked]);
                 if (r < 0)
-                        break;
+                        return r;
+                if (r == 0)
+                        found = (int)order[asked];
+                else
+                        fds[asked] = (struct pollfd){ .fd = p->slots[order[asked]].sync_fd, .events = POLLIN };
         }
-        while (found < 0 && r >= 0) {
+        while (found < 0) {
                 int k = poll(fds, asked, client_ms_left(deadline));
 
                 if (k < 0 && errno == EINTR)
                         continue;
-                if (k < 0) {
-                        r = -errno;
-                        break;
-                }
-                if (k == 0) {
-                        r = -ETIME;
-                        break;
-                }
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        return -ETIME;
                 for (unsigned i = 0; i < asked; i++)
                         if (fds[i].revents) {
                                 found = (int)order[i];
                                 break;
                         }
         }
-        for (unsigned i = 0; i < asked; i++)
-                safe_close(fds[i].fd);
-        if (r < 0)
-                return r;
+        /* its sync file is spent: the next submit brings a new one */
+        p->slots[found].sync_fd = safe_close(p->slots[found].sync_fd);
         p->slots[found].acquired = true;
         *ret_index = (unsigned)found;
         return 0;
@@ -167,16 +179,20 @@ int pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index)
 
 int pool_submit(struct bs_pool *p, unsigned index)
 {
+        struct pool_slot *s;
         struct bs_msg req, rep;
         int r;
 
         bs_return_if(!p || index >= p->n || !p->slots[index].acquired, -EINVAL);
-        bs_msg_request(&req, BS_OP_SUBMIT, 0);
-        req.body.submit_req.buffer_id = p->slots[index].buffer->id;
+        s = &p->slots[index];
+        bs_msg_request(&req, BS_OP_SUBMIT_SYNC_FILE, 0);
+        req.body.submit_req.buffer_id = s->buffer->id;
         r = client_call(p->client, &req, &rep);
         if (r < 0)
                 return r;
-        p->slots[index].acquired = false;
-        p->slots[index].submitted = ++p->n_submits;
-        return (int)rep.body.submit_rep.n_readers;
+        if (rep.n_fds == 1) /* else the daemon could not make one: acquire asks again */
+                s->sync_fd = TAKE_FD(rep.fds[0]);
+        s->acquired = false;
+        s->submitted = ++p->n_submits;
+        return (int)rep.body.submit_sync_file_rep.n_readers;
 }

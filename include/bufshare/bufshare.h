@@ -897,10 +897,19 @@ int bs_pool_get_buffer(struct bs_pool *p, unsigned index, struct bs_buffer **ret
  * It is the caller's to fill until bs_pool_submit(). A consumer that
  * released it with an error, or died (-EPIPE), is done with it all the
  * same: the status reaches sync files exported before the release.
+ * What it waits for is what was pending on the buffer right after its
+ * submit (every consumer's read fence, and any fence attached before),
+ * as the WRITE sync file the submit brought back says: a buffer whose
+ * consumers are done is handed out with no request to the daemon. A
+ * fence attached to a submitted buffer later is its attacher's to wait
+ * for (bs_buffer_begin_cpu_access()).
  * @retval 0 done, *ret_index set
  * @retval -ETIME every buffer is still read after @p timeout_ms
  * @retval -EBUSY every buffer is acquired and none submitted
  * @retval -EINVAL NULL, or timeout_ms < -1
+ * @retval -EMFILE,-EDQUOT,-ENOSPC it had to ask for a sync file (the
+ *         buffer's first acquire, or a submit that brought none back)
+ *         and was refused one, as bs_buffer_export_sync_file()
  * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index);
@@ -911,6 +920,10 @@ int bs_pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index);
  * bs_buffer_release_read() (a second submit before that keeps its one
  * fence). Then tell the consumers, on a channel of the application's.
  * Every holder of the buffer but the producer counts as a consumer.
+ * One round trip, which also brings back the sync file the next
+ * bs_pool_acquire() of this buffer polls (or, when the uid holds all
+ * the sync files it may, none: that acquire then asks for one, and
+ * says why it can't).
  * @retval >=0 how many consumers now read it
  * @retval -EINVAL NULL, index out of range, or not acquired
  * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken

@@ -68,6 +68,12 @@ static int setup_sync_files_per_uid(void **state)
         return setup_args(state, args);
 }
 
+static int setup_three_sync_files_per_uid(void **state)
+{
+        static const char *const args[] = { "--max-sync-files-per-uid", "3", NULL };
+        return setup_args(state, args);
+}
+
 static int teardown(void **state)
 {
         struct fx *fx = *state;
@@ -823,6 +829,86 @@ static void pool_acquire_waits_and_times_out(void **state)
         bs_pool_destroy(pool);
 }
 
+/* A pool of one buffer, read by a consumer on connection *@ret_c2. */
+static struct bs_pool *pool_with_consumer(struct fx *fx, struct bs_client **ret_c2, struct bs_buffer **ret_imp)
+{
+        struct bs_pool *pool = NULL;
+        struct bs_buffer *b;
+        int fd;
+
+        assert_int_equal(bs_pool_create(fx->c, 1, 4096, NULL, NULL, &pool), 0);
+        assert_int_equal(bs_pool_get_buffer(pool, 0, &b, NULL), 0);
+        assert_int_equal(bs_client_connect(fx->daemon.socket, ret_c2), 0);
+        fd = bs_buffer_fd(b, O_RDONLY | O_CLOEXEC);
+        assert_int_equal(bs_buffer_import(*ret_c2, fd, ret_imp), 0);
+        close(fd);
+        return pool;
+}
+
+/* The submit's reply brings the WRITE sync file acquire polls: once the
+ * consumer has released the frame, acquire needs no daemon at all. */
+static void pool_acquire_after_the_release_asks_the_daemon_nothing(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_client *c2 = NULL;
+        struct bs_buffer *imp = NULL;
+        struct bs_pool *pool = pool_with_consumer(fx, &c2, &imp);
+        unsigned i;
+
+        assert_int_equal(bs_client_set_timeout(fx->c, 2000), 0); /* asking would fail -ETIMEDOUT */
+        assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
+        assert_int_equal(bs_pool_submit(pool, i), 1);
+        assert_int_equal(bs_pool_acquire(pool, 0, &i), -ETIME); /* read */
+        assert_int_equal(bs_buffer_release_read(imp, 0), 0);
+        assert_int_equal(bs_client_sync(c2), 0); /* the daemon has seen the release */
+        assert_int_equal(kill(fx->daemon.pid, SIGSTOP), 0);
+        int r = bs_pool_acquire(pool, DEADLINE_MS, &i);
+        assert_int_equal(kill(fx->daemon.pid, SIGCONT), 0);
+        assert_int_equal(r, 0);
+        assert_int_equal(i, 0);
+        /* and the connection is as good as before */
+        assert_int_equal(bs_pool_submit(pool, i), 1);
+        assert_int_equal(bs_pool_acquire(pool, 0, &i), -ETIME);
+        bs_buffer_put(imp);
+        bs_client_unref(c2);
+        bs_pool_destroy(pool);
+}
+
+/* No sync file can be made for the uid: the submit stands all the same
+ * (the consumer has its read fence), and the acquire that has to ask for
+ * one says why it can't, and loses nothing. */
+static void a_submit_stands_when_its_sync_file_cannot_be_made(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_client *c2 = NULL;
+        struct bs_buffer *imp = NULL;
+        struct bs_pool *pool = pool_with_consumer(fx, &c2, &imp);
+        struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        int kept[8], n_kept = 0, r;
+        unsigned i;
+
+        assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
+        while ((r = bs_buffer_export_sync_file(fx->b, BS_SYNC_READ)) >= 0 && n_kept < 8)
+                kept[n_kept++] = r;
+        assert_int_equal(r, -EDQUOT); /* the uid holds all it may */
+        assert_int_equal(bs_pool_submit(pool, i), 1);
+        assert_int_equal(bs_pool_acquire(pool, 0, &i), -EDQUOT);
+        /* the consumer's read fence exists: releasing it is no error */
+        assert_int_equal(bs_buffer_release_read(imp, 0), 0);
+        assert_int_equal(bs_client_sync(c2), 0);
+        assert_int_equal(bs_fence_signal(f, 0), 0);
+        for (int k = 0; k < n_kept; k++) {
+                assert_int_equal(bs_sync_file_wait(kept[k], DEADLINE_MS), 0);
+                close(kept[k]);
+        }
+        assert_int_equal(bs_pool_acquire(pool, DEADLINE_MS, &i), 0);
+        assert_int_equal(i, 0);
+        bs_fence_destroy(f);
+        bs_buffer_put(imp);
+        bs_client_unref(c2);
+        bs_pool_destroy(pool);
+}
+
 /* ---- limits, each refused while another client is served ---- */
 
 static void assert_other_client_served(struct fx *fx)
@@ -1134,6 +1220,9 @@ int main(void)
                 T(begin_cpu_access_reports_a_failed_fence_once),
                 T(the_pool_never_hands_out_a_buffer_still_read),
                 T(pool_acquire_waits_and_times_out),
+                T(pool_acquire_after_the_release_asks_the_daemon_nothing),
+                cmocka_unit_test_setup_teardown(a_submit_stands_when_its_sync_file_cannot_be_made,
+                                                setup_three_sync_files_per_uid, teardown),
                 T_LIMITS(fences_per_client_are_limited_with_emfile),
                 T_LIMITS(waiters_per_client_are_limited_with_emfile),
                 T_LIMITS(waiters_per_fence_are_limited_with_enospc),
