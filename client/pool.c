@@ -117,20 +117,28 @@ static unsigned pool_order(const struct bs_pool *p, unsigned *order)
 /* Slot @i is free (0) or still read (1); the slot's sync file, which
  * stays its own, is what to poll while it is read. Without one (the
  * first time, or when the daemon could not make one at the submit) the
- * daemon is asked for one. A reader that released with an error, or
- * died, is done with it all the same. */
+ * daemon is asked for one, and so it is when the one it has ended with
+ * no status: the daemon went away (a broken connection is the caller's
+ * to hear of), or it was no sync file. A reader that released with an
+ * error, or died, is done with it all the same. */
 static int slot_check(struct bs_pool *p, unsigned i)
 {
         struct pool_slot *s = &p->slots[i];
         int r;
 
-        if (s->sync_fd < 0) {
-                r = buffer_export_sync_file(s->buffer, BS_SYNC_WRITE);
-                if (r < 0)
-                        return r;
-                s->sync_fd = r;
+        for (unsigned tries = 0; tries < 2; tries++) {
+                if (s->sync_fd < 0) {
+                        r = buffer_export_sync_file(s->buffer, BS_SYNC_WRITE);
+                        if (r < 0)
+                                return r;
+                        s->sync_fd = r;
+                }
+                r = sync_file_status(s->sync_fd);
+                if (r != -EINVAL)
+                        return r == 0 ? 1 : 0;
+                s->sync_fd = safe_close(s->sync_fd);
         }
-        return sync_file_status(s->sync_fd) == 0 ? 1 : 0;
+        return -EPROTO; /* the daemon's own sync file says nothing */
 }
 
 int pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index)
@@ -164,11 +172,17 @@ int pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index)
                         return -errno;
                 if (k == 0)
                         return -ETIME;
-                for (unsigned i = 0; i < asked; i++)
-                        if (fds[i].revents) {
+                for (unsigned i = 0; i < asked && found < 0; i++) {
+                        if (!fds[i].revents)
+                                continue;
+                        r = slot_check(p, order[i]); /* woken with a status, or not */
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
                                 found = (int)order[i];
-                                break;
-                        }
+                        else
+                                fds[i].fd = p->slots[order[i]].sync_fd;
+                }
         }
         /* its sync file is spent: the next submit brings a new one */
         p->slots[found].sync_fd = safe_close(p->slots[found].sync_fd);

@@ -874,6 +874,31 @@ static void pool_acquire_after_the_release_asks_the_daemon_nothing(void **state)
         bs_pool_destroy(pool);
 }
 
+/* The daemon dies while a consumer reads: the sync file the submit
+ * brought back ends with no status, which frees no buffer; acquire asks
+ * the daemon and reports the broken connection, as any call would. */
+static void pool_acquire_after_the_daemon_died_reports_it(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_client *c2 = NULL;
+        struct bs_buffer *imp = NULL;
+        struct bs_pool *pool = pool_with_consumer(fx, &c2, &imp);
+        unsigned i;
+        int r;
+
+        assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
+        assert_int_equal(bs_pool_submit(pool, i), 1);
+        assert_int_equal(kill(fx->daemon.pid, SIGKILL), 0);
+        assert_int_equal(test_daemon_wait(&fx->daemon), 128 + SIGKILL);
+        unlink(fx->daemon.socket); /* a killed daemon leaves it */
+        r = bs_pool_acquire(pool, DEADLINE_MS, &i);
+        assert_true(r == -EPIPE || r == -ECONNRESET);
+        assert_int_equal(bs_pool_acquire(pool, 0, &i), r); /* sticky */
+        bs_buffer_put(imp);
+        bs_client_unref(c2);
+        bs_pool_destroy(pool);
+}
+
 /* No sync file can be made for the uid: the submit stands all the same
  * (the consumer has its read fence), and the acquire that has to ask for
  * one says why it can't, and loses nothing. */
@@ -1221,6 +1246,7 @@ int main(void)
                 T(the_pool_never_hands_out_a_buffer_still_read),
                 T(pool_acquire_waits_and_times_out),
                 T(pool_acquire_after_the_release_asks_the_daemon_nothing),
+                T(pool_acquire_after_the_daemon_died_reports_it),
                 cmocka_unit_test_setup_teardown(a_submit_stands_when_its_sync_file_cannot_be_made,
                                                 setup_three_sync_files_per_uid, teardown),
                 T_LIMITS(fences_per_client_are_limited_with_emfile),
