@@ -874,6 +874,34 @@ static void pool_acquire_after_the_release_asks_the_daemon_nothing(void **state)
         bs_pool_destroy(pool);
 }
 
+/* -EINVAL is a status a consumer may release with like any other (a
+ * frame it found bad): the sync file that carries it is signalled, and
+ * acquire hands the buffer out without asking the daemon, as for 0. */
+static void pool_acquire_after_a_release_with_einval_asks_the_daemon_nothing(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_client *c2 = NULL;
+        struct bs_buffer *imp = NULL;
+        struct bs_pool *pool = pool_with_consumer(fx, &c2, &imp);
+        unsigned i;
+        int r;
+
+        assert_int_equal(bs_client_set_timeout(fx->c, 2000), 0); /* asking would fail -ETIMEDOUT */
+        assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
+        assert_int_equal(bs_pool_submit(pool, i), 1);
+        assert_int_equal(bs_buffer_release_read(imp, -EINVAL), 0);
+        assert_int_equal(bs_client_sync(c2), 0);
+        assert_int_equal(kill(fx->daemon.pid, SIGSTOP), 0);
+        r = bs_pool_acquire(pool, DEADLINE_MS, &i);
+        assert_int_equal(kill(fx->daemon.pid, SIGCONT), 0);
+        assert_int_equal(r, 0);
+        assert_int_equal(i, 0);
+        assert_int_equal(bs_pool_submit(pool, i), 1);
+        bs_buffer_put(imp);
+        bs_client_unref(c2);
+        bs_pool_destroy(pool);
+}
+
 /* The daemon dies while a consumer reads: the sync file the submit
  * brought back ends with no status, which frees no buffer; acquire asks
  * the daemon and reports the broken connection, as any call would. */
@@ -1246,6 +1274,7 @@ int main(void)
                 T(the_pool_never_hands_out_a_buffer_still_read),
                 T(pool_acquire_waits_and_times_out),
                 T(pool_acquire_after_the_release_asks_the_daemon_nothing),
+                T(pool_acquire_after_a_release_with_einval_asks_the_daemon_nothing),
                 T(pool_acquire_after_the_daemon_died_reports_it),
                 cmocka_unit_test_setup_teardown(a_submit_stands_when_its_sync_file_cannot_be_made,
                                                 setup_three_sync_files_per_uid, teardown),
