@@ -78,6 +78,7 @@ int buffer_import_sync_file(struct bs_buffer *b, unsigned usage, int fd);
 int sync_file_merge(struct bs_client *c, int fd1, int fd2);
 int sync_file_wait(int fd, int timeout_ms);
 int sync_file_status(int fd);
+int sync_file_has_status(int fd);
 int fence_create(struct bs_client *c, struct bs_fence **ret_fence);
 int fence_attach(struct bs_fence *f, struct bs_buffer *b, unsigned usage);
 int fence_signal(struct bs_fence *f, int status);

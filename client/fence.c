@@ -48,6 +48,16 @@ static int sync_file_peek(int fd)
         return s;
 }
 
+/* Whether @fd holds a status, whatever it is: what tells a sync file
+ * signalled with -EINVAL from one that ended with none. */
+int sync_file_has_status(int fd)
+{
+        int32_t s;
+
+        return recv(fd, &s, sizeof(s), MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC) == (ssize_t)sizeof(s) &&
+               STATUS_VALID(s);
+}
+
 /* Wait until @fd is readable or @deadline: 0, -ETIME (dma_fence's and
  * sync_file's word for it), or -errno. A closed fd is readable at once
  * and its peek says -EBADF. */

@@ -134,7 +134,7 @@ static int slot_check(struct bs_pool *p, unsigned i)
                         s->sync_fd = r;
                 }
                 r = sync_file_status(s->sync_fd);
-                if (r != -EINVAL)
+                if (r != -EINVAL || sync_file_has_status(s->sync_fd)) /* -EINVAL may be a reader's */
                         return r == 0 ? 1 : 0;
                 s->sync_fd = safe_close(s->sync_fd);
         }
