@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -927,6 +928,59 @@ static void pool_acquire_after_the_daemon_died_reports_it(void **state)
         bs_pool_destroy(pool);
 }
 
+/* In a child of its own: a producer with no fd to spare submits. Its
+ * reply's sync file can't be received, but the submit stood (the
+ * consumer has its read fence): bs_pool_submit() says so, the slot is
+ * no longer the producer's, and the next acquire asks for a sync file. */
+static int submit_out_of_fds_child(void *arg)
+{
+        const char *socket = arg;
+        struct bs_client *c = NULL, *c2 = NULL;
+        struct bs_buffer *b, *imp = NULL;
+        struct bs_pool *pool = NULL;
+        struct rlimit rl, low;
+        int fd, fillers[64], n_fillers = 0, r;
+        unsigned i;
+
+        child_check(bs_client_connect(socket, &c) == 0);
+        child_check(bs_client_connect(socket, &c2) == 0);
+        child_check(bs_pool_create(c, 1, 4096, NULL, NULL, &pool) == 0);
+        child_check(bs_pool_get_buffer(pool, 0, &b, NULL) == 0);
+        fd = bs_buffer_fd(b, O_RDONLY | O_CLOEXEC);
+        child_check(fd >= 0 && bs_buffer_import(c2, fd, &imp) == 0);
+        close(fd);
+        child_check(bs_pool_acquire(pool, 0, &i) == 0);
+        child_check(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+        low = rl;
+        low.rlim_cur = (rlim_t)test_count_open_fds() + 1;
+        child_check(setrlimit(RLIMIT_NOFILE, &low) == 0);
+        while (n_fillers < 64 && (fd = dup(0)) >= 0) /* no fd left at all */
+                fillers[n_fillers++] = fd;
+        child_check(fd < 0 && errno == EMFILE);
+        r = bs_pool_submit(pool, i);
+        for (int k = 0; k < n_fillers; k++)
+                close(fillers[k]);
+        child_check(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+        child_check(r == 1);
+        child_check(bs_pool_acquire(pool, 0, &i) == -ETIME); /* read */
+        child_check(bs_buffer_release_read(imp, 0) == 0);
+        child_check(bs_client_sync(c2) == 0);
+        child_check(bs_pool_acquire(pool, DEADLINE_MS, &i) == 0 && i == 0);
+        child_check(bs_pool_submit(pool, i) == 1);
+        bs_buffer_put(imp);
+        bs_client_unref(c2);
+        bs_pool_destroy(pool);
+        bs_client_unref(c);
+        return 0;
+}
+
+static void a_submit_stands_when_the_producer_cannot_take_its_sync_file(void **state)
+{
+        struct fx *fx = *state;
+
+        assert_int_equal(test_wait(test_fork(submit_out_of_fds_child, fx->daemon.socket)), 0);
+}
+
 /* No sync file can be made for the uid: the submit stands all the same
  * (the consumer has its read fence), and the acquire that has to ask for
  * one says why it can't, and loses nothing. */
@@ -1276,6 +1330,7 @@ int main(void)
                 T(pool_acquire_after_the_release_asks_the_daemon_nothing),
                 T(pool_acquire_after_a_release_with_einval_asks_the_daemon_nothing),
                 T(pool_acquire_after_the_daemon_died_reports_it),
+                T(a_submit_stands_when_the_producer_cannot_take_its_sync_file),
                 cmocka_unit_test_setup_teardown(a_submit_stands_when_its_sync_file_cannot_be_made,
                                                 setup_three_sync_files_per_uid, teardown),
                 T_LIMITS(fences_per_client_are_limited_with_emfile),
