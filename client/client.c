@@ -269,6 +269,23 @@ static void deliver_unreceivable(struct bs_client *c, struct pending *p, const s
         p->done = true;
         if (m->body.status.status != 0)
                 return;
+        if (m->hdr.opcode == BS_OP_SUBMIT_SYNC_FILE && m->hdr.n_fds == 1 &&
+            (m->body.submit_sync_file_rep.flags & BS_WIRE_SUBMIT_SYNC_FILE)) {
+                /* the submit stood, only its sync file is lost: as a reply
+                 * the daemon could make none for, if that one is valid */
+                char buf[BS_MSG_MAX_SIZE];
+                struct bs_msg ok = *m;
+                int n;
+
+                ok.hdr.n_fds = 0;
+                ok.body.submit_sync_file_rep.flags &= ~BS_WIRE_SUBMIT_SYNC_FILE;
+                n = bs_msg_encode(&ok, buf, sizeof(buf));
+                if (n >= 0 && (size_t)n == m->len && bs_msg_decode(&ok, buf, (size_t)n, 0) == 0) {
+                        *p->rep = ok;
+                        p->status = 0;
+                }
+                return;
+        }
         if ((m->hdr.opcode == BS_OP_EXPORT || m->hdr.opcode == BS_OP_REDEEM) && m->body.export_rep.id)
                 client_release(c, m->body.export_rep.id, 0);
         if (m->hdr.opcode == BS_OP_EXPORT_BATCH)

@@ -922,8 +922,8 @@ int bs_pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index);
  * Every holder of the buffer but the producer counts as a consumer.
  * One round trip, which also brings back the sync file the next
  * bs_pool_acquire() of this buffer polls (or, when the uid holds all
- * the sync files it may, none: that acquire then asks for one, and
- * says why it can't).
+ * the sync files it may or this process has no fd for it, none: that
+ * acquire then asks for one, and says why it can't).
  * @retval >=0 how many consumers now read it
  * @retval -EINVAL NULL, index out of range, or not acquired
  * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
