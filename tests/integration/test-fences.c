@@ -928,6 +928,31 @@ static void pool_acquire_after_the_daemon_died_reports_it(void **state)
         bs_pool_destroy(pool);
 }
 
+/* The daemon is stopped (a restart) while a consumer, alive, reads: on
+ * its way out it ends every connection's fences with -EPIPE, which is
+ * what the submit's sync file then says, as if the consumer had died.
+ * The consumer did not: acquire must not hand the buffer out, but report
+ * the broken connection, as the acquire that asked the daemon did. */
+static void pool_acquire_after_the_daemon_stopped_reports_it(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_client *c2 = NULL;
+        struct bs_buffer *imp = NULL;
+        struct bs_pool *pool = pool_with_consumer(fx, &c2, &imp);
+        unsigned i;
+        int r;
+
+        assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
+        assert_int_equal(bs_pool_submit(pool, i), 1);
+        assert_int_equal(kill(fx->daemon.pid, SIGTERM), 0);
+        assert_int_equal(test_daemon_wait(&fx->daemon), 0);
+        r = bs_pool_acquire(pool, DEADLINE_MS, &i);
+        assert_true(r == -EPIPE || r == -ECONNRESET);
+        bs_buffer_put(imp);
+        bs_client_unref(c2);
+        bs_pool_destroy(pool);
+}
+
 /* In a child of its own: a producer with no fd to spare submits. Its
  * reply's sync file can't be received, but the submit stood (the
  * consumer has its read fence): bs_pool_submit() says so, the slot is
@@ -1330,6 +1355,7 @@ int main(void)
                 T(pool_acquire_after_the_release_asks_the_daemon_nothing),
                 T(pool_acquire_after_a_release_with_einval_asks_the_daemon_nothing),
                 T(pool_acquire_after_the_daemon_died_reports_it),
+                T(pool_acquire_after_the_daemon_stopped_reports_it),
                 T(a_submit_stands_when_the_producer_cannot_take_its_sync_file),
                 cmocka_unit_test_setup_teardown(a_submit_stands_when_its_sync_file_cannot_be_made,
                                                 setup_three_sync_files_per_uid, teardown),
