@@ -119,8 +119,10 @@ static unsigned pool_order(const struct bs_pool *p, unsigned *order)
  * first time, or when the daemon could not make one at the submit) the
  * daemon is asked for one, and so it is when the one it has ended with
  * no status: the daemon went away (a broken connection is the caller's
- * to hear of), or it was no sync file. A reader that released with an
- * error, or died, is done with it all the same. */
+ * to hear of), or it was no sync file; and so it is when it ended with
+ * -EPIPE, which a reader's death leaves, but also a daemon stopping
+ * while the reader lives on. A reader that released with an error, or
+ * died, is done with it all the same. */
 static int slot_check(struct bs_pool *p, unsigned i)
 {
         struct pool_slot *s = &p->slots[i];
@@ -134,7 +136,9 @@ static int slot_check(struct bs_pool *p, unsigned i)
                         s->sync_fd = r;
                 }
                 r = sync_file_status(s->sync_fd);
-                if (r != -EINVAL || sync_file_has_status(s->sync_fd)) /* -EINVAL may be a reader's */
+                if (r == -EPIPE && tries == 0)
+                        ; /* a reader died, or the daemon is going, which ends every fence so: ask it */
+                else if (r != -EINVAL || sync_file_has_status(s->sync_fd)) /* -EINVAL may be a reader's */
                         return r == 0 ? 1 : 0;
                 s->sync_fd = safe_close(s->sync_fd);
         }

@@ -900,7 +900,9 @@ int bs_pool_get_buffer(struct bs_pool *p, unsigned index, struct bs_buffer **ret
  * What it waits for is what was pending on the buffer right after its
  * submit (every consumer's read fence, and any fence attached before),
  * as the WRITE sync file the submit brought back says: a buffer whose
- * consumers are done is handed out with no request to the daemon. A
+ * consumers are done is handed out with no request to the daemon
+ * (unless one died: -EPIPE is also what a daemon stopping leaves, so
+ * the daemon is asked whether it is still there). A
  * fence attached to a submitted buffer later is its attacher's to wait
  * for (bs_buffer_begin_cpu_access()).
  * @retval 0 done, *ret_index set
