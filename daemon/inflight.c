@@ -14,7 +14,8 @@
 #include "limits.h"
 #include "util.h"
 
-/* A refused send tries again after this, if no fd was received before. */
+/* A refused send tries again after this, if no fd was received before;
+ * full accounts and lingering sockets are looked at again as often. */
 #define INFLIGHT_RETRY_MS 100
 /* Sockets looked at per epoll_wait(). */
 #define INFLIGHT_EVENTS 64
@@ -26,8 +27,22 @@ static unsigned limit_of(const struct inflight *in)
 
 static void account_unref(struct inflight_account *a)
 {
-        if (--a->refs == 0)
-                free(a);
+        if (--a->refs > 0)
+                return;
+        if (a->full) {
+                list_remove(&a->full_link);
+                a->in->n_full--;
+        }
+        free(a);
+}
+
+/* Look again after INFLIGHT_RETRY_MS, unless that is planned already. */
+static void inflight_retry_later(struct inflight *in)
+{
+        struct timeval tv = { 0, INFLIGHT_RETRY_MS * 1000 };
+
+        if (!evtimer_pending(in->retry, NULL))
+                evtimer_add(in->retry, &tv);
 }
 
 /* The set is watched while someone waits on it (a lingering socket waits
@@ -50,6 +65,7 @@ static void account_sub(struct inflight_account *a, unsigned n)
         if (!a->full || a->n >= limit_of(a->in))
                 return;
         a->full = false;
+        list_remove(&a->full_link);
         a->in->n_full--;
         list_for_each_safe(pos, tmp, &a->socks) {
                 struct inflight_sock *s = container_of(pos, struct inflight_sock, link);
@@ -63,7 +79,8 @@ static void sock_settle(struct inflight_sock *s)
         int outq = 0;
         unsigned n = s->n;
 
-        if (n == 0 || ioctl(s->fd, SIOCOUTQ, &outq) < 0 || outq > 0)
+        /* 1: the peer's read is freeing the last skb (inflight.h) */
+        if (n == 0 || ioctl(s->fd, SIOCOUTQ, &outq) < 0 || outq > 1)
                 return;
         s->n = 0;
         account_sub(s->account, n);
@@ -134,14 +151,38 @@ static void inflight_cb(evutil_socket_t fd, short what, void *data)
         inflight_drain(data);
 }
 
+/* Settle every socket of a full account, and every lingering one: what
+ * their wake-ups may have told too early (inflight.h). */
+static void settle_waiting(struct inflight *in)
+{
+        struct list *pos, *tmp, *sp, *st;
+
+        list_for_each_safe(pos, tmp, &in->full) {
+                struct inflight_account *a = container_of(pos, struct inflight_account, full_link);
+
+                list_for_each_safe(sp, st, &a->socks)
+                        sock_settle(container_of(sp, struct inflight_sock, link));
+        }
+        list_for_each_safe(pos, tmp, &in->lingering) {
+                struct inflight_sock *s = container_of(pos, struct inflight_sock, link);
+
+                sock_settle(s);
+                if (s->n == 0)
+                        sock_linger_end(s);
+        }
+}
+
 static void retry_cb(evutil_socket_t fd, short what, void *data)
 {
         struct inflight *in = data;
         (void)fd;
         (void)what;
 
+        settle_waiting(in);
         resume_starved(in);
         inflight_watch(in);
+        if (in->n_full > 0 || !list_empty(&in->lingering))
+                inflight_retry_later(in);
 }
 
 int inflight_init(struct inflight *in, struct event_base *base, const struct limits *l)
@@ -150,6 +191,7 @@ int inflight_init(struct inflight *in, struct event_base *base, const struct lim
         in->limits = l;
         list_init(&in->starved);
         list_init(&in->lingering);
+        list_init(&in->full);
         in->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (in->epfd < 0)
                 return -errno;
@@ -263,13 +305,14 @@ void inflight_sock_sent(struct inflight_sock *s, unsigned n)
         if (a->n < limit_of(in) || a->full)
                 return;
         a->full = true;
+        list_insert_tail(&in->full, &a->full_link);
         in->n_full++;
         inflight_watch(in);
+        inflight_retry_later(in);
 }
 
 void inflight_sock_refused(struct inflight_sock *s, unsigned n)
 {
-        struct timeval tv = { 0, INFLIGHT_RETRY_MS * 1000 };
         struct inflight *in = s->account->in;
         struct rlimit rl = { 0, 0 };
 
@@ -285,8 +328,7 @@ void inflight_sock_refused(struct inflight_sock *s, unsigned n)
                 s->starved = true;
                 list_insert_tail(&in->starved, &s->starved_link);
         }
-        if (!evtimer_pending(in->retry, NULL))
-                evtimer_add(in->retry, &tv);
+        inflight_retry_later(in);
         inflight_watch(in);
 }
 
@@ -311,6 +353,7 @@ void inflight_sock_close(struct inflight_sock *s, int fd, struct closer_account 
                 a->lingering++;
                 list_insert_tail(&in->lingering, &s->link);
                 inflight_watch(in);
+                inflight_retry_later(in);
                 return;
         }
         if (s->n > 0) /* never watched (logged): nobody would tell */

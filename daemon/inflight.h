@@ -16,7 +16,11 @@
  * uid gets at most that many and one message's fds (BS_MAX_FDS) more.
  *
  * A socket's fds are all received once its unread bytes (SIOCOUTQ) are 0;
- * until then all count. The daemon learns of it from an epoll set of its
+ * until then all count. (The kernel wakes the set from inside the free of
+ * the last skb the peer read, a moment before SIOCOUTQ drops from 1 to 0:
+ * 1 is read as 0, and while an account is full or a socket lingers, a
+ * timer looks at their sockets again every 100 ms, so that a wake-up that
+ * came before its count fell can't leave a uid unread for good.) The daemon learns of it from an epoll set of its
  * own, where each socket that carried fds sits edge-triggered for EPOLLOUT
  * (the kernel wakes it as the peer reads, and as it closes): that set is
  * looked at only when an account reaches its limit, and watched only
@@ -53,6 +57,7 @@ struct inflight {
         unsigned total;              /* fds in transit, every account's */
         struct list starved;         /* struct inflight_sock.starved_link */
         struct list lingering;       /* struct inflight_sock.link, of gone connections */
+        struct list full;            /* struct inflight_account.full_link */
         struct ratelimit refused_rl; /* ETOOMANYREFS is logged at most this often */
         bool refused_logged;         /* and once until a send of fds succeeds */
 };
@@ -64,6 +69,7 @@ struct inflight_account {
         unsigned n;         /* fds sent on its sockets, not known received */
         unsigned lingering; /* sockets of gone connections kept for their fds */
         bool full;
+        struct list full_link; /* in->full while full */
         struct list socks;  /* struct inflight_sock.link, live connections' */
         /* a lingering socket went to the closer (on @fds_closing) */
         void (*lingered)(void *userdata);
