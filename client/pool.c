@@ -150,7 +150,7 @@ int pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index)
         unsigned order[BS_POOL_MAX], n, asked = 0;
         struct pollfd fds[BS_POOL_MAX];
         uint64_t deadline;
-        int r = 0, found = -1;
+        int r = 0, found = -1, refused = 0;
 
         bs_return_if(!p || !ret_index || timeout_ms < -1, -EINVAL);
         deadline = timeout_ms < 0 ? UINT64_MAX : client_now_ms() + (uint64_t)timeout_ms;
@@ -160,13 +160,14 @@ int pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index)
         /* the oldest is the likeliest to be free: look at one at a time */
         for (; asked < n && found < 0; asked++) {
                 r = slot_check(p, order[asked]);
-                if (r < 0)
-                        return r;
                 if (r == 0)
                         found = (int)order[asked];
-                else
-                        fds[asked] = (struct pollfd){ .fd = p->slots[order[asked]].sync_fd, .events = POLLIN };
+                else if (r < 0 && refused == 0)
+                        refused = r; /* a later one may still be free */
+                fds[asked] = (struct pollfd){ .fd = r == 1 ? p->slots[order[asked]].sync_fd : -1, .events = POLLIN };
         }
+        if (found < 0 && refused < 0)
+                return refused; /* none free, and one could not be looked at */
         while (found < 0) {
                 int k = poll(fds, asked, client_ms_left(deadline));
 

@@ -1006,6 +1006,45 @@ static void a_submit_stands_when_the_producer_cannot_take_its_sync_file(void **s
         assert_int_equal(test_wait(test_fork(submit_out_of_fds_child, fx->daemon.socket)), 0);
 }
 
+/* A buffer acquire can't ask about (the uid holds all the sync files it
+ * may) doesn't hide one whose kept sync file says it is free. */
+static void pool_acquire_hands_out_a_free_buffer_past_one_it_cannot_ask_about(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_client *c2 = NULL;
+        struct bs_buffer *b, *imp = NULL;
+        struct bs_pool *pool = NULL;
+        struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        int kept[8], n_kept = 0, r, fd;
+        unsigned x, i;
+
+        assert_int_equal(bs_pool_create(fx->c, 2, 4096, NULL, NULL, &pool), 0);
+        assert_int_equal(bs_pool_acquire(pool, 0, &x), 0);
+        assert_int_equal(bs_pool_get_buffer(pool, x, &b, NULL), 0);
+        assert_int_equal(bs_client_connect(fx->daemon.socket, &c2), 0);
+        fd = bs_buffer_fd(b, O_RDONLY | O_CLOEXEC);
+        assert_int_equal(bs_buffer_import(c2, fd, &imp), 0);
+        close(fd);
+        assert_int_equal(bs_pool_submit(pool, x), 1);
+        assert_int_equal(bs_buffer_release_read(imp, 0), 0);
+        assert_int_equal(bs_client_sync(c2), 0);
+        /* the uid at its bound: the never-used buffer can't be asked about */
+        while ((r = bs_buffer_export_sync_file(fx->b, BS_SYNC_READ)) >= 0 && n_kept < 8)
+                kept[n_kept++] = r;
+        assert_int_equal(r, -EDQUOT);
+        assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
+        assert_int_equal(i, x);
+        /* and with none free, the refusal is the answer */
+        assert_int_equal(bs_pool_acquire(pool, 0, &i), -EDQUOT);
+        assert_int_equal(bs_fence_signal(f, 0), 0);
+        for (int k = 0; k < n_kept; k++)
+                close(kept[k]);
+        bs_fence_destroy(f);
+        bs_buffer_put(imp);
+        bs_client_unref(c2);
+        bs_pool_destroy(pool);
+}
+
 /* No sync file can be made for the uid: the submit stands all the same
  * (the consumer has its read fence), and the acquire that has to ask for
  * one says why it can't, and loses nothing. */
@@ -1358,6 +1397,8 @@ int main(void)
                 T(pool_acquire_after_the_daemon_stopped_reports_it),
                 T(a_submit_stands_when_the_producer_cannot_take_its_sync_file),
                 cmocka_unit_test_setup_teardown(a_submit_stands_when_its_sync_file_cannot_be_made,
+                                                setup_three_sync_files_per_uid, teardown),
+                cmocka_unit_test_setup_teardown(pool_acquire_hands_out_a_free_buffer_past_one_it_cannot_ask_about,
                                                 setup_three_sync_files_per_uid, teardown),
                 T_LIMITS(fences_per_client_are_limited_with_emfile),
                 T_LIMITS(waiters_per_client_are_limited_with_emfile),
