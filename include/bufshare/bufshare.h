@@ -911,7 +911,8 @@ int bs_pool_get_buffer(struct bs_pool *p, unsigned index, struct bs_buffer **ret
  * @retval -EINVAL NULL, or timeout_ms < -1
  * @retval -EMFILE,-EDQUOT,-ENOSPC it had to ask for a sync file (the
  *         buffer's first acquire, or a submit that brought none back)
- *         and was refused one, as bs_buffer_export_sync_file()
+ *         and was refused one, as bs_buffer_export_sync_file(), and no
+ *         other buffer was free
  * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
 int bs_pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index);
