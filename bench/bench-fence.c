@@ -577,6 +577,35 @@ static double pipe_run(struct bs_pool *pool, struct pipe_side *side, struct pipe
         return last > first ? frames / ((double)(last - first) / 1e9) : 0;
 }
 
+/* Cpu time (main threads, /proc/PID/schedstat) one side's processes
+ * spent in the timed rounds: where a gap in frames per second goes. */
+struct pipe_cpu {
+        uint64_t producer, consumer, daemon;
+        unsigned frames;
+};
+
+/* pipe_run(), adding to @cpu (NULL: a warm-up) what it cost. */
+static double pipe_run_counted(struct bs_pool *pool, struct pipe_side *side, struct pipe_times *t, uint32_t seq0,
+                               unsigned frames, struct samples *lat, int *ret, struct pipe_cpu *cpu)
+{
+        uint64_t p0 = cpu_ns_of(getpid()), c0 = cpu_ns_of(side->pid), d0 = pool ? cpu_ns_of(B.daemon.pid) : 0;
+        double fps = pipe_run(pool, side, t, seq0, frames, lat, ret);
+
+        if (cpu && *ret == 0) {
+                cpu->producer += cpu_ns_of(getpid()) - p0;
+                cpu->consumer += cpu_ns_of(side->pid) - c0;
+                if (pool)
+                        cpu->daemon += cpu_ns_of(B.daemon.pid) - d0;
+                cpu->frames += frames;
+        }
+        return fps;
+}
+
+static double per_frame_us(uint64_t ns, unsigned frames)
+{
+        return frames ? (double)ns / 1000.0 / frames : 0;
+}
+
 void bench_fence_pool(struct bs_client *c)
 {
         unsigned frames = B.quick ? 8 : 50, rounds = B.quick ? 1 : 12;
@@ -655,6 +684,8 @@ void bench_fence_pool(struct bs_client *c)
                 if (r < 0)
                         break;
 
+                struct pipe_cpu cb = { 0 }, cf = { 0 };
+
                 samples_init(&ls, frames * rounds);
                 samples_init(&lf, frames * rounds);
                 for (unsigned round = 0; round <= rounds && r == 0; round++) { /* round 0: warm-up */
@@ -671,11 +702,11 @@ void bench_fence_pool(struct bs_client *c)
                         for (unsigned k = 0; k < 2 && r == 0; k++) {
                                 if ((k + round) % 2 == 0) {
                                         place(p, bs.pid);
-                                        fb = pipe_run(pool, &bs, &t, seq, frames, sb, &r);
+                                        fb = pipe_run_counted(pool, &bs, &t, seq, frames, sb, &r, round ? &cb : NULL);
                                         count_placement(bs.pid, &daemon_with_us, &consumer_with_us);
                                 } else {
                                         place(p, fl.pid);
-                                        ff = pipe_run(NULL, &fl, &t, seq, frames, sf, &r);
+                                        ff = pipe_run_counted(NULL, &fl, &t, seq, frames, sf, &r, round ? &cf : NULL);
                                         floor_with_us += colocated(fl.pid);
                                 }
                                 seq += frames;
@@ -697,6 +728,15 @@ void bench_fence_pool(struct bs_client *c)
                         json_record("\"scenario\": \"pool-pipeline-fps\", \"pin\": \"%s\", \"bufshare_fps\": %.1f, "
                                     "\"floor_fps\": %.1f, \"fps_ratio\": %.4f", pin_names[p], fps_b, fps_f,
                                     fps_f > 0 ? fps_b / fps_f : 0);
+                        printf("%-22s cpu a frame, us (bufshare / floor): producer %.0f / %.0f, consumer %.0f / %.0f, "
+                               "daemon %.0f\n", "", per_frame_us(cb.producer, cb.frames),
+                               per_frame_us(cf.producer, cf.frames), per_frame_us(cb.consumer, cb.frames),
+                               per_frame_us(cf.consumer, cf.frames), per_frame_us(cb.daemon, cb.frames));
+                        json_record("\"scenario\": \"pool-pipeline-cpu\", \"pin\": \"%s\", \"producer_us\": %.1f, "
+                                    "\"floor_producer_us\": %.1f, \"consumer_us\": %.1f, \"floor_consumer_us\": %.1f, "
+                                    "\"daemon_us\": %.1f", pin_names[p], per_frame_us(cb.producer, cb.frames),
+                                    per_frame_us(cf.producer, cf.frames), per_frame_us(cb.consumer, cb.frames),
+                                    per_frame_us(cf.consumer, cf.frames), per_frame_us(cb.daemon, cb.frames));
                         report_placement(p, "pool-pipeline", "8 MiB, pool of 3", "rounds", (int)rounds + 1, "daemon",
                                          daemon_with_us, "consumer", consumer_with_us, "floor_consumer",
                                          floor_with_us, NULL);
