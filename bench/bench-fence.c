@@ -732,7 +732,7 @@ void bench_fence_pool(struct bs_client *c)
                                "daemon %.0f\n", "", per_frame_us(cb.producer, cb.frames),
                                per_frame_us(cf.producer, cf.frames), per_frame_us(cb.consumer, cb.frames),
                                per_frame_us(cf.consumer, cf.frames), per_frame_us(cb.daemon, cb.frames));
-                        json_record("\"scenario\": \"pool-pipeline-cpu\", \"pin\": \"%s\", \"producer_us\": %.1f, "
+                        json_record("\"scenario\": \"pool-pipeline-cpu-a-frame\", \"pin\": \"%s\", \"producer_us\": %.1f, "
                                     "\"floor_producer_us\": %.1f, \"consumer_us\": %.1f, \"floor_consumer_us\": %.1f, "
                                     "\"daemon_us\": %.1f", pin_names[p], per_frame_us(cb.producer, cb.frames),
                                     per_frame_us(cf.producer, cf.frames), per_frame_us(cb.consumer, cb.frames),
