@@ -34,18 +34,26 @@ struct bs_fence {
 
 /* ---- sync files: local ---------------------------------------------- */
 
+/* Peek at @fd's status: 0 with *@ret_status (0 or -errno); 1 while it
+ * is pending; -EINVAL if none is or will be there (@fd is no sync file,
+ * or its status was read out, or it ended with none); or -errno. */
+static int peek_status(int fd, int32_t *ret_status)
+{
+        ssize_t n = recv(fd, ret_status, sizeof(*ret_status), MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+
+        if (n < 0)
+                return errno == EAGAIN ? 1 : errno == ENOTSOCK ? -EINVAL : -errno;
+        return n == (ssize_t)sizeof(*ret_status) && STATUS_VALID(*ret_status) ? 0 : -EINVAL;
+}
+
 /* The status a signalled sync file carries: 0 or -errno; 1 while it is
  * pending; -EINVAL if @fd is no sync file (any more). */
 static int sync_file_peek(int fd)
 {
         int32_t s;
-        ssize_t n = recv(fd, &s, sizeof(s), MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+        int r = peek_status(fd, &s);
 
-        if (n < 0)
-                return errno == EAGAIN ? 1 : errno == ENOTSOCK ? -EINVAL : -errno;
-        if (n != (ssize_t)sizeof(s) || !STATUS_VALID(s))
-                return -EINVAL; /* its status was read out, or it never was one */
-        return s;
+        return r == 0 ? s : r;
 }
 
 /* Whether @fd holds a status, whatever it is: what tells a sync file
@@ -54,8 +62,7 @@ int sync_file_has_status(int fd)
 {
         int32_t s;
 
-        return recv(fd, &s, sizeof(s), MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC) == (ssize_t)sizeof(s) &&
-               STATUS_VALID(s);
+        return peek_status(fd, &s) == 0;
 }
 
 /* Wait until @fd is readable or @deadline: 0, -ETIME (dma_fence's and
