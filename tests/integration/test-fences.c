@@ -830,20 +830,53 @@ static void pool_acquire_waits_and_times_out(void **state)
         bs_pool_destroy(pool);
 }
 
-/* A pool of one buffer, read by a consumer on connection *@ret_c2. */
-static struct bs_pool *pool_with_consumer(struct fx *fx, struct bs_client **ret_c2, struct bs_buffer **ret_imp)
+/* A pool of @n buffers whose buffer 0 a consumer on connection *@ret_c2
+ * reads. */
+static struct bs_pool *pool_with_consumer(struct fx *fx, unsigned n, struct bs_client **ret_c2,
+                                          struct bs_buffer **ret_imp)
 {
         struct bs_pool *pool = NULL;
         struct bs_buffer *b;
         int fd;
 
-        assert_int_equal(bs_pool_create(fx->c, 1, 4096, NULL, NULL, &pool), 0);
+        assert_int_equal(bs_pool_create(fx->c, n, 4096, NULL, NULL, &pool), 0);
         assert_int_equal(bs_pool_get_buffer(pool, 0, &b, NULL), 0);
         assert_int_equal(bs_client_connect(fx->daemon.socket, ret_c2), 0);
         fd = bs_buffer_fd(b, O_RDONLY | O_CLOEXEC);
         assert_int_equal(bs_buffer_import(*ret_c2, fd, ret_imp), 0);
         close(fd);
         return pool;
+}
+
+static void pool_with_consumer_free(struct bs_pool *pool, struct bs_client *c2, struct bs_buffer *imp)
+{
+        bs_buffer_put(imp);
+        bs_client_unref(c2);
+        bs_pool_destroy(pool);
+}
+
+/* bs_pool_acquire() while the daemon is SIGSTOPped: what acquire does
+ * without asking it (asking would fail, with a short client timeout). */
+static int acquire_with_daemon_stopped(struct fx *fx, struct bs_pool *pool, unsigned *ret_index)
+{
+        int r;
+
+        assert_int_equal(kill(fx->daemon.pid, SIGSTOP), 0);
+        r = bs_pool_acquire(pool, DEADLINE_MS, ret_index);
+        assert_int_equal(kill(fx->daemon.pid, SIGCONT), 0);
+        return r;
+}
+
+/* Pending sync files of @b's into @kept (at most 8) until the uid may
+ * make no more: how many; the refusal must be -EDQUOT. */
+static int sync_files_until_refused(struct bs_buffer *b, int kept[8])
+{
+        int n = 0, r;
+
+        while ((r = bs_buffer_export_sync_file(b, BS_SYNC_READ)) >= 0 && n < 8)
+                kept[n++] = r;
+        assert_int_equal(r, -EDQUOT);
+        return n;
 }
 
 /* The submit's reply brings the WRITE sync file acquire polls: once the
@@ -853,7 +886,7 @@ static void pool_acquire_after_the_release_asks_the_daemon_nothing(void **state)
         struct fx *fx = *state;
         struct bs_client *c2 = NULL;
         struct bs_buffer *imp = NULL;
-        struct bs_pool *pool = pool_with_consumer(fx, &c2, &imp);
+        struct bs_pool *pool = pool_with_consumer(fx, 1, &c2, &imp);
         unsigned i;
 
         assert_int_equal(bs_client_set_timeout(fx->c, 2000), 0); /* asking would fail -ETIMEDOUT */
@@ -862,17 +895,12 @@ static void pool_acquire_after_the_release_asks_the_daemon_nothing(void **state)
         assert_int_equal(bs_pool_acquire(pool, 0, &i), -ETIME); /* read */
         assert_int_equal(bs_buffer_release_read(imp, 0), 0);
         assert_int_equal(bs_client_sync(c2), 0); /* the daemon has seen the release */
-        assert_int_equal(kill(fx->daemon.pid, SIGSTOP), 0);
-        int r = bs_pool_acquire(pool, DEADLINE_MS, &i);
-        assert_int_equal(kill(fx->daemon.pid, SIGCONT), 0);
-        assert_int_equal(r, 0);
+        assert_int_equal(acquire_with_daemon_stopped(fx, pool, &i), 0);
         assert_int_equal(i, 0);
         /* and the connection is as good as before */
         assert_int_equal(bs_pool_submit(pool, i), 1);
         assert_int_equal(bs_pool_acquire(pool, 0, &i), -ETIME);
-        bs_buffer_put(imp);
-        bs_client_unref(c2);
-        bs_pool_destroy(pool);
+        pool_with_consumer_free(pool, c2, imp);
 }
 
 /* -EINVAL is a status a consumer may release with like any other (a
@@ -883,24 +911,18 @@ static void pool_acquire_after_a_release_with_einval_asks_the_daemon_nothing(voi
         struct fx *fx = *state;
         struct bs_client *c2 = NULL;
         struct bs_buffer *imp = NULL;
-        struct bs_pool *pool = pool_with_consumer(fx, &c2, &imp);
+        struct bs_pool *pool = pool_with_consumer(fx, 1, &c2, &imp);
         unsigned i;
-        int r;
 
         assert_int_equal(bs_client_set_timeout(fx->c, 2000), 0); /* asking would fail -ETIMEDOUT */
         assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
         assert_int_equal(bs_pool_submit(pool, i), 1);
         assert_int_equal(bs_buffer_release_read(imp, -EINVAL), 0);
         assert_int_equal(bs_client_sync(c2), 0);
-        assert_int_equal(kill(fx->daemon.pid, SIGSTOP), 0);
-        r = bs_pool_acquire(pool, DEADLINE_MS, &i);
-        assert_int_equal(kill(fx->daemon.pid, SIGCONT), 0);
-        assert_int_equal(r, 0);
+        assert_int_equal(acquire_with_daemon_stopped(fx, pool, &i), 0);
         assert_int_equal(i, 0);
         assert_int_equal(bs_pool_submit(pool, i), 1);
-        bs_buffer_put(imp);
-        bs_client_unref(c2);
-        bs_pool_destroy(pool);
+        pool_with_consumer_free(pool, c2, imp);
 }
 
 /* The daemon dies while a consumer reads: the sync file the submit
@@ -911,7 +933,7 @@ static void pool_acquire_after_the_daemon_died_reports_it(void **state)
         struct fx *fx = *state;
         struct bs_client *c2 = NULL;
         struct bs_buffer *imp = NULL;
-        struct bs_pool *pool = pool_with_consumer(fx, &c2, &imp);
+        struct bs_pool *pool = pool_with_consumer(fx, 1, &c2, &imp);
         unsigned i;
         int r;
 
@@ -923,9 +945,7 @@ static void pool_acquire_after_the_daemon_died_reports_it(void **state)
         r = bs_pool_acquire(pool, DEADLINE_MS, &i);
         assert_true(r == -EPIPE || r == -ECONNRESET);
         assert_int_equal(bs_pool_acquire(pool, 0, &i), r); /* sticky */
-        bs_buffer_put(imp);
-        bs_client_unref(c2);
-        bs_pool_destroy(pool);
+        pool_with_consumer_free(pool, c2, imp);
 }
 
 /* The daemon is stopped (a restart) while a consumer, alive, reads: on
@@ -938,7 +958,7 @@ static void pool_acquire_after_the_daemon_stopped_reports_it(void **state)
         struct fx *fx = *state;
         struct bs_client *c2 = NULL;
         struct bs_buffer *imp = NULL;
-        struct bs_pool *pool = pool_with_consumer(fx, &c2, &imp);
+        struct bs_pool *pool = pool_with_consumer(fx, 1, &c2, &imp);
         unsigned i;
         int r;
 
@@ -948,9 +968,7 @@ static void pool_acquire_after_the_daemon_stopped_reports_it(void **state)
         assert_int_equal(test_daemon_wait(&fx->daemon), 0);
         r = bs_pool_acquire(pool, DEADLINE_MS, &i);
         assert_true(r == -EPIPE || r == -ECONNRESET);
-        bs_buffer_put(imp);
-        bs_client_unref(c2);
-        bs_pool_destroy(pool);
+        pool_with_consumer_free(pool, c2, imp);
 }
 
 /* In a child of its own: a producer with no fd to spare submits. Its
@@ -1012,37 +1030,28 @@ static void pool_acquire_hands_out_a_free_buffer_past_one_it_cannot_ask_about(vo
 {
         struct fx *fx = *state;
         struct bs_client *c2 = NULL;
-        struct bs_buffer *b, *imp = NULL;
-        struct bs_pool *pool = NULL;
+        struct bs_buffer *imp = NULL;
+        struct bs_pool *pool = pool_with_consumer(fx, 2, &c2, &imp);
         struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE);
-        int kept[8], n_kept = 0, r, fd;
-        unsigned x, i;
+        int kept[8], n_kept;
+        unsigned i;
 
-        assert_int_equal(bs_pool_create(fx->c, 2, 4096, NULL, NULL, &pool), 0);
-        assert_int_equal(bs_pool_acquire(pool, 0, &x), 0);
-        assert_int_equal(bs_pool_get_buffer(pool, x, &b, NULL), 0);
-        assert_int_equal(bs_client_connect(fx->daemon.socket, &c2), 0);
-        fd = bs_buffer_fd(b, O_RDONLY | O_CLOEXEC);
-        assert_int_equal(bs_buffer_import(c2, fd, &imp), 0);
-        close(fd);
-        assert_int_equal(bs_pool_submit(pool, x), 1);
+        assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
+        assert_int_equal(i, 0); /* the one the consumer reads */
+        assert_int_equal(bs_pool_submit(pool, 0), 1);
         assert_int_equal(bs_buffer_release_read(imp, 0), 0);
         assert_int_equal(bs_client_sync(c2), 0);
         /* the uid at its bound: the never-used buffer can't be asked about */
-        while ((r = bs_buffer_export_sync_file(fx->b, BS_SYNC_READ)) >= 0 && n_kept < 8)
-                kept[n_kept++] = r;
-        assert_int_equal(r, -EDQUOT);
+        n_kept = sync_files_until_refused(fx->b, kept);
         assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
-        assert_int_equal(i, x);
+        assert_int_equal(i, 0);
         /* and with none free, the refusal is the answer */
         assert_int_equal(bs_pool_acquire(pool, 0, &i), -EDQUOT);
         assert_int_equal(bs_fence_signal(f, 0), 0);
         for (int k = 0; k < n_kept; k++)
                 close(kept[k]);
         bs_fence_destroy(f);
-        bs_buffer_put(imp);
-        bs_client_unref(c2);
-        bs_pool_destroy(pool);
+        pool_with_consumer_free(pool, c2, imp);
 }
 
 /* No sync file can be made for the uid: the submit stands all the same
@@ -1053,15 +1062,13 @@ static void a_submit_stands_when_its_sync_file_cannot_be_made(void **state)
         struct fx *fx = *state;
         struct bs_client *c2 = NULL;
         struct bs_buffer *imp = NULL;
-        struct bs_pool *pool = pool_with_consumer(fx, &c2, &imp);
+        struct bs_pool *pool = pool_with_consumer(fx, 1, &c2, &imp);
         struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE);
-        int kept[8], n_kept = 0, r;
+        int kept[8], n_kept;
         unsigned i;
 
         assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
-        while ((r = bs_buffer_export_sync_file(fx->b, BS_SYNC_READ)) >= 0 && n_kept < 8)
-                kept[n_kept++] = r;
-        assert_int_equal(r, -EDQUOT); /* the uid holds all it may */
+        n_kept = sync_files_until_refused(fx->b, kept); /* the uid holds all it may */
         assert_int_equal(bs_pool_submit(pool, i), 1);
         assert_int_equal(bs_pool_acquire(pool, 0, &i), -EDQUOT);
         /* the consumer's read fence exists: releasing it is no error */
@@ -1075,9 +1082,7 @@ static void a_submit_stands_when_its_sync_file_cannot_be_made(void **state)
         assert_int_equal(bs_pool_acquire(pool, DEADLINE_MS, &i), 0);
         assert_int_equal(i, 0);
         bs_fence_destroy(f);
-        bs_buffer_put(imp);
-        bs_client_unref(c2);
-        bs_pool_destroy(pool);
+        pool_with_consumer_free(pool, c2, imp);
 }
 
 /* ---- limits, each refused while another client is served ---- */

@@ -907,19 +907,16 @@ static void fence_requests_with_wrong_fds_or_fields_are_protocol_errors(void **s
         assert_refused_and_closed(s, -EPROTO, 23);
         close(s);
 
-        /* SUBMIT and FENCE_CREATE with flags no version defines */
-        s = hello_conn(fx);
-        bs_msg_request(&m, BS_OP_SUBMIT, 24);
-        m.body.submit_req.flags = 1;
-        assert_int_equal(bs_msg_send(s, &m), 0);
-        assert_refused_and_closed(s, -EPROTO, 24);
-        close(s);
-        s = hello_conn(fx);
-        bs_msg_request(&m, BS_OP_SUBMIT_SYNC_FILE, 24);
-        m.body.submit_req.flags = 1;
-        assert_int_equal(bs_msg_send(s, &m), 0);
-        assert_refused_and_closed(s, -EPROTO, 24);
-        close(s);
+        /* SUBMIT (both kinds) and FENCE_CREATE with flags no version defines */
+        static const uint16_t submits[] = { BS_OP_SUBMIT, BS_OP_SUBMIT_SYNC_FILE };
+        for (size_t k = 0; k < ELEMENTSOF(submits); k++) {
+                s = hello_conn(fx);
+                bs_msg_request(&m, submits[k], 24);
+                m.body.submit_req.flags = 1;
+                assert_int_equal(bs_msg_send(s, &m), 0);
+                assert_refused_and_closed(s, -EPROTO, 24);
+                close(s);
+        }
         s = hello_conn(fx);
         bs_msg_request(&m, BS_OP_FENCE_CREATE, 25);
         m.body.fence_create_req.flags = 1ull << 40;
