@@ -925,12 +925,11 @@ static void pool_acquire_after_a_release_with_einval_asks_the_daemon_nothing(voi
         pool_with_consumer_free(pool, c2, imp);
 }
 
-/* The daemon dies while a consumer reads: the sync file the submit
- * brought back ends with no status, which frees no buffer; acquire asks
- * the daemon and reports the broken connection, as any call would. */
-static void pool_acquire_after_the_daemon_died_reports_it(void **state)
+/* A consumer reads buffer 0 when the daemon ends by @sig (exiting with
+ * @exit_status): acquire reports the broken connection, as any call
+ * would, and for good, whatever the submit's sync file then says. */
+static void acquire_after_the_daemon_ends(struct fx *fx, int sig, int exit_status)
 {
-        struct fx *fx = *state;
         struct bs_client *c2 = NULL;
         struct bs_buffer *imp = NULL;
         struct bs_pool *pool = pool_with_consumer(fx, 1, &c2, &imp);
@@ -939,36 +938,30 @@ static void pool_acquire_after_the_daemon_died_reports_it(void **state)
 
         assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
         assert_int_equal(bs_pool_submit(pool, i), 1);
-        assert_int_equal(kill(fx->daemon.pid, SIGKILL), 0);
-        assert_int_equal(test_daemon_wait(&fx->daemon), 128 + SIGKILL);
-        unlink(fx->daemon.socket); /* a killed daemon leaves it */
+        assert_int_equal(kill(fx->daemon.pid, sig), 0);
+        assert_int_equal(test_daemon_wait(&fx->daemon), exit_status);
+        if (sig == SIGKILL)
+                unlink(fx->daemon.socket); /* a killed daemon leaves it */
         r = bs_pool_acquire(pool, DEADLINE_MS, &i);
         assert_true(r == -EPIPE || r == -ECONNRESET);
         assert_int_equal(bs_pool_acquire(pool, 0, &i), r); /* sticky */
         pool_with_consumer_free(pool, c2, imp);
 }
 
+/* The daemon dies while a consumer reads: the sync file the submit
+ * brought back ends with no status, which frees no buffer. */
+static void pool_acquire_after_the_daemon_died_reports_it(void **state)
+{
+        acquire_after_the_daemon_ends(*state, SIGKILL, 128 + SIGKILL);
+}
+
 /* The daemon is stopped (a restart) while a consumer, alive, reads: on
  * its way out it ends every connection's fences with -EPIPE, which is
  * what the submit's sync file then says, as if the consumer had died.
- * The consumer did not: acquire must not hand the buffer out, but report
- * the broken connection, as the acquire that asked the daemon did. */
+ * The consumer did not: acquire must not hand the buffer out. */
 static void pool_acquire_after_the_daemon_stopped_reports_it(void **state)
 {
-        struct fx *fx = *state;
-        struct bs_client *c2 = NULL;
-        struct bs_buffer *imp = NULL;
-        struct bs_pool *pool = pool_with_consumer(fx, 1, &c2, &imp);
-        unsigned i;
-        int r;
-
-        assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
-        assert_int_equal(bs_pool_submit(pool, i), 1);
-        assert_int_equal(kill(fx->daemon.pid, SIGTERM), 0);
-        assert_int_equal(test_daemon_wait(&fx->daemon), 0);
-        r = bs_pool_acquire(pool, DEADLINE_MS, &i);
-        assert_true(r == -EPIPE || r == -ECONNRESET);
-        pool_with_consumer_free(pool, c2, imp);
+        acquire_after_the_daemon_ends(*state, SIGTERM, 0);
 }
 
 /* In a child of its own: a producer with no fd to spare submits. Its
