@@ -16,11 +16,7 @@
  * uid gets at most that many and one message's fds (BS_MAX_FDS) more.
  *
  * A socket's fds are all received once its unread bytes (SIOCOUTQ) are 0;
- * until then all count. (The kernel wakes the set from inside the free of
- * the last skb the peer read, a moment before SIOCOUTQ drops from 1 to 0:
- * 1 is read as 0, and while an account is full or a socket lingers, a
- * timer looks at their sockets again every 100 ms, so that a wake-up that
- * came before its count fell can't leave a uid unread for good.) The daemon learns of it from an epoll set of its
+ * until then all count. The daemon learns of it from an epoll set of its
  * own, where each socket that carried fds sits edge-triggered for EPOLLOUT
  * (the kernel wakes it as the peer reads, and as it closes): that set is
  * looked at only when an account reaches its limit, and watched only
@@ -30,6 +26,12 @@
  * fds sent on it are unread keeps its socket, shut down, and its place in
  * its uid's counts (inflight_account_lingering()) until they are received
  * or its peer closes: hanging up frees nothing in the kernel.
+ *
+ * The kernel wakes that set from inside the free of the last message
+ * the peer read, a moment before SIOCOUTQ drops from 1 to 0: 1 is read as
+ * 0, and while an account is full or a socket lingers, a timer looks at
+ * their sockets again every 100 ms, so that a wake-up that came before
+ * the count fell can't leave a uid unread for good.
  *
  * A send the kernel still refuses (other uids together past the daemon's
  * fd limit, or other processes of the daemon's user) loses nothing: the
