@@ -87,31 +87,42 @@ static void link_free(struct registry *r, struct sync_link *l)
 
 static void node_fired(struct registry *r, struct sync_node *n);
 
-/*
- * The fence signalled with @error was pending in @bt: every sync file
- * (and imported fence) waiting on @bt or on a later batch of that chain
- * now will report it, unless it has an error already. A batch keeps no
- * error of its own: one that waits on it from later on was made after
- * that fence was signalled, and must not see it (dma_resv forgets
- * signalled fences). The chain is linear: a batch has one successor.
- */
-static void error_reaches_waiters(struct batch *bt, int error)
+/* A fence of @bt's ended with @error: recorded, when it came. */
+static void batch_error_add(struct registry *r, struct batch *bt, int error)
 {
-        struct sync_node *n = &bt->node;
+        struct batch_error e = { ++r->fence_errors, error };
 
-        while (n) {
-                struct sync_node *next = NULL;
-                struct list *pos;
+        if (bt->first_error.at == 0)
+                bt->first_error = e;
+        bt->last_error = e;
+}
 
-                for (pos = n->out.next; pos != &n->out; pos = pos->next) {
-                        struct sync_node *to = container_of(pos, struct sync_link, from_link)->to;
+/*
+ * @bt fired: what waits on it hears of the errors it recorded. The next
+ * batch of its chain takes them on (the earliest first error, the latest
+ * last one); a sync file takes the first that came after it was made,
+ * or the last if only that one did, and none if none did: a sync file
+ * reports no fence that ended before it was made. The chain is linear,
+ * so each error costs a record a batch, never a walk of the chain.
+ */
+static void batch_error_pass(const struct batch *bt, struct sync_node *to)
+{
+        if (bt->last_error.at == 0)
+                return;
+        if (to->kind == NODE_BATCH) {
+                struct batch *next = container_of(to, struct batch, node);
 
-                        if (to->kind == NODE_BATCH)
-                                next = to;
-                        else if (to->status == 0)
-                                to->status = error;
-                }
-                n = next;
+                if (next->first_error.at == 0 || bt->first_error.at < next->first_error.at)
+                        next->first_error = bt->first_error;
+                if (bt->last_error.at > next->last_error.at)
+                        next->last_error = bt->last_error;
+        } else if (to->kind == NODE_WAITER && to->status == 0) {
+                uint64_t made = container_of(to, struct waiter, node)->made_at;
+
+                if (bt->first_error.at > made)
+                        to->status = bt->first_error.status;
+                else if (bt->last_error.at > made)
+                        to->status = bt->last_error.status;
         }
 }
 
@@ -135,8 +146,10 @@ static void node_fire(struct registry *r, struct sync_node *first)
                         struct sync_link *l = container_of(pos, struct sync_link, from_link);
                         struct sync_node *to = l->to;
 
-                        if (n->status < 0 && to->kind == NODE_BATCH)
-                                error_reaches_waiters(container_of(to, struct batch, node), n->status);
+                        if (n->kind == NODE_BATCH)
+                                batch_error_pass(container_of(n, struct batch, node), to);
+                        else if (n->status < 0 && to->kind == NODE_BATCH)
+                                batch_error_add(r, container_of(to, struct batch, node), n->status);
                         else if (n->status < 0 && to->status == 0)
                                 to->status = n->status; /* the first error wins */
                         link_free(r, l);
@@ -424,6 +437,7 @@ static int waiter_record(struct registry *r, struct holder *h, int daemon_end, i
         w->dev = st.st_dev;
         w->ino = st.st_ino;
         w->uid = h->uid;
+        w->made_at = r->fence_errors; /* it hears of no error before */
         ret_ = charge_fd_add(&r->charge, w->uid, CHARGE_FD_SYNC_FILE, 1);
         if (ret_ < 0) {
                 free(w);

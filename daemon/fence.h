@@ -21,9 +21,15 @@
  * exports (and for the batch before it), a sync file for a batch or, once
  * merged, for other sync files; an imported sync file is a fence that
  * waits for a sync file. A node whose inputs are all signalled fires and
- * wakes what waits on it. A sync file reports the first error among the
- * fences pending when it was made (errors pass batches by, straight to
- * the sync files waiting then: a batch keeps none for later ones).
+ * wakes what waits on it. A sync file reports an error of the fences
+ * pending when it was made, the first one when none of theirs came
+ * before it was made: a batch records the first and the last error of
+ * its fences and of the batches before it, each with the time it came,
+ * passes them on to the next batch when it fires, and to each sync file
+ * the one that came after that sync file was made, if one did. So an
+ * error costs one record however long the chain behind it, and a sync
+ * file made after an error never sees it (dma_resv forgets signalled
+ * fences).
  *
  * Why batches: a buffer keeps, per class (write fences; all fences), the
  * batch still taking fences and the last one sealed; an export seals the
@@ -111,11 +117,20 @@ struct fence {
         uid_t pair_uid;
 };
 
+/* An error that reached a batch, and when (registry.fence_errors): 0, none. */
+struct batch_error {
+        uint64_t at;
+        int status;
+};
+
 /* Fences attached to one buffer between two seals, of one class. */
 struct batch {
         struct sync_node node;
         struct buffer *buffer; /* while it is the buffer's open or last batch */
         uint8_t cls;           /* enum fence_class */
+        /* the first and the last error of its fences and of the batches
+         * before it (theirs come when they fire) */
+        struct batch_error first_error, last_error;
 };
 
 /* A pending sync file: the daemon's end of its socketpair. */
@@ -127,6 +142,7 @@ struct waiter {
         struct holder *owner;   /* who made it; NULL once that client left */
         struct list owner_link; /* owner->waiters */
         uid_t uid;              /* its maker's, charged for it until the daemon closes its end */
+        uint64_t made_at;       /* registry.fence_errors when it was made */
 };
 
 /* Put fences on top of @r (right after registry_init()): what the

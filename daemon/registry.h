@@ -148,6 +148,7 @@ struct registry {
         uint64_t next_id, next_attachment_id, next_holder_id, next_node_id;
         uint64_t n_nodes; /* fences, batches and sync files alive */
         struct list firing; /* nodes about to fire (fence.c) */
+        uint64_t fence_errors; /* errors that reached a batch: their clock (fence.c) */
         uint64_t n_buffers, n_bytes;
         struct registry_stats stats;
         struct registry_observer observer;

@@ -1111,6 +1111,153 @@ static void a_missing_socket_folder_is_not_made(void **state)
         assert_int_equal(rmdir(dir), 0);
 }
 
+
+/* ---- fences: errors along a chain of batches ------------------------- */
+
+/* One raw request of @op on @s, its reply's status; the reply's fds closed. */
+static int raw_fence_call(int s, uint16_t op, const void *body, size_t len, uint64_t *ret_id)
+{
+        struct bs_msg req, rep;
+        int r;
+
+        bs_msg_request(&req, op, 1);
+        memcpy(&req.body, body, len);
+        r = test_raw_call(s, &req, &rep);
+        if (r == 0 && ret_id)
+                *ret_id = rep.body.fence_create_rep.fence_id;
+        bs_msg_clear(&rep);
+        return r;
+}
+
+static uint64_t raw_fence_new(int s, uint64_t buffer_id)
+{
+        struct bs_fence_attach_req a = { .buffer_id = buffer_id, .usage = BS_WIRE_SYNC_READ };
+        struct bs_fence_create_req c = { 0 };
+
+        assert_int_equal(raw_fence_call(s, BS_OP_FENCE_CREATE, &c, sizeof(c), &a.fence_id), 0);
+        assert_int_equal(raw_fence_call(s, BS_OP_FENCE_ATTACH, &a, sizeof(a), NULL), 0);
+        return a.fence_id;
+}
+
+/* @n fences of the raw connection @s pending on @buffer_id, pipelined. */
+static void raw_fences_pending(int s, uint64_t buffer_id, unsigned n)
+{
+        enum { WINDOW = 16 };
+        struct bs_msg req, rep;
+
+        for (unsigned done = 0; done < n; done += WINDOW) {
+                uint64_t ids[WINDOW];
+                unsigned k = n - done < WINDOW ? n - done : WINDOW;
+
+                for (unsigned i = 0; i < k; i++) {
+                        bs_msg_request(&req, BS_OP_FENCE_CREATE, i + 1);
+                        assert_int_equal(bs_msg_send(s, &req), 0);
+                }
+                for (unsigned i = 0; i < k; i++) {
+                        assert_int_equal(test_raw_recv(s, &rep), 0);
+                        assert_int_equal(rep.body.status.status, 0);
+                        ids[i] = rep.body.fence_create_rep.fence_id;
+                }
+                for (unsigned i = 0; i < k; i++) {
+                        bs_msg_request(&req, BS_OP_FENCE_ATTACH, i + 1);
+                        req.body.fence_attach_req.buffer_id = buffer_id;
+                        req.body.fence_attach_req.fence_id = ids[i];
+                        req.body.fence_attach_req.usage = BS_WIRE_SYNC_READ;
+                        assert_int_equal(bs_msg_send(s, &req), 0);
+                }
+                for (unsigned i = 0; i < k; i++) {
+                        assert_int_equal(test_raw_recv(s, &rep), 0);
+                        assert_int_equal(rep.body.status.status, 0);
+                }
+        }
+}
+
+/* The raw connection @s imports @fd: the buffer's id. */
+static uint64_t raw_import(int s, int fd)
+{
+        struct bs_msg req, rep;
+        uint64_t id;
+
+        bs_msg_request(&req, BS_OP_IMPORT, 1);
+        bs_msg_lend_fd(&req, fd);
+        assert_int_equal(test_raw_call(s, &req, &rep), 0);
+        id = rep.body.import_rep.id;
+        bs_msg_clear(&rep);
+        return id;
+}
+
+/*
+ * An export seals the fences attached since the last one into a batch,
+ * which waits for the batch before it. A fence that ends with an error
+ * reaches every sync file waiting on its batch or a later one; it once
+ * did so by walking every later batch of the chain, each time, so that
+ * a client with many fences at the head of a long chain (a fence and an
+ * export per link, the fence signalled at once, the sync file dropped)
+ * made each of them cost the daemon the chain's length: hanging up, the
+ * whole of it at once, on the one thread, while every other client
+ * waited (seconds, with the defaults of a daemon with 20,000 fds).
+ */
+static void a_long_chain_of_batches_costs_an_error_no_walk(void **state)
+{
+        enum { ATTACKERS = 24, FENCES = 4096, LINKS = 2400 };
+        struct test_daemon d = { .nofile = 20000 };
+        int attackers[ATTACKERS], builder[2];
+        struct bs_client *good;
+        struct bs_buffer *b;
+        uint64_t id, t0, took;
+        int fd;
+        (void)state;
+
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        good = connect_to(&d);
+        assert_int_equal(bs_buffer_export(good, PAGE, NULL, "chain", &b), 0);
+        fd = bs_buffer_fd(b, O_RDWR | O_CLOEXEC);
+        assert_true(fd >= 0);
+
+        /* the head: many fences, every one pending */
+        for (int i = 0; i < ATTACKERS; i++) {
+                attackers[i] = test_raw_connect_hello(d.socket);
+                assert_true(attackers[i] >= 0);
+                id = raw_import(attackers[i], fd);
+                raw_fences_pending(attackers[i], id, FENCES);
+        }
+        /* the chain: a fence and an export a link, the fence signalled */
+        for (int k = 0; k < 2; k++) {
+                builder[k] = test_raw_connect_hello(d.socket);
+                assert_true(builder[k] >= 0);
+                id = raw_import(builder[k], fd);
+        }
+        for (int i = 0; i < LINKS; i++) {
+                int s = builder[i % 2];
+                struct bs_sync_file_req e = { .buffer_id = id, .flags = BS_WIRE_SYNC_WRITE };
+                struct bs_fence_signal_req sig = { .fence_id = raw_fence_new(s, id) };
+                struct bs_id_req destroy = { .id = sig.fence_id };
+
+                assert_int_equal(raw_fence_call(s, BS_OP_EXPORT_SYNC_FILE, &e, sizeof(e), NULL), 0);
+                assert_int_equal(raw_fence_call(s, BS_OP_FENCE_SIGNAL, &sig, sizeof(sig), NULL), 0);
+                assert_int_equal(raw_fence_call(s, BS_OP_FENCE_DESTROY, &destroy, sizeof(destroy), NULL), 0);
+        }
+        assert_int_equal(bs_client_sync(good), 0);
+
+        /* every head fence ends with -EPIPE at once */
+        t0 = test_now_ms();
+        for (int i = 0; i < ATTACKERS; i++)
+                close(attackers[i]);
+        /* the hang-ups may come in the loop's turn after the first */
+        assert_int_equal(bs_client_sync(good), 0);
+        assert_int_equal(bs_client_sync(good), 0);
+        took = test_now_ms() - t0;
+        print_message("the hang-ups held the daemon %llu ms\n", (unsigned long long)took);
+        assert_true(took < 1000);
+
+        close(builder[0]);
+        close(builder[1]);
+        close(fd);
+        bs_buffer_put(b);
+        bs_client_unref(good);
+        assert_int_equal(test_daemon_stop(&d), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_base_setup, fx_base_teardown)
 
 int main(void)
@@ -1129,6 +1276,7 @@ int main(void)
                 T(a_uid_can_not_fill_the_closer),
                 T(unread_fds_in_transit_are_bounded_per_uid),
                 T(a_reply_the_kernel_refuses_waits_and_loses_nothing),
+                T(a_long_chain_of_batches_costs_an_error_no_walk),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

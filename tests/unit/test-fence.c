@@ -233,6 +233,37 @@ static void an_error_before_the_export_is_not_reported(void **state)
         close(after);
 }
 
+/* An error at the head of a chain of batches reaches the sync files of
+ * every later batch that were made before it, and none made after; each
+ * learns it when its own batch fires, not by a walk of the chain. */
+static void an_error_reaches_later_batches_made_before_it(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t head = new_fence(fx, &fx->a), late = new_fence(fx, &fx->a), f;
+        int fds[3], after;
+
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, head, BS_WIRE_SYNC_WRITE), 0);
+        for (unsigned i = 0; i < 3; i++) {
+                fds[i] = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+                f = new_fence(fx, &fx->b);
+                assert_int_equal(registry_fence_attach(&fx->reg, &fx->b, fx->buf->ident.id, f, BS_WIRE_SYNC_WRITE), 0);
+                assert_int_equal(registry_fence_signal(&fx->reg, &fx->b, f, 0), 0);
+                assert_int_equal(registry_fence_destroy(&fx->reg, &fx->b, f), 0);
+        }
+        assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, late, BS_WIRE_SYNC_WRITE), 0);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, head, -EIO), 0);
+        /* made after the head's error, waiting on the chain still */
+        after = export_sync(fx, &fx->b, BS_WIRE_SYNC_READ);
+        for (unsigned i = 0; i < 3; i++)
+                assert_int_equal(sync_status(fds[i]), -EIO);
+        assert_int_equal(sync_status(after), PENDING);
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, late, -EPIPE), 0);
+        assert_int_equal(sync_status(after), -EPIPE); /* the head's came before it */
+        for (unsigned i = 0; i < 3; i++)
+                close(fds[i]);
+        close(after);
+}
+
 static void only_the_creator_signals_once_with_an_errno(void **state)
 {
         struct fx *fx = *state;
@@ -892,6 +923,7 @@ int main(void)
                 T(a_read_fence_holds_writers_only),
                 T(a_sync_file_waits_for_what_was_pending_then),
                 T(an_error_reaches_every_waiter),
+                T(an_error_reaches_later_batches_made_before_it),
                 T(an_error_before_the_export_is_not_reported),
                 T(only_the_creator_signals_once_with_an_errno),
                 T(attach_needs_a_reference_and_a_usage),
