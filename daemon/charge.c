@@ -147,6 +147,11 @@ int charge_fd_check(const struct charge *c, const struct limits *l, uid_t uid, u
         return limits_check_sync_files(l, held + n - 1);
 }
 
+int charge_imported_check(const struct charge *c, const struct limits *l, uid_t uid)
+{
+        return limits_check_sync_files(l, charge_fds_of(c, uid, CHARGE_FD_IMPORTED));
+}
+
 int charge_fd_add(struct charge *c, uid_t uid, enum charge_fd kind, unsigned n)
 {
         struct charge_hold *h = entry_get_or_new(&c->fds, fd_key(uid, kind), sizeof(*h));

@@ -60,6 +60,10 @@ unsigned charge_holders(const struct charge *c, uint64_t id, uid_t uid);
 enum charge_fd {
         CHARGE_FD_SYNC_FILE = 0, /* pending sync files */
         CHARGE_FD_FENCE = 1,     /* fences' ready-made sync files */
+        /* imported sync files' fences, pending: no fd, but memory that
+         * outlives the connection; charge_fd_check() leaves them out,
+         * charge_imported_check() has their own bound */
+        CHARGE_FD_IMPORTED = 2,
 };
 
 /* How many fds of @kind the daemon holds for what @uid's connections made. */
@@ -67,6 +71,9 @@ unsigned charge_fds_of(const struct charge *c, uid_t uid, enum charge_fd kind);
 /* -EDQUOT if @uid may not pay for @n (>= 1) more fds of either kind:
  * both share limits_check_sync_files()'s bound, max_sync_files_per_uid. */
 int charge_fd_check(const struct charge *c, const struct limits *l, uid_t uid, unsigned n);
+/* -EDQUOT if @uid's connections may not import one more pending sync
+ * file: as many as max_sync_files_per_uid may be pending. */
+int charge_imported_check(const struct charge *c, const struct limits *l, uid_t uid);
 /* @n more of @kind for @uid: 0 or -ENOMEM. */
 int charge_fd_add(struct charge *c, uid_t uid, enum charge_fd kind, unsigned n);
 /* @n fewer. */

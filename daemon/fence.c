@@ -220,6 +220,7 @@ static void fence_fired(struct registry *r, struct fence *f)
                 list_remove(&f->owner_link);
                 break;
         case FENCE_IMPORTED:
+                charge_fd_drop(&r->charge, f->importer_uid, CHARGE_FD_IMPORTED, 1);
                 break;
         }
         node_free(r, &f->node);
@@ -794,9 +795,18 @@ int registry_import_sync_file(struct registry *r, struct holder *h, uint64_t buf
                 return 0; /* signalled: nothing to wait for */
         if (source->n_out >= r->limits->max_waiters_per_fence)
                 return -ENOSPC;
+        ret = charge_imported_check(&r->charge, r->limits, h->uid);
+        if (ret < 0)
+                return ret;
         f = fence_new(r, FENCE_IMPORTED, NULL);
         if (!f)
                 return -ENOMEM;
+        f->importer_uid = h->uid;
+        ret = charge_fd_add(&r->charge, h->uid, CHARGE_FD_IMPORTED, 1);
+        if (ret < 0) {
+                node_free(r, &f->node);
+                return ret;
+        }
         ret = link_add(r, source, &f->node, false);
         if (ret == 0)
                 ret = fence_add_to_buffer(r, f, ref->buffer, usage & BS_WIRE_SYNC_WRITE);
@@ -805,6 +815,7 @@ int registry_import_sync_file(struct registry *r, struct holder *h, uint64_t buf
 
                 list_for_each_safe(pos, tmp, &f->node.in)
                         link_free(r, container_of(pos, struct sync_link, to_link));
+                charge_fd_drop(&r->charge, h->uid, CHARGE_FD_IMPORTED, 1);
                 node_free(r, &f->node); /* linked to no batch: fence_add_to_buffer undid it */
                 return ret;
         }

@@ -115,6 +115,7 @@ struct fence {
          * has), until one is exported, or -EBADF; paid for by pair_uid */
         int pair[2];
         uid_t pair_uid;
+        uid_t importer_uid; /* FENCE_IMPORTED: who pays for it until it fires */
 };
 
 /* An error that reached a batch, and when (registry.fence_errors): 0, none. */
@@ -225,7 +226,10 @@ bool registry_buffer_busy(const struct buffer *b, uint32_t flags);
  * signals when the sync file does, with its status. A signalled sync
  * file adds nothing. -EINVAL for bad usage or an fd that is not a sync
  * file of this daemon; -ENOENT, -EACCES as registry_fence_attach();
- * -ENOSPC when the sync file has max_waiters_per_fence waiters.
+ * -ENOSPC when the sync file has max_waiters_per_fence waiters; -EDQUOT
+ * when the connections of @h's uid, live or gone, imported
+ * max_sync_files_per_uid sync files still pending (each is a fence of
+ * nobody's that lasts until the sync file signals, paid for by @h's uid).
  */
 int registry_import_sync_file(struct registry *r, struct holder *h, uint64_t buffer_id, uint32_t usage,
                               int fd);

@@ -1256,6 +1256,46 @@ static int sync_files_then_disconnect(struct fx *fx, int *kept, int *n_kept, int
  * connection made --max-waiters-per-client more, each an fd of the
  * daemon's until the fence signalled, until the daemon had none left.)
  */
+/* An imported sync file is a fence that belongs to no connection and
+ * lives until the sync file signals: each cost the daemon memory with no
+ * bound but every pending sync file's max_waiters_per_fence, so a uid's
+ * pending sync files, each imported that many times (onto its own
+ * buffers, connection after connection), made the daemon keep the
+ * square of the limit. The importer's uid pays for each until it
+ * signals, within --max-sync-files-per-uid (-EDQUOT), whatever
+ * connection imported it. */
+static void imported_sync_files_per_uid_are_limited_with_edquot(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        int fd = export_sync(fx->b, BS_SYNC_WRITE), imported = 0, r = 0;
+        struct bs_client *c2 = NULL;
+        struct bs_buffer *b2 = NULL;
+
+        /* counted apart from the uid's sync files, within the same bound */
+        while (imported < 60 && (r = bs_buffer_import_sync_file(fx->b, BS_SYNC_READ, fd)) == 0)
+                imported++;
+        assert_int_equal(r, -EDQUOT);
+        assert_int_equal(imported, UID_SYNC_FILES);
+        /* a new connection of the uid is no way round it */
+        assert_int_equal(bs_client_connect(fx->daemon.socket, &c2), 0);
+        assert_int_equal(bs_buffer_export(c2, 4096, NULL, "other", &b2), 0);
+        assert_int_equal(bs_buffer_import_sync_file(b2, BS_SYNC_READ, fd), -EDQUOT);
+        /* signalled, they count no more */
+        assert_int_equal(bs_fence_signal(f, 0), 0);
+        assert_int_equal(bs_sync_file_wait(fd, DEADLINE_MS), 0);
+        close(fd);
+        bs_fence_destroy(f);
+        f = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        fd = export_sync(fx->b, BS_SYNC_WRITE);
+        assert_int_equal(bs_buffer_import_sync_file(b2, BS_SYNC_READ, fd), 0);
+        assert_int_equal(bs_fence_signal(f, 0), 0);
+        close(fd);
+        bs_fence_destroy(f);
+        bs_buffer_put(b2);
+        bs_client_unref(c2);
+}
+
 static void sync_files_per_uid_outlive_connections_and_are_limited_with_edquot(void **state)
 {
         struct fx *fx = *state;
@@ -1402,6 +1442,7 @@ int main(void)
                 T_LIMITS(waiters_per_client_are_limited_with_emfile),
                 T_LIMITS(waiters_per_fence_are_limited_with_enospc),
                 T_UID(sync_files_per_uid_outlive_connections_and_are_limited_with_edquot),
+                T_UID(imported_sync_files_per_uid_are_limited_with_edquot),
                 T(version_1_sessions_keep_their_behaviour),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
