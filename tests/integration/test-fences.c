@@ -668,6 +668,27 @@ static void begin_cpu_access_blocks_until_the_fence_signals(void **state)
         bs_fence_destroy(f);
 }
 
+/* A read fence holds writers only: a read begins beside it at once, a
+ * write (or read-write) waits for it (DESIGN §2: a write waits on all
+ * fences, a read on write fences). */
+static void begin_cpu_access_waits_for_a_read_fence_only_to_write(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_READ);
+        struct bs_buffer_info info;
+
+        assert_int_equal(bs_buffer_begin_cpu_access_timeout(fx->b, BS_SYNC_READ, 0), 0);
+        assert_int_equal(bs_buffer_end_cpu_access(fx->b, BS_SYNC_READ), 0);
+        assert_int_equal(bs_buffer_begin_cpu_access_timeout(fx->b, BS_SYNC_WRITE, 20), -ETIME);
+        assert_int_equal(bs_buffer_begin_cpu_access_timeout(fx->b, BS_SYNC_READ | BS_SYNC_WRITE, 0), -ETIME);
+        assert_int_equal(bs_buffer_get_info(fx->b, &info), 0);
+        assert_int_equal(info.n_cpu_access, 0); /* nothing begun */
+        assert_int_equal(bs_fence_signal(f, 0), 0);
+        assert_int_equal(bs_buffer_begin_cpu_access_timeout(fx->b, BS_SYNC_WRITE, DEADLINE_MS), 0);
+        assert_int_equal(bs_buffer_end_cpu_access(fx->b, BS_SYNC_WRITE), 0);
+        bs_fence_destroy(f);
+}
+
 /* A failed fence: begin reports its error and begins nothing; asked
  * again, it begins (that fence is no longer pending). */
 static void begin_cpu_access_reports_a_failed_fence_once(void **state)
@@ -1419,6 +1440,7 @@ int main(void)
                 T(the_creator_wakes_its_first_waiter_without_the_daemon),
                 T(begin_cpu_access_blocks_until_the_fence_signals),
                 T(begin_cpu_access_reports_a_failed_fence_once),
+                T(begin_cpu_access_waits_for_a_read_fence_only_to_write),
                 T(the_pool_never_hands_out_a_buffer_still_read),
                 T(pool_acquire_waits_and_times_out),
                 T(pool_acquire_after_the_release_asks_the_daemon_nothing),
