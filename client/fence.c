@@ -65,6 +65,22 @@ int sync_file_has_status(int fd)
         return peek_status(fd, &s) == 0;
 }
 
+/* Whether @fd can be a sync file at all: an AF_UNIX SOCK_SEQPACKET
+ * socket, as the daemon makes them. 0, -EINVAL for any other fd (a pipe
+ * or an eventfd would otherwise read as pending for ever), or -EBADF. */
+static int sync_file_kind(int fd)
+{
+        int type = 0, domain = 0;
+        socklen_t len = sizeof(type);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+                return errno == EBADF ? -EBADF : -EINVAL;
+        len = sizeof(domain);
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+                return errno == EBADF ? -EBADF : -EINVAL;
+        return type == SOCK_SEQPACKET && domain == AF_UNIX ? 0 : -EINVAL;
+}
+
 /* Wait until @fd is readable or @deadline: 0, -ETIME (dma_fence's and
  * sync_file's word for it), or -errno. A closed fd is readable at once
  * and its peek says -EBADF. */
@@ -86,6 +102,9 @@ int sync_file_wait(int fd, int timeout_ms)
 
         bs_return_if(fd < 0, -EBADF);
         bs_return_if(timeout_ms < -1, -EINVAL);
+        r = sync_file_kind(fd);
+        if (r < 0)
+                return r;
         r = sync_file_poll(fd, deadline_in(timeout_ms));
         if (r < 0)
                 return r;
@@ -98,6 +117,9 @@ int sync_file_status(int fd)
         int r;
 
         bs_return_if(fd < 0, -EBADF);
+        r = sync_file_kind(fd);
+        if (r < 0)
+                return r;
         r = sync_file_poll(fd, client_now_ms());
         if (r == -ETIME)
                 return 0;

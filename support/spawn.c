@@ -147,6 +147,17 @@ static int ready_timeout_ms(bool wrapped)
         return s && atoi(s) > 0 ? atoi(s) * 1000 : 60000;
 }
 
+/* The runtime folder's bufshare/ that a daemon of socket_from_xdg made. */
+static void rmdir_socket_folder(const struct test_daemon *d)
+{
+        char path[sizeof(d->dir) + 16];
+
+        if (!d->socket_from_xdg)
+                return;
+        snprintf(path, sizeof(path), "%s/bufshare", d->dir);
+        rmdir(path);
+}
+
 int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
 {
         const char *bin = getenv("BUFSHARED");
@@ -163,7 +174,7 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
         snprintf(d->dir, sizeof(d->dir), "/tmp/bufshare-test-XXXXXX");
         if (!mkdtemp(d->dir))
                 return -errno;
-        snprintf(d->socket, sizeof(d->socket), "%s/socket", d->dir);
+        snprintf(d->socket, sizeof(d->socket), d->socket_from_xdg ? "%s/bufshare/socket" : "%s/socket", d->dir);
         snprintf(d->log_path, sizeof(d->log_path), "%s/log", d->dir);
         snprintf(notify_path, sizeof(notify_path), "%s/notify", d->dir);
         snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", notify_path);
@@ -198,7 +209,7 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
         argv[argc++] = bin;
         argv[argc++] = "--bus";
         argv[argc++] = d->bus ? d->bus : "none";
-        if (!d->socket_from_env) {
+        if (!d->socket_from_env && !d->socket_from_xdg) {
                 argv[argc++] = "--socket";
                 argv[argc++] = d->socket;
         }
@@ -218,6 +229,10 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                 setenv("NOTIFY_SOCKET", notify_path, 1);
                 if (d->socket_from_env)
                         setenv("BUFSHARE_SOCKET", d->socket, 1);
+                if (d->socket_from_xdg) {
+                        unsetenv("BUFSHARE_SOCKET");
+                        setenv("XDG_RUNTIME_DIR", d->dir, 1);
+                }
                 if (d->capture_log) {
                         int lfd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
                         if (lfd < 0 || dup2(lfd, STDERR_FILENO) < 0)
@@ -276,6 +291,7 @@ int test_daemon_start(struct test_daemon *d, const char *const *argv_extra)
                 unlink(d->socket);
                 if (d->bin_copy[0])
                         unlink(d->bin_copy);
+                rmdir_socket_folder(d);
                 rmdir(d->dir);
                 return r;
         }
@@ -319,6 +335,7 @@ int test_daemon_stop(struct test_daemon *d)
         }
         if (d->bin_copy[0])
                 unlink(d->bin_copy);
+        rmdir_socket_folder(d);
         rmdir(d->dir);
         return r;
 }

@@ -16,6 +16,8 @@ struct test_daemon {
         char dir[64];
         char socket[108];
         bool socket_from_env; /* set before start: BUFSHARE_SOCKET, no --socket */
+        bool socket_from_xdg; /* set before start: no --socket nor BUFSHARE_SOCKET, but
+                               * XDG_RUNTIME_DIR=dir, so socket is dir/bufshare/socket */
         uid_t run_as;         /* set before start: run the daemon as this uid, if not 0 */
         unsigned nofile;      /* set before start: its RLIMIT_NOFILE (soft and hard), if not 0 */
         bool capture_log;     /* set before start: its stderr goes to log_path */

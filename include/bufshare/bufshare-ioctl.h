@@ -16,7 +16,10 @@
  *      device; the token is good once, for BUFSHARE_TOKEN_LIFETIME_MS
  *      (or what VERSION reports), and dies with the device file.
  *      libbufshare's bs_device_alloc() does 2 and 3 in one call.
- *   4. INFO, SET_NAME, SYNC (begin/end CPU access), RELEASE by id
+ *   4. INFO, SET_NAME, SYNC (begin/end CPU access), RELEASE by id.
+ *      A SYNC start does not wait for the buffer's fences (the socket's
+ *      begin does): poll(2) a file bound to it first, POLLIN before
+ *      reading, POLLOUT before writing.
  *   5. BIND: read(2)/write(2) on the open file then reach the bound
  *      buffer's bytes, from the offset BIND set; past the end a read is
  *      short (0 at the end) and a write is short, then -ENOSPC: a buffer

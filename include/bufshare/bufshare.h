@@ -800,7 +800,8 @@ int bs_sync_file_merge(struct bs_client *c, int fd1, int fd2);
  *         (-EPIPE: a fence's creator died)
  * @retval -ETIME still pending after @p timeout_ms
  * @retval -EINVAL not a sync file (or its status was read out of it), or
- *         timeout_ms < -1
+ *         timeout_ms < -1; an fd that isn't even a unix SOCK_SEQPACKET
+ *         socket (a pipe, an eventfd) says so at once, without waiting
  * @retval -EBADF fd is not open
  */
 int bs_sync_file_wait(int fd, int timeout_ms);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -771,6 +772,64 @@ static void default_socket_from_the_environment_and_sigint(void **state)
         assert_int_equal(test_daemon_stop(&d), 0);
 }
 
+/* Run as a user with neither BUFSHARE_SOCKET nor XDG_RUNTIME_DIR: no
+ * default path, and the library says so before touching anything. */
+static int connect_without_a_runtime_dir(void *arg)
+{
+        struct bs_client *c = NULL;
+
+        (void)arg;
+        unsetenv("BUFSHARE_SOCKET");
+        unsetenv("XDG_RUNTIME_DIR");
+        if (geteuid() == 0)
+                child_check(setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0);
+        child_check(bs_client_connect(NULL, &c) == -ENXIO);
+        child_check(c == NULL);
+        return 0;
+}
+
+/* DESIGN §6: without --socket or BUFSHARE_SOCKET, the daemon binds
+ * $XDG_RUNTIME_DIR/bufshare/socket, making the bufshare folder, and the
+ * library finds it there; a non-root user with no runtime dir has no
+ * default (-ENXIO). */
+static void default_socket_under_the_runtime_dir(void **state)
+{
+        struct test_daemon d = { .socket_from_xdg = true };
+        const char *env_socket = getenv("BUFSHARE_SOCKET"), *env_xdg = getenv("XDG_RUNTIME_DIR");
+        char *saved_socket = env_socket ? strdup(env_socket) : NULL;
+        char *saved_xdg = env_xdg ? strdup(env_xdg) : NULL;
+        char want[sizeof(d.dir) + 32];
+        struct bs_client *c = NULL;
+        struct bs_buffer *b = NULL;
+        struct stat st;
+
+        (void)state;
+        assert_int_equal(test_daemon_start(&d, NULL), 0);
+        snprintf(want, sizeof(want), "%s/bufshare/socket", d.dir);
+        assert_string_equal(d.socket, want);
+        assert_int_equal(stat(want, &st), 0);
+        assert_true(S_ISSOCK(st.st_mode));
+
+        assert_int_equal(unsetenv("BUFSHARE_SOCKET"), 0);
+        assert_int_equal(setenv("XDG_RUNTIME_DIR", d.dir, 1), 0);
+        assert_int_equal(bs_client_connect(NULL, &c), 0);
+        assert_int_equal(bs_buffer_export(c, 4096, NULL, "by-default", &b), 0);
+        bs_buffer_put(b);
+        bs_client_unref(c);
+
+        assert_int_equal(test_wait(test_fork(connect_without_a_runtime_dir, NULL)), 0);
+
+        if (saved_socket)
+                setenv("BUFSHARE_SOCKET", saved_socket, 1);
+        if (saved_xdg)
+                setenv("XDG_RUNTIME_DIR", saved_xdg, 1);
+        else
+                unsetenv("XDG_RUNTIME_DIR");
+        free(saved_socket);
+        free(saved_xdg);
+        assert_int_equal(test_daemon_stop(&d), 0); /* and its socket is gone */
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_daemon_setup, fx_daemon_teardown)
 
 int main(void)
@@ -801,6 +860,8 @@ int main(void)
                                                 fx_base_setup, fx_base_teardown),
                 cmocka_unit_test_setup_teardown(default_socket_from_the_environment_and_sigint,
                                                 fx_base_setup, fx_base_teardown),
+                cmocka_unit_test_setup_teardown(default_socket_under_the_runtime_dir, fx_base_setup,
+                                                fx_base_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

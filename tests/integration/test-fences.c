@@ -508,6 +508,37 @@ static void the_creator_wakes_its_first_waiter_without_the_daemon(void **state)
         bs_fence_destroy(f);
 }
 
+/* An fd that is not a sync file is -EINVAL at once, whatever its kind:
+ * one that never becomes readable (a pipe, an eventfd, a socket of
+ * another type) must not read as pending, or wait for ever. */
+static void what_is_not_a_sync_file_is_einval_at_once(void **state)
+{
+        int p[2], st[2], dg[2], ev;
+
+        (void)state;
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st), 0);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, dg), 0);
+        ev = eventfd(0, EFD_CLOEXEC);
+        assert_true(ev >= 0);
+        int fds[] = { p[0], p[1], st[0], dg[0], ev };
+        for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+                assert_int_equal(bs_sync_file_status(fds[i]), -EINVAL);
+                assert_int_equal(bs_sync_file_wait(fds[i], 0), -EINVAL);
+                uint64_t start = test_now_ms();
+                assert_int_equal(bs_sync_file_wait(fds[i], -1), -EINVAL); /* not for ever */
+                assert_true(test_now_ms() - start < DEADLINE_MS);
+        }
+        close(p[0]);
+        close(p[1]);
+        close(st[0]);
+        close(st[1]);
+        close(dg[0]);
+        close(dg[1]);
+        close(ev);
+        assert_int_equal(bs_sync_file_wait(ev, 0), -EBADF); /* closed */
+}
+
 /* ---- what a waiter does to its own fd ---- */
 
 static void a_waiter_playing_with_its_own_fd_signals_nobody(void **state)
@@ -634,6 +665,27 @@ static void begin_cpu_access_blocks_until_the_fence_signals(void **state)
         assert_int_equal(rep.status, 0);
         assert_true(rep.returned_ns >= signalled_ns);
         assert_int_equal(rep.marker, 0x5a);
+        bs_fence_destroy(f);
+}
+
+/* A read fence holds writers only: a read begins beside it at once, a
+ * write (or read-write) waits for it (DESIGN §2: a write waits on all
+ * fences, a read on write fences). */
+static void begin_cpu_access_waits_for_a_read_fence_only_to_write(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_READ);
+        struct bs_buffer_info info;
+
+        assert_int_equal(bs_buffer_begin_cpu_access_timeout(fx->b, BS_SYNC_READ, 0), 0);
+        assert_int_equal(bs_buffer_end_cpu_access(fx->b, BS_SYNC_READ), 0);
+        assert_int_equal(bs_buffer_begin_cpu_access_timeout(fx->b, BS_SYNC_WRITE, 20), -ETIME);
+        assert_int_equal(bs_buffer_begin_cpu_access_timeout(fx->b, BS_SYNC_READ | BS_SYNC_WRITE, 0), -ETIME);
+        assert_int_equal(bs_buffer_get_info(fx->b, &info), 0);
+        assert_int_equal(info.n_cpu_access, 0); /* nothing begun */
+        assert_int_equal(bs_fence_signal(f, 0), 0);
+        assert_int_equal(bs_buffer_begin_cpu_access_timeout(fx->b, BS_SYNC_WRITE, DEADLINE_MS), 0);
+        assert_int_equal(bs_buffer_end_cpu_access(fx->b, BS_SYNC_WRITE), 0);
         bs_fence_destroy(f);
 }
 
@@ -1424,9 +1476,11 @@ int main(void)
                 T(a_thousand_waiters_on_one_fence_all_wake),
                 T(a_killed_creator_wakes_every_waiter_with_epipe),
                 T(a_waiter_playing_with_its_own_fd_signals_nobody),
+                T(what_is_not_a_sync_file_is_einval_at_once),
                 T(the_creator_wakes_its_first_waiter_without_the_daemon),
                 T(begin_cpu_access_blocks_until_the_fence_signals),
                 T(begin_cpu_access_reports_a_failed_fence_once),
+                T(begin_cpu_access_waits_for_a_read_fence_only_to_write),
                 T(the_pool_never_hands_out_a_buffer_still_read),
                 T(pool_acquire_waits_and_times_out),
                 T(pool_acquire_after_the_release_asks_the_daemon_nothing),
