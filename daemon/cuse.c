@@ -100,10 +100,35 @@ static void cuse_ll_write(fuse_req_t req, const char *buf, size_t size, off_t of
                 fuse_reply_write(req, (size_t)n);
 }
 
+/* libfuse's interrupt callback, with @req locked: the device answers it
+ * from the loop, never from in here. */
+static void cuse_sync_interrupted(fuse_req_t req, void *data)
+{
+        struct cuse *c = fuse_req_userdata(req);
+
+        device_sync_interrupt(c->dev, data);
+}
+
+static void cuse_sync_answer(void *handle, int status)
+{
+        fuse_req_t req = handle;
+
+        /* the request is freed either way; -ENOENT: its caller went */
+        if (status < 0)
+                (void)fuse_reply_err(req, -status);
+        else
+                (void)fuse_reply_ioctl(req, 0, NULL, 0);
+}
+
+static const struct device_sync_ops cuse_sync_ops = {
+        .answer = cuse_sync_answer,
+};
+
 static void cuse_ll_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_info *fi, unsigned flags,
                           const void *in_buf, size_t in_bufsz, size_t out_bufsz)
 {
         struct cuse *c = fuse_req_userdata(req);
+        struct dev_wait *w = NULL;
         size_t out_len = 0;
         int r;
 
@@ -114,7 +139,15 @@ static void cuse_ll_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_i
                 fuse_reply_err(req, ENOTTY);
                 return;
         }
-        r = device_ioctl(c->dev, file_of(fi), (uint32_t)cmd, in_buf, in_bufsz, c->ioctl_out, &out_len);
+        r = device_ioctl(c->dev, file_of(fi), (uint32_t)cmd, in_buf, in_bufsz, c->ioctl_out, &out_len, req,
+                         &w);
+        if (r == DEVICE_IOCTL_WAITING) {
+                /* a SYNC start waiting for fences: the device answers it
+                 * from the loop; a signal to the caller ends it (the
+                 * kernel's FUSE_INTERRUPT), as it ends dma-buf's wait */
+                fuse_req_interrupt_func(req, cuse_sync_interrupted, w);
+                return;
+        }
         if (r < 0)
                 fuse_reply_err(req, -r);
         else if (out_len > out_bufsz)
@@ -283,6 +316,7 @@ int cuse_start(struct event_base *base, struct device *dev, const struct cuse_op
                 goto err_session;
         }
         device_set_poll(dev, base, &cuse_poll_ops);
+        device_set_sync(dev, &cuse_sync_ops);
         *ret = c;
         return 0;
 
@@ -301,6 +335,11 @@ void cuse_stop(struct cuse *c)
                 return;
         if (c->ev)
                 event_free(c->ev);
+        /* SYNC starts still waiting hold requests of the session: answer
+         * them while it lives, as a stopping daemon's socket answers its
+         * clients (-EPIPE); none can come after */
+        device_sync_cancel(c->dev, -EPIPE);
+        device_set_sync(c->dev, NULL);
         /* closing the connection removes the node; open files see ENODEV */
         fuse_session_destroy(c->se);
         free(c->buf.mem);

@@ -76,7 +76,13 @@ void device_set_poll(struct device *d, struct event_base *base, const struct dev
         d->poll_ops = ops;
 }
 
+void device_set_sync(struct device *d, const struct device_sync_ops *ops)
+{
+        d->sync_ops = ops;
+}
+
 static void watch_end(struct device *d, struct dev_file *f, bool wake);
+static void waits_end(struct device *d, struct dev_file *f, int status);
 
 void device_done(struct device *d)
 {
@@ -110,6 +116,7 @@ int device_open(struct device *d, pid_t pid, uid_t uid, gid_t gid, struct dev_fi
         f->device = d;
         f->watch.fd = -EBADF;
         list_init(&f->tokens);
+        list_init(&f->waits);
         list_insert_tail(&d->files, &f->link);
         d->n_files++;
         *ret = f;
@@ -123,6 +130,9 @@ void device_close(struct device *d, struct dev_file *f)
         if (!f)
                 return;
         watch_end(d, f, false); /* nobody polls a closed file */
+        /* the kernel holds a file in an ioctl, so only a connection
+         * that went away (device_done()) closes one with starts waiting */
+        waits_end(d, f, -EBADF);
         token_drop_origin(d->tokens, &f->tokens);
         registry_holder_drop(d->registry, &f->holder);
         registry_flush(d->registry);
@@ -205,15 +215,30 @@ static int do_set_name(struct device *d, struct dev_file *f, const struct bufsha
         return registry_set_name(d->registry, &f->holder, n->id, n->name);
 }
 
-static int do_sync(struct device *d, struct dev_file *f, const struct bufshare_sync *s)
+static int wait_start(struct device *d, struct dev_file *f, uint64_t id, uint32_t flags, void *handle,
+                      struct dev_wait **ret);
+
+static int do_sync(struct device *d, struct dev_file *f, const struct bufshare_sync *s, void *handle,
+                   struct dev_wait **ret_wait)
 {
+        uint32_t flags = (uint32_t)(s->flags & BUFSHARE_SYNC_RW);
+        int r;
+
         /* dma_buf_ioctl()'s checks, in its order */
         if (s->flags & ~(uint64_t)BUFSHARE_SYNC_VALID_FLAGS_MASK)
                 return -EINVAL;
         if (!(s->flags & BUFSHARE_SYNC_RW))
                 return -EINVAL;
-        return registry_cpu_access(d->registry, &f->holder, s->id, (uint32_t)(s->flags & BUFSHARE_SYNC_RW),
-                                   !(s->flags & BUFSHARE_SYNC_END));
+        if (s->flags & BUFSHARE_SYNC_END)
+                return registry_cpu_access(d->registry, &f->holder, s->id, flags, CPU_ACCESS_END);
+        /* dma_buf_begin_cpu_access(): wait for the conflicting fences */
+        r = registry_cpu_access(d->registry, &f->holder, s->id, flags, CPU_ACCESS_BEGIN_IDLE);
+        if (r != -EBUSY)
+                return r;
+        if (!handle || !d->base || !d->sync_ops)
+                return -EAGAIN; /* nobody to answer later */
+        r = wait_start(d, f, s->id, flags, handle, ret_wait);
+        return r < 0 ? r : DEVICE_IOCTL_WAITING;
 }
 
 static int do_bind(struct device *d, struct dev_file *f, const struct bufshare_bind *bind)
@@ -241,6 +266,8 @@ static int do_bind(struct device *d, struct dev_file *f, const struct bufshare_b
         return 0;
 }
 
+static void waits_end_on(struct device *d, struct dev_file *f, uint64_t id, int status);
+
 static int do_release(struct device *d, struct dev_file *f, const struct bufshare_release *rel)
 {
         struct buffer *b;
@@ -254,6 +281,7 @@ static int do_release(struct device *d, struct dev_file *f, const struct bufshar
         if (registry_held(d->registry, &f->holder, rel->id, &b) == 0)
                 return 0; /* another reference of this file remains */
         token_drop_buffer(d->tokens, &f->tokens, rel->id);
+        waits_end_on(d, f, rel->id, -ENOENT); /* what a start asked now gets */
         if (f->bound_id == rel->id) {
                 watch_end(d, f, true); /* its pollers get POLLERR now */
                 f->bound_id = 0;
@@ -264,7 +292,7 @@ static int do_release(struct device *d, struct dev_file *f, const struct bufshar
 }
 
 int device_ioctl(struct device *d, struct dev_file *f, uint32_t cmd, const void *in, size_t in_len,
-                 void *out, size_t *out_len)
+                 void *out, size_t *out_len, void *handle, struct dev_wait **ret_wait)
 {
         const struct ioctl_desc *desc = ioctl_lookup(cmd);
         union {
@@ -299,7 +327,9 @@ int device_ioctl(struct device *d, struct dev_file *f, uint32_t cmd, const void 
                 r = do_set_name(d, f, &k.set_name);
                 break;
         case BUFSHARE_IOCTL_SYNC:
-                r = do_sync(d, f, &k.sync);
+                r = do_sync(d, f, &k.sync, handle, ret_wait);
+                if (r == DEVICE_IOCTL_WAITING)
+                        return r; /* _IOW: nothing to copy back, then or now */
                 break;
         case BUFSHARE_IOCTL_BIND:
                 r = do_bind(d, f, &k.bind);
@@ -410,23 +440,40 @@ static void watch_fired(evutil_socket_t fd, short what, void *userdata)
         watch_end(f->device, f, true);
 }
 
-/* A watch for @f with BS_WIRE_SYNC_* @flags, holding @handle. */
-static int watch_start(struct device *d, struct dev_file *f, uint32_t flags, void *handle)
+/* A sync file of @f's on buffer @id for access with BS_WIRE_SYNC_* @flags,
+ * watched on the loop: @cb(@arg) runs once it signals. What poll's watch
+ * and a waiting SYNC start both wait on. */
+static int sync_watch(struct device *d, struct dev_file *f, uint64_t id, uint32_t flags,
+                      event_callback_fn cb, void *arg, int *ret_fd, struct event **ret_ev)
 {
         struct event *ev;
         int fd, r;
 
         /* the daemon's own: it wakes when the books say so */
-        r = registry_export_sync_file(d->registry, &f->holder, f->bound_id, flags | BS_WIRE_SYNC_DAEMON, &fd);
+        r = registry_export_sync_file(d->registry, &f->holder, id, flags | BS_WIRE_SYNC_DAEMON, &fd);
         if (r < 0)
                 return r;
-        ev = event_new(d->base, fd, EV_READ, watch_fired, f);
+        ev = event_new(d->base, fd, EV_READ, cb, arg);
         if (!ev || event_add(ev, NULL) < 0) {
                 if (ev)
                         event_free(ev);
                 registry_sync_file_close(d->registry, &f->holder, fd);
                 return -ENOMEM;
         }
+        *ret_fd = fd;
+        *ret_ev = ev;
+        return 0;
+}
+
+/* A watch for @f with BS_WIRE_SYNC_* @flags, holding @handle. */
+static int watch_start(struct device *d, struct dev_file *f, uint32_t flags, void *handle)
+{
+        struct event *ev;
+        int fd, r;
+
+        r = sync_watch(d, f, f->bound_id, flags, watch_fired, f, &fd, &ev);
+        if (r < 0)
+                return r;
         f->watch = (struct dev_watch){ .fd = fd, .ev = ev, .flags = flags, .handle = handle };
         return 0;
 }
@@ -479,4 +526,118 @@ unsigned device_poll(struct device *d, struct dev_file *f, unsigned events, void
                 return ready | POLLERR;
         }
         return ready;
+}
+
+/* ---- SYNC starts waiting for fences ------------------------------------ */
+
+static void wait_fired(evutil_socket_t fd, short what, void *userdata);
+
+/* Stop watching: @w's sync file freed in the registry, its event gone. */
+static void wait_unwatch(struct device *d, struct dev_wait *w)
+{
+        if (!w->ev)
+                return;
+        event_free(w->ev);
+        w->ev = NULL;
+        registry_sync_file_close(d->registry, &w->file->holder, TAKE_FD(w->fd));
+}
+
+/* Answer @w's request with @status and forget it: the only way out. */
+static void wait_answer(struct device *d, struct dev_wait *w, int status)
+{
+        void *handle = w->handle;
+
+        wait_unwatch(d, w);
+        list_remove(&w->link);
+        log_debug("device file %llu: SYNC start on buffer %llu answered after waiting: %d",
+                  (unsigned long long)w->file->holder.id, (unsigned long long)w->id, status);
+        free(w);
+        d->sync_ops->answer(handle, status);
+}
+
+/* Ask the registry again; still busy (a fence attached since): wait on. */
+static void wait_retry(struct device *d, struct dev_wait *w)
+{
+        struct dev_file *f = w->file;
+        int r;
+
+        wait_unwatch(d, w);
+        r = registry_cpu_access(d->registry, &f->holder, w->id, w->flags, CPU_ACCESS_BEGIN_IDLE);
+        if (r == -EBUSY) {
+                r = sync_watch(d, f, w->id, w->flags, wait_fired, w, &w->fd, &w->ev);
+                if (r == 0)
+                        return;
+        }
+        wait_answer(d, w, r);
+}
+
+/* The sync file signalled, whatever its status, or the wait was told to
+ * end (event_active()). */
+static void wait_fired(evutil_socket_t fd, short what, void *userdata)
+{
+        struct dev_wait *w = userdata;
+        struct device *d = w->file->device;
+
+        (void)fd;
+        (void)what;
+        if (w->ending)
+                wait_answer(d, w, w->ending);
+        else
+                wait_retry(d, w);
+}
+
+static int wait_start(struct device *d, struct dev_file *f, uint64_t id, uint32_t flags, void *handle,
+                      struct dev_wait **ret)
+{
+        struct dev_wait *w = calloc(1, sizeof(*w));
+        int r;
+
+        if (!w)
+                return -ENOMEM;
+        *w = (struct dev_wait){ .file = f, .id = id, .flags = flags, .fd = -EBADF, .handle = handle };
+        r = sync_watch(d, f, id, flags, wait_fired, w, &w->fd, &w->ev);
+        if (r < 0) {
+                log_debug("device file %llu: a SYNC start can't wait on buffer %llu: %s",
+                          (unsigned long long)f->holder.id, (unsigned long long)id, strerror(-r));
+                free(w);
+                return r;
+        }
+        list_insert_tail(&f->waits, &w->link);
+        *ret = w;
+        return 0;
+}
+
+void device_sync_interrupt(struct device *d, struct dev_wait *w)
+{
+        (void)d;
+        /* not answered here: libfuse holds the request's lock around this
+         * callback and frees the request on the answer; the loop answers */
+        w->ending = -EINTR;
+        if (w->ev) /* always, between the loop's turns */
+                event_active(w->ev, EV_TIMEOUT, 0);
+}
+
+static void waits_end_on(struct device *d, struct dev_file *f, uint64_t id, int status)
+{
+        struct list *pos, *tmp;
+
+        list_for_each_safe(pos, tmp, &f->waits) {
+                struct dev_wait *w = container_of(pos, struct dev_wait, link);
+                if (w->id == id)
+                        wait_answer(d, w, status);
+        }
+}
+
+static void waits_end(struct device *d, struct dev_file *f, int status)
+{
+        while (!list_empty(&f->waits))
+                wait_answer(d, container_of(f->waits.next, struct dev_wait, link), status);
+}
+
+void device_sync_cancel(struct device *d, int status)
+{
+        struct list *pos, *tmp;
+
+        list_for_each_safe(pos, tmp, &d->files)
+                waits_end(d, container_of(pos, struct dev_file, link), status);
 }

@@ -22,6 +22,23 @@
  * one notification wakes every poller of it. Unbinding, releasing the
  * bound buffer or closing the file ends the watch and frees its sync
  * file at once.
+ *
+ * A SYNC start is DMA_BUF_IOCTL_SYNC's: like dma_buf_begin_cpu_access(),
+ * it waits until no conflicting fence is pending (a READ start for write
+ * fences, a WRITE or RW start for every fence), as the socket's begin
+ * does. The registry is asked with CPU_ACCESS_BEGIN_IDLE; while it
+ * answers -EBUSY the start is a struct dev_wait: it takes the front end's
+ * request (device_ioctl()'s @handle) and a sync file on the buffer, the
+ * same kind of watch as poll's, and asks again each time that sync file
+ * signals, whatever its status (a fence signalled with an error no longer
+ * conflicts: dma-buf's begin then succeeds too). Only then is the request
+ * answered, through device_sync_ops.answer, exactly once: 0 or the
+ * registry's errno once no fence conflicts; -EINTR once the front end
+ * says the caller was interrupted (device_sync_interrupt()); -ENOENT once
+ * the file no longer holds the buffer (RELEASE); -EBADF when the file
+ * closes; the status device_sync_cancel() gives (the daemon stopping).
+ * A start that can't wait (its sync file over a limit, no fds, no memory)
+ * is answered at once with that errno, never left asleep.
  */
 #pragma once
 
@@ -57,6 +74,25 @@ struct dev_watch {
         void *handle;       /* the front end's, notified when @fd signals */
 };
 
+/* What the front end does with the request a SYNC start waits with
+ * (libfuse's fuse_req_t). */
+struct device_sync_ops {
+        /* answer it, once: 0 (nothing to copy back: SYNC is _IOW) or -errno */
+        void (*answer)(void *handle, int status);
+};
+
+/* A SYNC start waiting for the conflicting fences on its buffer. */
+struct dev_wait {
+        struct list link;     /* struct dev_file.waits */
+        struct dev_file *file;
+        uint64_t id;          /* the buffer */
+        uint32_t flags;       /* BS_WIRE_SYNC_READ/_WRITE of the start */
+        int fd;               /* its sync file: waits for what conflicts */
+        struct event *ev;     /* EV_READ on @fd; made active to end the wait early */
+        void *handle;         /* the front end's request */
+        int ending;           /* 0, or the errno to answer with at the next wake-up */
+};
+
 struct dev_file {
         struct holder holder;
         struct device *device;
@@ -66,6 +102,7 @@ struct dev_file {
         uint64_t pos;        /* where the next read or write of a syscall starts */
         uint64_t start;      /* the position at the start of the current syscall */
         struct dev_watch watch;
+        struct list waits;   /* struct dev_wait.link */
 };
 
 struct device {
@@ -78,6 +115,7 @@ struct device {
         struct hashmap uid_files; /* {uid, 0} -> (uintptr_t) count */
         struct event_base *base;  /* where watches wait; NULL: pollers are never woken */
         const struct device_poll_ops *poll_ops;
+        const struct device_sync_ops *sync_ops; /* NULL: a SYNC start can't wait (-EAGAIN) */
 };
 
 /* A device name (--device-name): one or more path components under /dev
@@ -87,6 +125,12 @@ bool device_name_valid(const char *name);
 void device_init(struct device *d, struct registry *r, struct token_table *t, const struct limits *l);
 /* Let pollers wait: watches on @base, wake-ups through @ops (kept). */
 void device_set_poll(struct device *d, struct event_base *base, const struct device_poll_ops *ops);
+/* Let SYNC starts wait: on the base device_set_poll() gave, answered
+ * through @ops (kept). */
+void device_set_sync(struct device *d, const struct device_sync_ops *ops);
+/* Answer every waiting SYNC start with @status (-EPIPE: the daemon is
+ * stopping), before the front end goes. */
+void device_sync_cancel(struct device *d, int status);
 /* Close every file still open. */
 void device_done(struct device *d);
 
@@ -99,14 +143,32 @@ void device_close(struct device *d, struct dev_file *f);
 /* The most bytes an ioctl copies back (_IOC_SIZEMASK). */
 #define DEVICE_IOCTL_OUT_MAX 16383u
 
+/* device_ioctl(): the request is the device's now, answered later. */
+#define DEVICE_IOCTL_WAITING 1
+
 /*
  * Run ioctl @cmd with the @in_len bytes the kernel copied in. On success
  * returns 0 with the bytes to copy back in @out (room for
  * DEVICE_IOCTL_OUT_MAX) and their count in *@out_len. -ENOTTY for an
  * unknown command, else the command's errno.
+ *
+ * @handle is the front end's request, or NULL where none can wait. A
+ * SYNC start that must wait for fences keeps it and returns
+ * DEVICE_IOCTL_WAITING with the wait in *@ret_wait: the request is
+ * answered through device_sync_ops.answer, once, and @ret_wait lives
+ * until then (give it to device_sync_interrupt()). Without @handle or
+ * sync ops, such a start is -EAGAIN.
  */
 int device_ioctl(struct device *d, struct dev_file *f, uint32_t cmd, const void *in, size_t in_len,
-                 void *out, size_t *out_len);
+                 void *out, size_t *out_len, void *handle, struct dev_wait **ret_wait);
+
+/*
+ * The caller waiting in @w was interrupted by a signal: @w is answered
+ * -EINTR from the loop, with nothing begun. Never answers from inside
+ * this call (libfuse calls its interrupt callback with the request
+ * locked, and may call it from fuse_req_interrupt_func() itself).
+ */
+void device_sync_interrupt(struct device *d, struct dev_wait *w);
 
 /*
  * read(2) or write(2) of @size bytes at the position: CUSE passes the

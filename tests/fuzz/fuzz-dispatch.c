@@ -507,7 +507,8 @@ static void device_step(struct fuzz *f, struct input *in, uint8_t op)
 
         if (op == 0) {
                 struct bufshare_alloc a = { .size = (uint64_t)(take8(in) % 5) * PAGE };
-                r = device_ioctl(&f->device, f->file, BUFSHARE_IOCTL_ALLOC, &a, sizeof(a), out, &out_len);
+                r = device_ioctl(&f->device, f->file, BUFSHARE_IOCTL_ALLOC, &a, sizeof(a), out, &out_len, NULL,
+                                 NULL);
                 if (r == 0) {
                         assert(out_len == sizeof(a));
                         memcpy(&a, out, sizeof(a));
@@ -517,7 +518,7 @@ static void device_step(struct fuzz *f, struct input *in, uint8_t op)
         } else if (op == 1) {
                 struct bufshare_release rel = { .id = pick(in, f->ids, f->n_ids) };
                 r = device_ioctl(&f->device, f->file, BUFSHARE_IOCTL_RELEASE, &rel, sizeof(rel), out,
-                                 &out_len);
+                                 &out_len, NULL, NULL);
         } else {
                 device_reopen(f); /* the file closed: its buffers and tokens go */
                 r = 0;

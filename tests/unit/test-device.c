@@ -45,6 +45,25 @@ static const struct device_poll_ops poller_ops = {
         .release = poller_release,
 };
 
+/* A request a SYNC start waits with, as the front end keeps it. */
+struct request {
+        unsigned answered;
+        int status;
+};
+
+static void request_answer(void *handle, int status)
+{
+        struct request *q = handle;
+
+        assert_int_equal(q->answered, 0); /* exactly once */
+        q->answered++;
+        q->status = status;
+}
+
+static const struct device_sync_ops request_ops = {
+        .answer = request_answer,
+};
+
 struct fx {
         int fds_before;
         struct limits limits;
@@ -74,6 +93,7 @@ static int setup(void **state)
         fx->base = event_base_new();
         assert_non_null(fx->base);
         device_set_poll(&fx->dev, fx->base, &poller_ops);
+        device_set_sync(&fx->dev, &request_ops);
         registry_holder_init(&fx->reg, &fx->sock, 300, 1000, 1000, "client");
         *state = fx;
         return 0;
@@ -101,7 +121,7 @@ static int dioctl(struct fx *fx, struct dev_file *f, uint32_t cmd, void *arg)
 {
         size_t out_len = 0;
         int r = device_ioctl(&fx->dev, f, cmd, arg, (_IOC_DIR(cmd) & _IOC_WRITE) ? _IOC_SIZE(cmd) : 0, fx->out,
-                             &out_len);
+                             &out_len, NULL, NULL);
         if (r == 0 && out_len)
                 memcpy(arg, fx->out, out_len);
         return r;
@@ -505,6 +525,206 @@ static void poll_watch_stays_within_the_holders_limits(void **state)
         assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, wfence), 0);
 }
 
+/* ---- SYNC starts wait for the conflicting fences -------------------------- */
+
+/* SYNC on @id with @flags as CUSE sends it, with request @q: 0, -errno or
+ * DEVICE_IOCTL_WAITING (the wait in *@ret_wait, if asked for). */
+static int dsync(struct fx *fx, struct dev_file *f, uint64_t id, uint64_t flags, struct request *q,
+                 struct dev_wait **ret_wait)
+{
+        struct bufshare_sync s = { .id = id, .flags = flags };
+        struct dev_wait *w = NULL;
+        size_t out_len = 0;
+        int r = device_ioctl(&fx->dev, f, BUFSHARE_IOCTL_SYNC, &s, sizeof(s), fx->out, &out_len, q, &w);
+
+        assert_true(r != DEVICE_IOCTL_WAITING || w != NULL);
+        if (ret_wait)
+                *ret_wait = w;
+        return r;
+}
+
+/* How many CPU accesses the registry records on @id (all holders). */
+static unsigned cpu_accesses(struct fx *fx, uint64_t id)
+{
+        struct registry_info info;
+
+        assert_int_equal(registry_get_info(&fx->reg, &fx->sock, id, &info), 0);
+        return info.n_cpu_access;
+}
+
+#define START_READ (BUFSHARE_SYNC_START | BUFSHARE_SYNC_READ)
+#define START_WRITE (BUFSHARE_SYNC_START | BUFSHARE_SYNC_WRITE)
+#define START_RW (BUFSHARE_SYNC_START | BUFSHARE_SYNC_RW)
+
+static void sync_start_waits_for_conflicting_fences(void **state)
+{
+        struct fx *fx = *state;
+        struct request q = { 0 }, q2 = { 0 }, q3 = { 0 };
+        uint64_t id, wfence, rfence;
+        struct dev_file *f = bound_file(fx, &id);
+
+        /* a write fence holds a READ start: the request is kept, nothing
+         * recorded, a sync file taken */
+        wfence = fence_on(fx, id, BS_WIRE_SYNC_WRITE);
+        assert_int_equal(dsync(fx, f, id, START_READ, &q, NULL), DEVICE_IOCTL_WAITING);
+        assert_int_equal(cpu_accesses(fx, id), 0);
+        assert_int_equal(f->holder.n_waiters, 1);
+        run_loop(fx);
+        assert_int_equal(q.answered, 0);
+        /* signalled: answered 0, and the access begun */
+        signal_and_run(fx, wfence);
+        assert_int_equal(q.answered, 1);
+        assert_int_equal(q.status, 0);
+        assert_int_equal(cpu_accesses(fx, id), 1);
+        assert_int_equal(f->holder.n_waiters, 0);
+        assert_int_equal(dsync(fx, f, id, BUFSHARE_SYNC_END | BUFSHARE_SYNC_READ, NULL, NULL), 0);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, wfence), 0);
+        registry_flush(&fx->reg);
+
+        /* a read fence: a READ start goes on at once, a WRITE or RW start waits */
+        rfence = fence_on(fx, id, BS_WIRE_SYNC_READ);
+        assert_int_equal(dsync(fx, f, id, START_READ, &q2, NULL), 0);
+        assert_int_equal(q2.answered, 0); /* answered by the return, not kept */
+        assert_int_equal(dsync(fx, f, id, BUFSHARE_SYNC_END | BUFSHARE_SYNC_READ, NULL, NULL), 0);
+        assert_int_equal(dsync(fx, f, id, START_RW, &q3, NULL), DEVICE_IOCTL_WAITING);
+        assert_int_equal(cpu_accesses(fx, id), 0);
+        /* a fence signalled with an error ends the wait all the same: it no
+         * longer conflicts, and dma-buf's begin_cpu_access then succeeds */
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->sock, rfence, -EIO), 0);
+        registry_flush(&fx->reg);
+        run_loop(fx);
+        assert_int_equal(q3.answered, 1);
+        assert_int_equal(q3.status, 0);
+        assert_int_equal(cpu_accesses(fx, id), 1);
+        assert_int_equal(dsync(fx, f, id, BUFSHARE_SYNC_END | BUFSHARE_SYNC_RW, NULL, NULL), 0);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, rfence), 0);
+        registry_flush(&fx->reg);
+        assert_int_equal(f->holder.n_waiters, 0);
+}
+
+static void sync_start_waits_again_for_a_fence_attached_meanwhile(void **state)
+{
+        struct fx *fx = *state;
+        struct request q = { 0 };
+        uint64_t id, f1, f2;
+        struct dev_file *f = bound_file(fx, &id);
+
+        f1 = fence_on(fx, id, BS_WIRE_SYNC_WRITE);
+        assert_int_equal(dsync(fx, f, id, START_WRITE, &q, NULL), DEVICE_IOCTL_WAITING);
+        /* a read fence comes before the write fence signals: asked again,
+         * the registry says busy, and the start waits on */
+        f2 = fence_on(fx, id, BS_WIRE_SYNC_READ);
+        signal_and_run(fx, f1);
+        assert_int_equal(q.answered, 0);
+        assert_int_equal(cpu_accesses(fx, id), 0);
+        assert_int_equal(f->holder.n_waiters, 1);
+        signal_and_run(fx, f2);
+        assert_int_equal(q.answered, 1);
+        assert_int_equal(q.status, 0);
+        assert_int_equal(cpu_accesses(fx, id), 1);
+        assert_int_equal(f->holder.n_waiters, 0);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, f1), 0);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, f2), 0);
+}
+
+/* A file of its own holding @id (granted by the socket client). */
+static struct dev_file *holding_file(struct fx *fx, uint64_t id)
+{
+        struct dev_file *f;
+        struct buffer *b;
+
+        assert_int_equal(device_open(&fx->dev, 1, 1000, 1000, &f), 0);
+        assert_int_equal(registry_grant(&fx->reg, &fx->sock, id, &f->holder, &b), 0);
+        return f;
+}
+
+static void sync_wait_ends_every_other_way(void **state)
+{
+        struct fx *fx = *state;
+        struct request q = { 0 }, r = { 0 }, s = { 0 }, t = { 0 };
+        struct bufshare_release rel = { 0 };
+        struct dev_wait *w;
+        uint64_t id, fence, nodes;
+        struct dev_file *f = bound_file(fx, &id);
+
+        fence = fence_on(fx, id, BS_WIRE_SYNC_WRITE);
+        nodes = fx->reg.n_nodes;
+
+        /* interrupted: answered -EINTR from the loop, never from inside
+         * the call (libfuse holds the request locked there) */
+        assert_int_equal(dsync(fx, f, id, START_WRITE, &q, &w), DEVICE_IOCTL_WAITING);
+        assert_int_equal(fx->reg.n_nodes, nodes + 1);
+        device_sync_interrupt(&fx->dev, w);
+        assert_int_equal(q.answered, 0);
+        run_loop(fx);
+        assert_int_equal(q.answered, 1);
+        assert_int_equal(q.status, -EINTR);
+        assert_int_equal(cpu_accesses(fx, id), 0);
+        assert_int_equal(f->holder.n_waiters, 0);
+        assert_int_equal(fx->reg.n_nodes, nodes);
+
+        /* the file releases the buffer it waits on: -ENOENT, as a start now */
+        assert_int_equal(dsync(fx, f, id, START_READ, &r, NULL), DEVICE_IOCTL_WAITING);
+        rel.id = id;
+        assert_int_equal(dioctl(fx, f, BUFSHARE_IOCTL_RELEASE, &rel), 0);
+        assert_int_equal(r.answered, 1);
+        assert_int_equal(r.status, -ENOENT);
+        assert_int_equal(f->holder.n_waiters, 0);
+        assert_int_equal(fx->reg.n_nodes, nodes);
+        run_loop(fx); /* nothing left to fire */
+        assert_int_equal(r.answered, 1);
+
+        /* the file closes under it (the connection went): answered, freed */
+        f = holding_file(fx, id);
+        assert_int_equal(dsync(fx, f, id, START_WRITE, &s, NULL), DEVICE_IOCTL_WAITING);
+        device_close(&fx->dev, f);
+        assert_int_equal(s.answered, 1);
+        assert_int_equal(s.status, -EBADF);
+        assert_int_equal(fx->reg.n_nodes, nodes);
+        assert_int_equal(cpu_accesses(fx, id), 0);
+
+        /* the daemon stops: every wait answered with what it is given */
+        f = holding_file(fx, id);
+        assert_int_equal(dsync(fx, f, id, START_WRITE, &t, NULL), DEVICE_IOCTL_WAITING);
+        device_sync_cancel(&fx->dev, -EPIPE);
+        assert_int_equal(t.answered, 1);
+        assert_int_equal(t.status, -EPIPE);
+        assert_int_equal(fx->reg.n_nodes, nodes);
+        assert_int_equal(cpu_accesses(fx, id), 0);
+        signal_and_run(fx, fence);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, fence), 0);
+}
+
+static void sync_start_that_cannot_wait_is_answered_at_once(void **state)
+{
+        struct fx *fx = *state;
+        struct poller p = { 0 };
+        struct request q = { 0 };
+        uint64_t id, fence;
+        struct dev_file *f = bound_file(fx, &id);
+        struct bufshare_sync s = { .id = 0, .flags = START_WRITE };
+
+        fence = fence_on(fx, id, BS_WIRE_SYNC_WRITE);
+        /* its one sync file is poll's already: the start gets the
+         * registry's errno, and its request is not kept */
+        fx->limits.max_waiters_per_client = 1;
+        assert_int_equal(device_poll(&fx->dev, f, POLLIN, &p), 0);
+        assert_int_equal(dsync(fx, f, id, START_WRITE, &q, NULL), -EMFILE);
+        assert_int_equal(q.answered, 0);
+        assert_int_equal(cpu_accesses(fx, id), 0);
+        /* no request to keep (a front end that can't defer): -EAGAIN */
+        s.id = id;
+        assert_int_equal(dioctl(fx, f, BUFSHARE_IOCTL_SYNC, &s), -EAGAIN);
+        assert_int_equal(cpu_accesses(fx, id), 0);
+        /* the same checks as ever come first */
+        assert_int_equal(dsync(fx, f, id, BUFSHARE_SYNC_START, &q, NULL), -EINVAL);
+        assert_int_equal(dsync(fx, f, id + 100, START_WRITE, &q, NULL), -ENOENT);
+        assert_int_equal(q.answered, 0);
+        signal_and_run(fx, fence);
+        assert_int_equal(p.notified, 1);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, fence), 0);
+}
+
 static void device_names(void **state)
 {
         assert_true(device_name_valid("bufshare"));
@@ -537,6 +757,10 @@ int main(void)
                 T(poll_in_replaces_a_watch_that_fires_later),
                 T(poll_watch_goes_with_unbind_release_and_close),
                 T(poll_watch_stays_within_the_holders_limits),
+                T(sync_start_waits_for_conflicting_fences),
+                T(sync_start_waits_again_for_a_fence_attached_meanwhile),
+                T(sync_wait_ends_every_other_way),
+                T(sync_start_that_cannot_wait_is_answered_at_once),
                 T(device_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
