@@ -873,6 +873,215 @@ static void test_poll(struct bs_client *c)
         bs_buffer_put(b);
 }
 
+/* ---- SYNC starts wait for the conflicting fences, as dma-buf's ----------- */
+
+struct sync_result {
+        int ret;       /* the SYNC start's: 0 or -errno; -ETIME: no answer by the deadline */
+        int flag;      /* the shared flag when it returned */
+        int end;       /* SYNC END of the same access after it: 0 if it began, -EINVAL if not */
+};
+
+static void on_usr1(int sig)
+{
+        (void)sig;
+}
+
+/* A child in a SYNC start of @flags on buffer @id of device file @fd.
+ * SIGUSR1 interrupts it (a handler without SA_RESTART). When the ioctl
+ * returns, the child reads *@flag, ends the access it may have begun,
+ * and sends all that on *@ret_pipe. */
+static pid_t syncer_start(int fd, uint64_t id, uint64_t flags, volatile int *flag, int *ret_pipe)
+{
+        int p[2];
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid == 0) {
+                struct sigaction sa = { .sa_handler = on_usr1 };
+                struct sync_result res;
+
+                close(p[0]);
+                sigaction(SIGUSR1, &sa, NULL);
+                res.ret = sync_flags(fd, id, flags);
+                res.flag = *flag;
+                res.end = sync_flags(fd, id, BUFSHARE_SYNC_END | (flags & BUFSHARE_SYNC_RW));
+                _exit(write(p[1], &res, sizeof(res)) == sizeof(res) ? 0 : 23);
+        }
+        close(p[1]);
+        if (pid < 0) {
+                close(p[0]);
+                return -errno;
+        }
+        *ret_pipe = p[0];
+        return pid;
+}
+
+/* true if the child has answered already (its result is on the pipe). */
+static bool syncer_returned(int pipe_fd)
+{
+        struct pollfd pfd = { .fd = pipe_fd, .events = POLLIN };
+        return poll(&pfd, 1, 0) == 1;
+}
+
+/* The child's result within POLL_DEADLINE_MS (else -ETIME, and it is
+ * killed); it is reaped. */
+static struct sync_result syncer_result(pid_t pid, int pipe_fd)
+{
+        struct sync_result res = { .ret = -ETIME };
+        struct pollfd pfd = { .fd = pipe_fd, .events = POLLIN };
+
+        if (poll(&pfd, 1, POLL_DEADLINE_MS) != 1 || read(pipe_fd, &res, sizeof(res)) != sizeof(res)) {
+                res = (struct sync_result){ .ret = -ETIME };
+                kill(pid, SIGKILL);
+        }
+        close(pipe_fd);
+        waitpid(pid, NULL, 0);
+        return res;
+}
+
+/* A device file of its own holding a new buffer of PAGE bytes that @c
+ * holds too (to attach fences): its fd; the buffer and id in *@ret, *@ret_id. */
+static int synced_file(struct bs_client *c, struct bs_buffer **ret, uint64_t *ret_id)
+{
+        struct bufshare_alloc a;
+        int fd = dev_open();
+
+        *ret = NULL;
+        if (fd < 0 || alloc(fd, PAGE, "synced", &a) < 0 || redeem(c, &a, ret) < 0) {
+                result("a device file for SYNC", false, "fd %d", fd);
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        *ret_id = a.id;
+        return fd;
+}
+
+static int cpu_accesses(struct bs_buffer *b)
+{
+        struct bs_buffer_info bi;
+        int r = bs_buffer_get_info(b, &bi);
+        return r < 0 ? r : (int)bi.n_cpu_access;
+}
+
+#define START_READ (BUFSHARE_SYNC_START | BUFSHARE_SYNC_READ)
+#define START_WRITE (BUFSHARE_SYNC_START | BUFSHARE_SYNC_WRITE)
+
+static void test_sync_waits(struct bs_client *c)
+{
+        struct bs_buffer *b = NULL;
+        struct bs_fence *wf, *rf;
+        struct sync_result res;
+        struct bs_buffer_info bi;
+        volatile int *flag;
+        uint64_t id;
+        int fd, pipe_fd, n0;
+        pid_t pid, dpid = daemon_pid();
+
+        flag = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (flag == MAP_FAILED) {
+                result("a shared flag", false, "%s", strerror(errno));
+                return;
+        }
+        fd = synced_file(c, &b, &id);
+        if (fd < 0)
+                goto out_unmap;
+
+        /* a write fence held by this process over the socket: another
+         * process's READ start sleeps until it is signalled */
+        wf = fence_on(c, b, BS_SYNC_WRITE);
+        CHECK("a socket client holds a write fence", wf != NULL);
+        bs_client_sync(c);
+        n0 = fds_of(dpid);
+        *flag = 0;
+        pid = syncer_start(fd, id, START_READ, flag, &pipe_fd);
+        CHECK("another process starts a READ access through the device", pid > 0);
+        if (pid > 0) {
+                CHECK_EQ("... the daemon keeps it waiting on a sync file (two fds)", fds_become(dpid, n0 + 2),
+                         n0 + 2);
+                CHECK("... and has not answered it", !syncer_returned(pipe_fd));
+                CHECK_EQ("... nor recorded the access", cpu_accesses(b), 0);
+                *flag = 1; /* from here on, the fence is (being) signalled */
+                CHECK_EQ("the socket client signals the write fence", bs_fence_signal(wf, 0), 0);
+                res = syncer_result(pid, pipe_fd);
+                CHECK_EQ("... the READ start returns 0", res.ret, 0);
+                CHECK_EQ("... only after the signal", res.flag, 1);
+                CHECK_EQ("... with the access begun (its END succeeds)", res.end, 0);
+        }
+        wf = bs_fence_destroy(wf);
+
+        /* a read fence: a READ start goes on at once, a WRITE start waits */
+        rf = fence_on(c, b, BS_SYNC_READ);
+        CHECK("a socket client holds a read fence", rf != NULL);
+        bs_client_sync(c);
+        n0 = fds_of(dpid);
+        *flag = 0;
+        pid = syncer_start(fd, id, START_READ, flag, &pipe_fd);
+        if (pid > 0) {
+                res = syncer_result(pid, pipe_fd);
+                CHECK_EQ("a READ start with only a read fence pending returns at once", res.ret, 0);
+                CHECK_EQ("... with the access begun", res.end, 0);
+        }
+        pid = syncer_start(fd, id, START_WRITE, flag, &pipe_fd);
+        if (pid > 0) {
+                CHECK_EQ("a WRITE start waits for the read fence", fds_become(dpid, n0 + 2), n0 + 2);
+                CHECK("... unanswered", !syncer_returned(pipe_fd));
+                *flag = 1;
+                /* an error status ends the wait too: begun, as dma-buf's */
+                CHECK_EQ("the read fence is signalled with -EIO", bs_fence_signal(rf, -EIO), 0);
+                res = syncer_result(pid, pipe_fd);
+                CHECK_EQ("... the WRITE start returns 0", res.ret, 0);
+                CHECK_EQ("... only after the signal", res.flag, 1);
+                CHECK_EQ("... with the access begun", res.end, 0);
+        }
+        rf = bs_fence_destroy(rf);
+
+        /* a signal interrupts the wait: EINTR, nothing begun */
+        wf = fence_on(c, b, BS_SYNC_WRITE);
+        bs_client_sync(c);
+        n0 = fds_of(dpid);
+        pid = syncer_start(fd, id, START_WRITE, flag, &pipe_fd);
+        if (pid > 0) {
+                CHECK_EQ("a WRITE start waits for a write fence", fds_become(dpid, n0 + 2), n0 + 2);
+                CHECK_EQ("SIGUSR1 to the waiting process", kill(pid, SIGUSR1), 0);
+                res = syncer_result(pid, pipe_fd);
+                CHECK_EQ("... its SYNC start fails with EINTR", res.ret, -EINTR);
+                CHECK_EQ("... with nothing begun (END: EINVAL)", res.end, -EINVAL);
+                CHECK_EQ("... no CPU access recorded in the daemon", cpu_accesses(b), 0);
+                CHECK_EQ("... its sync file freed", fds_become(dpid, n0), n0);
+        }
+
+        /* the waiting process dies (kill -9): its file closes, and nothing
+         * of it stays in the daemon */
+        close(fd);
+        bs_buffer_put(b);
+        wf = bs_fence_destroy(wf);
+        fd = synced_file(c, &b, &id);
+        if (fd < 0)
+                goto out_unmap;
+        wf = fence_on(c, b, BS_SYNC_WRITE);
+        bs_client_sync(c);
+        n0 = fds_of(dpid);
+        pid = syncer_start(fd, id, START_WRITE, flag, &pipe_fd);
+        close(fd); /* the child's is the file's last fd */
+        if (pid > 0) {
+                CHECK_EQ("a process of its own waits in a WRITE start", fds_become(dpid, n0 + 2), n0 + 2);
+                kill(pid, SIGKILL);
+                close(pipe_fd);
+                waitpid(pid, NULL, 0);
+                CHECK_EQ("kill -9 of it frees its sync file", fds_become(dpid, n0), n0);
+                CHECK("... its file's reference went, the socket client's stays",
+                      bs_buffer_get_info(b, &bi) == 0 && bi.n_refs == 1);
+                CHECK_EQ("... no CPU access recorded", cpu_accesses(b), 0);
+        }
+        bs_fence_destroy(wf);
+        bs_buffer_put(b);
+out_unmap:
+        munmap((void *)flag, sizeof(int));
+}
+
 /* ---- the device and the socket on one buffer ---------------------------- */
 
 static void test_both_planes(struct bs_client *c)
@@ -1067,6 +1276,7 @@ int main(int argc, char **argv)
         test_lifetime(fd);
         test_bind(fd, c);
         test_poll(c);
+        test_sync_waits(c);
         test_both_planes(c);
         test_library_errors();
         close(fd);
