@@ -17,9 +17,16 @@
  *      (or what VERSION reports), and dies with the device file.
  *      libbufshare's bs_device_alloc() does 2 and 3 in one call.
  *   4. INFO, SET_NAME, SYNC (begin/end CPU access), RELEASE by id.
- *      A SYNC start does not wait for the buffer's fences (the socket's
- *      begin does): poll(2) a file bound to it first, POLLIN before
- *      reading, POLLOUT before writing.
+ *      A SYNC start waits, as DMA_BUF_IOCTL_SYNC's does, until no
+ *      conflicting fence is pending on the buffer (a READ start for
+ *      write fences, a WRITE or RW start for every fence), like the
+ *      socket's begin, then records the access and returns 0. A fence
+ *      signalled with an error ends the wait too. A signal interrupts
+ *      the wait: -EINTR, nothing begun. -ENOENT if the file releases the
+ *      buffer meanwhile; -EPIPE if the daemon stops; -EMFILE, -EDQUOT,
+ *      -ENOSPC or -ENFILE at once where the daemon can't wait for it
+ *      (its --max-waiters-per-client, --max-sync-files-per-uid,
+ *      --max-waiters-per-fence, or its fds).
  *   5. BIND: read(2)/write(2) on the open file then reach the bound
  *      buffer's bytes, from the offset BIND set; past the end a read is
  *      short (0 at the end) and a write is short, then -ENOSPC: a buffer
