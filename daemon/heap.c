@@ -13,11 +13,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "memfd.h"
 #include "util.h"
-
-#ifndef MFD_NOEXEC_SEAL
-#define MFD_NOEXEC_SEAL 0x0008U /* Linux 6.3 */
-#endif
 
 const char *const heap_names[] = { "system", "system-huge" };
 const unsigned heap_count = ELEMENTSOF(heap_names);

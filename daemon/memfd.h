@@ -5,8 +5,18 @@
  */
 #pragma once
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/mman.h>
+
+/* Linux 6.3's, for older headers */
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
 
 /* The memfd's seals, or -EBADFD if @fd is no memfd (another file, a
  * socket, an O_PATH fd on one), -EBADF if it is not open. */
