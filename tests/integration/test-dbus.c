@@ -166,6 +166,7 @@ static void introspection_is_complete(void **state)
                 "<property name=\"MaxConnectionsPerUid\" type=\"u\" access=\"read\">",
                 "<property name=\"MaxAttachmentsPerClient\" type=\"u\" access=\"read\">",
                 "<property name=\"MaxFencesPerClient\" type=\"u\" access=\"read\">",
+                "<property name=\"MaxFencesPerUid\" type=\"u\" access=\"read\">",
                 "<property name=\"MaxWaitersPerClient\" type=\"u\" access=\"read\">",
                 "<property name=\"MaxWaitersPerFence\" type=\"u\" access=\"read\">",
                 "<property name=\"MaxSyncFilesPerUid\" type=\"u\" access=\"read\">",

@@ -1370,6 +1370,25 @@ static void sync_files_per_uid_outlive_connections_and_are_limited_with_edquot(v
         assert_int_equal(other, 0);
 }
 
+/* The daemon's first log line of limits names the uid's fences. */
+static void the_limits_log_line_names_the_fences_per_uid(void **state)
+{
+        struct test_daemon d = { .capture_log = true };
+        const char *args[] = { "--max-fences-per-client", "3", NULL };
+        char log[4096] = "", *per_uid;
+
+        (void)state;
+        alarm(TEST_TIMEOUT_S);
+        assert_int_equal(test_daemon_start(&d, args), 0);
+        assert_int_equal(test_daemon_stop_read_log(&d, log, sizeof(log)), 0);
+        per_uid = strstr(log, "per uid ");
+        assert_non_null(per_uid);
+        /* a --max-fences-per-client alone moves the uid's bound with it */
+        assert_non_null(strstr(per_uid, " connections, 12 fences, "));
+        assert_int_equal(test_daemon_stop(&d), 0);
+        alarm(0);
+}
+
 /* ---- version 1 ---- */
 
 static void version_1_sessions_keep_their_behaviour(void **state)
@@ -1443,6 +1462,7 @@ int main(void)
                 T_LIMITS(waiters_per_fence_are_limited_with_enospc),
                 T_UID(sync_files_per_uid_outlive_connections_and_are_limited_with_edquot),
                 T_UID(imported_sync_files_per_uid_are_limited_with_edquot),
+                cmocka_unit_test(the_limits_log_line_names_the_fences_per_uid),
                 T(version_1_sessions_keep_their_behaviour),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
