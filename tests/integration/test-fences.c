@@ -1259,18 +1259,6 @@ static int sync_files_then_disconnect(struct fx *fx, int *kept, int *n_kept, int
         return r;
 }
 
-/*
- * A pending sync file outlives the connection that made it (its fd may
- * be anywhere by then), so sync files are bounded per uid, whether or not
- * their makers are still connected: one uid that makes sync files on a
- * fence another of its connections keeps pending, keeps them and
- * reconnects, again and again, gets -EDQUOT once it has
- * --max-sync-files-per-uid, on every connection; the daemon's fds stay
- * bounded; another uid still exports and makes sync files; and once the
- * fence signals, the uid may make as many again. (Before: each new
- * connection made --max-waiters-per-client more, each an fd of the
- * daemon's until the fence signalled, until the daemon had none left.)
- */
 /* An imported sync file is a fence that belongs to no connection and
  * lives until the sync file signals: each cost the daemon memory with no
  * bound but every pending sync file's max_waiters_per_fence, so a uid's
@@ -1311,6 +1299,18 @@ static void imported_sync_files_per_uid_are_limited_with_edquot(void **state)
         bs_client_unref(c2);
 }
 
+/*
+ * A pending sync file outlives the connection that made it (its fd may
+ * be anywhere by then), so sync files are bounded per uid, whether or not
+ * their makers are still connected: one uid that makes sync files on a
+ * fence another of its connections keeps pending, keeps them and
+ * reconnects, again and again, gets -EDQUOT once it has
+ * --max-sync-files-per-uid, on every connection; the daemon's fds stay
+ * bounded; another uid still exports and makes sync files; and once the
+ * fence signals, the uid may make as many again. (Before: each new
+ * connection made --max-waiters-per-client more, each an fd of the
+ * daemon's until the fence signalled, until the daemon had none left.)
+ */
 static void sync_files_per_uid_outlive_connections_and_are_limited_with_edquot(void **state)
 {
         struct fx *fx = *state;
