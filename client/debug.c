@@ -61,6 +61,7 @@ static const struct reason daemon_reasons[] = {
         { BS_OP_SYNC_FILE_MERGE, -EMFILE, "this client has --max-waiters-per-client pending sync files, or the daemon is out of fds" },
         { BS_OP_EXPORT_SYNC_FILE, -EDQUOT, "this uid's clients, connected still or not, made --max-sync-files-per-uid pending sync files" },
         { BS_OP_SYNC_FILE_MERGE, -EDQUOT, "this uid's clients, connected still or not, made --max-sync-files-per-uid pending sync files" },
+        { BS_OP_FENCE_CREATE, -EDQUOT, "this uid's clients have --max-fences-per-uid fences they did not destroy" },
         { 0, -EMFILE, "this client holds --max-buffers-per-client buffers (or attachments), or the daemon is out of fds" },
         { 0, -EDQUOT, "this uid would pay for more than --max-bytes-per-uid bytes or --max-buffers-per-uid buffers" },
         { 0, -ENOMEM, "the daemon is out of memory (or of huge pages, for system-huge)" },

@@ -152,6 +152,11 @@ int charge_imported_check(const struct charge *c, const struct limits *l, uid_t 
         return limits_check_sync_files(l, charge_fds_of(c, uid, CHARGE_FD_IMPORTED));
 }
 
+int charge_fence_check(const struct charge *c, const struct limits *l, uid_t uid)
+{
+        return limits_check_fences(l, charge_fds_of(c, uid, CHARGE_FD_USER_FENCE));
+}
+
 int charge_fd_add(struct charge *c, uid_t uid, enum charge_fd kind, unsigned n)
 {
         struct charge_hold *h = entry_get_or_new(&c->fds, fd_key(uid, kind), sizeof(*h));

@@ -10,7 +10,9 @@
  * It also counts the pending sync files each uid's connections made
  * (fence.c): each costs the daemon an fd for as long as it is pending,
  * whether its maker is still connected or not, so the uid that made it
- * is charged until the daemon closes its end.
+ * is charged until the daemon closes its end. And the fences: those its
+ * connections made, until destroyed, and those they imported, until
+ * signalled (memory, not fds, but a uid may have many connections).
  */
 #pragma once
 
@@ -64,6 +66,10 @@ enum charge_fd {
          * outlives the connection; charge_fd_check() leaves them out,
          * charge_imported_check() has their own bound */
         CHARGE_FD_IMPORTED = 2,
+        /* fences its connections made (FENCE_CREATE) and did not destroy:
+         * no fd either, memory from FENCE_CREATE to FENCE_DESTROY or the
+         * connection's end; charge_fence_check() has their bound */
+        CHARGE_FD_USER_FENCE = 3,
 };
 
 /* How many fds of @kind the daemon holds for what @uid's connections made. */
@@ -74,6 +80,9 @@ int charge_fd_check(const struct charge *c, const struct limits *l, uid_t uid, u
 /* -EDQUOT if @uid's connections may not import one more pending sync
  * file: as many as max_sync_files_per_uid may be pending. */
 int charge_imported_check(const struct charge *c, const struct limits *l, uid_t uid);
+/* -EDQUOT if @uid's connections may not make one more fence: as many as
+ * max_fences_per_uid may be made and not destroyed. */
+int charge_fence_check(const struct charge *c, const struct limits *l, uid_t uid);
 /* @n more of @kind for @uid: 0 or -ENOMEM. */
 int charge_fd_add(struct charge *c, uid_t uid, enum charge_fd kind, unsigned n);
 /* @n fewer. */

@@ -548,6 +548,7 @@ static const sd_bus_vtable manager_vtable[] = {
         LIMIT_PROPERTY("MaxConnectionsPerUid", "u"),
         LIMIT_PROPERTY("MaxAttachmentsPerClient", "u"),
         LIMIT_PROPERTY("MaxFencesPerClient", "u"),
+        LIMIT_PROPERTY("MaxFencesPerUid", "u"),
         LIMIT_PROPERTY("MaxWaitersPerClient", "u"),
         LIMIT_PROPERTY("MaxWaitersPerFence", "u"),
         LIMIT_PROPERTY("MaxSyncFilesPerUid", "u"),

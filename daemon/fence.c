@@ -178,12 +178,14 @@ static struct fence *fence_new(struct registry *r, enum fence_type type, struct 
         return f;
 }
 
-/* A user fence's record goes; it was signalled. */
+/* A user fence's record goes (it was signalled): its creator's uid pays
+ * no more. */
 static void fence_forget(struct registry *r, struct fence *f)
 {
         hashmap_remove(&r->fences, id_key(f->node.id));
         list_remove(&f->owner_link);
         f->owner->n_fences--;
+        charge_fd_drop(&r->charge, f->owner->uid, CHARGE_FD_USER_FENCE, 1);
         node_free(r, &f->node);
 }
 
@@ -632,14 +634,22 @@ int registry_fence_create(struct registry *r, struct holder *h, bool want_pair, 
         *ret_fd = -EBADF;
         if (h->n_fences >= r->limits->max_fences_per_client)
                 return -EMFILE;
+        ret = charge_fence_check(&r->charge, r->limits, h->uid);
+        if (ret < 0)
+                return ret;
         f = fence_new(r, FENCE_USER, h);
         if (!f)
                 return -ENOMEM;
         f->node.pending = 1; /* its signal */
-        if (hashmap_put(&r->fences, id_key(f->node.id), f) < 0) {
+        ret = charge_fd_add(&r->charge, h->uid, CHARGE_FD_USER_FENCE, 1);
+        if (ret == 0 && hashmap_put(&r->fences, id_key(f->node.id), f) < 0) {
+                charge_fd_drop(&r->charge, h->uid, CHARGE_FD_USER_FENCE, 1);
+                ret = -ENOMEM;
+        }
+        if (ret < 0) {
                 list_remove(&f->owner_link);
                 node_free(r, &f->node);
-                return -ENOMEM;
+                return ret;
         }
         h->n_fences++;
         if (want_pair) {

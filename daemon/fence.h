@@ -152,7 +152,10 @@ void fence_setup(struct registry *r);
 
 /*
  * A new fence of @h's, unsignalled, its id in *@ret_id.
- * -EMFILE when @h has max_fences_per_client fences.
+ * -EMFILE when @h has max_fences_per_client fences; -EDQUOT when the
+ * connections of @h's uid have max_fences_per_uid (each connection's
+ * fences count until it destroys them or closes, and @h's uid pays for
+ * each until then).
  *
  * With @want_pair, the fence's first sync file is made now, and kept
  * ready: the first export that waits for this fence alone hands out its

@@ -2,6 +2,7 @@
 #include "limits.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,11 @@
 static uint32_t at_least_one(uint64_t v)
 {
         return v == 0 ? 1 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+static uint32_t fences_per_uid(uint32_t per_client)
+{
+        return at_least_one((uint64_t)per_client * LIMITS_FENCES_PER_UID_CLIENTS);
 }
 
 void limits_init_default(struct limits *l, uint64_t fd_limit)
@@ -26,6 +32,10 @@ void limits_init_default(struct limits *l, uint64_t fd_limit)
         l->max_buffers_per_uid = at_least_one(f / 2);
         l->max_attachments_per_client = LIMITS_DEFAULT_MAX_ATTACHMENTS_PER_CLIENT;
         l->max_fences_per_client = LIMITS_DEFAULT_MAX_FENCES_PER_CLIENT;
+        /* memory, not fds: a few connections' worth, so that a client of
+         * several connections keeps every one's share, and a uid of many
+         * does not hold each one's (fences_per_uid()) */
+        l->max_fences_per_uid = fences_per_uid(l->max_fences_per_client);
         l->max_waiters_per_client = at_least_one(f / 16);
         l->max_waiters_per_fence = at_least_one(f / 8);
         /* a uid's buffers (F/2), connections (F/16) and these stay
@@ -76,6 +86,11 @@ int limits_check_attachments(const struct limits *l, unsigned n)
 int limits_check_sync_files(const struct limits *l, unsigned n)
 {
         return n >= l->max_sync_files_per_uid ? -EDQUOT : 0;
+}
+
+int limits_check_fences(const struct limits *l, unsigned n)
+{
+        return n >= l->max_fences_per_uid ? -EDQUOT : 0;
 }
 
 int limits_parse_count(const char *s, uint32_t *ret)
@@ -138,6 +153,7 @@ const struct limit_desc limits_table[] = {
         LIMIT("max-connections-per-uid", "MaxConnectionsPerUid", LIMIT_COUNT, max_connections_per_uid),
         LIMIT("max-attachments-per-client", "MaxAttachmentsPerClient", LIMIT_COUNT, max_attachments_per_client),
         LIMIT("max-fences-per-client", "MaxFencesPerClient", LIMIT_COUNT, max_fences_per_client),
+        LIMIT("max-fences-per-uid", "MaxFencesPerUid", LIMIT_COUNT, max_fences_per_uid),
         LIMIT("max-waiters-per-client", "MaxWaitersPerClient", LIMIT_COUNT, max_waiters_per_client),
         LIMIT("max-waiters-per-fence", "MaxWaitersPerFence", LIMIT_COUNT, max_waiters_per_fence),
         LIMIT("max-sync-files-per-uid", "MaxSyncFilesPerUid", LIMIT_COUNT, max_sync_files_per_uid),
@@ -205,11 +221,16 @@ int limits_override(struct limits_overrides *o, const struct limit_desc *d, uint
         return r;
 }
 
+/* Whether the limit @name is among @given and the limit @other is not. */
+static bool given_without(uint32_t given, const char *name, const char *other)
+{
+        return (given & (1u << (limits_lookup(name) - limits_table))) &&
+               !(given & (1u << (limits_lookup(other) - limits_table)));
+}
+
 void limits_compose(struct limits *ret, uint64_t fd_limit, const struct limits_overrides *const *layers,
                     unsigned n)
 {
-        const struct limit_desc *clients = limits_lookup("max-clients");
-        const struct limit_desc *per_uid = limits_lookup("max-connections-per-uid");
         uint32_t given = 0;
 
         limits_init_default(ret, fd_limit);
@@ -219,6 +240,8 @@ void limits_compose(struct limits *ret, uint64_t fd_limit, const struct limits_o
                                 limits_set(ret, &limits_table[j], limits_get(&layers[i]->values, &limits_table[j]));
                 given |= layers[i]->given;
         }
-        if ((given & (1u << (clients - limits_table))) && !(given & (1u << (per_uid - limits_table))))
+        if (given_without(given, "max-clients", "max-connections-per-uid"))
                 ret->max_connections_per_uid = ret->max_clients;
+        if (given_without(given, "max-fences-per-client", "max-fences-per-uid"))
+                ret->max_fences_per_uid = fences_per_uid(ret->max_fences_per_client);
 }

@@ -26,6 +26,8 @@ struct limits {
         uint32_t max_connections_per_uid;    /* connections of one uid: -EUSERS */
         uint32_t max_attachments_per_client; /* attachments of one connection: -EMFILE */
         uint32_t max_fences_per_client;      /* unsignalled fences of one connection: -EMFILE */
+        uint32_t max_fences_per_uid;         /* fences a uid's connections made and did not
+                                                destroy: -EDQUOT */
         uint32_t max_waiters_per_client;     /* pending sync files of one connection: -EMFILE */
         uint32_t max_waiters_per_fence;      /* pending sync files on one fence: -ENOSPC */
         uint32_t max_sync_files_per_uid;     /* pending sync files a uid's connections made,
@@ -39,6 +41,8 @@ struct limits {
 #define LIMITS_DEFAULT_MAX_CLIENTS 4096u             /* at most; less with few fds */
 #define LIMITS_DEFAULT_MAX_ATTACHMENTS_PER_CLIENT 1024u
 #define LIMITS_DEFAULT_MAX_FENCES_PER_CLIENT 4096u
+/* max_fences_per_uid is this many times max_fences_per_client */
+#define LIMITS_FENCES_PER_UID_CLIENTS 4u
 #define LIMITS_DEFAULT_HELLO_TIMEOUT_MS 10000u
 /* fds the daemon keeps for itself: listener, event loop, signals, log, D-Bus, CUSE */
 #define LIMITS_FD_RESERVE 64u
@@ -60,6 +64,8 @@ struct limits {
  *   max_sync_files_per_uid      F / 8
  *   max_fds_in_flight_per_uid   F / 8
  * and the machine's RAM plus swap as max_bytes_per_uid. Each is at least 1.
+ * A fence costs memory, not an fd: max_fences_per_uid is
+ * LIMITS_FENCES_PER_UID_CLIENTS times max_fences_per_client (16384).
  */
 void limits_init_default(struct limits *l, uint64_t fd_limit);
 
@@ -78,6 +84,9 @@ int limits_check_attachments(const struct limits *l, unsigned n);
 /* -EDQUOT if a uid whose connections made @n pending sync files may not
  * make one more. */
 int limits_check_sync_files(const struct limits *l, unsigned n);
+/* -EDQUOT if a uid whose connections made @n fences they did not destroy
+ * may not make one more. */
+int limits_check_fences(const struct limits *l, unsigned n);
 
 /* Parse "64M", "4096", "2G" (binary suffixes K, M, G, T). 0 or -EINVAL/-ERANGE. */
 int limits_parse_size(const char *s, uint64_t *ret);
@@ -124,7 +133,9 @@ int limits_override(struct limits_overrides *o, const struct limit_desc *d, uint
 /*
  * The limits in force: the defaults for @fd_limit, then each of
  * @layers[0..@n) in order, later ones winning. A max-clients given
- * without max-connections-per-uid also bounds each uid's share of it.
+ * without max-connections-per-uid also bounds each uid's share of it; a
+ * max-fences-per-client given without max-fences-per-uid moves the
+ * latter with it (LIMITS_FENCES_PER_UID_CLIENTS times as many).
  */
 void limits_compose(struct limits *ret, uint64_t fd_limit, const struct limits_overrides *const *layers,
                     unsigned n);

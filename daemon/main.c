@@ -67,6 +67,8 @@ static void usage(FILE *f)
                 "      --max-attachments-per-client N  attachments of one client (default 1024): -EMFILE\n"
                 "      --max-fences-per-client N  fences one client made and did not destroy\n"
                 "                               (default 4096): -EMFILE\n"
+                "      --max-fences-per-uid N   fences one uid's clients made and did not destroy\n"
+                "                               (default 4 x --max-fences-per-client): -EDQUOT\n"
                 "      --max-waiters-per-client N  pending sync files one client made: -EMFILE\n"
                 "      --max-waiters-per-fence N  what may wait on one fence or sync file: -ENOSPC\n"
                 "      --max-sync-files-per-uid N  pending sync files one uid's clients made,\n"
@@ -327,12 +329,12 @@ static void log_limits(const struct limits *l, uint64_t fd_limit)
 {
         log_info("limits: buffer %llu bytes; per client %u buffers, %u attachments, %u fences, "
                  "%u sync files; %u waiters per fence; per uid %u buffers, "
-                 "%llu bytes, %u connections, %u sync files, %u fds in flight; %u connections in all "
-                 "(fd limit %llu)",
+                 "%llu bytes, %u connections, %u fences, %u sync files, %u fds in flight; "
+                 "%u connections in all (fd limit %llu)",
                  (unsigned long long)l->max_buffer_size, l->max_buffers_per_client, l->max_attachments_per_client,
                  l->max_fences_per_client, l->max_waiters_per_client, l->max_waiters_per_fence,
                  l->max_buffers_per_uid, (unsigned long long)l->max_bytes_per_uid, l->max_connections_per_uid,
-                 l->max_sync_files_per_uid, l->max_fds_in_flight_per_uid, l->max_clients,
+                 l->max_fences_per_uid, l->max_sync_files_per_uid, l->max_fds_in_flight_per_uid, l->max_clients,
                  (unsigned long long)fd_limit);
 }
 

@@ -282,8 +282,9 @@ int64_t bs_client_max_buffer_size(struct bs_client *c);
  * exported while it holds it, else for the buffers its clients hold
  * longest (see README, "Who pays"). The fields after max_clients are 0
  * from a daemon that speaks protocol version 1 only. The daemon's
- * --max-sync-files-per-uid is not here (the protocol's LIMITS reply has
- * no room for it): its D-Bus property MaxSyncFilesPerUid tells it.
+ * --max-sync-files-per-uid and --max-fences-per-uid are not here (the
+ * protocol's LIMITS reply has no room for them): their D-Bus properties
+ * MaxSyncFilesPerUid and MaxFencesPerUid tell them.
  */
 struct bs_limits {
         uint64_t max_buffer_size;        /**< one buffer: -EFBIG above */
@@ -821,6 +822,8 @@ int bs_sync_file_status(int fd);
  * @retval 0 done, *ret_fence set; free it with bs_fence_destroy()
  * @retval -EINVAL a NULL argument
  * @retval -EMFILE this client has --max-fences-per-client fences
+ * @retval -EDQUOT the clients of this uid have --max-fences-per-uid fences
+ *         they did not destroy
  * @retval -EOPNOTSUPP,-EPIPE,... as bs_buffer_export_sync_file()
  */
 int bs_fence_create(struct bs_client *c, struct bs_fence **ret_fence);

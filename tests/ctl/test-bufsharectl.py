@@ -35,7 +35,8 @@ LIMITS_FIELDS = {"max_buffer_size", "max_bytes_per_uid", "max_buffers_per_client
                  "max_attachments_per_client", "max_fences_per_client", "max_waiters_per_client",
                  "max_waiters_per_fence", "hello_timeout"}
 # D-Bus has every limit; the socket's LIMITS reply has no room for these
-BUS_LIMITS_FIELDS = LIMITS_FIELDS | {"max_sync_files_per_uid", "max_fds_in_flight_per_uid"}
+BUS_LIMITS_FIELDS = LIMITS_FIELDS | {"max_fences_per_uid", "max_sync_files_per_uid",
+                                     "max_fds_in_flight_per_uid"}
 
 results = []
 
@@ -213,7 +214,8 @@ def run(work, procs):
     data = ctl_json("limits", "limits")
     if data is not None:
         check("limits --json: fields and values", set(data) == BUS_LIMITS_FIELDS
-              and data["max_buffer_size"] == 64 << 20, data)
+              and data["max_buffer_size"] == 64 << 20
+              and data["max_fences_per_uid"] == 4 * data["max_fences_per_client"], data)
 
     # top: two refreshes
     code, out, err = ctl("top", "-n", "2", "-d", "0.1")
@@ -266,7 +268,7 @@ def run(work, procs):
     check("--socket limits: a table", code == 0 and "64.0M" in out, out + err)
     data = ctl_json("--socket limits", "--socket", sock, "limits")
     if data is not None:
-        check("--socket limits --json: the same fields, but for max_sync_files_per_uid",
+        check("--socket limits --json: the same fields, but for the per-uid fences and sync files",
               set(data) == LIMITS_FIELDS
               and data["max_buffer_size"] == 64 << 20, data)
     code, out, err = ctl("--socket", sock, "info", str(first))

@@ -116,7 +116,7 @@ NOT_FUZZED static void invariants_check(struct fuzz *f)
 {
         struct registry *r = &f->registry;
         uint64_t bytes = 0, paid_bytes = 0, paid_buffers = 0;
-        size_t refs = 0, attachments = 0, sync_files = 0, fence_fds = 0, fence_fds_charged = 0;
+        size_t refs = 0, attachments = 0, sync_files = 0, fence_fds = 0, fence_fds_charged = 0, fences = 0;
 
         assert(r->n_buffers == r->by_id.len);
         assert(r->by_inode.len == r->by_id.len);
@@ -194,18 +194,35 @@ NOT_FUZZED static void invariants_check(struct fuzz *f)
                 if (!slot->value)
                         continue;
                 n = charge_fds_of(&r->charge, (uid_t)slot->key.a, (enum charge_fd)slot->key.b);
-                assert(n > 0 && n <= f->limits.max_sync_files_per_uid);
-                /* both kinds share the one bound */
-                assert(charge_fds_of(&r->charge, (uid_t)slot->key.a, CHARGE_FD_SYNC_FILE) +
-                               charge_fds_of(&r->charge, (uid_t)slot->key.a, CHARGE_FD_FENCE) <=
-                       f->limits.max_sync_files_per_uid);
-                if (slot->key.b == CHARGE_FD_SYNC_FILE)
-                        sync_files += n;
-                else
-                        fence_fds_charged += n;
+                assert(n > 0);
+                switch ((enum charge_fd)slot->key.b) {
+                case CHARGE_FD_SYNC_FILE:
+                case CHARGE_FD_FENCE:
+                        /* both kinds share the one bound */
+                        assert(charge_fds_of(&r->charge, (uid_t)slot->key.a, CHARGE_FD_SYNC_FILE) +
+                                       charge_fds_of(&r->charge, (uid_t)slot->key.a, CHARGE_FD_FENCE) <=
+                               f->limits.max_sync_files_per_uid);
+                        if (slot->key.b == CHARGE_FD_SYNC_FILE)
+                                sync_files += n;
+                        else
+                                fence_fds_charged += n;
+                        break;
+                case CHARGE_FD_IMPORTED:
+                        assert(n <= f->limits.max_sync_files_per_uid);
+                        break;
+                case CHARGE_FD_USER_FENCE:
+                        /* the fences a uid's sessions made, gone ones' too, within its bound */
+                        assert(n <= f->limits.max_fences_per_uid);
+                        fences += n;
+                        break;
+                default:
+                        assert(!"a kind of charge unknown here");
+                }
         }
         assert(sync_files == r->waiters.len);
         assert(fence_fds == fence_fds_charged);
+        /* every fence record the registry keeps is paid for by its creator's uid, and only those */
+        assert(fences == r->fences.len);
 }
 
 /* FUZZ_DISPATCH_TRACE=1: one line per request, to read what an input does. */
@@ -865,8 +882,10 @@ static void fuzz_init(struct fuzz *f, struct input *in)
         f->limits.max_buffers_per_uid = ((l >> 5) & 3) == 3 ? 64 : 2 + ((l >> 5) & 3) * 2;
         f->limits.max_buffer_size = 16 * PAGE;
         f->limits.max_bytes_per_uid = (l & 0x80) ? 24 * PAGE : 256 * PAGE;
-        if (l & 0x40)
+        if (l & 0x40) {
                 f->limits.max_sync_files_per_uid = 3; /* across sessions, gone ones too */
+                f->limits.max_fences_per_uid = 3;
+        }
         assert(registry_init(&f->registry, &f->limits) == 0);
         fence_setup(&f->registry); /* as main.c does: fences on the registry's hooks */
         /* a reserve of fresh memfds for exports, as main.c keeps, but of

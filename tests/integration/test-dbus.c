@@ -166,6 +166,7 @@ static void introspection_is_complete(void **state)
                 "<property name=\"MaxConnectionsPerUid\" type=\"u\" access=\"read\">",
                 "<property name=\"MaxAttachmentsPerClient\" type=\"u\" access=\"read\">",
                 "<property name=\"MaxFencesPerClient\" type=\"u\" access=\"read\">",
+                "<property name=\"MaxFencesPerUid\" type=\"u\" access=\"read\">",
                 "<property name=\"MaxWaitersPerClient\" type=\"u\" access=\"read\">",
                 "<property name=\"MaxWaitersPerFence\" type=\"u\" access=\"read\">",
                 "<property name=\"MaxSyncFilesPerUid\" type=\"u\" access=\"read\">",
@@ -407,6 +408,38 @@ static void properties_and_set_limit(void **state)
         }
         assert_int_equal(changed, 2);
         sd_bus_slot_unref(slot);
+}
+
+/* The uid's fence bound is read and set like every limit: four clients'
+ * worth by default, and what SetLimit says is what FENCE_CREATE meets,
+ * on all of the uid's connections together (-EDQUOT). */
+static void fences_per_uid_is_a_property_and_a_bound(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_client *c[2] = { NULL, NULL };
+        struct bs_fence *f[3] = { NULL, NULL, NULL };
+        uint32_t per_client = 0, per_uid = 0;
+
+        assert_int_equal(sd_bus_get_property_trivial(fx->bus, NAME, PATH, IFACE, "MaxFencesPerClient", NULL, 'u',
+                                                     &per_client), 0);
+        assert_int_equal(sd_bus_get_property_trivial(fx->bus, NAME, PATH, IFACE, "MaxFencesPerUid", NULL, 'u',
+                                                     &per_uid), 0);
+        assert_int_equal(per_uid, 4 * per_client);
+        assert_true(sd_bus_call_method(fx->bus, NAME, PATH, IFACE, "SetLimit", NULL, NULL, "st", "MaxFencesPerUid",
+                                       (uint64_t)2) >= 0);
+        assert_int_equal(sd_bus_get_property_trivial(fx->bus, NAME, PATH, IFACE, "MaxFencesPerUid", NULL, 'u',
+                                                     &per_uid), 0);
+        assert_int_equal(per_uid, 2);
+        for (unsigned i = 0; i < 2; i++) {
+                assert_int_equal(bs_client_connect(fx->daemon.socket, &c[i]), 0);
+                assert_int_equal(bs_fence_create(c[i], &f[i]), 0);
+        }
+        assert_int_equal(bs_fence_create(c[1], &f[2]), -EDQUOT);
+        assert_null(f[2]);
+        for (unsigned i = 0; i < 2; i++) {
+                bs_fence_destroy(f[i]);
+                bs_client_unref(c[i]);
+        }
 }
 
 /* In a child of uid 65534: SetLimit is refused, reading is not. */
@@ -661,6 +694,7 @@ int main(void)
                 T(list_clients_and_stats),
                 T(properties_and_set_limit),
                 T(set_limit_is_for_root_only),
+                T(fences_per_uid_is_a_property_and_a_bound),
                 T(signals_tell_of_buffers),
                 T(signals_are_bounded),
                 T(a_bus_flood_leaves_socket_clients_served),

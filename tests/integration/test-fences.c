@@ -69,6 +69,14 @@ static int setup_sync_files_per_uid(void **state)
         return setup_args(state, args);
 }
 
+#define UID_FENCES 6 /* --max-fences-per-uid of the tests below, 4 a client */
+
+static int setup_fences_per_uid(void **state)
+{
+        static const char *const args[] = { "--max-fences-per-client", "4", "--max-fences-per-uid", "6", NULL };
+        return setup_args(state, args);
+}
+
 static int setup_three_sync_files_per_uid(void **state)
 {
         static const char *const args[] = { "--max-sync-files-per-uid", "3", NULL };
@@ -435,6 +443,18 @@ static int fence_creator(void *arg)
         return 1;
 }
 
+/* fence_creator() in a peer of @a, once it made its fences: its pid. */
+static pid_t fence_creator_ready(struct fx *fx, struct test_peer *a)
+{
+        pid_t pid = test_peer_start(a, fx->daemon.socket, fence_creator, fx->b, O_RDWR | O_CLOEXEC);
+        char ready;
+
+        assert_true(pid > 0);
+        assert_int_equal(test_wait_readable(a->parent, DEADLINE_MS), 0);
+        assert_int_equal(read(a->parent, &ready, 1), 1);
+        return pid;
+}
+
 static void a_killed_creator_wakes_every_waiter_with_epipe(void **state)
 {
         struct fx *fx = *state;
@@ -442,13 +462,8 @@ static void a_killed_creator_wakes_every_waiter_with_epipe(void **state)
         struct child ch;
         int rd, wr, merged;
         uint64_t t0;
-        char ready;
-        pid_t pid;
+        pid_t pid = fence_creator_ready(fx, &a);
 
-        pid = test_peer_start(&a, fx->daemon.socket, fence_creator, fx->b, O_RDWR | O_CLOEXEC);
-        assert_true(pid > 0);
-        assert_int_equal(test_wait_readable(a.parent, DEADLINE_MS), 0);
-        assert_int_equal(read(a.parent, &ready, 1), 1);
         rd = export_sync(fx->b, BS_SYNC_READ);
         wr = export_sync(fx->b, BS_SYNC_WRITE);
         merged = bs_sync_file_merge(fx->c, rd, wr);
@@ -1296,18 +1311,6 @@ static int sync_files_then_disconnect(struct fx *fx, int *kept, int *n_kept, int
         return r;
 }
 
-/*
- * A pending sync file outlives the connection that made it (its fd may
- * be anywhere by then), so sync files are bounded per uid, whether or not
- * their makers are still connected: one uid that makes sync files on a
- * fence another of its connections keeps pending, keeps them and
- * reconnects, again and again, gets -EDQUOT once it has
- * --max-sync-files-per-uid, on every connection; the daemon's fds stay
- * bounded; another uid still exports and makes sync files; and once the
- * fence signals, the uid may make as many again. (Before: each new
- * connection made --max-waiters-per-client more, each an fd of the
- * daemon's until the fence signalled, until the daemon had none left.)
- */
 /* An imported sync file is a fence that belongs to no connection and
  * lives until the sync file signals: each cost the daemon memory with no
  * bound but every pending sync file's max_waiters_per_fence, so a uid's
@@ -1348,6 +1351,18 @@ static void imported_sync_files_per_uid_are_limited_with_edquot(void **state)
         bs_client_unref(c2);
 }
 
+/*
+ * A pending sync file outlives the connection that made it (its fd may
+ * be anywhere by then), so sync files are bounded per uid, whether or not
+ * their makers are still connected: one uid that makes sync files on a
+ * fence another of its connections keeps pending, keeps them and
+ * reconnects, again and again, gets -EDQUOT once it has
+ * --max-sync-files-per-uid, on every connection; the daemon's fds stay
+ * bounded; another uid still exports and makes sync files; and once the
+ * fence signals, the uid may make as many again. (Before: each new
+ * connection made --max-waiters-per-client more, each an fd of the
+ * daemon's until the fence signalled, until the daemon had none left.)
+ */
 static void sync_files_per_uid_outlive_connections_and_are_limited_with_edquot(void **state)
 {
         struct fx *fx = *state;
@@ -1420,6 +1435,155 @@ static void sync_files_per_uid_outlive_connections_and_are_limited_with_edquot(v
         assert_true(after <= before + 2);
         test_skip_unless(geteuid() == 0, "not root: the other uid's part needs setresuid to nobody");
         assert_int_equal(other, 0);
+}
+
+/* ---- fences a uid makes ---- */
+
+/* @n fences of @c's into @f: each must be made. */
+static void fences_made(struct bs_client *c, struct bs_fence **f, unsigned n)
+{
+        for (unsigned i = 0; i < n; i++)
+                assert_int_equal(bs_fence_create(c, &f[i]), 0);
+}
+
+/* Whether @c is refused one more fence with @want, and gets none. */
+static void fence_refused(struct bs_client *c, int want)
+{
+        struct bs_fence *extra = NULL;
+
+        assert_int_equal(bs_fence_create(c, &extra), want);
+        assert_null(extra);
+}
+
+/* In a child, as another uid: as many fences as a client of its own may
+ * make, whatever the test's uid holds. */
+static int fences_as_nobody(void *arg)
+{
+        struct bs_client *c = NULL;
+        struct bs_fence *f[4] = { NULL }, *extra = NULL;
+
+        child_check(setenv("BUFSHARE_TIMEOUT_MS", "5000", 1) == 0);
+        child_check(setresuid(NOBODY, NOBODY, NOBODY) == 0);
+        child_check(bs_client_connect(arg, &c) == 0);
+        for (unsigned i = 0; i < 4; i++)
+                child_check(bs_fence_create(c, &f[i]) == 0);
+        child_check(bs_fence_create(c, &extra) == -EMFILE); /* its client's bound, not a uid's */
+        for (unsigned i = 0; i < 4; i++)
+                bs_fence_destroy(f[i]);
+        bs_client_unref(c);
+        return 0;
+}
+
+/*
+ * A fence costs the daemon memory until its creator destroys it or
+ * closes, and was bounded per connection only: one uid, with as many
+ * connections as --max-connections-per-uid, made the daemon keep that
+ * many times --max-fences-per-client (some 5 million, a gigabyte, at a
+ * 20,000-fd limit) and left other uids without memory. The uid's
+ * connections together now make at most --max-fences-per-uid: past it,
+ * FENCE_CREATE is refused -EDQUOT, on any of them or a new one, and
+ * makes nothing. A signalled fence counts until it is destroyed (its
+ * record is kept till then, as for --max-fences-per-client); destroyed,
+ * it counts no more. Another uid is not refused.
+ */
+static void fences_per_uid_are_limited_with_edquot(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *f[UID_FENCES];
+        struct bs_client *c2 = NULL, *c3 = NULL;
+        int fd, other = -1;
+
+        fences_made(fx->c, f, 4);
+        fence_refused(fx->c, -EMFILE); /* the connection's own bound comes first */
+        assert_int_equal(bs_client_connect(fx->daemon.socket, &c2), 0);
+        fences_made(c2, f + 4, UID_FENCES - 4);
+        /* c2 has two, under its own bound: its uid has no more */
+        fence_refused(c2, -EDQUOT);
+        /* a new connection of the uid is no way round it */
+        assert_int_equal(bs_client_connect(fx->daemon.socket, &c3), 0);
+        fence_refused(c3, -EDQUOT);
+        /* refused, nothing lost: the uid's fences work as before */
+        assert_int_equal(bs_fence_attach(f[0], fx->b, BS_SYNC_WRITE), 0);
+        fd = export_sync(fx->b, BS_SYNC_READ);
+        assert_int_equal(bs_sync_file_status(fd), 0);
+        assert_int_equal(bs_fence_signal(f[0], 0), 0);
+        assert_int_equal(bs_sync_file_wait(fd, DEADLINE_MS), 0);
+        close(fd);
+        /* signalled, not destroyed: its record is kept, and counts */
+        fence_refused(c3, -EDQUOT);
+
+        /* another uid is served */
+        if (getuid() == 0) {
+                assert_int_equal(chmod(fx->daemon.dir, 0755), 0); /* nobody may reach the socket */
+                other = test_wait(test_fork(fences_as_nobody, fx->daemon.socket));
+        }
+
+        /* destroyed, it counts no more: one more, exactly */
+        f[0] = bs_fence_destroy(f[0]);
+        assert_int_equal(bs_client_sync(fx->c), 0); /* the destroy went one way */
+        assert_int_equal(bs_fence_create(c3, &f[0]), 0);
+        fence_refused(c3, -EDQUOT);
+        fence_refused(fx->c, -EDQUOT);
+        /* an unsignalled one destroyed (-ECANCELED) gives its share back too */
+        f[5] = bs_fence_destroy(f[5]);
+        assert_int_equal(bs_client_sync(c2), 0);
+        assert_int_equal(bs_fence_create(fx->c, &f[5]), 0);
+        fence_refused(c2, -EDQUOT);
+        for (unsigned i = 0; i < UID_FENCES; i++)
+                bs_fence_destroy(f[i]);
+        bs_client_unref(c3);
+        bs_client_unref(c2);
+        test_skip_unless(geteuid() == 0, "not root: the other uid's part needs setresuid to nobody");
+        assert_int_equal(other, 0);
+}
+
+/* A connection that closes takes its fences with it (its unsignalled
+ * ones signalled -EPIPE): their share of its uid's bound comes back. */
+static void a_closing_connection_gives_its_uids_fences_back(void **state)
+{
+        struct fx *fx = *state;
+        struct bs_fence *f[UID_FENCES];
+        struct bs_client *c2 = NULL;
+        struct test_peer a;
+        int wr;
+        /* a process of the same uid makes two fences on the buffer */
+        pid_t pid = fence_creator_ready(fx, &a);
+
+        fences_made(fx->c, f, 4);
+        assert_int_equal(bs_client_connect(fx->daemon.socket, &c2), 0);
+        fence_refused(c2, -EDQUOT);
+        wr = export_sync(fx->b, BS_SYNC_WRITE); /* waits for the peer's fences */
+
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        assert_int_equal(test_wait(pid), 128 + SIGKILL);
+        /* once the daemon saw it go, its two fences count no more */
+        assert_int_equal(bs_sync_file_wait(wr, DEADLINE_MS), -EPIPE);
+        close(wr);
+        fences_made(c2, f + 4, UID_FENCES - 4);
+        fence_refused(c2, -EDQUOT);
+        for (unsigned i = 0; i < UID_FENCES; i++)
+                bs_fence_destroy(f[i]);
+        bs_client_unref(c2);
+        test_peer_close(&a);
+}
+
+/* The daemon's first log line of limits names the uid's fences. */
+static void the_limits_log_line_names_the_fences_per_uid(void **state)
+{
+        struct test_daemon d = { .capture_log = true };
+        const char *args[] = { "--max-fences-per-client", "3", NULL };
+        char log[4096] = "", *per_uid;
+
+        (void)state;
+        alarm(TEST_TIMEOUT_S);
+        assert_int_equal(test_daemon_start(&d, args), 0);
+        assert_int_equal(test_daemon_stop_read_log(&d, log, sizeof(log)), 0);
+        per_uid = strstr(log, "per uid ");
+        assert_non_null(per_uid);
+        /* a --max-fences-per-client alone moves the uid's bound with it */
+        assert_non_null(strstr(per_uid, " connections, 12 fences, "));
+        assert_int_equal(test_daemon_stop(&d), 0);
+        alarm(0);
 }
 
 /* ---- version 1 ---- */
@@ -1497,6 +1661,11 @@ int main(void)
                 T_LIMITS(waiters_per_fence_are_limited_with_enospc),
                 T_UID(sync_files_per_uid_outlive_connections_and_are_limited_with_edquot),
                 T_UID(imported_sync_files_per_uid_are_limited_with_edquot),
+                cmocka_unit_test_setup_teardown(fences_per_uid_are_limited_with_edquot, setup_fences_per_uid,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(a_closing_connection_gives_its_uids_fences_back,
+                                                setup_fences_per_uid, teardown),
+                cmocka_unit_test(the_limits_log_line_names_the_fences_per_uid),
                 T(version_1_sessions_keep_their_behaviour),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

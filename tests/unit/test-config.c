@@ -90,6 +90,19 @@ static void flags_win_over_the_file(void **state)
         assert_int_equal(limits_override(&flags, limits_lookup("max-connections-per-uid"), 7), 0);
         limits_compose(&l, 20000, layers, 2);
         assert_int_equal(l.max_connections_per_uid, 7);
+
+        /* max-fences-per-client alone moves each uid's bound with it */
+        assert_int_equal(l.max_fences_per_uid, defaults.max_fences_per_uid);
+        assert_int_equal(limits_override(&file, limits_lookup("max-fences-per-client"), 10), 0);
+        limits_compose(&l, 20000, layers, 2);
+        assert_int_equal(l.max_fences_per_client, 10);
+        assert_int_equal(l.max_fences_per_uid, 40);
+        assert_int_equal(limits_override(&flags, limits_lookup("max-fences-per-client"), 1u << 31), 0);
+        limits_compose(&l, 20000, layers, 2);
+        assert_int_equal(l.max_fences_per_uid, UINT32_MAX); /* no overflow */
+        assert_int_equal(limits_override(&file, limits_lookup("max-fences-per-uid"), 5), 0);
+        limits_compose(&l, 20000, layers, 2);
+        assert_int_equal(l.max_fences_per_uid, 5); /* given, from any layer, it stands */
 }
 
 static void every_limit_has_a_name_and_a_range(void **state)

@@ -713,6 +713,52 @@ static void sync_files_are_charged_to_their_makers_uid(void **state)
         registry_flush(&fx->reg);
 }
 
+/* A fence costs the daemon memory from FENCE_CREATE until its creator
+ * destroys it or goes: its creator's uid pays for it until then, and
+ * past max_fences_per_uid of them, whichever of its holders asks, is
+ * refused -EDQUOT with nothing made. Signalled, a fence still counts
+ * until destroyed; another uid pays for its own. */
+static void fences_are_charged_to_their_creators_uid(void **state)
+{
+        struct fx *fx = *state;
+        uint64_t f[3], id = 0, nodes;
+        struct holder gone, stranger;
+
+        fx->limits.max_fences_per_uid = 3;
+        holder_with_buffer(fx, &gone, 1000);
+        holder_with_buffer(fx, &stranger, 2000);
+        f[0] = new_fence(fx, &fx->a);
+        f[1] = new_fence(fx, &gone);
+        f[2] = new_fence(fx, &gone);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_USER_FENCE), 3);
+        nodes = fx->reg.n_nodes;
+        assert_int_equal(registry_fence_create(&fx->reg, &fx->b, false, &id, &(int){ -1 }), -EDQUOT);
+        assert_int_equal(fx->reg.n_nodes, nodes); /* refused: nothing made */
+        assert_int_equal(fx->b.n_fences, 0);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_USER_FENCE), 3);
+        /* another uid is served */
+        new_fence(fx, &stranger);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 2000, CHARGE_FD_USER_FENCE), 1);
+        /* signalled, it still counts: its record is kept */
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f[0], 0), 0);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_USER_FENCE), 3);
+        /* destroyed, it no longer does */
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f[0]), 0);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_USER_FENCE), 2);
+        f[0] = new_fence(fx, &fx->b);
+        /* its creator gone, its fences (signalled or not) go with it */
+        assert_int_equal(registry_fence_signal(&fx->reg, &gone, f[1], 0), 0);
+        registry_holder_drop(&fx->reg, &gone);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_USER_FENCE), 1);
+        f[1] = new_fence(fx, &fx->a);
+        f[2] = new_fence(fx, &fx->a);
+        assert_int_equal(registry_fence_create(&fx->reg, &fx->a, false, &id, &(int){ -1 }), -EDQUOT);
+        registry_holder_drop(&fx->reg, &stranger);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 2000, CHARGE_FD_USER_FENCE), 0);
+        for (unsigned i = 0; i < 3; i++)
+                assert_int_equal(registry_fence_destroy(&fx->reg, i == 0 ? &fx->b : &fx->a, f[i]), 0);
+        assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_USER_FENCE), 0);
+}
 
 /* ---- a fence's ready-made sync file ---- */
 
@@ -939,6 +985,7 @@ int main(void)
                 T(a_chain_of_batches_fires_at_once),
                 T(a_pending_sync_file_closed_by_its_holder_is_gone),
                 T(sync_files_are_charged_to_their_makers_uid),
+                T(fences_are_charged_to_their_creators_uid),
                 T(the_creator_signals_its_first_waiter_itself),
                 T(a_ready_made_sync_file_still_hears_the_daemon),
                 T(only_a_fence_alone_hands_out_its_sync_file),

@@ -45,7 +45,7 @@ static void each_limit_at_its_boundary(void **state)
         struct limits l = { .max_buffer_size = 100, .max_buffers_per_client = 2, .max_clients = 2,
                             .max_connections_per_uid = 1, .max_bytes_per_uid = 1000,
                             .max_buffers_per_uid = 3, .max_attachments_per_client = 4,
-                            .max_sync_files_per_uid = 5 };
+                            .max_sync_files_per_uid = 5, .max_fences_per_uid = 6 };
 
         assert_int_equal(limits_check_size(&l, 0), -EINVAL);
         assert_int_equal(limits_check_size(&l, 100), 0);
@@ -63,6 +63,8 @@ static void each_limit_at_its_boundary(void **state)
         assert_int_equal(limits_check_attachments(&l, 4), -EMFILE);
         assert_int_equal(limits_check_sync_files(&l, 4), 0);
         assert_int_equal(limits_check_sync_files(&l, 5), -EDQUOT);
+        assert_int_equal(limits_check_fences(&l, 5), 0);
+        assert_int_equal(limits_check_fences(&l, 6), -EDQUOT);
 }
 
 static void defaults_are_sane(void **state)
@@ -74,6 +76,23 @@ static void defaults_are_sane(void **state)
         assert_true(l.max_clients >= 1000);
         assert_true(l.max_bytes_per_uid >= (1ull << 30));
         assert_true(l.hello_timeout_ms > 0);
+}
+
+/* A fence costs memory, not an fd: a uid's connections may make a few
+ * connections' worth, whatever the fd limit, and not each one's. */
+static void fences_per_uid_are_a_few_clients_worth(void **state)
+{
+        static const uint64_t fd_limits[] = { 256, 20000, 1u << 20 };
+
+        for (unsigned i = 0; i < ELEMENTSOF(fd_limits); i++) {
+                struct limits l;
+
+                limits_init_default(&l, fd_limits[i]);
+                assert_int_equal(l.max_fences_per_client, LIMITS_DEFAULT_MAX_FENCES_PER_CLIENT);
+                assert_int_equal(l.max_fences_per_uid, 4 * LIMITS_DEFAULT_MAX_FENCES_PER_CLIENT);
+                assert_true(l.max_fences_per_uid < (uint64_t)l.max_fences_per_client * l.max_connections_per_uid ||
+                            l.max_connections_per_uid <= 4);
+        }
 }
 
 /* Buffers, connections and waiters each cost the daemon an fd: the
@@ -116,6 +135,7 @@ int main(void)
                 T(each_limit_at_its_boundary),
                 T(defaults_are_sane),
                 T(defaults_fit_the_fd_limit),
+                T(fences_per_uid_are_a_few_clients_worth),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
