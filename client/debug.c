@@ -62,6 +62,7 @@ static const struct reason daemon_reasons[] = {
         { BS_OP_EXPORT_SYNC_FILE, -EDQUOT, "this uid's clients, connected still or not, made --max-sync-files-per-uid pending sync files" },
         { BS_OP_SYNC_FILE_MERGE, -EDQUOT, "this uid's clients, connected still or not, made --max-sync-files-per-uid pending sync files" },
         { BS_OP_FENCE_CREATE, -EDQUOT, "this uid's clients have --max-fences-per-uid fences they did not destroy" },
+        { BS_OP_IMPORT_SYNC_FILE, -EDQUOT, "this uid's clients imported --max-sync-files-per-uid sync files that are still pending" },
         { 0, -EMFILE, "this client holds --max-buffers-per-client buffers (or attachments), or the daemon is out of fds" },
         { 0, -EDQUOT, "this uid would pay for more than --max-bytes-per-uid bytes or --max-buffers-per-uid buffers" },
         { 0, -ENOMEM, "the daemon is out of memory (or of huge pages, for system-huge)" },

@@ -25,7 +25,7 @@ struct limits {
         uint32_t max_clients;                /* connections in all, counted at accept: -EUSERS */
         uint32_t max_connections_per_uid;    /* connections of one uid: -EUSERS */
         uint32_t max_attachments_per_client; /* attachments of one connection: -EMFILE */
-        uint32_t max_fences_per_client;      /* unsignalled fences of one connection: -EMFILE */
+        uint32_t max_fences_per_client;      /* fences of one connection not yet destroyed: -EMFILE */
         uint32_t max_fences_per_uid;         /* fences a uid's connections made and did not
                                                 destroy: -EDQUOT */
         uint32_t max_waiters_per_client;     /* pending sync files of one connection: -EMFILE */

@@ -294,7 +294,7 @@ struct bs_limits {
         uint32_t max_buffers_per_uid;    /**< buffers one uid pays for: -EDQUOT */
         uint32_t max_connections_per_uid; /**< connections of one uid: -EUSERS */
         uint32_t max_attachments_per_client; /**< attachments of one client: -EMFILE */
-        uint32_t max_fences_per_client;  /**< unsignalled fences of one client: -EMFILE */
+        uint32_t max_fences_per_client;  /**< fences of one client not yet destroyed: -EMFILE */
         uint32_t max_waiters_per_client; /**< pending sync files of one client: -EMFILE */
         uint32_t max_waiters_per_fence;  /**< pending sync files on one fence: -ENOSPC */
 };
