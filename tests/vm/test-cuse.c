@@ -969,6 +969,25 @@ static int cpu_accesses(struct bs_buffer *b)
 #define START_READ (BUFSHARE_SYNC_START | BUFSHARE_SYNC_READ)
 #define START_WRITE (BUFSHARE_SYNC_START | BUFSHARE_SYNC_WRITE)
 
+/* The start in child @pid waits (the daemon holds its sync file, two fds
+ * over @n0, and has neither answered nor begun it) until fence @f is
+ * signalled with @status, then returns 0 with the access begun. */
+static void check_start_waits_for(const char *what, pid_t pid, int pipe_fd, pid_t dpid, int n0, struct bs_buffer *b,
+                                  struct bs_fence *f, int status, volatile int *flag)
+{
+        struct sync_result res;
+
+        CHECK_EQ(what, fds_become(dpid, n0 + 2), n0 + 2);
+        CHECK("... and is not answered", !syncer_returned(pipe_fd));
+        CHECK_EQ("... nor its access recorded", cpu_accesses(b), 0);
+        *flag = 1; /* from here on, the fence is (being) signalled */
+        CHECK_EQ("its fence is signalled", bs_fence_signal(f, status), 0);
+        res = syncer_result(pid, pipe_fd);
+        CHECK_EQ("... the start returns 0", res.ret, 0);
+        CHECK_EQ("... only after the signal", res.flag, 1);
+        CHECK_EQ("... with the access begun (its END succeeds)", res.end, 0);
+}
+
 static void test_sync_waits(struct bs_client *c)
 {
         struct bs_buffer *b = NULL;
@@ -998,18 +1017,9 @@ static void test_sync_waits(struct bs_client *c)
         *flag = 0;
         pid = syncer_start(fd, id, START_READ, flag, &pipe_fd);
         CHECK("another process starts a READ access through the device", pid > 0);
-        if (pid > 0) {
-                CHECK_EQ("... the daemon keeps it waiting on a sync file (two fds)", fds_become(dpid, n0 + 2),
-                         n0 + 2);
-                CHECK("... and has not answered it", !syncer_returned(pipe_fd));
-                CHECK_EQ("... nor recorded the access", cpu_accesses(b), 0);
-                *flag = 1; /* from here on, the fence is (being) signalled */
-                CHECK_EQ("the socket client signals the write fence", bs_fence_signal(wf, 0), 0);
-                res = syncer_result(pid, pipe_fd);
-                CHECK_EQ("... the READ start returns 0", res.ret, 0);
-                CHECK_EQ("... only after the signal", res.flag, 1);
-                CHECK_EQ("... with the access begun (its END succeeds)", res.end, 0);
-        }
+        if (pid > 0)
+                check_start_waits_for("... the daemon keeps it waiting on a sync file", pid, pipe_fd, dpid, n0, b,
+                                      wf, 0, flag);
         wf = bs_fence_destroy(wf);
 
         /* a read fence: a READ start goes on at once, a WRITE start waits */
@@ -1025,17 +1035,9 @@ static void test_sync_waits(struct bs_client *c)
                 CHECK_EQ("... with the access begun", res.end, 0);
         }
         pid = syncer_start(fd, id, START_WRITE, flag, &pipe_fd);
-        if (pid > 0) {
-                CHECK_EQ("a WRITE start waits for the read fence", fds_become(dpid, n0 + 2), n0 + 2);
-                CHECK("... unanswered", !syncer_returned(pipe_fd));
-                *flag = 1;
-                /* an error status ends the wait too: begun, as dma-buf's */
-                CHECK_EQ("the read fence is signalled with -EIO", bs_fence_signal(rf, -EIO), 0);
-                res = syncer_result(pid, pipe_fd);
-                CHECK_EQ("... the WRITE start returns 0", res.ret, 0);
-                CHECK_EQ("... only after the signal", res.flag, 1);
-                CHECK_EQ("... with the access begun", res.end, 0);
-        }
+        if (pid > 0) /* an error status ends the wait too: begun, as dma-buf's */
+                check_start_waits_for("a WRITE start waits for the read fence (signalled -EIO)", pid, pipe_fd, dpid,
+                                      n0, b, rf, -EIO, flag);
         rf = bs_fence_destroy(rf);
 
         /* a signal interrupts the wait: EINTR, nothing begun */
