@@ -695,6 +695,67 @@ static void sync_wait_ends_every_other_way(void **state)
         assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, fence), 0);
 }
 
+/* Many starts of one file wait at once; interrupts, a poll watch, an
+ * unbind and the fence's signal all come before the loop turns, some
+ * twice: each start is answered once, with what ended it first, and
+ * each sync file is given back (at most the file's waiters: one more
+ * start is refused at once). */
+static void many_waits_on_one_file_end_once_each(void **state)
+{
+        struct fx *fx = *state;
+        struct request q[6] = { 0 }, extra = { 0 };
+        struct dev_wait *w[6];
+        struct bufshare_bind unbind = { 0 };
+        struct bufshare_release rel = { 0 };
+        struct poller p = { 0 };
+        uint64_t id, fence, nodes;
+        struct dev_file *f = bound_file(fx, &id);
+
+        fence = fence_on(fx, id, BS_WIRE_SYNC_WRITE);
+        nodes = fx->reg.n_nodes;
+        fx->limits.max_waiters_per_client = 7;
+        assert_int_equal(device_poll(&fx->dev, f, POLLIN, &p), 0);
+        for (unsigned i = 0; i < 6; i++)
+                assert_int_equal(dsync(fx, f, id, i % 2 ? START_READ : START_RW, &q[i], &w[i]),
+                                 DEVICE_IOCTL_WAITING);
+        assert_int_equal(f->holder.n_waiters, 7);
+        assert_int_equal(dsync(fx, f, id, START_READ, &extra, NULL), -EMFILE);
+        assert_int_equal(extra.answered, 0);
+        /* unbinding ends poll's watch only */
+        assert_int_equal(dioctl(fx, f, BUFSHARE_IOCTL_BIND, &unbind), 0);
+        assert_int_equal(p.released, 1);
+        /* interrupts, twice for some, before any turn of the loop */
+        device_sync_interrupt(&fx->dev, w[0]);
+        device_sync_interrupt(&fx->dev, w[0]);
+        device_sync_interrupt(&fx->dev, w[1]);
+        for (unsigned i = 0; i < 6; i++)
+                assert_int_equal(q[i].answered, 0);
+        /* the fence signals before the loop runs: the interrupted ones
+         * still say -EINTR, the others begin */
+        assert_int_equal(registry_fence_signal(&fx->reg, &fx->sock, fence, 0), 0);
+        registry_flush(&fx->reg);
+        /* an interrupted one released before the loop turns: answered
+         * -ENOENT now, with every other start on the buffer */
+        device_sync_interrupt(&fx->dev, w[2]);
+        rel.id = id;
+        assert_int_equal(registry_grant(&fx->reg, &fx->sock, id, &f->holder, &(struct buffer *){ NULL }), 0);
+        assert_int_equal(dioctl(fx, f, BUFSHARE_IOCTL_RELEASE, &rel), 0); /* one reference stays */
+        for (unsigned i = 0; i < 6; i++)
+                assert_int_equal(q[i].answered, 0);
+        run_loop(fx);
+        run_loop(fx);
+        for (unsigned i = 0; i < 6; i++) {
+                assert_int_equal(q[i].answered, 1);
+                assert_int_equal(q[i].status, i < 3 ? -EINTR : 0);
+        }
+        assert_int_equal(cpu_accesses(fx, id), 1); /* the file's one reference, inside */
+        assert_int_equal(f->holder.n_waiters, 0);
+        assert_int_equal(fx->reg.n_nodes, nodes - 2); /* its two batches fired, its record stays */
+        device_close(&fx->dev, f);
+        assert_int_equal(cpu_accesses(fx, id), 0);
+        assert_int_equal(registry_fence_destroy(&fx->reg, &fx->sock, fence), 0);
+}
+
 static void sync_start_that_cannot_wait_is_answered_at_once(void **state)
 {
         struct fx *fx = *state;
@@ -761,6 +822,7 @@ int main(void)
                 T(sync_start_waits_again_for_a_fence_attached_meanwhile),
                 T(sync_wait_ends_every_other_way),
                 T(sync_start_that_cannot_wait_is_answered_at_once),
+                T(many_waits_on_one_file_end_once_each),
                 T(device_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
