@@ -959,11 +959,158 @@ static void a_ready_made_sync_file_written_first_is_not_handed_out(void **state)
         assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f), 0);
 }
 
+/* Random orders of fence attach/signal/destroy, exports and imports on one
+ * buffer, against a model: every sync file fires exactly once its fences
+ * pending when it was made are signalled; its status is 0 iff none of them
+ * failed, else one of their errors, the first when nothing failed before
+ * it was made; the uid's fence and import charges equal what is live. */
+#define MAXF 64
+#define MAXS 64
+struct mf { uint64_t id; bool live, attached_r, attached_w, signalled, imported; int status; unsigned when; int src; };
+struct ms { int fd; bool fired; bool is_read; unsigned made; int pset[MAXF]; int np; int status; bool err_before; };
+
+static void model_random_orders(void **state)
+{
+        struct fx *fx = *state;
+        unsigned seed = 1;
+        const char *env = getenv("MODEL_SEED");
+        unsigned rounds = getenv("MODEL_ROUNDS") ? (unsigned)atoi(getenv("MODEL_ROUNDS")) : 300;
+        if (env) seed = (unsigned)atoi(env);
+        fx->limits.max_fences_per_client = 1000;
+        fx->limits.max_waiters_per_client = 1000;
+        fx->limits.max_waiters_per_fence = 1000;
+        for (unsigned round = 0; round < rounds; round++) {
+                struct mf f[MAXF] = { 0 };
+                struct ms s[MAXS] = { 0 };
+                int nf = 0, ns = 0;
+                unsigned clock = 0;
+                bool any_err = false;
+                srand(seed + round);
+                for (int step = 0; step < 60; step++) {
+                        int op = rand() % 10;
+                        clock++;
+                        if (op <= 1 && nf < MAXF) {
+                                f[nf] = (struct mf){ .id = new_fence(fx, &fx->a), .live = true, .src = -1 };
+                                nf++;
+                        } else if (op <= 3 && nf) {
+                                int i = rand() % nf;
+                                bool w = rand() % 2;
+                                if (!f[i].live || f[i].imported) continue;
+                                assert_int_equal(registry_fence_attach(&fx->reg, &fx->a, fx->buf->ident.id, f[i].id,
+                                                                        w ? BS_WIRE_SYNC_WRITE : BS_WIRE_SYNC_READ), 0);
+                                if (!f[i].signalled) { if (w) f[i].attached_w = true; else f[i].attached_r = true; }
+                        } else if (op <= 5 && nf) {
+                                int i = rand() % nf;
+                                int st = rand() % 3 ? 0 : -(1 + rand() % 100);
+                                if (!f[i].live || f[i].imported || f[i].signalled) continue;
+                                assert_int_equal(registry_fence_signal(&fx->reg, &fx->a, f[i].id, st), 0);
+                                f[i].signalled = true; f[i].status = st; f[i].when = clock;
+                        } else if (op == 6 && nf) {
+                                int i = rand() % nf;
+                                if (!f[i].live || f[i].imported) continue;
+                                assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f[i].id), 0);
+                                if (!f[i].signalled) { f[i].signalled = true; f[i].status = -ECANCELED; f[i].when = clock; }
+                                f[i].live = false;
+                        } else if (op <= 8 && ns < MAXS) {
+                                bool rd = rand() % 2;
+                                struct ms *m = &s[ns];
+                                m->is_read = rd;
+                                m->made = clock;
+                                m->fd = export_sync(fx, &fx->b, rd ? BS_WIRE_SYNC_READ : BS_WIRE_SYNC_WRITE);
+                                m->err_before = any_err;
+                                for (int i = 0; i < nf; i++)
+                                        if (!f[i].signalled && (f[i].attached_w || (!rd && f[i].attached_r)))
+                                                m->pset[m->np++] = i;
+                                ns++;
+                        } else if (op == 9 && ns && nf < MAXF) {
+                                /* import a pending sync file as a write or read fence */
+                                int j = rand() % ns;
+                                bool w = rand() % 2;
+                                if (s[j].fired) continue;
+                                assert_int_equal(registry_import_sync_file(&fx->reg, &fx->b, fx->buf->ident.id,
+                                                                           w ? BS_WIRE_SYNC_WRITE : BS_WIRE_SYNC_READ, s[j].fd), 0);
+                                f[nf] = (struct mf){ .live = true, .imported = true, .src = j };
+                                if (w) f[nf].attached_w = true; else f[nf].attached_r = true;
+                                nf++;
+                        }
+                        /* propagate in the model */
+                        for (bool changed = true; changed;) {
+                                changed = false;
+                                for (int j = 0; j < ns; j++) {
+                                        bool all = true;
+                                        if (s[j].fired) continue;
+                                        for (int k = 0; k < s[j].np; k++) all &= f[s[j].pset[k]].signalled;
+                                        if (!all) continue;
+                                        s[j].fired = true; changed = true;
+                                        for (int i = 0; i < nf; i++)
+                                                if (f[i].imported && f[i].src == j && !f[i].signalled) {
+                                                        int st = sync_status(s[j].fd);
+                                                        f[i].signalled = true; f[i].status = st; f[i].when = clock;
+                                                }
+                                }
+                        }
+                        for (int i = 0; i < nf; i++) if (f[i].signalled && f[i].status < 0 && f[i].when == clock) any_err = true;
+                        /* check */
+                        for (int j = 0; j < ns; j++) {
+                                int st = sync_status(s[j].fd);
+                                if (!s[j].fired) {
+                                        if (st != PENDING) fprintf(stderr, "seed %u step %d: sync %d fired early (%d)\n", seed + round, step, j, st);
+                                        assert_int_equal(st, PENDING);
+                                        continue;
+                                }
+                                if (st == PENDING) fprintf(stderr, "seed %u step %d: sync %d not fired\n", seed + round, step, j);
+                                assert_int_not_equal(st, PENDING);
+                                {
+                                        bool has_err = false, in = st == 0, first_ok;
+                                        unsigned first_when = ~0u; int first_st = 0, n_at_first = 0;
+                                        for (int k = 0; k < s[j].np; k++) {
+                                                struct mf *g = &f[s[j].pset[k]];
+                                                if (g->status < 0) {
+                                                        has_err = true;
+                                                        if (g->status == st) in = true;
+                                                        if (g->when < first_when) { first_when = g->when; first_st = g->status; n_at_first = 1; }
+                                                        else if (g->when == first_when) n_at_first++;
+                                                }
+                                        }
+                                        first_ok = s[j].err_before || n_at_first != 1 || st == first_st;
+                                        if (has_err != (st < 0) || !in || !first_ok)
+                                                fprintf(stderr, "seed %u step %d: sync %d (%s, made %u, err_before %d) status %d; has_err %d first %d@%u\n",
+                                                        seed + round, step, j, s[j].is_read ? "R" : "W", s[j].made, s[j].err_before, st, has_err, first_st, first_when);
+                                        assert_true(has_err == (st < 0));
+                                        assert_true(in);
+                                        assert_true(first_ok);
+                                }
+                        }
+                        {
+                                unsigned live = 0, imp = 0;
+                                for (int i = 0; i < nf; i++) {
+                                        live += f[i].live && !f[i].imported;
+                                        imp += f[i].imported && !f[i].signalled;
+                                }
+                                assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_USER_FENCE), live);
+                                assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_IMPORTED), imp);
+                        }
+                }
+                for (int i = 0; i < nf; i++)
+                        if (f[i].live && !f[i].imported)
+                                assert_int_equal(registry_fence_destroy(&fx->reg, &fx->a, f[i].id), 0);
+                for (int j = 0; j < ns; j++) {
+                        assert_int_not_equal(sync_status(s[j].fd), PENDING);
+                        close(s[j].fd);
+                }
+                registry_flush(&fx->reg);
+                assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_IMPORTED), 0);
+                assert_int_equal(charge_fds_of(&fx->reg.charge, 1000, CHARGE_FD_USER_FENCE), 0);
+                assert_int_equal(fx->reg.n_nodes, 0);
+        }
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                T(model_random_orders),
                 T(no_fence_means_signalled_at_once),
                 T(a_write_fence_holds_both_kinds_of_sync_file),
                 T(a_read_fence_holds_writers_only),
