@@ -476,6 +476,28 @@ static void test_tokens(int fd, struct bs_client *c)
 
 /* ---- lifetime: close and kill -9 ---------------------------------------- */
 
+/* fork() with a pipe from the child back: in the child 0 with the
+ * pipe's writing end in *@ret_pipe, in the parent the child's pid with
+ * its reading end; or -errno. */
+static pid_t fork_with_pipe(int *ret_pipe)
+{
+        int p[2], r;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(p[0]);
+                close(p[1]);
+                return r;
+        }
+        close(p[pid == 0 ? 0 : 1]);
+        *ret_pipe = p[pid == 0 ? 1 : 0];
+        return pid;
+}
+
 static int alloc_and_wait(void *arg)
 {
         int *pipe_w = arg, fd = dev_open();
@@ -493,7 +515,7 @@ static void test_lifetime(int fd)
 {
         struct bufshare_alloc a;
         struct bufshare_info i;
-        int fd2 = dev_open(), p[2], status;
+        int fd2 = dev_open(), p, status;
         uint64_t id = 0;
         pid_t pid;
 
@@ -502,14 +524,13 @@ static void test_lifetime(int fd)
         close(fd2);
         CHECK_EQ("closing the device file released its buffer", info(fd, a.id, &i), -ENOENT);
 
-        if (pipe(p) < 0)
+        pid = fork_with_pipe(&p);
+        if (pid < 0)
                 return;
-        pid = fork();
         if (pid == 0)
-                _exit(alloc_and_wait(&p[1]));
-        close(p[1]);
-        CHECK_EQ("a child allocates", read(p[0], &id, sizeof(id)), (ssize_t)sizeof(id));
-        close(p[0]);
+                _exit(alloc_and_wait(&p));
+        CHECK_EQ("a child allocates", read(p, &id, sizeof(id)), (ssize_t)sizeof(id));
+        close(p);
         CHECK_EQ("... its buffer exists", info(fd, id, &i), 0);
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
@@ -606,12 +627,9 @@ struct poll_result {
  * back on *@ret_pipe. */
 static pid_t poller_start(int fd, short events, bool epoll, int *ret_pipe)
 {
-        int p[2];
-        pid_t pid;
+        int p;
+        pid_t pid = fork_with_pipe(&p);
 
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
-        pid = fork();
         if (pid == 0) {
                 struct poll_result res = { 0 };
                 struct pollfd pfd = { .fd = fd, .events = events };
@@ -619,14 +637,13 @@ static pid_t poller_start(int fd, short events, bool epoll, int *ret_pipe)
                 uint64_t t0;
                 int ep = -1;
 
-                close(p[0]);
                 if (epoll) {
                         ep = epoll_create1(EPOLL_CLOEXEC);
                         if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
                                 _exit(20);
                         if (epoll_wait(ep, &got, 1, 0) != 0)
                                 _exit(21); /* ready already: nothing to wait for */
-                        if (write(p[1], "a", 1) != 1)
+                        if (write(p, "a", 1) != 1)
                                 _exit(22);
                 }
                 t0 = now_ns();
@@ -640,18 +657,15 @@ static pid_t poller_start(int fd, short events, bool epoll, int *ret_pipe)
                 if (res.ret < 0)
                         res.ret = -errno;
                 res.ms = (int)((now_ns() - t0) / 1000000u);
-                _exit(write(p[1], &res, sizeof(res)) == sizeof(res) ? 0 : 23);
+                _exit(write(p, &res, sizeof(res)) == sizeof(res) ? 0 : 23);
         }
-        close(p[1]);
-        if (pid < 0) {
-                close(p[0]);
-                return -errno;
-        }
-        *ret_pipe = p[0];
+        if (pid < 0)
+                return pid;
+        *ret_pipe = p;
         if (epoll) {
                 char armed;
-                if (read(p[0], &armed, 1) != 1) {
-                        close(p[0]);
+                if (read(p, &armed, 1) != 1) {
+                        close(p);
                         waitpid(pid, NULL, 0);
                         return -EIO;
                 }
@@ -892,29 +906,21 @@ static void on_usr1(int sig)
  * and sends all that on *@ret_pipe. */
 static pid_t syncer_start(int fd, uint64_t id, uint64_t flags, volatile int *flag, int *ret_pipe)
 {
-        int p[2];
-        pid_t pid;
+        int p;
+        pid_t pid = fork_with_pipe(&p);
 
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
-        pid = fork();
         if (pid == 0) {
                 struct sigaction sa = { .sa_handler = on_usr1 };
                 struct sync_result res;
 
-                close(p[0]);
                 sigaction(SIGUSR1, &sa, NULL);
                 res.ret = sync_flags(fd, id, flags);
                 res.flag = *flag;
                 res.end = sync_flags(fd, id, BUFSHARE_SYNC_END | (flags & BUFSHARE_SYNC_RW));
-                _exit(write(p[1], &res, sizeof(res)) == sizeof(res) ? 0 : 23);
+                _exit(write(p, &res, sizeof(res)) == sizeof(res) ? 0 : 23);
         }
-        close(p[1]);
-        if (pid < 0) {
-                close(p[0]);
-                return -errno;
-        }
-        *ret_pipe = p[0];
+        if (pid > 0)
+                *ret_pipe = p;
         return pid;
 }
 
