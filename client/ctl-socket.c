@@ -49,9 +49,10 @@ int ctl_socket_open(struct ctl *ctl, const char *path)
         ctl->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (ctl->sock < 0 || setsockopt(ctl->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
             connect(ctl->sock, (struct sockaddr *)&sa, (socklen_t)len) < 0) {
-                r = -errno;
                 fprintf(stderr, "bufsharectl: connecting to %s: %s\n", path, strerror(errno));
-                return r;
+                /* no daemon there: not connect()'s -ENOENT, which main()
+                 * would take for "no such buffer" (exit 4) */
+                return -EHOSTDOWN;
         }
         bs_msg_request(&req, BS_OP_HELLO, 1);
         req.body.hello_req.version_min = 2; /* LIMITS is new in 2 */

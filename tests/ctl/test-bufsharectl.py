@@ -289,6 +289,12 @@ def run(work, procs):
     code, out, err = ctl("list", env=nobus)
     check("no bus: list fails", code == 1 and err, (code, err))
 
+    # no daemon at the socket is a failure (1), not "no such buffer" (4)
+    code, out, err = ctl("--socket", f"{work}/nothing.sock", "limits")
+    check("--socket to no daemon: limits exits 1", code == 1 and "nothing.sock" in err, (code, err))
+    code, out, err = ctl("--socket", f"{work}/nothing.sock", "info", "1")
+    check("--socket to no daemon: info exits 1", code == 1 and "nothing.sock" in err, (code, err))
+
     # usage
     check("an unknown command exits 1", ctl("frobnicate")[0] == 1)
     check("info without a number exits 1", ctl("info", "abc")[0] == 1)
