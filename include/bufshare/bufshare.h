@@ -477,7 +477,9 @@ int bs_buffer_get_info(struct bs_buffer *b, struct bs_buffer_info *ret_info);
  * @param name  at most BS_NAME_MAX - 1 bytes; "" clears it.
  * @retval 0 done
  * @retval -EINVAL NULL, or BS_NAME_MAX bytes or more (never truncated)
- * @retval -EACCES only read-only references are held
+ * @retval -EACCES this client holds only read-only references to it (a
+ *         writable one held by the same client, through any handle, is
+ *         enough)
  * @retval -ENOENT the daemon no longer has it
  * @retval -EPIPE,-ECONNRESET,-EPROTO,-ETIMEDOUT the connection is broken
  */
@@ -795,13 +797,18 @@ int bs_sync_file_merge(struct bs_client *c, int fd1, int fd2);
 /**
  * Wait until the sync file @p fd is signalled, without the daemon: poll()
  * and a peek at its status, which stays in the fd for the next asker.
+ * Polled directly, a sync file is readable (POLLIN) once it is
+ * signalled, often with POLLHUP (the daemon let go of its other end):
+ * POLLHUP is no error there. It is readable too, with POLLHUP, when the
+ * daemon went away without signalling it; this call and
+ * bs_sync_file_status() tell which (that one is -EINVAL).
  * @param timeout_ms  0 to ask only, -1 to wait for ever
  * @retval 0 signalled, and every fence it waited for succeeded
  * @retval <0 signalled with that error: the first error among its fences
  *         (-EPIPE: a fence's creator died)
  * @retval -ETIME still pending after @p timeout_ms
- * @retval -EINVAL not a sync file (or its status was read out of it), or
- *         timeout_ms < -1; an fd that isn't even a unix SOCK_SEQPACKET
+ * @retval -EINVAL not a sync file (or its status was read out of it, or
+ *         it ended with none: the daemon went away), or timeout_ms < -1; an fd that isn't even a unix SOCK_SEQPACKET
  *         socket (a pipe, an eventfd) says so at once, without waiting
  * @retval -EBADF fd is not open
  */
@@ -926,7 +933,11 @@ int bs_pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index);
  * reference on it gets a read fence of its own, which it signals with
  * bs_buffer_release_read() (a second submit before that keeps its one
  * fence). Then tell the consumers, on a channel of the application's.
- * Every holder of the buffer but the producer counts as a consumer.
+ * Every holder of the buffer but the producer counts as a consumer, and
+ * only those holding it at the submit: a consumer that imports the buffer
+ * later gets no read fence for this frame, so set consumers up (import,
+ * then tell the producer) before the first submit; the return value says
+ * how many there were.
  * One round trip, which also brings back the sync file the next
  * bs_pool_acquire() of this buffer polls (or, when the uid holds all
  * the sync files it may or this process has no fd for it, none: that

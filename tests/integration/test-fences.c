@@ -1015,6 +1015,36 @@ static void acquire_after_the_daemon_ends(struct fx *fx, int sig, int exit_statu
         pool_with_consumer_free(pool, c2, imp);
 }
 
+/* Polled directly, a signalled sync file is readable (POLLHUP may come
+ * with it); so is one the daemon left unsignalled, by dying, with
+ * POLLHUP, and that one says -EINVAL: no status, now or ever. (The
+ * fence's first waiter gets its ready-made sync file, whose other end
+ * is the fence creator's, alive here: the second is the daemon's alone.) */
+static void a_sync_file_the_daemon_left_unsignalled_is_einval(void **state)
+{
+        struct fx *fx = *state;
+        int done = export_sync(fx->b, BS_SYNC_READ);
+        struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE);
+        int first = export_sync(fx->b, BS_SYNC_READ), pending = export_sync(fx->b, BS_SYNC_READ);
+        struct pollfd p[2] = { { .fd = done, .events = POLLIN }, { .fd = pending, .events = POLLIN } };
+
+        assert_int_equal(poll(p, 2, 0), 1);
+        assert_true(p[0].revents & POLLIN);
+        assert_int_equal(p[1].revents, 0);
+        assert_int_equal(kill(fx->daemon.pid, SIGKILL), 0);
+        assert_int_equal(test_daemon_wait(&fx->daemon), 128 + SIGKILL);
+        unlink(fx->daemon.socket);
+        assert_int_equal(poll(&p[1], 1, DEADLINE_MS), 1);
+        assert_int_equal(p[1].revents & (POLLIN | POLLHUP), POLLIN | POLLHUP);
+        assert_int_equal(bs_sync_file_wait(pending, DEADLINE_MS), -EINVAL);
+        assert_int_equal(bs_sync_file_status(pending), -EINVAL);
+        assert_int_equal(bs_sync_file_status(done), 1); /* what it said stays */
+        close(done);
+        close(first);
+        close(pending);
+        bs_fence_destroy(f);
+}
+
 /* The daemon dies while a consumer reads: the sync file the submit
  * brought back ends with no status, which frees no buffer. */
 static void pool_acquire_after_the_daemon_died_reports_it(void **state)
@@ -1649,6 +1679,7 @@ int main(void)
                 T(pool_acquire_waits_and_times_out),
                 T(pool_acquire_after_the_release_asks_the_daemon_nothing),
                 T(pool_acquire_after_a_release_with_einval_asks_the_daemon_nothing),
+                T(a_sync_file_the_daemon_left_unsignalled_is_einval),
                 T(pool_acquire_after_the_daemon_died_reports_it),
                 T(pool_acquire_after_the_daemon_stopped_reports_it),
                 T(a_submit_stands_when_the_producer_cannot_take_its_sync_file),
