@@ -191,7 +191,7 @@ static void print_buffers(const struct ctl_buffer *b, size_t n, bool json)
         }
         table_print(&t, stdout);
         table_done(&t);
-        printf("\n%zu buffers listed.\n", n);
+        printf("\n%zu %s listed.\n", n, n == 1 ? "buffer" : "buffers");
 }
 
 static const char *direction_name(unsigned d)
@@ -227,8 +227,8 @@ static void print_info(const struct ctl_buffer *b, bool json)
                 printf("     Paid for: uid %u\n", b->payer_uid);
         printf("   References: %u", b->n_refs);
         if (b->holders_known)
-                printf(" from %u holders", b->n_holders);
-        printf(", %u holders with read-only ones\n", b->n_readonly);
+                printf(" from %u %s", b->n_holders, b->n_holders == 1 ? "holder" : "holders");
+        printf(", %u %s read-only ones\n", b->n_readonly, b->n_readonly == 1 ? "holder with" : "holders with");
         for (size_t i = 0; b->holders_known && i < b->n_holder_list; i++) {
                 const struct ctl_holder *h = &b->holders[i];
                 text_escape(comm, sizeof(comm), h->comm);

@@ -7,6 +7,7 @@ exit codes. Prints TAP."""
 
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -173,6 +174,9 @@ def run(work, procs):
     code, out, err = ctl("info", str(first))
     check("info: a description", code == 0 and "Buffer: %d" % first in out and "frame-a" in out
           and "Holders:" in out and "display" in out and "CPU access: 1" in out, out + err)
+    counts = re.findall(r"(\d+) (holders?)\b", out)
+    check("info: a count of 1 is one holder, any other count holders",
+          counts and all((n == "1") == (word == "holder") for n, word in counts), counts)
     data = ctl_json("info", "info", str(first))
     if data is not None:
         check("info --json: the documented fields", set(data) == INFO_FIELDS, sorted(data))
