@@ -17,16 +17,16 @@ _Static_assert(BS_SYNC_READ == BS_WIRE_SYNC_READ && BS_SYNC_WRITE == BS_WIRE_SYN
 
 int buffer_begin_cpu_access_timeout(struct bs_buffer *b, unsigned flags, int timeout_ms)
 {
-        bs_return_if(!b, -EINVAL);
-        bs_return_if(flags == 0 || (flags & ~BS_SYNC_VALID), -EINVAL);
-        bs_return_if(timeout_ms < -1, -EINVAL);
-        bs_return_if((flags & BS_SYNC_WRITE) && b->readonly, -EACCES);
+        lib_return_if(!b, -EINVAL);
+        lib_return_if(flags == 0 || (flags & ~BS_SYNC_VALID), -EINVAL);
+        lib_return_if(timeout_ms < -1, -EINVAL);
+        lib_return_if((flags & BS_SYNC_WRITE) && b->readonly, -EACCES);
         return client_begin_cpu_access(b, flags, timeout_ms);
 }
 
 int buffer_begin_cpu_access(struct bs_buffer *b, unsigned flags)
 {
-        bs_return_if(!b, -EINVAL);
+        lib_return_if(!b, -EINVAL);
         return buffer_begin_cpu_access_timeout(b, flags, client_timeout(b->client));
 }
 
@@ -34,8 +34,8 @@ int buffer_end_cpu_access(struct bs_buffer *b, unsigned flags)
 {
         struct bs_msg req;
 
-        bs_return_if(!b, -EINVAL);
-        bs_return_if(flags == 0 || (flags & ~BS_SYNC_VALID), -EINVAL);
+        lib_return_if(!b, -EINVAL);
+        lib_return_if(flags == 0 || (flags & ~BS_SYNC_VALID), -EINVAL);
         bs_msg_request(&req, BS_OP_END_CPU_ACCESS, 0);
         req.body.cpu_access_req.id = b->id;
         req.body.cpu_access_req.flags = flags;

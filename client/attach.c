@@ -23,9 +23,9 @@ int buffer_attach_segmented(struct bs_buffer *b, const char *device, uint64_t ma
         struct bs_msg req, rep;
         int r;
 
-        bs_return_if(!b || !device || !ret_attachment, -EINVAL);
-        bs_return_if(!device[0], -EINVAL);
-        bs_return_if(max_segment % client_page_size() != 0, -EINVAL);
+        lib_return_if(!b || !device || !ret_attachment, -EINVAL);
+        lib_return_if(!device[0], -EINVAL);
+        lib_return_if(max_segment % client_page_size() != 0, -EINVAL);
         bs_msg_request(&req, BS_OP_ATTACH, 0);
         req.body.attach_req.id = b->id;
         req.body.attach_req.max_segment = max_segment;
@@ -85,10 +85,10 @@ int attachment_map(struct bs_attachment *a, enum bs_data_direction direction,
         struct bs_msg req;
         int r;
 
-        bs_return_if(!a || !ret_table, -EINVAL);
-        bs_return_if((unsigned)direction > BS_DMA_FROM_DEVICE, -EINVAL);
-        bs_return_if(a->mapped, -EBUSY);
-        bs_return_if(direction != BS_DMA_TO_DEVICE && a->buffer->readonly, -EACCES);
+        lib_return_if(!a || !ret_table, -EINVAL);
+        lib_return_if((unsigned)direction > BS_DMA_FROM_DEVICE, -EINVAL);
+        lib_return_if(a->mapped, -EBUSY);
+        lib_return_if(direction != BS_DMA_TO_DEVICE && a->buffer->readonly, -EACCES);
         r = table_build(a);
         if (r < 0)
                 return r;
@@ -110,8 +110,8 @@ int attachment_unmap(struct bs_attachment *a, const struct bs_sg_table *table)
         struct bs_msg req;
         int r;
 
-        bs_return_if(!a || !table, -EINVAL);
-        bs_return_if(!a->mapped || table != &a->table, -EINVAL);
+        lib_return_if(!a || !table, -EINVAL);
+        lib_return_if(!a->mapped || table != &a->table, -EINVAL);
         bs_msg_request(&req, BS_OP_UNMAP_ATTACHMENT, 0);
         req.body.id_req.id = a->id;
         r = client_call_status(a->buffer->client, &req);
@@ -126,7 +126,7 @@ int buffer_detach(struct bs_buffer *b, struct bs_attachment *a)
         struct bs_msg req;
         int r;
 
-        bs_return_if(!b || !a || a->buffer != b, -EINVAL);
+        lib_return_if(!b || !a || a->buffer != b, -EINVAL);
         /* the daemon unmaps a mapped attachment as it detaches it */
         bs_msg_request(&req, BS_OP_DETACH, 0);
         req.body.id_req.id = a->id;

@@ -42,8 +42,8 @@ static int export_with(struct bs_client *c, uint64_t size, const char *heap, con
         struct bs_msg req, rep;
         int r;
 
-        bs_return_if(!c || !ret_buffer, -EINVAL);
-        bs_return_if(size == 0, -EINVAL);
+        lib_return_if(!c || !ret_buffer, -EINVAL);
+        lib_return_if(size == 0, -EINVAL);
         if (desc) {
                 bs_msg_request(&req, BS_OP_EXPORT_DESCRIBED, 0);
                 r = image_to_wire(desc, size, &req.body.export_described_req.desc);
@@ -130,8 +130,8 @@ int buffer_export_many(struct bs_client *c, unsigned n, uint64_t size, const cha
         unsigned sent = 0, done = 0, next = 0;
         int first_error = 0, r;
 
-        bs_return_if(!c || !ret_buffers || n == 0, -EINVAL);
-        bs_return_if(size == 0, -EINVAL);
+        lib_return_if(!c || !ret_buffers || n == 0, -EINVAL);
+        lib_return_if(size == 0, -EINVAL);
         for (unsigned i = 0; i < n; i++)
                 ret_buffers[i] = NULL;
 
@@ -185,7 +185,7 @@ int buffer_export(struct bs_client *c, uint64_t size, const char *heap, const ch
 int buffer_export_described(struct bs_client *c, uint64_t size, const char *heap, const char *name,
                             const struct bs_image_description *desc, struct bs_buffer **ret_buffer)
 {
-        bs_return_if(!desc, -EINVAL);
+        lib_return_if(!desc, -EINVAL);
         return export_with(c, size, heap, name, desc, ret_buffer);
 }
 
@@ -255,8 +255,8 @@ int buffer_import(struct bs_client *c, int fd, struct bs_buffer **ret_buffer)
 {
         struct bs_msg req;
 
-        bs_return_if(!c || !ret_buffer, -EINVAL);
-        bs_return_if(fd < 0, -EBADF);
+        lib_return_if(!c || !ret_buffer, -EINVAL);
+        lib_return_if(fd < 0, -EBADF);
         bs_msg_request(&req, BS_OP_IMPORT, 0);
         return call_with_fd(c, &req, fd, ret_buffer);
 }
@@ -267,8 +267,8 @@ int buffer_export_memfd(struct bs_client *c, int memfd, const char *name,
         struct bs_msg req;
         int r;
 
-        bs_return_if(!c || !ret_buffer, -EINVAL);
-        bs_return_if(memfd < 0, -EBADF);
+        lib_return_if(!c || !ret_buffer, -EINVAL);
+        lib_return_if(memfd < 0, -EBADF);
         bs_msg_request(&req, BS_OP_EXPORT_MEMFD, 0);
         r = bs_string_set(req.body.export_memfd_req.name, BS_NAME_LEN, name);
         if (r < 0)
@@ -316,8 +316,8 @@ int buffer_fd(struct bs_buffer *b, int flags)
 {
         int fd;
 
-        bs_return_if(!b, -EINVAL);
-        bs_return_if(flags & ~BS_FD_FLAGS_VALID, -EINVAL);
+        lib_return_if(!b, -EINVAL);
+        lib_return_if(flags & ~BS_FD_FLAGS_VALID, -EINVAL);
         switch (flags & O_ACCMODE) {
         case O_RDONLY:
                 return readonly_view(b, flags);
@@ -333,19 +333,19 @@ int buffer_fd(struct bs_buffer *b, int flags)
 
 int buffer_is_readonly(struct bs_buffer *b)
 {
-        bs_return_if(!b, -EINVAL);
+        lib_return_if(!b, -EINVAL);
         return b->readonly;
 }
 
 int64_t buffer_size(struct bs_buffer *b)
 {
-        bs_return_if(!b, -EINVAL);
+        lib_return_if(!b, -EINVAL);
         return (int64_t)b->size;
 }
 
 int64_t buffer_id(struct bs_buffer *b)
 {
-        bs_return_if(!b, -EINVAL);
+        lib_return_if(!b, -EINVAL);
         return (int64_t)b->id;
 }
 
@@ -355,7 +355,7 @@ int buffer_get_info(struct bs_buffer *b, struct bs_buffer_info *ret_info)
         struct bs_msg req, rep;
         int r;
 
-        bs_return_if(!b || !ret_info, -EINVAL);
+        lib_return_if(!b || !ret_info, -EINVAL);
         /* INFO_DESCRIBED's reply is INFO's, then the description */
         bs_msg_request(&req, b->client->version >= 2 ? BS_OP_INFO_DESCRIBED : BS_OP_INFO, 0);
         req.body.id_req.id = b->id;
@@ -395,7 +395,7 @@ int buffer_set_description(struct bs_buffer *b, const struct bs_image_descriptio
         struct bs_msg req;
         int r;
 
-        bs_return_if(!b, -EINVAL);
+        lib_return_if(!b, -EINVAL);
         bs_msg_request(&req, BS_OP_SET_DESCRIPTION, 0);
         req.body.set_description_req.id = b->id;
         if (desc) {
@@ -411,7 +411,7 @@ int buffer_get_description(struct bs_buffer *b, struct bs_image_description *ret
         struct bs_msg req, rep;
         int r;
 
-        bs_return_if(!b || !ret_desc, -EINVAL);
+        lib_return_if(!b || !ret_desc, -EINVAL);
         bs_msg_request(&req, BS_OP_GET_DESCRIPTION, 0);
         req.body.id_req.id = b->id;
         r = client_call(b->client, &req, &rep);
@@ -429,7 +429,7 @@ int client_list_heaps(struct bs_client *c, char names[][BS_NAME_MAX], unsigned n
         struct bs_msg req, rep;
         int r;
 
-        bs_return_if(!c || (n_names && !names), -EINVAL);
+        lib_return_if(!c || (n_names && !names), -EINVAL);
         bs_msg_request(&req, BS_OP_LIST_HEAPS, 0);
         r = client_call(c, &req, &rep);
         if (r < 0)
@@ -445,7 +445,7 @@ int buffer_set_name(struct bs_buffer *b, const char *name)
         struct bs_msg req;
         int r;
 
-        bs_return_if(!b || !name, -EINVAL);
+        lib_return_if(!b || !name, -EINVAL);
         bs_msg_request(&req, BS_OP_SET_NAME, 0);
         req.body.set_name_req.id = b->id;
         r = bs_string_set(req.body.set_name_req.name, BS_NAME_LEN, name);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "bufshare/bufshare.h"
+#include "debug.h"
 #include "message.h"
 
 #define _public_ __attribute__((visibility("default")))

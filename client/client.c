@@ -565,7 +565,7 @@ int client_connect(const char *socket_path, struct bs_client **ret_client)
         struct bs_client *c;
         int len, r;
 
-        bs_return_if(!ret_client, -EINVAL);
+        lib_return_if(!ret_client, -EINVAL);
         if (!socket_path) {
                 r = bs_socket_path_default(path, sizeof(path));
                 if (r < 0)
@@ -608,7 +608,7 @@ err_free:
 
 int client_set_timeout(struct bs_client *c, int timeout_ms)
 {
-        bs_return_if(!c || timeout_ms < -1, -EINVAL);
+        lib_return_if(!c || timeout_ms < -1, -EINVAL);
         pthread_mutex_lock(&c->lock);
         c->timeout_ms = timeout_ms;
         set_rcvtimeo(c, timeout_ms);
@@ -621,7 +621,7 @@ int client_sync(struct bs_client *c)
         struct bs_msg req, rep;
         int r;
 
-        bs_return_if(!c, -EINVAL);
+        lib_return_if(!c, -EINVAL);
         /* any reply means the daemon processed everything sent before;
          * SYNC's also means it freed what was released */
         if (c->version >= 2)
@@ -649,7 +649,7 @@ _public_ struct bs_client *bs_client_unref(struct bs_client *c)
 
 int64_t client_max_buffer_size(struct bs_client *c)
 {
-        bs_return_if(!c, -EINVAL);
+        lib_return_if(!c, -EINVAL);
         return (int64_t)c->limits.max_buffer_size;
 }
 
@@ -690,7 +690,7 @@ int client_get_limits(struct bs_client *c, struct bs_limits *ret_limits)
 {
         int r;
 
-        bs_return_if(!c || !ret_limits, -EINVAL);
+        lib_return_if(!c || !ret_limits, -EINVAL);
         r = client_fetch_limits(c);
         if (r < 0)
                 return r;

@@ -15,6 +15,13 @@ static __thread struct {
         int status;
 } refusal;
 
+/* The library's last check that refused, on this thread, since its
+ * call began. */
+static __thread struct {
+        const char *cond;
+        int err;
+} check;
+
 bool debug_enabled(void)
 {
         static int enabled = -1; /* a race only sets the same value twice */
@@ -28,8 +35,18 @@ bool debug_enabled(void)
 
 void debug_begin(void)
 {
-        if (debug_enabled())
+        if (debug_enabled()) {
                 refusal.opcode = 0;
+                check.cond = NULL;
+        }
+}
+
+void debug_note_check(const char *cond, int err)
+{
+        if (debug_enabled()) {
+                check.cond = cond;
+                check.err = err;
+        }
 }
 
 void debug_note_refusal(uint16_t opcode, int status)
@@ -130,7 +147,11 @@ static void local_reason(FILE *f, int r, const char *call)
                         return;
                 }
         }
-        fprintf(f, "the library's own check (see bufshare.h for this call's errors)");
+        if (check.cond && check.err == r)
+                fprintf(f, "the library's own check refused it: %s (see bufshare.h for this call's errors)",
+                        check.cond);
+        else
+                fprintf(f, "the library's own check (see bufshare.h for this call's errors)");
 }
 
 int debug_fail(int r, const char *call, const char *fmt, ...)

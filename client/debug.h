@@ -23,6 +23,21 @@ void debug_begin(void);
 /* The daemon answered request @opcode with @status < 0 (client_call()). */
 void debug_note_refusal(uint16_t opcode, int status);
 
+/* A check of the library's own refused with @err: the condition @cond,
+ * as written, is the reason BUFSHARE_DEBUG's line gives for @err, until
+ * this thread's next public call. */
+void debug_note_check(const char *cond, int err);
+
+/* bs_return_if() for the library's own checks: one that refuses is
+ * named by BUFSHARE_DEBUG's line (debug_note_check()). */
+#define lib_return_if(cond, err)                                               \
+        do {                                                                   \
+                if (cond) {                                                    \
+                        debug_note_check(#cond, (err));                        \
+                        return (err);                                          \
+                }                                                              \
+        } while (0)
+
 /* @call failed with @r: print it with its arguments (@fmt) and the
  * reason, if debugging. Returns @r. */
 int debug_fail(int r, const char *call, const char *fmt, ...) _printf_(3, 4);

@@ -26,7 +26,7 @@ int device_open(const char *path, struct bs_device **ret_device)
         struct bs_device *dev;
         int r;
 
-        bs_return_if(!ret_device, -EINVAL);
+        lib_return_if(!ret_device, -EINVAL);
         dev = calloc(1, sizeof(*dev));
         if (!dev)
                 return -ENOMEM;
@@ -58,7 +58,7 @@ _public_ struct bs_device *bs_device_close(struct bs_device *dev)
 
 int device_fd(struct bs_device *dev)
 {
-        bs_return_if(!dev, -EINVAL);
+        lib_return_if(!dev, -EINVAL);
         return dev->fd;
 }
 
@@ -67,7 +67,7 @@ int client_redeem(struct bs_client *c, const uint64_t token[2], struct bs_buffer
         struct bs_msg req, rep;
         int r;
 
-        bs_return_if(!c || !token || !ret_buffer, -EINVAL);
+        lib_return_if(!c || !token || !ret_buffer, -EINVAL);
         bs_msg_request(&req, BS_OP_REDEEM, 0);
         req.body.redeem_req.token[0] = token[0];
         req.body.redeem_req.token[1] = token[1];
@@ -85,8 +85,8 @@ int device_alloc(struct bs_device *dev, struct bs_client *c, uint64_t size, cons
         uint64_t token[2];
         int r;
 
-        bs_return_if(!dev || !c || !ret_buffer, -EINVAL);
-        bs_return_if(size == 0, -EINVAL);
+        lib_return_if(!dev || !c || !ret_buffer, -EINVAL);
+        lib_return_if(size == 0, -EINVAL);
         r = bs_string_set(a.heap, sizeof(a.heap), heap ? heap : "system");
         if (r < 0)
                 return r;
@@ -113,7 +113,7 @@ int device_bind(struct bs_device *dev, uint64_t id, uint64_t offset)
 {
         struct bufshare_bind b = { .id = id, .offset = offset };
 
-        bs_return_if(!dev, -EINVAL);
+        lib_return_if(!dev, -EINVAL);
         return dev_ioctl(dev, BUFSHARE_IOCTL_BIND, &b);
 }
 
@@ -121,6 +121,6 @@ int device_release(struct bs_device *dev, uint64_t id)
 {
         struct bufshare_release rel = { .id = id };
 
-        bs_return_if(!dev, -EINVAL);
+        lib_return_if(!dev, -EINVAL);
         return dev_ioctl(dev, BUFSHARE_IOCTL_RELEASE, &rel);
 }

@@ -100,8 +100,8 @@ int sync_file_wait(int fd, int timeout_ms)
 {
         int r;
 
-        bs_return_if(fd < 0, -EBADF);
-        bs_return_if(timeout_ms < -1, -EINVAL);
+        lib_return_if(fd < 0, -EBADF);
+        lib_return_if(timeout_ms < -1, -EINVAL);
         r = sync_file_kind(fd);
         if (r < 0)
                 return r;
@@ -116,7 +116,7 @@ int sync_file_status(int fd)
 {
         int r;
 
-        bs_return_if(fd < 0, -EBADF);
+        lib_return_if(fd < 0, -EBADF);
         r = sync_file_kind(fd);
         if (r < 0)
                 return r;
@@ -157,9 +157,9 @@ static int export_sync_file(struct bs_buffer *b, unsigned wire_flags)
 
 int buffer_export_sync_file(struct bs_buffer *b, unsigned flags)
 {
-        bs_return_if(!b, -EINVAL);
-        bs_return_if(flags == 0 || (flags & ~BS_SYNC_VALID), -EINVAL);
-        bs_return_if(client_need_v2(b->client) < 0, -EOPNOTSUPP);
+        lib_return_if(!b, -EINVAL);
+        lib_return_if(flags == 0 || (flags & ~BS_SYNC_VALID), -EINVAL);
+        lib_return_if(client_need_v2(b->client) < 0, -EOPNOTSUPP);
         return export_sync_file(b, flags);
 }
 
@@ -167,11 +167,11 @@ int buffer_import_sync_file(struct bs_buffer *b, unsigned usage, int fd)
 {
         struct bs_msg req;
 
-        bs_return_if(!b, -EINVAL);
-        bs_return_if(usage == 0 || (usage & ~BS_SYNC_VALID), -EINVAL);
-        bs_return_if(fd < 0, -EBADF);
-        bs_return_if((usage & BS_SYNC_WRITE) && b->readonly, -EACCES);
-        bs_return_if(client_need_v2(b->client) < 0, -EOPNOTSUPP);
+        lib_return_if(!b, -EINVAL);
+        lib_return_if(usage == 0 || (usage & ~BS_SYNC_VALID), -EINVAL);
+        lib_return_if(fd < 0, -EBADF);
+        lib_return_if((usage & BS_SYNC_WRITE) && b->readonly, -EACCES);
+        lib_return_if(client_need_v2(b->client) < 0, -EOPNOTSUPP);
         bs_msg_request(&req, BS_OP_IMPORT_SYNC_FILE, 0);
         req.body.sync_file_req.buffer_id = b->id;
         req.body.sync_file_req.flags = usage;
@@ -183,9 +183,9 @@ int sync_file_merge(struct bs_client *c, int fd1, int fd2)
 {
         struct bs_msg req;
 
-        bs_return_if(!c, -EINVAL);
-        bs_return_if(fd1 < 0 || fd2 < 0, -EBADF);
-        bs_return_if(client_need_v2(c) < 0, -EOPNOTSUPP);
+        lib_return_if(!c, -EINVAL);
+        lib_return_if(fd1 < 0 || fd2 < 0, -EBADF);
+        lib_return_if(client_need_v2(c) < 0, -EOPNOTSUPP);
         bs_msg_request(&req, BS_OP_SYNC_FILE_MERGE, 0);
         bs_msg_lend_fd(&req, fd1);
         bs_msg_lend_fd(&req, fd2);
@@ -200,8 +200,8 @@ int fence_create(struct bs_client *c, struct bs_fence **ret_fence)
         struct bs_fence *f;
         int r;
 
-        bs_return_if(!c || !ret_fence, -EINVAL);
-        bs_return_if(client_need_v2(c) < 0, -EOPNOTSUPP);
+        lib_return_if(!c || !ret_fence, -EINVAL);
+        lib_return_if(client_need_v2(c) < 0, -EOPNOTSUPP);
         f = calloc(1, sizeof(*f));
         if (!f)
                 return -ENOMEM;
@@ -224,10 +224,10 @@ int fence_attach(struct bs_fence *f, struct bs_buffer *b, unsigned usage)
 {
         struct bs_msg req;
 
-        bs_return_if(!f || !b, -EINVAL);
-        bs_return_if(usage == 0 || (usage & ~BS_SYNC_VALID), -EINVAL);
-        bs_return_if(b->client != f->client, -EINVAL); /* ids are per connection */
-        bs_return_if((usage & BS_SYNC_WRITE) && b->readonly, -EACCES);
+        lib_return_if(!f || !b, -EINVAL);
+        lib_return_if(usage == 0 || (usage & ~BS_SYNC_VALID), -EINVAL);
+        lib_return_if(b->client != f->client, -EINVAL); /* ids are per connection */
+        lib_return_if((usage & BS_SYNC_WRITE) && b->readonly, -EACCES);
         bs_msg_request(&req, BS_OP_FENCE_ATTACH, 0);
         req.body.fence_attach_req.buffer_id = b->id;
         req.body.fence_attach_req.fence_id = f->id;
@@ -239,9 +239,9 @@ int fence_signal(struct bs_fence *f, int status)
 {
         struct oneway ow = { .opcode = BS_OP_FENCE_SIGNAL };
 
-        bs_return_if(!f, -EINVAL);
-        bs_return_if(!STATUS_VALID(status), -EINVAL);
-        bs_return_if(f->signalled, -EALREADY);
+        lib_return_if(!f, -EINVAL);
+        lib_return_if(!STATUS_VALID(status), -EINVAL);
+        lib_return_if(f->signalled, -EALREADY);
         f->signalled = true;
         if (f->pair_end >= 0) {
                 /* its first waiter's, if one took it: woken from here; a
@@ -317,9 +317,9 @@ int buffer_release_read(struct bs_buffer *b, int status)
 {
         struct oneway ow = { .opcode = BS_OP_RELEASE_READ };
 
-        bs_return_if(!b, -EINVAL);
-        bs_return_if(!STATUS_VALID(status), -EINVAL);
-        bs_return_if(client_need_v2(b->client) < 0, -EOPNOTSUPP);
+        lib_return_if(!b, -EINVAL);
+        lib_return_if(!STATUS_VALID(status), -EINVAL);
+        lib_return_if(client_need_v2(b->client) < 0, -EOPNOTSUPP);
         ow.body.release_read.buffer_id = b->id;
         ow.body.release_read.status = status;
         client_oneway(b->client, &ow);

@@ -31,10 +31,10 @@ int buffer_send(struct bs_buffer *b, int sock, int flags, const void *payload, s
         _cleanup_close_ int fd = -EBADF;
         int r;
 
-        bs_return_if(!b || sock < 0, -EINVAL);
-        bs_return_if(flags != O_RDWR && flags != O_RDONLY, -EINVAL);
-        bs_return_if(!payload && payload_len, -EINVAL);
-        bs_return_if(payload_len > BS_HANDOVER_PAYLOAD_MAX, -EMSGSIZE);
+        lib_return_if(!b || sock < 0, -EINVAL);
+        lib_return_if(flags != O_RDWR && flags != O_RDONLY, -EINVAL);
+        lib_return_if(!payload && payload_len, -EINVAL);
+        lib_return_if(payload_len > BS_HANDOVER_PAYLOAD_MAX, -EMSGSIZE);
         r = handover_socket(sock);
         if (r < 0)
                 return r;
@@ -57,8 +57,8 @@ int buffer_receive(struct bs_client *c, int sock, void *payload, size_t payload_
         int fd = -EBADF, damage, type, r;
         ssize_t n;
 
-        bs_return_if(!c || !ret_buffer || sock < 0, -EINVAL);
-        bs_return_if(!payload && payload_max, -EINVAL);
+        lib_return_if(!c || !ret_buffer || sock < 0, -EINVAL);
+        lib_return_if(!payload && payload_max, -EINVAL);
         type = handover_socket(sock);
         if (type < 0)
                 return type;

@@ -61,7 +61,7 @@ int image_layout(uint32_t fourcc, uint32_t width, uint32_t height, uint32_t stri
         uint64_t size;
         int r;
 
-        bs_return_if(!ret_desc || !ret_size, -EINVAL);
+        lib_return_if(!ret_desc || !ret_size, -EINVAL);
         r = bs_image_wire_layout(fourcc, width, height, stride_align, &w, &size);
         if (r < 0)
                 return r;

@@ -22,10 +22,10 @@ int buffer_mmap(struct bs_buffer *b, uint64_t pgoff, uint64_t len, int prot, voi
         uint64_t npages, end;
         void *addr;
 
-        bs_return_if(!b || !ret_addr, -EINVAL);
-        bs_return_if(len == 0, -EINVAL);
-        bs_return_if(prot == 0 || (prot & ~BS_PROT_VALID), -EINVAL);
-        bs_return_if((prot & BS_PROT_WRITE) && b->readonly, -EACCES);
+        lib_return_if(!b || !ret_addr, -EINVAL);
+        lib_return_if(len == 0, -EINVAL);
+        lib_return_if(prot == 0 || (prot & ~BS_PROT_VALID), -EINVAL);
+        lib_return_if((prot & BS_PROT_WRITE) && b->readonly, -EACCES);
 
         npages = len / page + (len % page != 0);
         end = pgoff + npages;
@@ -47,9 +47,9 @@ int buffer_munmap(struct bs_buffer *b, void *addr, uint64_t len)
 {
         uint64_t page = client_page_size();
 
-        bs_return_if(!b || !addr || len == 0, -EINVAL);
-        bs_return_if((uintptr_t)addr % page != 0, -EINVAL);
-        bs_return_if(len > b->size, -EINVAL);
+        lib_return_if(!b || !addr || len == 0, -EINVAL);
+        lib_return_if((uintptr_t)addr % page != 0, -EINVAL);
+        lib_return_if(len > b->size, -EINVAL);
         if (munmap(addr, (size_t)len) < 0)
                 return -errno;
         return 0;
@@ -58,28 +58,28 @@ int buffer_munmap(struct bs_buffer *b, void *addr, uint64_t len)
 /* The whole buffer, writable unless the reference is read-only. */
 int buffer_vmap(struct bs_buffer *b, void **ret_addr)
 {
-        bs_return_if(!b || !ret_addr, -EINVAL);
+        lib_return_if(!b || !ret_addr, -EINVAL);
         return buffer_mmap(b, 0, b->size, b->readonly ? BS_PROT_READ : BS_PROT_READ | BS_PROT_WRITE,
                               ret_addr);
 }
 
 int buffer_vunmap(struct bs_buffer *b, void *addr)
 {
-        bs_return_if(!b, -EINVAL);
+        lib_return_if(!b, -EINVAL);
         return buffer_munmap(b, addr, b->size);
 }
 
 int buffer_kmap(struct bs_buffer *b, uint64_t page_num, void **ret_addr)
 {
-        bs_return_if(!b || !ret_addr, -EINVAL);
-        bs_return_if(page_num >= b->size / client_page_size(), -EINVAL);
+        lib_return_if(!b || !ret_addr, -EINVAL);
+        lib_return_if(page_num >= b->size / client_page_size(), -EINVAL);
         return buffer_mmap(b, page_num, client_page_size(),
                               b->readonly ? BS_PROT_READ : BS_PROT_READ | BS_PROT_WRITE, ret_addr);
 }
 
 int buffer_kunmap(struct bs_buffer *b, uint64_t page_num, void *addr)
 {
-        bs_return_if(!b, -EINVAL);
-        bs_return_if(page_num >= b->size / client_page_size(), -EINVAL);
+        lib_return_if(!b, -EINVAL);
+        lib_return_if(page_num >= b->size / client_page_size(), -EINVAL);
         return buffer_munmap(b, addr, client_page_size());
 }

@@ -59,9 +59,9 @@ int pool_create(struct bs_client *c, unsigned n, uint64_t size, const char *heap
         struct bs_pool *p;
         int r;
 
-        bs_return_if(!c || !ret_pool || n == 0 || n > BS_POOL_MAX || size == 0, -EINVAL);
-        bs_return_if(name && strlen(name) + 4 > BS_NAME_MAX - 1, -EINVAL); /* room for "-NNN" */
-        bs_return_if(client_need_v2(c) < 0, -EOPNOTSUPP);
+        lib_return_if(!c || !ret_pool || n == 0 || n > BS_POOL_MAX || size == 0, -EINVAL);
+        lib_return_if(name && strlen(name) + 4 > BS_NAME_MAX - 1, -EINVAL); /* room for "-NNN" */
+        lib_return_if(client_need_v2(c) < 0, -EOPNOTSUPP);
         p = calloc(1, sizeof(*p) + n * sizeof(p->slots[0]));
         if (!p)
                 return -ENOMEM;
@@ -88,7 +88,7 @@ int pool_create(struct bs_client *c, unsigned n, uint64_t size, const char *heap
 
 int pool_get_buffer(struct bs_pool *p, unsigned index, struct bs_buffer **ret_buffer, void **ret_map)
 {
-        bs_return_if(!p || index >= p->n, -EINVAL);
+        lib_return_if(!p || index >= p->n, -EINVAL);
         if (ret_buffer)
                 *ret_buffer = p->slots[index].buffer;
         if (ret_map)
@@ -152,7 +152,7 @@ int pool_acquire(struct bs_pool *p, int timeout_ms, unsigned *ret_index)
         uint64_t deadline;
         int r = 0, found = -1, refused = 0;
 
-        bs_return_if(!p || !ret_index || timeout_ms < -1, -EINVAL);
+        lib_return_if(!p || !ret_index || timeout_ms < -1, -EINVAL);
         deadline = timeout_ms < 0 ? UINT64_MAX : client_now_ms() + (uint64_t)timeout_ms;
         n = pool_order(p, order);
         if (n == 0)
@@ -202,7 +202,7 @@ int pool_submit(struct bs_pool *p, unsigned index)
         struct bs_msg req, rep;
         int r;
 
-        bs_return_if(!p || index >= p->n || !p->slots[index].acquired, -EINVAL);
+        lib_return_if(!p || index >= p->n || !p->slots[index].acquired, -EINVAL);
         s = &p->slots[index];
         bs_msg_request(&req, BS_OP_SUBMIT_SYNC_FILE, 0);
         req.body.submit_req.buffer_id = s->buffer->id;
