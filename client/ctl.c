@@ -71,9 +71,21 @@ static int no_daemon(int r)
         return r;
 }
 
+static int buffer_id_cmp(const void *a, const void *b)
+{
+        uint64_t x = ((const struct ctl_buffer *)a)->id, y = ((const struct ctl_buffer *)b)->id;
+
+        return x < y ? -1 : x > y;
+}
+
+/* The daemon lists in its own order (a hash table's): oldest id first. */
 int ctl_list_buffers(struct ctl *ctl, struct ctl_buffer **ret, size_t *ret_n)
 {
-        return no_daemon(ctl_bus_list_buffers(ctl, ret, ret_n));
+        int r = no_daemon(ctl_bus_list_buffers(ctl, ret, ret_n));
+
+        if (r >= 0 && *ret_n > 1)
+                qsort(*ret, *ret_n, sizeof(**ret), buffer_id_cmp);
+        return r;
 }
 
 int ctl_describe_buffer(struct ctl *ctl, uint64_t id, struct ctl_buffer *ret)

@@ -305,6 +305,21 @@ def run(work, procs):
     code, out, _ = ctl("--help")
     check("--help exits 0", code == 0 and "monitor" in out)
 
+    # list: oldest id first, whatever order the daemon keeps them in
+    many = subprocess.Popen([HOLD] + ["sorted-%d" % i for i in range(16)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    procs.append(many)
+    if check("a client holds sixteen more buffers", wait_line(many.stdout, "ready")):
+        data = ctl_json("list", "list")
+        ids = [b["id"] for b in data] if data is not None else []
+        check("list --json: ids in order", len(ids) == 18 and ids == sorted(ids), ids)
+        code, out, _ = ctl("list")
+        table = out.split("\n\n")[0].splitlines()[1:]  # the rows, before the count
+        rows = [int(line.split()[0]) for line in table if line.split() and line.split()[0].isdigit()]
+        check("list: rows in id order", code == 0 and len(rows) == 18 and rows == sorted(rows), rows)
+    many.stdin.close()
+    many.wait(timeout=10)
+
     holder.stdin.close()
     holder.wait(timeout=10)
 
