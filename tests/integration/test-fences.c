@@ -897,29 +897,35 @@ static void pool_acquire_waits_and_times_out(void **state)
         bs_pool_destroy(pool);
 }
 
-/* A pool of @n buffers whose buffer 0 a consumer on connection *@ret_c2
- * reads. */
-static struct bs_pool *pool_with_consumer(struct fx *fx, unsigned n, struct bs_client **ret_c2,
-                                          struct bs_buffer **ret_imp)
+/* A pool, and one consumer of its buffer 0. */
+struct pool_pair {
+        struct bs_pool *pool;
+        struct bs_client *c2;  /* the consumer's connection */
+        struct bs_buffer *imp; /* its read-only import of buffer 0 */
+};
+
+/* A pool of @n buffers whose buffer 0 a consumer on a connection of its
+ * own reads. */
+static struct pool_pair pool_with_consumer(struct fx *fx, unsigned n)
 {
-        struct bs_pool *pool = NULL;
+        struct pool_pair pp = { NULL };
         struct bs_buffer *b;
         int fd;
 
-        assert_int_equal(bs_pool_create(fx->c, n, 4096, NULL, NULL, &pool), 0);
-        assert_int_equal(bs_pool_get_buffer(pool, 0, &b, NULL), 0);
-        assert_int_equal(bs_client_connect(fx->daemon.socket, ret_c2), 0);
+        assert_int_equal(bs_pool_create(fx->c, n, 4096, NULL, NULL, &pp.pool), 0);
+        assert_int_equal(bs_pool_get_buffer(pp.pool, 0, &b, NULL), 0);
+        assert_int_equal(bs_client_connect(fx->daemon.socket, &pp.c2), 0);
         fd = bs_buffer_fd(b, O_RDONLY | O_CLOEXEC);
-        assert_int_equal(bs_buffer_import(*ret_c2, fd, ret_imp), 0);
+        assert_int_equal(bs_buffer_import(pp.c2, fd, &pp.imp), 0);
         close(fd);
-        return pool;
+        return pp;
 }
 
-static void pool_with_consumer_free(struct bs_pool *pool, struct bs_client *c2, struct bs_buffer *imp)
+static void pool_pair_free(struct pool_pair *pp)
 {
-        bs_buffer_put(imp);
-        bs_client_unref(c2);
-        bs_pool_destroy(pool);
+        bs_buffer_put(pp->imp);
+        bs_client_unref(pp->c2);
+        bs_pool_destroy(pp->pool);
 }
 
 /* bs_pool_acquire() while the daemon is SIGSTOPped: what acquire does
@@ -947,27 +953,30 @@ static int sync_files_until_refused(struct bs_buffer *b, int kept[8])
 }
 
 /* The submit's reply brings the WRITE sync file acquire polls: once the
- * consumer has released the frame, acquire needs no daemon at all. */
-static void pool_acquire_after_the_release_asks_the_daemon_nothing(void **state)
+ * consumer has released the frame with @status, acquire needs no daemon
+ * at all. */
+static void release_then_acquire_without_the_daemon(struct fx *fx, int status)
 {
-        struct fx *fx = *state;
-        struct bs_client *c2 = NULL;
-        struct bs_buffer *imp = NULL;
-        struct bs_pool *pool = pool_with_consumer(fx, 1, &c2, &imp);
+        struct pool_pair pp = pool_with_consumer(fx, 1);
         unsigned i;
 
         assert_int_equal(bs_client_set_timeout(fx->c, 2000), 0); /* asking would fail -ETIMEDOUT */
-        assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
-        assert_int_equal(bs_pool_submit(pool, i), 1);
-        assert_int_equal(bs_pool_acquire(pool, 0, &i), -ETIME); /* read */
-        assert_int_equal(bs_buffer_release_read(imp, 0), 0);
-        assert_int_equal(bs_client_sync(c2), 0); /* the daemon has seen the release */
-        assert_int_equal(acquire_with_daemon_stopped(fx, pool, &i), 0);
+        assert_int_equal(bs_pool_acquire(pp.pool, 0, &i), 0);
+        assert_int_equal(bs_pool_submit(pp.pool, i), 1);
+        assert_int_equal(bs_pool_acquire(pp.pool, 0, &i), -ETIME); /* read */
+        assert_int_equal(bs_buffer_release_read(pp.imp, status), 0);
+        assert_int_equal(bs_client_sync(pp.c2), 0); /* the daemon has seen the release */
+        assert_int_equal(acquire_with_daemon_stopped(fx, pp.pool, &i), 0);
         assert_int_equal(i, 0);
         /* and the connection is as good as before */
-        assert_int_equal(bs_pool_submit(pool, i), 1);
-        assert_int_equal(bs_pool_acquire(pool, 0, &i), -ETIME);
-        pool_with_consumer_free(pool, c2, imp);
+        assert_int_equal(bs_pool_submit(pp.pool, i), 1);
+        assert_int_equal(bs_pool_acquire(pp.pool, 0, &i), -ETIME);
+        pool_pair_free(&pp);
+}
+
+static void pool_acquire_after_the_release_asks_the_daemon_nothing(void **state)
+{
+        release_then_acquire_without_the_daemon(*state, 0);
 }
 
 /* -EINVAL is a status a consumer may release with like any other (a
@@ -975,21 +984,7 @@ static void pool_acquire_after_the_release_asks_the_daemon_nothing(void **state)
  * acquire hands the buffer out without asking the daemon, as for 0. */
 static void pool_acquire_after_a_release_with_einval_asks_the_daemon_nothing(void **state)
 {
-        struct fx *fx = *state;
-        struct bs_client *c2 = NULL;
-        struct bs_buffer *imp = NULL;
-        struct bs_pool *pool = pool_with_consumer(fx, 1, &c2, &imp);
-        unsigned i;
-
-        assert_int_equal(bs_client_set_timeout(fx->c, 2000), 0); /* asking would fail -ETIMEDOUT */
-        assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
-        assert_int_equal(bs_pool_submit(pool, i), 1);
-        assert_int_equal(bs_buffer_release_read(imp, -EINVAL), 0);
-        assert_int_equal(bs_client_sync(c2), 0);
-        assert_int_equal(acquire_with_daemon_stopped(fx, pool, &i), 0);
-        assert_int_equal(i, 0);
-        assert_int_equal(bs_pool_submit(pool, i), 1);
-        pool_with_consumer_free(pool, c2, imp);
+        release_then_acquire_without_the_daemon(*state, -EINVAL);
 }
 
 /* A consumer reads buffer 0 when the daemon ends by @sig (exiting with
@@ -997,22 +992,20 @@ static void pool_acquire_after_a_release_with_einval_asks_the_daemon_nothing(voi
  * would, and for good, whatever the submit's sync file then says. */
 static void acquire_after_the_daemon_ends(struct fx *fx, int sig, int exit_status)
 {
-        struct bs_client *c2 = NULL;
-        struct bs_buffer *imp = NULL;
-        struct bs_pool *pool = pool_with_consumer(fx, 1, &c2, &imp);
+        struct pool_pair pp = pool_with_consumer(fx, 1);
         unsigned i;
         int r;
 
-        assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
-        assert_int_equal(bs_pool_submit(pool, i), 1);
+        assert_int_equal(bs_pool_acquire(pp.pool, 0, &i), 0);
+        assert_int_equal(bs_pool_submit(pp.pool, i), 1);
         assert_int_equal(kill(fx->daemon.pid, sig), 0);
         assert_int_equal(test_daemon_wait(&fx->daemon), exit_status);
         if (sig == SIGKILL)
                 unlink(fx->daemon.socket); /* a killed daemon leaves it */
-        r = bs_pool_acquire(pool, DEADLINE_MS, &i);
+        r = bs_pool_acquire(pp.pool, DEADLINE_MS, &i);
         assert_true(r == -EPIPE || r == -ECONNRESET);
-        assert_int_equal(bs_pool_acquire(pool, 0, &i), r); /* sticky */
-        pool_with_consumer_free(pool, c2, imp);
+        assert_int_equal(bs_pool_acquire(pp.pool, 0, &i), r); /* sticky */
+        pool_pair_free(&pp);
 }
 
 /* Polled directly, a signalled sync file is readable (POLLHUP may come
@@ -1119,29 +1112,27 @@ static void a_submit_stands_when_the_producer_cannot_take_its_sync_file(void **s
 static void pool_acquire_hands_out_a_free_buffer_past_one_it_cannot_ask_about(void **state)
 {
         struct fx *fx = *state;
-        struct bs_client *c2 = NULL;
-        struct bs_buffer *imp = NULL;
-        struct bs_pool *pool = pool_with_consumer(fx, 2, &c2, &imp);
+        struct pool_pair pp = pool_with_consumer(fx, 2);
         struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE);
         int kept[8], n_kept;
         unsigned i;
 
-        assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
+        assert_int_equal(bs_pool_acquire(pp.pool, 0, &i), 0);
         assert_int_equal(i, 0); /* the one the consumer reads */
-        assert_int_equal(bs_pool_submit(pool, 0), 1);
-        assert_int_equal(bs_buffer_release_read(imp, 0), 0);
-        assert_int_equal(bs_client_sync(c2), 0);
+        assert_int_equal(bs_pool_submit(pp.pool, 0), 1);
+        assert_int_equal(bs_buffer_release_read(pp.imp, 0), 0);
+        assert_int_equal(bs_client_sync(pp.c2), 0);
         /* the uid at its bound: the never-used buffer can't be asked about */
         n_kept = sync_files_until_refused(fx->b, kept);
-        assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
+        assert_int_equal(bs_pool_acquire(pp.pool, 0, &i), 0);
         assert_int_equal(i, 0);
         /* and with none free, the refusal is the answer */
-        assert_int_equal(bs_pool_acquire(pool, 0, &i), -EDQUOT);
+        assert_int_equal(bs_pool_acquire(pp.pool, 0, &i), -EDQUOT);
         assert_int_equal(bs_fence_signal(f, 0), 0);
         for (int k = 0; k < n_kept; k++)
                 close(kept[k]);
         bs_fence_destroy(f);
-        pool_with_consumer_free(pool, c2, imp);
+        pool_pair_free(&pp);
 }
 
 /* No sync file can be made for the uid: the submit stands all the same
@@ -1150,29 +1141,27 @@ static void pool_acquire_hands_out_a_free_buffer_past_one_it_cannot_ask_about(vo
 static void a_submit_stands_when_its_sync_file_cannot_be_made(void **state)
 {
         struct fx *fx = *state;
-        struct bs_client *c2 = NULL;
-        struct bs_buffer *imp = NULL;
-        struct bs_pool *pool = pool_with_consumer(fx, 1, &c2, &imp);
+        struct pool_pair pp = pool_with_consumer(fx, 1);
         struct bs_fence *f = fence_on(fx, fx->b, BS_SYNC_WRITE);
         int kept[8], n_kept;
         unsigned i;
 
-        assert_int_equal(bs_pool_acquire(pool, 0, &i), 0);
+        assert_int_equal(bs_pool_acquire(pp.pool, 0, &i), 0);
         n_kept = sync_files_until_refused(fx->b, kept); /* the uid holds all it may */
-        assert_int_equal(bs_pool_submit(pool, i), 1);
-        assert_int_equal(bs_pool_acquire(pool, 0, &i), -EDQUOT);
+        assert_int_equal(bs_pool_submit(pp.pool, i), 1);
+        assert_int_equal(bs_pool_acquire(pp.pool, 0, &i), -EDQUOT);
         /* the consumer's read fence exists: releasing it is no error */
-        assert_int_equal(bs_buffer_release_read(imp, 0), 0);
-        assert_int_equal(bs_client_sync(c2), 0);
+        assert_int_equal(bs_buffer_release_read(pp.imp, 0), 0);
+        assert_int_equal(bs_client_sync(pp.c2), 0);
         assert_int_equal(bs_fence_signal(f, 0), 0);
         for (int k = 0; k < n_kept; k++) {
                 assert_int_equal(bs_sync_file_wait(kept[k], DEADLINE_MS), 0);
                 close(kept[k]);
         }
-        assert_int_equal(bs_pool_acquire(pool, DEADLINE_MS, &i), 0);
+        assert_int_equal(bs_pool_acquire(pp.pool, DEADLINE_MS, &i), 0);
         assert_int_equal(i, 0);
         bs_fence_destroy(f);
-        pool_with_consumer_free(pool, c2, imp);
+        pool_pair_free(&pp);
 }
 
 /* ---- limits, each refused while another client is served ---- */
