@@ -498,6 +498,14 @@ static pid_t fork_with_pipe(int *ret_pipe)
         return pid;
 }
 
+/* Kill -9 a child of fork_with_pipe(), close its pipe and reap it. */
+static void child_kill(pid_t pid, int pipe_fd)
+{
+        kill(pid, SIGKILL);
+        close(pipe_fd);
+        waitpid(pid, NULL, 0);
+}
+
 static int alloc_and_wait(void *arg)
 {
         int *pipe_w = arg, fd = dev_open();
@@ -876,9 +884,7 @@ static void test_poll(struct bs_client *c)
                 result("a poller on a file of its own sleeps in poll(2)", sleeps_in_poll(pid, wchan, sizeof(wchan)),
                        "wchan %s", wchan);
                 CHECK_EQ("... its watch holds two fds in the daemon", fds_of(dpid), n0 + 2);
-                kill(pid, SIGKILL);
-                close(pipe_fd);
-                waitpid(pid, NULL, 0);
+                child_kill(pid, pipe_fd);
                 CHECK_EQ("kill -9 of the poller frees its watch", fds_become(dpid, n0), n0);
                 CHECK("... the socket client's reference stays",
                       bs_buffer_get_info(b, &bi) == 0 && bi.n_refs == 1);
@@ -1076,9 +1082,7 @@ static void test_sync_waits(struct bs_client *c)
         close(fd); /* the child's is the file's last fd */
         if (pid > 0) {
                 CHECK_EQ("a process of its own waits in a WRITE start", fds_become(dpid, n0 + 2), n0 + 2);
-                kill(pid, SIGKILL);
-                close(pipe_fd);
-                waitpid(pid, NULL, 0);
+                child_kill(pid, pipe_fd);
                 CHECK_EQ("kill -9 of it frees its sync file", fds_become(dpid, n0), n0);
                 CHECK("... its file's reference went, the socket client's stays",
                       bs_buffer_get_info(b, &bi) == 0 && bi.n_refs == 1);
