@@ -908,7 +908,7 @@ struct pool_pair {
  * own reads. */
 static struct pool_pair pool_with_consumer(struct fx *fx, unsigned n)
 {
-        struct pool_pair pp = { NULL };
+        struct pool_pair pp = { .pool = NULL };
         struct bs_buffer *b;
         int fd;
 
